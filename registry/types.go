@@ -1,0 +1,108 @@
+package registry
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Config is an mcpmux configuration file. Its shape is Claude Desktop's
+// claude_desktop_config.json: a "mcpServers" object keyed by server name.
+// Keys mcpmux does not know are ignored, so a user's existing file works as is.
+type Config struct {
+	// Servers are the upstream MCP servers, keyed by name. Each Server's Name
+	// is filled in from its key.
+	Servers map[string]*Server `json:"mcpServers"`
+}
+
+// Server is one upstream MCP server: Claude Desktop's fields (command, args,
+// env, cwd; url and headers for remote servers) plus mcpmux's own optional
+// settings. The zero value of every optional field means its default.
+type Server struct {
+	// Name is the key of the server in "mcpServers". Not read from JSON.
+	Name string `json:"-"`
+
+	// Command is the executable of a stdio server, looked up in PATH.
+	Command string `json:"command,omitempty"`
+	// Args are passed to Command.
+	Args []string `json:"args,omitempty"`
+	// Env is merged over mcpmux's own environment for the child. Values are
+	// secrets: they never appear in logs.
+	Env map[string]string `json:"env,omitempty"`
+	// Cwd is the child's working directory; empty means mcpmux's own.
+	Cwd string `json:"cwd,omitempty"`
+
+	// URL is the endpoint of a remote server (SSE or streamable HTTP).
+	URL string `json:"url,omitempty"`
+	// Type is "stdio", "sse" or "http"; empty means stdio when Command is
+	// set and streamable HTTP when URL is set.
+	Type string `json:"type,omitempty"`
+	// Headers are sent with every HTTP request. Values are secrets.
+	Headers map[string]string `json:"headers,omitempty"`
+
+	// Disabled servers are not started and contribute nothing.
+	Disabled bool `json:"disabled,omitempty"`
+	// Prefix namespaces the server's tools and prompts as prefix__name. Nil
+	// means the server's Name; "" means no prefix.
+	Prefix *string `json:"prefix,omitempty"`
+	// Timeout bounds each request to this server. Zero means DefaultTimeout.
+	Timeout Duration `json:"timeout,omitempty"`
+	// Backoff shapes reconnection after a failure.
+	Backoff Backoff `json:"backoff,omitzero"`
+	// HealthCheck shapes the periodic liveness check.
+	HealthCheck HealthCheck `json:"healthCheck,omitzero"`
+	// Lazy servers with a cached catalogue are started on first use only.
+	Lazy bool `json:"lazy,omitempty"`
+	// IdleTimeout stops a lazy server after this long without calls. Zero
+	// means DefaultIdleTimeout.
+	IdleTimeout Duration `json:"idleTimeout,omitempty"`
+}
+
+// Backoff is the reconnect policy of one server.
+type Backoff struct {
+	// Initial is the first delay. Zero means 500ms.
+	Initial Duration `json:"initial,omitempty"`
+	// Max caps the delay. Zero means 30s.
+	Max Duration `json:"max,omitempty"`
+	// MaxAttempts stops reconnecting after this many failures in a row.
+	// Zero means never give up.
+	MaxAttempts int `json:"maxAttempts,omitempty"`
+}
+
+// HealthCheck is the liveness policy of one server.
+type HealthCheck struct {
+	// Interval between pings. Zero means 30s; a negative value disables.
+	Interval Duration `json:"interval,omitempty"`
+	// Threshold is how many pings in a row may fail before the connection
+	// is restarted. Zero means 3.
+	Threshold int `json:"threshold,omitempty"`
+}
+
+// Duration is a time.Duration written in JSON as a Go duration string
+// ("30s", "1m30s").
+type Duration time.Duration
+
+// Catalogue is what one upstream server offers, as it sent it: every entry
+// is the upstream's own JSON object, byte for byte, so that nothing a client
+// could see is lost on the way through mcpmux.
+type Catalogue struct {
+	// ProtocolVersion is the version negotiated with the upstream.
+	ProtocolVersion string `json:"protocolVersion,omitempty"`
+	// ServerInfo is the upstream's serverInfo object.
+	ServerInfo json.RawMessage `json:"serverInfo,omitempty"`
+	// Capabilities is the upstream's capabilities object.
+	Capabilities json.RawMessage `json:"capabilities,omitempty"`
+	// Instructions are the upstream's usage instructions, if any.
+	Instructions string `json:"instructions,omitempty"`
+
+	Tools             []json.RawMessage `json:"tools,omitempty"`
+	Prompts           []json.RawMessage `json:"prompts,omitempty"`
+	Resources         []json.RawMessage `json:"resources,omitempty"`
+	ResourceTemplates []json.RawMessage `json:"resourceTemplates,omitempty"`
+
+	// Fetched is when the catalogue was read from the upstream.
+	Fetched time.Time `json:"fetched"`
+	// Fingerprint identifies the server configuration the catalogue was read
+	// with (see [Server.Fingerprint]); a cached catalogue whose fingerprint
+	// differs from the current configuration's is stale.
+	Fingerprint string `json:"fingerprint,omitempty"`
+}
