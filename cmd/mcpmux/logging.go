@@ -1,0 +1,46 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/lmittmann/tint"
+)
+
+// newLogger returns the logger every package gets: tint on stderr, in
+// colour only when stderr is a terminal. stdout is never written to.
+func newLogger(stderr io.Writer, level string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(strings.TrimSpace(orString(level, "info")))); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	h := tint.NewHandler(stderr, &tint.Options{
+		Level:      lvl,
+		TimeFormat: time.TimeOnly,
+		NoColor:    !isTerminal(stderr),
+	})
+	logger := slog.New(h)
+	// mcp-go logs through slog's default logger; keep it on stderr too.
+	slog.SetDefault(logger)
+	return logger, nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func orString(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

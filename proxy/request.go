@@ -1,0 +1,118 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcpmux/mcpmux/upstream"
+)
+
+// handler serves one method that carries upstream data.
+type handler func(s *Server, ctx context.Context, params json.RawMessage) (json.RawMessage, error)
+
+// handlers are the methods served here rather than by mcp-go, so that what
+// upstreams send passes through as raw JSON.
+var handlers = map[string]handler{
+	"tools/list": (*Server).listTools,
+	"tools/call": (*Server).callTool,
+}
+
+// request serves one request from the client and sends the response,
+// unless the client cancelled the request.
+func (s *Server) request(ctx context.Context, sess *session, c *call, m envelope, line []byte) {
+	h, ok := handlers[m.Method]
+	if !ok {
+		if resp := s.mcp.HandleMessage(ctx, line); resp != nil && !c.cancelled.Load() {
+			b, err := json.Marshal(resp)
+			if err != nil {
+				b = errorMessage(m.ID, errorf(codeInternalError, "encoding response: %s", err))
+			}
+			sess.send(b)
+		}
+		return
+	}
+	result, err := h(s, ctx, m.Params)
+	if c.cancelled.Load() {
+		return // the client asked us not to answer
+	}
+	if err != nil {
+		sess.send(errorMessage(m.ID, toRPCError(err)))
+		return
+	}
+	if modern(m.Params) {
+		result = withResultType(result)
+	}
+	sess.send(resultMessage(m.ID, result))
+}
+
+// toRPCError turns an error into what the client receives: an upstream's
+// own JSON-RPC error unchanged, anything else with a message that names the
+// server and says what happened.
+func toRPCError(err error) *rpcError {
+	var re *rpcError
+	if errors.As(err, &re) {
+		return re
+	}
+	var ue *upstream.RPCError
+	if errors.As(err, &ue) {
+		return &rpcError{Code: ue.Code, Message: ue.Message, Data: ue.Data}
+	}
+	if errors.Is(err, upstream.ErrUnavailable) || errors.Is(err, upstream.ErrConnectionLost) {
+		return &rpcError{Code: codeUnavailable, Message: err.Error()}
+	}
+	return &rpcError{Code: codeInternalError, Message: err.Error()}
+}
+
+// modern reports whether a request follows protocol revision 2026-07-28,
+// whose requests carry their protocol version in _meta.
+func modern(params json.RawMessage) bool {
+	if isNull(params) || !bytes.Contains(params, []byte(mcp.MetaKeyProtocolVersion)) {
+		return false
+	}
+	var p struct {
+		Meta map[string]json.RawMessage `json:"_meta"`
+	}
+	if json.Unmarshal(params, &p) != nil {
+		return false
+	}
+	_, ok := p.Meta[mcp.MetaKeyProtocolVersion]
+	return ok
+}
+
+// withResultType adds the resultType that 2026-07-28 requires to a result
+// from an upstream that predates it.
+func withResultType(result json.RawMessage) json.RawMessage {
+	if _, _, ok, err := member(result, "resultType"); ok || err != nil {
+		return result
+	}
+	return insertMember(result, "resultType", []byte(`"complete"`))
+}
+
+// upstreamCall sends one request to the upstream that owns an entry,
+// bounded by the server's timeout, and explains a timeout.
+func (s *Server) upstreamCall(ctx context.Context, e entry, method string, params json.RawMessage) (json.RawMessage, error) {
+	r := s.route(e.server)
+	if r == nil {
+		return nil, errorf(codeUnavailable, "upstream %q is not configured", e.server)
+	}
+	timeout := r.cfg.RequestTimeout()
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
+	defer cancel()
+	start := time.Now()
+	res, err := r.up.Request(ctx, method, params)
+	if errors.Is(err, errTimeout) {
+		err = errorf(codeUpstreamTimout, "upstream %q did not answer %s %q within %s; the request was cancelled",
+			e.server, method, e.exposed, timeout)
+	}
+	if s.opts.OnCall != nil && method == "tools/call" {
+		s.opts.OnCall(e.server, e.original, time.Since(start), err)
+	}
+	return res, err
+}
+
+var errTimeout = errors.New("upstream timeout")

@@ -1,0 +1,127 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/mcpmux/mcpmux/registry"
+)
+
+// Upstream is what the proxy needs of one upstream server. Its methods are
+// called concurrently. [upstream.Supervisor] implements it.
+type Upstream interface {
+	// Request sends a request by the upstream's own names and returns its
+	// raw result. It honours ctx, and tells the upstream when ctx ends first.
+	Request(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error)
+	// Notify sends a notification, best effort.
+	Notify(ctx context.Context, method string, params json.RawMessage) error
+}
+
+// Options configures a Server. The zero value means defaults.
+type Options struct {
+	// Logger receives the proxy's log lines. Nil discards them.
+	Logger *slog.Logger
+	// Name and Version identify mcpmux to the client. Zero means "mcpmux"
+	// and "dev".
+	Name, Version string
+	// PageSize is how many entries one page of a list holds. Zero means a
+	// single page with everything, which every client understands.
+	PageSize int
+	// ListChangedDelay coalesces bursts of catalogue changes into one
+	// list_changed notification. Zero means 50ms.
+	ListChangedDelay time.Duration
+	// OnCall, if set, is told the outcome of every tools/call.
+	OnCall func(server, tool string, took time.Duration, err error)
+}
+
+// Server is the one MCP server the client sees. Upstreams are added with
+// AddUpstream before Serve; their catalogues may arrive at any time through
+// SetCatalogue.
+type Server struct {
+	opts   Options
+	logger *slog.Logger
+	mcp    *server.MCPServer
+
+	mu         sync.Mutex
+	upstreams  map[string]*route
+	catalogues map[string]*registry.Catalogue
+	session    *session // the client's session while Serve runs
+
+	cat atomic.Pointer[catalogue]
+}
+
+// route is how requests reach one upstream.
+type route struct {
+	cfg *registry.Server
+	up  Upstream
+}
+
+// New returns a Server with no upstreams.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Name == "" {
+		opts.Name = "mcpmux"
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	s := &Server{
+		opts:       opts,
+		logger:     opts.Logger,
+		upstreams:  map[string]*route{},
+		catalogues: map[string]*registry.Catalogue{},
+	}
+	s.mcp = server.NewMCPServer(opts.Name, opts.Version,
+		server.WithToolCapabilities(true),
+		server.WithInstructions("mcpmux serves the tools of several MCP servers; each tool's name starts with its server's prefix."),
+	)
+	s.cat.Store(buildCatalogue(nil, s.logger))
+	return s
+}
+
+// AddUpstream makes cfg's server reachable through up.
+func (s *Server) AddUpstream(cfg *registry.Server, up Upstream) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.upstreams[cfg.Name] = &route{cfg: cfg, up: up}
+}
+
+// SetCatalogue replaces the catalogue of one upstream (nil removes it) and,
+// if the merged view changed, tells the client.
+func (s *Server) SetCatalogue(name string, c *registry.Catalogue) {
+	s.mu.Lock()
+	if c == nil {
+		delete(s.catalogues, name)
+	} else {
+		s.catalogues[name] = c
+	}
+	var sources []source
+	for n, cat := range s.catalogues {
+		if r, ok := s.upstreams[n]; ok {
+			sources = append(sources, source{server: n, prefix: r.cfg.ExposedPrefix(), cat: cat})
+		}
+	}
+	next := buildCatalogue(sources, s.logger)
+	prev := s.cat.Swap(next)
+	sess := s.session
+	s.mu.Unlock()
+
+	if !sameTools(prev, next) && sess != nil {
+		sess.listChanged("notifications/tools/list_changed")
+	}
+}
+
+// route returns how to reach the named upstream.
+func (s *Server) route(name string) *route {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.upstreams[name]
+}

@@ -1,0 +1,98 @@
+package upstream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/mcpmux/mcpmux/registry"
+)
+
+// maxPages bounds how many pages of one list mcpmux follows, against an
+// upstream whose cursors never end.
+const maxPages = 10_000
+
+// catalogue reads everything the upstream offers, following every list to
+// its end. Lists the upstream did not declare a capability for are skipped.
+func (c *conn) catalogue(ctx context.Context) (*registry.Catalogue, error) {
+	var caps struct {
+		Tools     json.RawMessage `json:"tools"`
+		Prompts   json.RawMessage `json:"prompts"`
+		Resources json.RawMessage `json:"resources"`
+	}
+	if len(c.init.Capabilities) > 0 {
+		if err := json.Unmarshal(c.init.Capabilities, &caps); err != nil {
+			return nil, fmt.Errorf("decoding capabilities: %w", err)
+		}
+	}
+	cat := &registry.Catalogue{
+		ProtocolVersion: c.init.ProtocolVersion,
+		ServerInfo:      c.init.ServerInfo,
+		Capabilities:    c.init.Capabilities,
+		Instructions:    c.init.Instructions,
+	}
+	lists := []struct {
+		declared json.RawMessage
+		method   string
+		field    string
+		into     *[]json.RawMessage
+	}{
+		{caps.Tools, "tools/list", "tools", &cat.Tools},
+		{caps.Prompts, "prompts/list", "prompts", &cat.Prompts},
+		{caps.Resources, "resources/list", "resources", &cat.Resources},
+		{caps.Resources, "resources/templates/list", "resourceTemplates", &cat.ResourceTemplates},
+	}
+	for _, l := range lists {
+		if isNull(l.declared) {
+			continue
+		}
+		items, err := c.listAll(ctx, l.method, l.field)
+		if err != nil {
+			return nil, err
+		}
+		*l.into = items
+	}
+	cat.Fetched = time.Now()
+	return cat, nil
+}
+
+// listAll calls a paginated list method until the upstream stops returning
+// a cursor, and returns the raw entries of field from every page.
+func (c *conn) listAll(ctx context.Context, method, field string) ([]json.RawMessage, error) {
+	var all []json.RawMessage
+	seen := map[string]bool{}
+	cursor := ""
+	for page := 0; page < maxPages; page++ {
+		var params json.RawMessage
+		if page > 0 {
+			params, _ = json.Marshal(map[string]string{"cursor": cursor})
+		}
+		raw, err := c.request(ctx, method, params)
+		if err != nil {
+			return nil, fmt.Errorf("calling %s: %w", method, err)
+		}
+		var result map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &result); err != nil {
+			return nil, fmt.Errorf("decoding %s result: %w", method, err)
+		}
+		var items []json.RawMessage
+		if err := json.Unmarshal(result[field], &items); err != nil && len(result[field]) > 0 {
+			return nil, fmt.Errorf("decoding %s result field %q: %w", method, field, err)
+		}
+		all = append(all, items...)
+		next := ""
+		if len(result["nextCursor"]) > 0 {
+			_ = json.Unmarshal(result["nextCursor"], &next)
+		}
+		if next == "" {
+			return all, nil
+		}
+		if seen[next] {
+			return nil, fmt.Errorf("calling %s: cursor %q repeats", method, next)
+		}
+		seen[next] = true
+		cursor = next
+	}
+	return nil, fmt.Errorf("calling %s: more than %d pages", method, maxPages)
+}

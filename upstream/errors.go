@@ -1,0 +1,48 @@
+package upstream
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrUnavailable is returned for a request to an upstream that is not
+	// connected: it is starting, waiting to reconnect, or stopped.
+	ErrUnavailable = errors.New("upstream unavailable")
+	// ErrConnectionLost is returned for a request that was in flight when
+	// the connection to its upstream died.
+	ErrConnectionLost = errors.New("connection lost")
+)
+
+// RPCError is a JSON-RPC error that the upstream answered a request with.
+// mcpmux hands it to the client unchanged.
+type RPCError struct {
+	Code    int
+	Message string
+	Data    json.RawMessage // nil if the upstream sent none
+}
+
+func (e *RPCError) Error() string {
+	return fmt.Sprintf("upstream error %d: %s", e.Code, e.Message)
+}
+
+// exitError says why a child process ended, with the last line it wrote
+// to stderr, which usually names the cause ("Cannot find module …").
+type exitError struct {
+	err        error // from exec.Cmd.Wait; nil for a clean exit
+	lastStderr string
+}
+
+func (e *exitError) Error() string {
+	msg := "process exited (exit status 0)"
+	if e.err != nil {
+		msg = "process exited (" + e.err.Error() + ")"
+	}
+	if e.lastStderr != "" {
+		msg += ": " + e.lastStderr
+	}
+	return msg
+}
+
+func (e *exitError) Unwrap() error { return e.err }

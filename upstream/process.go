@@ -1,0 +1,201 @@
+package upstream
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mcpmux/mcpmux/registry"
+)
+
+// process is one running child of a stdio upstream. It owns the child until
+// it has been reaped: the child runs in its own process group, and stop
+// closes its stdin, then sends SIGTERM and finally SIGKILL to the group.
+type process struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	logger *slog.Logger
+
+	exited  chan struct{} // closed once the child has been reaped
+	exitErr error         // the child's exit status; set before exited closes
+	drained sync.WaitGroup
+
+	mu         sync.Mutex
+	lastStderr string // the last non-empty line the child wrote to stderr
+}
+
+// exitReason returns why the child ended; call it after exited is closed.
+func (p *process) exitReason() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return &exitError{err: p.exitErr, lastStderr: p.lastStderr}
+}
+
+// stopTimeouts bound each step of stopping a child.
+type stopTimeouts struct {
+	afterStdin time.Duration // wait after closing stdin before SIGTERM
+	afterTerm  time.Duration // wait after SIGTERM before SIGKILL
+}
+
+// startProcess starts the child of srv. Lines the child writes to stdout are
+// split: JSON-RPC messages go to msgs, anything else is logged and dropped.
+// stderr lines are logged. Neither pipe ever blocks the child for long.
+func startProcess(srv *registry.Server, msgs chan<- []byte, logger *slog.Logger) (*process, error) {
+	cmd := exec.Command(srv.Command, srv.Args...)
+	cmd.Env = mergeEnv(os.Environ(), srv.Env)
+	cmd.Dir = srv.Cwd
+	cmd.SysProcAttr = sysProcAttr()
+
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("opening stdin: %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("opening stdout: %w", err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, fmt.Errorf("opening stderr: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %q: %w", srv.Command, err)
+	}
+
+	p := &process{cmd: cmd, stdin: stdin, logger: logger, exited: make(chan struct{})}
+	p.drained.Add(2)
+	go p.readStdout(stdout, msgs)
+	go p.readStderr(stderr)
+	go p.wait()
+	return p, nil
+}
+
+// mergeEnv returns base with env's entries set over it, in a stable order.
+func mergeEnv(base []string, env map[string]string) []string {
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]string, 0, len(base)+len(keys))
+	out = append(out, base...)
+	for _, k := range keys {
+		out = append(out, k+"="+env[k])
+	}
+	return out
+}
+
+// wait reaps the child once both pipes are drained, as exec.Cmd requires.
+func (p *process) wait() {
+	p.drained.Wait()
+	p.exitErr = p.cmd.Wait()
+	// Members of the group that outlive the leader would be orphans.
+	killGroup(p.cmd, syscall.SIGKILL)
+	close(p.exited)
+}
+
+// readStdout forwards each JSON line to msgs and logs the rest. It closes
+// msgs at EOF, which is how the connection learns that the child is gone.
+func (p *process) readStdout(r io.Reader, msgs chan<- []byte) {
+	defer p.drained.Done()
+	defer close(msgs)
+	br := bufio.NewReaderSize(r, 64<<10)
+	garbage := 0
+	for {
+		line, err := br.ReadBytes('\n')
+		if line = bytes.TrimSpace(line); len(line) > 0 {
+			if json.Valid(line) {
+				msgs <- line
+			} else {
+				garbage++
+				p.logGarbage(line, garbage)
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// logGarbage reports a non-JSON stdout line, rate-limited: the first few in
+// full, then one line per hundred.
+func (p *process) logGarbage(line []byte, n int) {
+	if n > 5 && n%100 != 0 {
+		return
+	}
+	const max = 200
+	if len(line) > max {
+		line = append(line[:max:max], "…"...)
+	}
+	p.logger.Warn("upstream wrote non-JSON to stdout; skipped", "line", string(line), "count", n)
+}
+
+// readStderr logs the child's stderr line by line. Very long lines are
+// split rather than buffered without bound.
+func (p *process) readStderr(r io.Reader) {
+	defer p.drained.Done()
+	br := bufio.NewReaderSize(r, 16<<10)
+	for {
+		line, err := br.ReadSlice('\n')
+		if text := string(bytes.TrimSpace(line)); text != "" {
+			p.logger.Info("upstream stderr", "line", text)
+			p.noteStderr(text)
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return
+		}
+	}
+}
+
+// noteStderr remembers the last stderr line for error messages.
+func (p *process) noteStderr(line string) {
+	const max = 300
+	if len(line) > max {
+		line = line[:max] + "…"
+	}
+	p.mu.Lock()
+	p.lastStderr = line
+	p.mu.Unlock()
+}
+
+// stop ends the child and waits until it has been reaped: stdin is closed
+// (a well-behaved server exits on EOF), then the group gets SIGTERM, then
+// SIGKILL. ctx cuts the graceful steps short.
+func (p *process) stop(ctx context.Context, t stopTimeouts) error {
+	_ = p.stdin.Close()
+	if p.waitExit(ctx, t.afterStdin) {
+		return p.exitErr
+	}
+	killGroup(p.cmd, syscall.SIGTERM)
+	if p.waitExit(ctx, t.afterTerm) {
+		return p.exitErr
+	}
+	killGroup(p.cmd, syscall.SIGKILL)
+	<-p.exited
+	return p.exitErr
+}
+
+// waitExit reports whether the child exits within d.
+func (p *process) waitExit(ctx context.Context, d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-p.exited:
+		return true
+	case <-timer.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}

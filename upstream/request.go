@@ -1,0 +1,91 @@
+package upstream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Request sends one request to the upstream by its own method and names,
+// and returns the raw result. If the upstream is not connected, Request
+// asks for an attempt at once (reconnect on use) and waits for it, up to
+// ctx's deadline. When ctx ends first, the upstream is told the request is
+// cancelled. Errors name the server and say what happened.
+func (s *Supervisor) Request(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
+	c, err := s.awaitReady(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.request(ctx, method, params)
+	if errors.Is(err, ErrConnectionLost) {
+		return nil, fmt.Errorf("upstream %q: %w; reconnecting", s.srv.Name, err)
+	}
+	return res, err
+}
+
+// Notify sends a notification to the upstream if it is connected; it is
+// dropped otherwise, as notifications are best effort.
+func (s *Supervisor) Notify(ctx context.Context, method string, params json.RawMessage) error {
+	s.mu.Lock()
+	c := s.conn
+	s.mu.Unlock()
+	if c == nil {
+		return fmt.Errorf("upstream %q: %w", s.srv.Name, ErrUnavailable)
+	}
+	return c.sendNotification(ctx, method, params)
+}
+
+// awaitReady returns the live connection, waiting for one if the upstream
+// is starting. An upstream in backoff is woken to try again at once; if
+// that attempt fails too, its error is returned without waiting longer.
+func (s *Supervisor) awaitReady(ctx context.Context) (*conn, error) {
+	start, woken := time.Now(), false
+	for {
+		s.mu.Lock()
+		st, c, changed := s.status, s.conn, s.changed
+		s.mu.Unlock()
+		switch {
+		case st.State == StateReady && c != nil:
+			return c, nil
+		case st.State == StateStopped:
+			return nil, s.unavailable(st)
+		case st.State == StateBackoff && woken:
+			return nil, s.unavailable(st)
+		case st.State == StateBackoff:
+			s.wakeUp()
+			woken = true
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("upstream %q: %w: still %s after waiting %s", s.srv.Name, ErrUnavailable, st.State, time.Since(start).Round(time.Millisecond))
+		}
+	}
+}
+
+// wakeUp cuts the current backoff sleep short.
+func (s *Supervisor) wakeUp() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// unavailable explains why the upstream cannot serve a request now.
+func (s *Supervisor) unavailable(st Status) error {
+	why := st.LastError
+	if why == "" {
+		why = "not connected"
+	}
+	switch {
+	case st.State == StateBackoff:
+		return fmt.Errorf("upstream %q: %w: %s (attempt %d failed; next attempt in %s)",
+			s.srv.Name, ErrUnavailable, why, st.Attempt, time.Until(st.NextRetry).Round(time.Millisecond))
+	case st.Attempt > 0:
+		return fmt.Errorf("upstream %q: %w: gave up after %d failed attempts: %s", s.srv.Name, ErrUnavailable, st.Attempt, why)
+	default:
+		return fmt.Errorf("upstream %q: %w: mcpmux is shutting down", s.srv.Name, ErrUnavailable)
+	}
+}

@@ -1,0 +1,250 @@
+package upstream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcpmux/mcpmux/registry"
+)
+
+// Options configures a Supervisor. The zero value means defaults.
+type Options struct {
+	// Logger receives the supervisor's log lines, already tagged with the
+	// server's name by the caller if wanted. Nil discards them.
+	Logger *slog.Logger
+	// ClientInfo is sent to the upstream in initialize. Zero means mcpmux.
+	ClientInfo mcp.Implementation
+	// ClientCapabilities are declared to the upstream. Nil means none.
+	ClientCapabilities json.RawMessage
+
+	// OnCatalogue receives every catalogue read from the upstream: after
+	// each connect and after each list change. It is called from the
+	// supervisor's goroutine and may block it only briefly. Nil ignores.
+	OnCatalogue func(server string, c *registry.Catalogue)
+	// OnNotification receives the upstream's notifications, raw and in
+	// order, from one goroutine per connection. Nil ignores.
+	OnNotification func(server, method string, params json.RawMessage)
+	// OnState receives every change of state. Nil ignores.
+	OnState func(Status)
+
+	// StartTimeout bounds starting, initialising and listing. Zero means 60s
+	// (a first `npx -y` may download its package).
+	StartTimeout time.Duration
+	// StableAfter is how long a connection must live for the backoff to
+	// start again from its initial delay. Zero means 30s.
+	StableAfter time.Duration
+	// StopGrace is how long a child has to exit after its stdin is closed,
+	// and again after SIGTERM, before it is killed. Zero means 1s and 2s.
+	StopGrace time.Duration
+}
+
+func (o *Options) logger() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
+}
+
+func (o *Options) startTimeout() time.Duration { return orDefault(o.StartTimeout, 60*time.Second) }
+func (o *Options) stableAfter() time.Duration  { return orDefault(o.StableAfter, 30*time.Second) }
+
+func (o *Options) stopTimeouts() stopTimeouts {
+	if o.StopGrace > 0 {
+		return stopTimeouts{afterStdin: o.StopGrace, afterTerm: o.StopGrace}
+	}
+	return stopTimeouts{afterStdin: time.Second, afterTerm: 2 * time.Second}
+}
+
+func (o *Options) clientInfo() mcp.Implementation {
+	if o.ClientInfo.Name == "" {
+		return mcp.Implementation{Name: "mcpmux", Version: "dev"}
+	}
+	return o.ClientInfo
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// Supervisor keeps one upstream server connected: it connects, serves,
+// notices death, backs off and connects again, until its context ends.
+// Its methods are safe for concurrent use.
+type Supervisor struct {
+	srv    *registry.Server
+	opts   Options
+	logger *slog.Logger
+	wake   chan struct{} // a request wants a connection now; buffered
+
+	mu      sync.Mutex
+	status  Status
+	conn    *conn         // the live connection in StateReady, else nil
+	changed chan struct{} // closed and replaced on every change of state
+}
+
+// New returns a Supervisor for srv. Nothing starts until Run.
+func New(srv *registry.Server, opts Options) *Supervisor {
+	return &Supervisor{
+		srv:     srv,
+		opts:    opts,
+		logger:  opts.logger(),
+		wake:    make(chan struct{}, 1),
+		status:  Status{Server: srv.Name, State: StateStarting, Since: time.Now()},
+		changed: make(chan struct{}),
+	}
+}
+
+// Name returns the server's name in the configuration.
+func (s *Supervisor) Name() string { return s.srv.Name }
+
+// Status returns a snapshot of the supervisor's state.
+func (s *Supervisor) Status() Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status
+}
+
+// Run keeps the upstream connected until ctx is done, then stops it and
+// waits until its process is gone. It returns ctx's error.
+func (s *Supervisor) Run(ctx context.Context) error {
+	defer s.setState(func(st *Status) { st.State = StateStopped; st.NextRetry = time.Time{} })
+	b := s.newBackOff()
+	initial, _, maxAttempts := s.srv.BackoffPolicy()
+	for {
+		readyAt, err := s.serve(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !readyAt.IsZero() && time.Since(readyAt) >= s.opts.stableAfter() {
+			b.Reset()
+		}
+		attempt := s.fail(err)
+		if maxAttempts > 0 && attempt >= maxAttempts {
+			s.giveUp(err, attempt)
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		wait := b.NextBackOff()
+		if wait == backoff.Stop {
+			wait = initial
+		}
+		s.backOff(wait, attempt, err)
+		if !s.sleep(ctx, wait) {
+			return ctx.Err()
+		}
+	}
+}
+
+// newBackOff returns the server's reconnect policy: exponential with
+// jitter, capped, never giving up by itself.
+func (s *Supervisor) newBackOff() backoff.BackOff {
+	initial, max, _ := s.srv.BackoffPolicy()
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = initial
+	b.MaxInterval = max
+	b.MaxElapsedTime = 0
+	b.Reset()
+	return b
+}
+
+// sleep waits d, or less if a request wants a connection now. It reports
+// false if ctx ended.
+func (s *Supervisor) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-s.wake:
+		s.logger.Info("reconnecting on use")
+	}
+	return true
+}
+
+// serve makes one connection and serves it until it ends. It returns when
+// the connection became ready (zero if it never did) and why it ended.
+func (s *Supervisor) serve(ctx context.Context) (readyAt time.Time, err error) {
+	s.setState(func(st *Status) { st.State = StateStarting; st.NextRetry = time.Time{} })
+	notes := newNoteQueue(s.srv.Name, s.opts.OnNotification, s.logger)
+	defer notes.stop()
+
+	c, cat, err := s.connect(ctx, notes)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer c.close(context.Background())
+
+	s.ready(c)
+	readyAt = time.Now()
+	if s.opts.OnCatalogue != nil {
+		s.opts.OnCatalogue(s.srv.Name, cat)
+	}
+	return readyAt, s.watch(ctx, c, notes)
+}
+
+// connect starts the upstream, initialises it and reads its catalogue,
+// all within the start timeout.
+func (s *Supervisor) connect(ctx context.Context, notes *noteQueue) (*conn, *registry.Catalogue, error) {
+	if t := s.srv.Transport(); t != "stdio" {
+		return nil, nil, fmt.Errorf("transport %q is not supported yet", t)
+	}
+	c, err := dialStdio(s.srv, &s.opts, notes.push)
+	if err != nil {
+		return nil, nil, err
+	}
+	startCtx, cancel := context.WithTimeout(ctx, s.opts.startTimeout())
+	defer cancel()
+	err = c.handshake(startCtx, s.opts.clientInfo(), s.opts.ClientCapabilities)
+	var cat *registry.Catalogue
+	if err == nil {
+		cat, err = c.catalogue(startCtx)
+	}
+	if err == nil {
+		return c, cat, nil
+	}
+	if startCtx.Err() != nil && ctx.Err() == nil {
+		err = fmt.Errorf("no answer within %s while starting", s.opts.startTimeout())
+	}
+	c.close(context.Background())
+	return nil, nil, err
+}
+
+// watch serves a ready connection until it dies or ctx ends, re-reading
+// the catalogue whenever the upstream says a list changed.
+func (s *Supervisor) watch(ctx context.Context, c *conn, notes *noteQueue) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.done:
+			return c.deathErr
+		case <-notes.listChanged:
+			s.refresh(ctx, c)
+		}
+	}
+}
+
+// refresh re-reads the catalogue after a list change. A failure is logged;
+// if the connection died meanwhile, watch sees it next.
+func (s *Supervisor) refresh(ctx context.Context, c *conn) {
+	ctx, cancel := context.WithTimeout(ctx, s.opts.startTimeout())
+	defer cancel()
+	cat, err := c.catalogue(ctx)
+	if err != nil {
+		s.logger.Warn("re-reading catalogue after list change", "err", err)
+		return
+	}
+	if s.opts.OnCatalogue != nil {
+		s.opts.OnCatalogue(s.srv.Name, cat)
+	}
+}
