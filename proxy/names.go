@@ -1,0 +1,207 @@
+package proxy
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+const (
+	maxNameLen = 64   // the longest name MCP clients accept
+	nameSep    = "__" // between the prefix and the original name
+	hashLen    = 8    // hex digits of the hash in a hashed name
+)
+
+// NameEntry is one upstream name to expose.
+type NameEntry struct {
+	Server   string // the server's config key
+	Prefix   string // the server's exposed prefix ("" = none)
+	Original string // the upstream's own name, any string
+}
+
+// AssignNames returns the exposed name of every entry, in the same order.
+// It is deterministic: the same set of entries in any order gets the same names.
+//
+// Every name is valid (see [ValidName]) and distinct entries get distinct names.
+// A name depends only on its own entry, except in the collision case of step 5,
+// so a reconnect that adds a tool does not rename another. The algorithm:
+//
+//  1. clean(s) replaces each rune not in [A-Za-z0-9_-] with '_' (one '_' per
+//     rune; each byte of invalid UTF-8 also becomes '_').
+//  2. base = clean(Prefix) + "__" + clean(Original), or clean(Original) if
+//     Prefix is "". If Original is empty, "_" is used for the clean part.
+//  3. A name is exact if no character had to change (an empty Original counts
+//     as a change) and len(base) <= 64. Exact names are used as they are.
+//  4. Otherwise (something was replaced, or it is too long) the name is hashed:
+//     h = the first 8 hex digits of sha256(Server + "\x00" + Original); the
+//     name is base truncated to 55 (64 - 9) bytes, then "_" + h. The hash makes
+//     the name depend only on the entry itself.
+//  5. Collisions: if several distinct entries share a name after steps 1–4,
+//     they are sorted by (Server, Original) bytewise, then by Prefix; the first
+//     keeps the name and every other one gets the hashed name of step 4, even if
+//     its name was exact. If that hashed name is taken too, the hash of that
+//     entry is lengthened to 16 hex digits (base truncated to 47 bytes), then to
+//     all 64 (the name is the hash alone); as a last resort a counter is
+//     appended to the 8-digit form ("_2", "_3", ...).
+//
+// Equal entries, such as an upstream listing one tool twice, get the same name
+// every time, because they are the same tool; callers should de-duplicate them
+// before exposing a catalogue. The returned slice is the only map back from an
+// exposed name to its entry: keep it alongside the entries.
+func AssignNames(entries []NameEntry) []string {
+	slots := distinctSorted(entries)
+	resolve(slots)
+
+	byEntry := make(map[NameEntry]string, len(slots))
+	for _, s := range slots {
+		byEntry[s.entry] = s.name
+	}
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = byEntry[e]
+	}
+	return names
+}
+
+// ValidName reports whether s is a valid exposed name, that is whether it
+// matches ^[a-zA-Z0-9_-]{1,64}$.
+func ValidName(s string) bool {
+	if len(s) == 0 || len(s) > maxNameLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isNameChar(rune(s[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// nameSlot is one distinct entry while its name is being assigned.
+type nameSlot struct {
+	entry NameEntry
+	base  string // step 2
+	name  string // the proposed name, then the assigned one
+	sum   string // hex sha256 of the entry, computed on first use
+}
+
+// distinctSorted returns one slot per distinct entry, in collision order
+// (step 5), each holding its proposed name (steps 1–4).
+func distinctSorted(entries []NameEntry) []*nameSlot {
+	sorted := slices.Clone(entries)
+	slices.SortFunc(sorted, compareEntries)
+	sorted = slices.Compact(sorted)
+
+	slots := make([]*nameSlot, len(sorted))
+	for i, e := range sorted {
+		s := &nameSlot{entry: e}
+		base, exact := baseName(e)
+		s.base = base
+		if exact {
+			s.name = base
+		} else {
+			s.name = hashedName(base, s.hash()[:hashLen])
+		}
+		slots[i] = s
+	}
+	return slots
+}
+
+func compareEntries(a, b NameEntry) int {
+	return cmp.Or(
+		strings.Compare(a.Server, b.Server),
+		strings.Compare(a.Original, b.Original),
+		strings.Compare(a.Prefix, b.Prefix),
+	)
+}
+
+// resolve makes the names of slots unique (step 5). Slots must be in collision
+// order: the first slot to claim a name keeps it.
+func resolve(slots []*nameSlot) {
+	taken := make(map[string]bool, len(slots))
+	var losers []*nameSlot
+	for _, s := range slots {
+		if taken[s.name] {
+			losers = append(losers, s)
+			continue
+		}
+		taken[s.name] = true
+	}
+	for _, s := range losers {
+		s.name = s.rename(taken)
+		taken[s.name] = true
+	}
+}
+
+// rename returns the first hashed name of s that is not taken.
+func (s *nameSlot) rename(taken map[string]bool) string {
+	sum := s.hash()
+	for _, n := range []int{hashLen, 2 * hashLen, len(sum)} {
+		if name := hashedName(s.base, sum[:n]); !taken[name] {
+			return name
+		}
+	}
+	for i := 2; ; i++ {
+		if name := hashedName(s.base, sum[:hashLen]+"_"+strconv.Itoa(i)); !taken[name] {
+			return name
+		}
+	}
+}
+
+// hash returns the hex sha256 of the slot's server and original name.
+func (s *nameSlot) hash() string {
+	if s.sum == "" {
+		sum := sha256.Sum256([]byte(s.entry.Server + "\x00" + s.entry.Original))
+		s.sum = hex.EncodeToString(sum[:])
+	}
+	return s.sum
+}
+
+// baseName returns the base of e (step 2) and whether it is exact (step 3).
+func baseName(e NameEntry) (base string, exact bool) {
+	orig, origOK := clean(e.Original)
+	if e.Original == "" {
+		orig, origOK = "_", false
+	}
+	if e.Prefix == "" {
+		return orig, origOK && len(orig) <= maxNameLen
+	}
+	prefix, prefixOK := clean(e.Prefix)
+	base = prefix + nameSep + orig
+	return base, prefixOK && origOK && len(base) <= maxNameLen
+}
+
+// hashedName returns base truncated so that base + "_" + suffix fits in
+// maxNameLen, then "_" + suffix; a suffix of maxNameLen bytes stands alone.
+func hashedName(base, suffix string) string {
+	keep := maxNameLen - 1 - len(suffix)
+	if keep < 0 {
+		return suffix[:maxNameLen]
+	}
+	return base[:min(len(base), keep)] + "_" + suffix
+}
+
+// clean replaces each rune of s not in [A-Za-z0-9_-], and each byte of invalid
+// UTF-8, with '_'. It reports whether s was already clean.
+func clean(s string) (string, bool) {
+	if strings.IndexFunc(s, func(r rune) bool { return !isNameChar(r) }) < 0 {
+		return s, true
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s { // an invalid byte is one utf8.RuneError of width 1
+		if isNameChar(r) {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String(), false
+}
+
+func isNameChar(r rune) bool {
+	return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '-'
+}
