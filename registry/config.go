@@ -1,0 +1,214 @@
+package registry
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+	"unicode/utf8"
+)
+
+// Defaults for a [Server]'s optional settings.
+const (
+	DefaultTimeout         = 60 * time.Second
+	DefaultIdleTimeout     = 10 * time.Minute
+	DefaultBackoffInitial  = 500 * time.Millisecond
+	DefaultBackoffMax      = 30 * time.Second
+	DefaultHealthInterval  = 30 * time.Second
+	DefaultHealthThreshold = 3
+)
+
+// ErrNoServers is returned by [Parse] for a file without a "mcpServers"
+// object.
+var ErrNoServers = errors.New(`no "mcpServers" object`)
+
+// DefaultPath returns where mcpmux looks for its configuration when not told:
+// mcpmux/config.json under [os.UserConfigDir].
+func DefaultPath() (string, error) {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the user config directory: %w", err)
+	}
+	return filepath.Join(dir, "mcpmux", "config.json"), nil
+}
+
+// Load reads the configuration file at path and parses it as [Parse] does,
+// expanding variables from the process environment. Its errors name path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("reading config %s: %w", path, fs.ErrNotExist)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err) // err names path
+	}
+	c, err := Parse(data, os.LookupEnv)
+	if err != nil {
+		return nil, fmt.Errorf("parsing config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes a configuration file, expands variable references in it,
+// fills in each [Server]'s Name from its key and checks the result as
+// [Config.Validate] does. It returns the configuration only if it is valid;
+// otherwise it returns every problem at once, joined with [errors.Join].
+//
+// The file has Claude Desktop's shape. Keys mcpmux does not know are ignored,
+// at the top level and in server entries alike; mcpmux's own settings
+// (disabled, prefix, timeout, backoff, healthCheck, lazy, idleTimeout) are
+// decoded strictly, and so are the "backoff" and "healthCheck" objects, which
+// may contain only the keys documented on [Backoff] and [HealthCheck]. An
+// empty "mcpServers" object is valid: mcpmux then serves nothing.
+//
+// References to environment variables, looked up with lookupEnv (nil means
+// [os.LookupEnv]), are expanded in a server's command, args, env values, cwd,
+// url and header values:
+//
+//   - ${NAME} is the value of NAME, which must be set (it may be empty).
+//   - ${NAME:-default} is the value of NAME, or default when NAME is unset
+//     or empty, as in the shell. The default is taken literally and can
+//     contain neither "}" nor another reference.
+//   - Anything else is left as written: a lone "$", "$NAME" without braces
+//     (files from the wild contain things like "$HOME", which Claude Desktop
+//     does not expand either) and "$$", which is not an escape: "$${NAME}"
+//     is "$" followed by the value of NAME.
+//
+// NAME is a letter or underscore followed by letters, digits and
+// underscores. An unset variable without a default and a malformed reference
+// are errors that name the variable, never a value. In a disabled server an
+// unset variable is not an error, and the string that refers to it is kept
+// as written.
+func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
+	if lookupEnv == nil {
+		lookupEnv = os.LookupEnv
+	}
+	// Some Windows editors start a UTF-8 file with a byte order mark.
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	entries, err := decodeServers(data)
+	if err != nil {
+		return nil, err
+	}
+	c := &Config{Servers: make(map[string]*Server, len(entries))}
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(entries)) {
+		ch := &checker{server: name}
+		if s := decodeServer(ch, entries[name], lookupEnv); s != nil {
+			s.check(ch)
+			c.Servers[name] = s
+		}
+		errs = append(errs, ch.errs...)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Validate reports every problem with c at once, joined with [errors.Join],
+// in the order of the servers' names. Each error names the server and the
+// field, e.g. `server "github": field "timeout": must be positive, got "-1s"`.
+// A disabled server is checked only for mcpmux's own settings: it may lack a
+// command or url.
+func (c *Config) Validate() error {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(c.Servers)) {
+		ch := &checker{server: name}
+		if s := c.Servers[name]; s == nil {
+			ch.fail("", "is nil")
+		} else {
+			s.check(ch)
+		}
+		errs = append(errs, ch.errs...)
+	}
+	return errors.Join(errs...)
+}
+
+// Enabled returns the servers that are not disabled, sorted by name.
+func (c *Config) Enabled() []*Server {
+	var enabled []*Server
+	for _, s := range c.Servers {
+		if s != nil && !s.Disabled {
+			enabled = append(enabled, s)
+		}
+	}
+	slices.SortFunc(enabled, func(a, b *Server) int { return cmp.Compare(a.Name, b.Name) })
+	return enabled
+}
+
+// decodeServers decodes the top level of a configuration file and returns
+// the raw entries of its "mcpServers" object.
+func decodeServers(data []byte) (map[string]json.RawMessage, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return nil, syntaxError(data, err)
+	}
+	raw, ok := top["mcpServers"]
+	if !ok {
+		return nil, ErrNoServers
+	}
+	if kind := jsonKind(raw); kind != "an object" {
+		return nil, fmt.Errorf(`%w: "mcpServers" is %s`, ErrNoServers, kind)
+	}
+	var entries map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &entries); err != nil {
+		return nil, fmt.Errorf(`decoding "mcpServers": %w`, err)
+	}
+	return entries, nil
+}
+
+// syntaxError explains why data could not be decoded as a JSON object,
+// with the line and column of a syntax error.
+func syntaxError(data []byte, err error) error {
+	var serr *json.SyntaxError
+	switch {
+	case errors.As(err, &serr):
+		// Offset counts the bytes read, the offending one included.
+		line, col := position(data, int(serr.Offset)-1)
+		return fmt.Errorf("line %d, column %d: %w", line, col, err)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		line, col := position(data, len(data))
+		return fmt.Errorf("line %d, column %d: file ends early: %w", line, col, err)
+	case jsonKind(data) != "an object":
+		return fmt.Errorf("top level is %s, want an object", jsonKind(data))
+	}
+	return fmt.Errorf("decoding JSON: %w", err)
+}
+
+// position returns the 1-based line and column (in characters) of data[off].
+func position(data []byte, off int) (line, col int) {
+	off = min(max(off, 0), len(data))
+	before := data[:off]
+	lineStart := bytes.LastIndexByte(before, '\n') + 1
+	return bytes.Count(before, []byte{'\n'}) + 1, utf8.RuneCount(before[lineStart:]) + 1
+}
+
+// jsonKind describes the JSON value data, with an article: "an object",
+// "a string", "null", and so on.
+func jsonKind(data []byte) string {
+	data = bytes.TrimLeft(data, " \t\r\n")
+	if len(data) == 0 {
+		return "nothing"
+	}
+	switch data[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}

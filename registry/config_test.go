@@ -1,0 +1,237 @@
+package registry
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// env returns a lookupEnv that sees only vars.
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		v, ok := vars[name]
+		return v, ok
+	}
+}
+
+// writeFile writes data to a file in a fresh temporary directory and
+// returns its path.
+func writeFile(tb testing.TB, data string) string {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "config.json")
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// claudeDesktop is shaped like a real claude_desktop_config.json, with the
+// keys Claude Desktop and other tools add, plus one remote server in Cursor's
+// spelling and one using mcpmux's own settings.
+const claudeDesktop = `{
+  "globalShortcut": "Ctrl+Space",
+  "preferences": {"menuBarEnabled": false},
+  "mcpServers": {
+    "filesystem": {
+      "command": "npx",
+      "args": ["-y", "@modelcontextprotocol/server-filesystem", "$HOME/Desktop"],
+      "description": "files",
+      "autoApprove": ["read_file"]
+    },
+    "github": {
+      "command": "docker",
+      "args": ["run", "-i", "--rm", "-e", "GITHUB_PERSONAL_ACCESS_TOKEN", "ghcr.io/github/github-mcp-server"],
+      "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "${GITHUB_TOKEN}"},
+      "alwaysAllow": [],
+      "timeout": "2m",
+      "prefix": "gh",
+      "backoff": {"initial": "1s", "max": "1m", "maxAttempts": 5},
+      "healthCheck": {"interval": "-1s", "threshold": 2}
+    },
+    "linear": {
+      "type": "streamableHttp",
+      "url": "https://mcp.linear.app/mcp",
+      "headers": {"Authorization": "Bearer ${LINEAR_KEY:-none}"},
+      "disabled": true
+    }
+  }
+}`
+
+func TestParseClaudeDesktop(t *testing.T) {
+	got, err := Parse([]byte(claudeDesktop), env(map[string]string{"GITHUB_TOKEN": "ghp_secret"}))
+	if err != nil {
+		t.Fatalf("Parse(claudeDesktop) error: %v", err)
+	}
+	want := &Config{Servers: map[string]*Server{
+		"filesystem": {
+			Name:    "filesystem",
+			Command: "npx",
+			Args:    []string{"-y", "@modelcontextprotocol/server-filesystem", "$HOME/Desktop"},
+		},
+		"github": {
+			Name:        "github",
+			Command:     "docker",
+			Args:        []string{"run", "-i", "--rm", "-e", "GITHUB_PERSONAL_ACCESS_TOKEN", "ghcr.io/github/github-mcp-server"},
+			Env:         map[string]string{"GITHUB_PERSONAL_ACCESS_TOKEN": "ghp_secret"},
+			Prefix:      ptr("gh"),
+			Timeout:     Duration(2 * time.Minute),
+			Backoff:     Backoff{Initial: Duration(time.Second), Max: Duration(time.Minute), MaxAttempts: 5},
+			HealthCheck: HealthCheck{Interval: Duration(-time.Second), Threshold: 2},
+		},
+		"linear": {
+			Name:     "linear",
+			Type:     "streamableHttp",
+			URL:      "https://mcp.linear.app/mcp",
+			Headers:  map[string]string{"Authorization": "Bearer none"},
+			Disabled: true,
+		},
+	}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Parse(claudeDesktop) = %#v, want %#v", got.Servers, want.Servers)
+	}
+	var names []string
+	for _, s := range got.Enabled() {
+		names = append(names, s.Name)
+	}
+	if want := []string{"filesystem", "github"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("Enabled() names = %q, want %q", names, want)
+	}
+}
+
+func TestParseTopLevel(t *testing.T) {
+	tests := []struct {
+		name    string
+		data    string
+		want    string // substring of the error; "" for success
+		wantErr error  // if set, errors.Is must hold
+	}{
+		{name: "empty servers", data: `{"mcpServers": {}}`},
+		{name: "byte order mark", data: "\ufeff{\"mcpServers\": {}}"},
+		{name: "extra keys only", data: `{"mcpServers": {}, "globalShortcut": "", "x": [1, {}]}`},
+		{name: "no servers", data: `{"globalShortcut": ""}`, want: `no "mcpServers" object`, wantErr: ErrNoServers},
+		{name: "null document", data: `null`, want: `no "mcpServers" object`, wantErr: ErrNoServers},
+		{name: "servers array", data: `{"mcpServers": []}`, want: `"mcpServers" is an array`, wantErr: ErrNoServers},
+		{name: "servers null", data: `{"mcpServers": null}`, want: `"mcpServers" is null`, wantErr: ErrNoServers},
+		{name: "top array", data: `[{"mcpServers": {}}]`, want: "top level is an array, want an object"},
+		{name: "entry string", data: `{"mcpServers": {"a": "npx"}}`, want: `server "a": must be an object, got a string`},
+		{name: "empty name", data: `{"mcpServers": {"": {"command": "x"}}}`, want: `server "": name must not be empty`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.data), env(nil))
+			if tt.want == "" {
+				if err != nil || c == nil || c.Servers == nil {
+					t.Fatalf("Parse(%s) = %v, %v, want a config with no servers", tt.data, c, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Parse(%s) error = %v, want it to contain %q", tt.data, err, tt.want)
+			}
+			if c != nil {
+				t.Errorf("Parse(%s) = %v, want nil with an error", tt.data, c)
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("errors.Is(Parse(%s) error, %v) = false, want true", tt.data, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestParseSyntaxError(t *testing.T) {
+	tests := []struct {
+		name string
+		data string
+		want string
+	}{
+		{name: "bad value", data: `{"mcpServers": x}`, want: "line 1, column 16: invalid character 'x'"},
+		{name: "trailing comma", data: "{\n  \"mcpServers\": {\n    \"a\": {},\n  }\n}", want: "line 4, column 3: invalid character '}'"},
+		{name: "missing comma", data: "{\n\"mcpServers\": {\"a\": {\"command\": \"x\"\n\"args\": []}}}", want: "line 3, column 1: invalid character '\"' after object key:value pair"},
+		{name: "after multibyte", data: "{\"é\": ?}", want: "line 1, column 7: invalid character '?'"},
+		{name: "truncated", data: "{\n  \"mcpServers\": {\n    \"a\": {", want: "line 3, column 10: unexpected end of JSON input"},
+		{name: "empty file", data: "", want: "line 1, column 1: unexpected end of JSON input"},
+		{name: "second document", data: "{\"mcpServers\": {}}\n{}", want: "line 2, column 1: invalid character '{' after top-level value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.data), env(nil))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Parse(%q) error = %v, want it to contain %q", tt.data, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoad(t *testing.T) {
+	t.Setenv("MCPMUX_TEST_TOKEN", "tok-123")
+	path := writeFile(t, `{"mcpServers": {"a": {"command": "x", "env": {"TOKEN": "${MCPMUX_TEST_TOKEN}"}}}}`)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatalf("Load(%s) error: %v", path, err)
+	}
+	if got := c.Servers["a"].Env["TOKEN"]; got != "tok-123" {
+		t.Errorf("Load(%s).Servers[a].Env[TOKEN] = %q, want %q", path, got, "tok-123")
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nope.json")
+	invalid := writeFile(t, `{"mcpServers": {"a": {}}}`)
+	tests := []struct {
+		name    string
+		path    string
+		want    string
+		wantErr error
+	}{
+		{name: "missing", path: missing, want: "reading config " + missing + ": file does not exist", wantErr: fs.ErrNotExist},
+		{name: "invalid", path: invalid, want: "parsing config " + invalid + `: server "a": field "command": is not set`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(tt.path)
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Fatalf("Load(%s) = %v, %v, want error starting %q", tt.path, c, err, tt.want)
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("errors.Is(Load(%s) error, %v) = false, want true", tt.path, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestLoadExample(t *testing.T) {
+	c, err := Load("../config.example.json")
+	if err != nil {
+		t.Fatalf("Load(../config.example.json) error: %v", err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate() of the example = %v, want nil", err)
+	}
+	if n := len(c.Enabled()); n < 2 {
+		t.Errorf("len(Enabled()) of the example = %d, want at least 2", n)
+	}
+	for _, s := range c.Enabled() {
+		if s.Transport() != TransportStdio {
+			t.Errorf("example server %q: Transport() = %q, want %q", s.Name, s.Transport(), TransportStdio)
+		}
+	}
+}
+
+func TestDefaultPath(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir()) // read on Unix other than macOS
+	t.Setenv("HOME", t.TempDir())
+	got, err := DefaultPath()
+	if err != nil {
+		t.Fatalf("DefaultPath() error: %v", err)
+	}
+	if want := filepath.Join("mcpmux", "config.json"); !strings.HasSuffix(got, want) || !filepath.IsAbs(got) {
+		t.Errorf("DefaultPath() = %q, want an absolute path ending in %q", got, want)
+	}
+}

@@ -1,0 +1,219 @@
+package registry
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"hash"
+	"io"
+	"log/slog"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Transports, as returned by [Server.Transport].
+const (
+	TransportStdio = "stdio" // a child process spoken to over stdin and stdout
+	TransportSSE   = "sse"   // the HTTP+SSE transport of MCP 2024-11-05
+	TransportHTTP  = "http"  // the streamable HTTP transport
+)
+
+// redacted replaces secrets in log output.
+const redacted = "REDACTED"
+
+var _ slog.LogValuer = (*Server)(nil)
+
+// ExposedPrefix returns the prefix of the server's tools and prompts: Prefix
+// if set (possibly "", meaning none), else Name.
+func (s *Server) ExposedPrefix() string {
+	if s.Prefix != nil {
+		return *s.Prefix
+	}
+	return s.Name
+}
+
+// Transport returns how the server is reached: [TransportStdio],
+// [TransportSSE] or [TransportHTTP]. An explicit Type wins, in any of the
+// spellings Claude Code and Cursor files use ("streamable-http",
+// "streamableHttp", "http"; case is ignored); otherwise a server with a
+// Command is stdio and one with a URL is HTTP. It returns "" for an unknown
+// Type or a server with neither Command nor URL.
+func (s *Server) Transport() string {
+	switch strings.ToLower(s.Type) {
+	case "stdio":
+		return TransportStdio
+	case "sse":
+		return TransportSSE
+	case "http", "streamable-http", "streamablehttp":
+		return TransportHTTP
+	case "":
+		switch {
+		case s.Command != "":
+			return TransportStdio
+		case s.URL != "":
+			return TransportHTTP
+		}
+	}
+	return ""
+}
+
+// RequestTimeout returns the bound of each request: Timeout, or
+// [DefaultTimeout] if unset.
+func (s *Server) RequestTimeout() time.Duration {
+	return orDefault(s.Timeout, DefaultTimeout)
+}
+
+// BackoffPolicy returns the reconnect policy with defaults filled in: the
+// first delay ([DefaultBackoffInitial]), the cap ([DefaultBackoffMax]) and
+// the failures in a row after which to give up (0, meaning never).
+func (s *Server) BackoffPolicy() (initial, max time.Duration, maxAttempts int) {
+	initial = orDefault(s.Backoff.Initial, DefaultBackoffInitial)
+	max = orDefault(s.Backoff.Max, DefaultBackoffMax)
+	if s.Backoff.MaxAttempts > 0 {
+		maxAttempts = s.Backoff.MaxAttempts
+	}
+	return initial, max, maxAttempts
+}
+
+// HealthPolicy returns the liveness policy with defaults filled in: the
+// interval between pings ([DefaultHealthInterval]; 0 if health checks are
+// disabled by a negative Interval) and how many may fail in a row
+// ([DefaultHealthThreshold]).
+func (s *Server) HealthPolicy() (interval time.Duration, threshold int) {
+	interval = orDefault(s.HealthCheck.Interval, DefaultHealthInterval)
+	if s.HealthCheck.Interval < 0 {
+		interval = 0
+	}
+	threshold = s.HealthCheck.Threshold
+	if threshold <= 0 {
+		threshold = DefaultHealthThreshold
+	}
+	return interval, threshold
+}
+
+// IdleAfter returns how long a lazy server may go without calls before it
+// is stopped: IdleTimeout, or [DefaultIdleTimeout] if unset.
+func (s *Server) IdleAfter() time.Duration {
+	return orDefault(s.IdleTimeout, DefaultIdleTimeout)
+}
+
+// orDefault returns d, or def if d is not positive.
+func orDefault(d Duration, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d.Std()
+}
+
+// Fingerprint identifies what the server is and how it is reached: a short
+// hex digest of its command, args, env, cwd, url, transport and headers.
+// It is stable across runs and changes when any of those does, but not with
+// settings that only shape mcpmux's behaviour (prefix, timeouts, backoff,
+// health checks, disabled, lazy). Secret values are hashed, never shown.
+func (s *Server) Fingerprint() string {
+	h := fingerprinter{sha256.New()}
+	h.str("mcpmux server fingerprint v1")
+	h.str(s.Command)
+	h.strs(s.Args)
+	h.strMap(s.Env)
+	h.str(s.Cwd)
+	h.str(s.URL)
+	h.str(s.Transport())
+	h.strMap(s.Headers)
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// fingerprinter writes values to a hash unambiguously: every string and
+// count is preceded by its length, so that no two sequences of values write
+// the same bytes.
+type fingerprinter struct{ hash.Hash }
+
+func (h fingerprinter) num(n int) {
+	h.Write(binary.BigEndian.AppendUint64(nil, uint64(n)))
+}
+
+func (h fingerprinter) str(s string) {
+	h.num(len(s))
+	io.WriteString(h, s)
+}
+
+func (h fingerprinter) strs(ss []string) {
+	h.num(len(ss))
+	for _, s := range ss {
+		h.str(s)
+	}
+}
+
+func (h fingerprinter) strMap(m map[string]string) {
+	h.num(len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		h.str(k)
+		h.str(m[k])
+	}
+}
+
+// LogValue describes the server for a log line without its secrets: env and
+// header values show as "REDACTED", and so do passwords and query values in
+// the url and in URL-shaped args. Other args are logged as they are, so a
+// secret belongs in env, not in args.
+func (s *Server) LogValue() slog.Value {
+	attrs := []slog.Attr{slog.String("name", s.Name), slog.String("transport", s.Transport())}
+	if s.Command != "" {
+		attrs = append(attrs, slog.String("command", s.Command))
+	}
+	if len(s.Args) > 0 {
+		args := make([]string, len(s.Args))
+		for i, a := range s.Args {
+			args[i] = redactURL(a)
+		}
+		attrs = append(attrs, slog.Any("args", args))
+	}
+	if s.Cwd != "" {
+		attrs = append(attrs, slog.String("cwd", s.Cwd))
+	}
+	if s.URL != "" {
+		attrs = append(attrs, slog.String("url", redactURL(s.URL)))
+	}
+	attrs = appendRedacted(attrs, "env", s.Env)
+	attrs = appendRedacted(attrs, "headers", s.Headers)
+	return slog.GroupValue(attrs...)
+}
+
+// appendRedacted appends a group of m's keys, in order, each with the value
+// "REDACTED".
+func appendRedacted(attrs []slog.Attr, key string, m map[string]string) []slog.Attr {
+	if len(m) == 0 {
+		return attrs
+	}
+	var group []any
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		group = append(group, slog.String(k, redacted))
+	}
+	return append(attrs, slog.Group(key, group...))
+}
+
+// redactURL returns s with the password and query values replaced, if s is
+// an absolute URL that has any; otherwise s as it is.
+func redactURL(s string) string {
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return redacted // it looked like a URL, and might carry a token
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), redacted)
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			q[k] = []string{redacted}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}

@@ -1,0 +1,183 @@
+package registry
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTransport(t *testing.T) {
+	tests := []struct {
+		name string
+		s    Server
+		want string
+	}{
+		{name: "command", s: Server{Command: "x"}, want: TransportStdio},
+		{name: "url", s: Server{URL: "https://h"}, want: TransportHTTP},
+		{name: "stdio", s: Server{Type: "stdio", Command: "x"}, want: TransportStdio},
+		{name: "sse", s: Server{Type: "sse", URL: "https://h"}, want: TransportSSE},
+		{name: "http", s: Server{Type: "http", URL: "https://h"}, want: TransportHTTP},
+		{name: "streamable-http", s: Server{Type: "streamable-http", URL: "https://h"}, want: TransportHTTP},
+		{name: "streamableHttp", s: Server{Type: "streamableHttp", URL: "https://h"}, want: TransportHTTP},
+		{name: "upper case", s: Server{Type: "SSE", URL: "https://h"}, want: TransportSSE},
+		{name: "type wins", s: Server{Type: "sse", Command: "x"}, want: TransportSSE},
+		{name: "unknown type", s: Server{Type: "ws", URL: "https://h"}, want: ""},
+		{name: "nothing", s: Server{}, want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.s.Transport(); got != tt.want {
+				t.Errorf("Server{Type: %q}.Transport() = %q, want %q", tt.s.Type, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestExposedPrefix(t *testing.T) {
+	tests := []struct {
+		name   string
+		prefix *string
+		want   string
+	}{
+		{name: "unset", prefix: nil, want: "github"},
+		{name: "set", prefix: ptr("gh"), want: "gh"},
+		{name: "empty", prefix: ptr(""), want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := Server{Name: "github", Prefix: tt.prefix}
+			if got := s.ExposedPrefix(); got != tt.want {
+				t.Errorf("ExposedPrefix() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPolicies(t *testing.T) {
+	type policies struct {
+		timeout, idle, initial, max, interval time.Duration
+		attempts, threshold                   int
+	}
+	get := func(s *Server) policies {
+		var p policies
+		p.timeout, p.idle = s.RequestTimeout(), s.IdleAfter()
+		p.initial, p.max, p.attempts = s.BackoffPolicy()
+		p.interval, p.threshold = s.HealthPolicy()
+		return p
+	}
+	tests := []struct {
+		name string
+		s    Server
+		want policies
+	}{
+		{
+			name: "defaults",
+			want: policies{timeout: 60 * time.Second, idle: 10 * time.Minute, initial: 500 * time.Millisecond, max: 30 * time.Second, interval: 30 * time.Second, threshold: 3},
+		},
+		{
+			name: "set",
+			s: Server{
+				Timeout: Duration(time.Second), IdleTimeout: Duration(time.Minute),
+				Backoff:     Backoff{Initial: Duration(time.Second), Max: Duration(time.Hour), MaxAttempts: 4},
+				HealthCheck: HealthCheck{Interval: Duration(5 * time.Second), Threshold: 1},
+			},
+			want: policies{timeout: time.Second, idle: time.Minute, initial: time.Second, max: time.Hour, attempts: 4, interval: 5 * time.Second, threshold: 1},
+		},
+		{
+			name: "health checks disabled",
+			s:    Server{HealthCheck: HealthCheck{Interval: Duration(-1)}},
+			want: policies{timeout: 60 * time.Second, idle: 10 * time.Minute, initial: 500 * time.Millisecond, max: 30 * time.Second, interval: 0, threshold: 3},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := get(&tt.s); got != tt.want {
+				t.Errorf("policies of %s = %+v, want %+v", tt.name, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFingerprint(t *testing.T) {
+	base := func() *Server {
+		return &Server{
+			Name: "a", Command: "npx", Args: []string{"-y", "pkg"}, Cwd: "/srv",
+			Env: map[string]string{"A": "1", "B": "2"}, Headers: map[string]string{"H": "v"},
+		}
+	}
+	want := base().Fingerprint()
+	if len(want) != 16 || strings.Trim(want, "0123456789abcdef") != "" {
+		t.Fatalf("Fingerprint() = %q, want 16 hex digits", want)
+	}
+	tests := []struct {
+		name    string
+		change  func(*Server)
+		changes bool
+	}{
+		{name: "same config", change: func(*Server) {}},
+		{name: "env rebuilt", change: func(s *Server) { s.Env = map[string]string{"B": "2", "A": "1"} }},
+		{name: "prefix", change: func(s *Server) { s.Prefix = ptr("p") }},
+		{name: "timeout", change: func(s *Server) { s.Timeout = Duration(time.Second) }},
+		{name: "disabled", change: func(s *Server) { s.Disabled = true }},
+		{name: "backoff", change: func(s *Server) { s.Backoff.MaxAttempts = 3 }},
+		{name: "health", change: func(s *Server) { s.HealthCheck.Threshold = 9 }},
+		{name: "lazy", change: func(s *Server) { s.Lazy, s.IdleTimeout = true, Duration(time.Second) }},
+		{name: "name", change: func(s *Server) { s.Name = "b" }},
+		{name: "explicit default type", change: func(s *Server) { s.Type = "stdio" }},
+		{name: "command", change: func(s *Server) { s.Command = "node" }, changes: true},
+		{name: "args", change: func(s *Server) { s.Args = append(s.Args, "x") }, changes: true},
+		{name: "args split differently", change: func(s *Server) { s.Args = []string{"-ypkg"} }, changes: true},
+		{name: "env value", change: func(s *Server) { s.Env["A"] = "other" }, changes: true},
+		{name: "env key", change: func(s *Server) { s.Env["C"] = "3" }, changes: true},
+		{name: "value moved between keys", change: func(s *Server) { s.Env = map[string]string{"A": "12", "B": ""} }, changes: true},
+		{name: "cwd", change: func(s *Server) { s.Cwd = "" }, changes: true},
+		{name: "url", change: func(s *Server) { s.URL = "https://h" }, changes: true},
+		{name: "type", change: func(s *Server) { s.Type = "sse" }, changes: true},
+		{name: "header", change: func(s *Server) { s.Headers["H"] = "w" }, changes: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := base()
+			tt.change(s)
+			if got := s.Fingerprint(); (got != want) != tt.changes {
+				t.Errorf("Fingerprint() after %s = %s, base %s, want changed = %t", tt.name, got, want, tt.changes)
+			}
+		})
+	}
+}
+
+func TestFingerprintIsStable(t *testing.T) {
+	// A literal, so that a change to the encoding, which would make every
+	// cached catalogue look stale, is a deliberate one.
+	s := &Server{Command: "npx", Args: []string{"-y", "pkg"}, Env: map[string]string{"K": "v"}}
+	if got, want := s.Fingerprint(), "922ebb6953d81d22"; got != want {
+		t.Errorf("Fingerprint() = %q, want %q", got, want)
+	}
+}
+
+func TestLogValueRedacts(t *testing.T) {
+	const secret = "s3cret"
+	s := &Server{
+		Name: "github", Command: "docker", Args: []string{"run", "postgres://u:" + secret + "@db/x"}, Cwd: "/srv",
+		URL:     "https://u:" + secret + "@example.com/mcp?token=" + secret,
+		Env:     map[string]string{"GITHUB_TOKEN": secret},
+		Headers: map[string]string{"Authorization": "Bearer " + secret},
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("starting upstream", "upstream", s)
+	out := buf.String()
+	if strings.Contains(out, secret) {
+		t.Errorf("log output = %s, want no %q in it", out, secret)
+	}
+	for _, want := range []string{
+		"upstream.name=github", "upstream.transport=stdio", "upstream.command=docker", "upstream.cwd=/srv",
+		"upstream.env.GITHUB_TOKEN=REDACTED", "upstream.headers.Authorization=REDACTED",
+		"postgres://u:REDACTED@db/x", "upstream.url=\"https://u:REDACTED@example.com/mcp?token=REDACTED\"",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log output = %s, want %q in it", out, want)
+		}
+	}
+}

@@ -1,0 +1,135 @@
+package registry
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseReportsEveryProblem(t *testing.T) {
+	data := `{"mcpServers": {
+	  "github":   {"command": "gh", "timeout": "-1s", "env": {"GITHUB_TOKEN": "${GITHUB_TOKEN}"}},
+	  "both":     {"command": "x", "url": "https://example.com/mcp"},
+	  "neither":  {"args": ["a"]},
+	  "ftp":      {"url": "ftp://example.com/mcp"},
+	  "spaced":   {"command": "x", "prefix": "has space"},
+	  "backoff":  {"command": "x", "backoff": {"initial": "10s", "max": "1s", "maxAttempts": -1, "jitter": true}},
+	  "health":   {"command": "x", "healthCheck": {"threshold": "3"}, "lazy": "yes"},
+	  "ws":       {"type": "websocket", "url": "https://example.com"},
+	  "off":      {"disabled": true, "env": {"T": "${MISSING}"}},
+	  "offbad":   {"disabled": true, "timeout": 30},
+	  "fine":     {"command": "x", "timeout": "30s"}
+	}}`
+	want := []string{
+		`server "backoff": field "backoff.jitter": unknown key (want initial, max, maxAttempts)`,
+		`server "backoff": field "backoff.max": must be at least backoff.initial (10s), got 1s`,
+		`server "backoff": field "backoff.maxAttempts": must not be negative (0 means no limit), got -1`,
+		`server "both": field "url": is set together with "command"; set exactly one of them`,
+		`server "ftp": field "url": must be an absolute http or https URL, got scheme "ftp"`,
+		`server "github": field "env.GITHUB_TOKEN": variable ${GITHUB_TOKEN} is not set`,
+		`server "github": field "timeout": must be positive, got "-1s"`,
+		`server "health": field "lazy": must be true or false, got a string`,
+		`server "health": field "healthCheck.threshold": must be an integer, got a string`,
+		`server "neither": field "command": is not set, and neither is "url"; set exactly one of them`,
+		`server "offbad": field "timeout": must be a duration string like "30s" or "1m30s", got the number 30`,
+		`server "spaced": field "prefix": must be at most 40 letters, digits, "_" or "-" ("" means no prefix), got "has space"`,
+		`server "ws": field "type": is "websocket", want "stdio", "sse" or "http" (or "streamable-http")`,
+	}
+	c, err := Parse([]byte(data), env(nil))
+	if err == nil {
+		t.Fatalf("Parse(data) = %v, nil, want %d errors", c, len(want))
+	}
+	if got := strings.Split(err.Error(), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Parse(data) error =\n%s\nwant\n%s", err, strings.Join(want, "\n"))
+	}
+}
+
+func TestParseChecks(t *testing.T) {
+	tests := []struct {
+		name   string
+		server string // one "mcpServers" entry, named "s"
+		want   string // the error, after `server "s": `; "" for none
+	}{
+		{name: "stdio", server: `{"command": "x"}`},
+		{name: "http", server: `{"url": "http://localhost:8080/mcp"}`},
+		{name: "sse", server: `{"type": "sse", "url": "https://example.com/sse"}`},
+		{name: "streamable-http", server: `{"type": "streamable-http", "url": "https://example.com/mcp"}`},
+		{name: "explicit stdio", server: `{"type": "stdio", "command": "x"}`},
+		{name: "empty prefix", server: `{"command": "x", "prefix": ""}`},
+		{name: "zero durations mean defaults", server: `{"command": "x", "timeout": "0s", "idleTimeout": "0s"}`},
+		{name: "negative health interval disables", server: `{"command": "x", "healthCheck": {"interval": "-1s"}}`},
+		{name: "disabled without command", server: `{"disabled": true}`},
+		{name: "disabled with bad url", server: `{"disabled": true, "url": "nope"}`},
+		{name: "stdio type with url", server: `{"type": "stdio", "url": "https://example.com"}`, want: `field "type": is "stdio", which needs "command", not "url"`},
+		{name: "sse type with command", server: `{"type": "sse", "command": "x"}`, want: `field "type": is "sse", which needs "url", not "command"`},
+		{name: "relative url", server: `{"url": "/mcp"}`, want: `field "url": must be an absolute http or https URL, got scheme ""`},
+		{name: "url without host", server: `{"url": "http:///mcp"}`, want: `field "url": must be an absolute http or https URL, got no host`},
+		{name: "unparsable url", server: `{"url": "http://exa mple.com/?token=s3cret"}`, want: `field "url": is not a valid URL`},
+		{name: "long prefix", server: `{"command": "x", "prefix": "` + strings.Repeat("p", 41) + `"}`, want: `field "prefix": must be at most 40`},
+		{name: "bad duration", server: `{"command": "x", "idleTimeout": "soon"}`, want: `field "idleTimeout": time: invalid duration "soon" (want a duration string like "30s" or "1m30s")`},
+		{name: "negative idle timeout", server: `{"command": "x", "idleTimeout": "-5m"}`, want: `field "idleTimeout": must be positive, got "-5m0s"`},
+		{name: "backoff max below default initial", server: `{"command": "x", "backoff": {"max": "100ms"}}`, want: `field "backoff.max": must be at least backoff.initial (500ms), got 100ms`},
+		{name: "backoff initial above default max", server: `{"command": "x", "backoff": {"initial": "1m"}}`, want: `field "backoff.max": must be at least backoff.initial (1m0s), got 30s (the default)`},
+		{name: "backoff not an object", server: `{"command": "x", "backoff": "1s"}`, want: `field "backoff": must be an object, got a string`},
+		{name: "negative threshold", server: `{"command": "x", "healthCheck": {"threshold": -1}}`, want: `field "healthCheck.threshold": must not be negative (0 means the default, 3), got -1`},
+		{name: "unknown health key", server: `{"command": "x", "healthCheck": {"timeout": "1s"}}`, want: `field "healthCheck.timeout": unknown key (want interval, threshold)`},
+		{name: "fractional attempts", server: `{"command": "x", "backoff": {"maxAttempts": 1.5}}`, want: `field "backoff.maxAttempts": must be an integer, got a number`},
+		{name: "prefix number", server: `{"command": "x", "prefix": 7}`, want: `field "prefix": must be a string, got a number`},
+		{name: "command array", server: `{"command": ["npx"]}`, want: `field "command": must be a string, got an array`},
+		{name: "args string", server: `{"command": "x", "args": "-y"}`, want: `field "args": must be an array of strings, got a string`},
+		{name: "arg number", server: `{"command": "x", "args": ["-p", 8080]}`, want: `field "args[1]": must be a string, got a number`},
+		{name: "env value number", server: `{"command": "x", "env": {"PORT": 8080}}`, want: `field "env.PORT": must be a string, got a number`},
+		{name: "headers array", server: `{"url": "https://example.com", "headers": ["a"]}`, want: `field "headers": must be an object of strings, got an array`},
+		{name: "disabled string", server: `{"command": "x", "disabled": "true"}`, want: `field "disabled": must be true or false, got a string`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := `{"mcpServers": {"s": ` + tt.server + `}}`
+			_, err := Parse([]byte(data), env(nil))
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Parse(%s) error = %v, want nil", tt.server, err)
+			case tt.want != "" && (err == nil || !strings.HasPrefix(err.Error(), `server "s": `+tt.want)):
+				t.Errorf("Parse(%s) error = %v, want %q", tt.server, err, `server "s": `+tt.want)
+			case err != nil && strings.Contains(err.Error(), "\n"):
+				t.Errorf("Parse(%s) error = %v, want one problem", tt.server, err)
+			case err != nil && strings.Contains(err.Error(), "s3cret"):
+				t.Errorf("Parse(%s) error = %v, want no secret in it", tt.server, err)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		c    *Config
+		want string // "" for valid
+	}{
+		{name: "empty", c: &Config{}},
+		{name: "valid", c: &Config{Servers: map[string]*Server{"a": {Name: "a", Command: "x"}}}},
+		{name: "nil server", c: &Config{Servers: map[string]*Server{"a": nil}}, want: `server "a": is nil`},
+		{name: "name mismatch", c: &Config{Servers: map[string]*Server{"a": {Command: "x"}}}, want: `server "a": Name is "", want the server's key`},
+		{
+			name: "several",
+			c: &Config{Servers: map[string]*Server{
+				"b": {Name: "b", Command: "x", Timeout: Duration(-time.Second)},
+				"a": {Name: "a"},
+			}},
+			want: `server "a": field "command": is not set, and neither is "url"; set exactly one of them` + "\n" +
+				`server "b": field "timeout": must be positive, got "-1s"`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.c.Validate()
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Errorf("Validate() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
