@@ -1,0 +1,168 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+)
+
+// DefaultDataDir returns where mcpmux keeps its store: $XDG_STATE_HOME/mcpmux
+// or ~/.local/state/mcpmux on Linux, the user cache directory's mcpmux
+// elsewhere.
+func DefaultDataDir() (string, error) {
+	if runtime.GOOS != "linux" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			return "", fmt.Errorf("finding the data directory: %w", err)
+		}
+		return filepath.Join(dir, "mcpmux"), nil
+	}
+	if dir := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(dir) {
+		return filepath.Join(dir, "mcpmux"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the data directory: %w", err)
+	}
+	return filepath.Join(home, ".local", "state", "mcpmux"), nil
+}
+
+// openDB opens the Badger database in dir. A locked directory is reported
+// as ErrLocked; a damaged one is moved aside and replaced by a fresh one.
+func openDB(dir string, opts StoreOptions) (*badger.DB, error) {
+	if err := checkDir(dir, opts.ReadOnly); err != nil {
+		return nil, fmt.Errorf("opening store %q: %w", dir, err)
+	}
+	db, err := openBadger(badgerOptions(dir, opts))
+	switch {
+	case err == nil:
+		return db, nil
+	case isLocked(err):
+		return nil, fmt.Errorf("opening store %q: %w: %w", dir, ErrLocked, err)
+	case opts.ReadOnly || !isDamaged(err):
+		return nil, fmt.Errorf("opening store %q: %w", dir, err)
+	}
+	aside, moveErr := moveAside(dir, time.Now())
+	if moveErr != nil {
+		return nil, fmt.Errorf("opening store %q: %w (moving it aside: %w)", dir, err, moveErr)
+	}
+	opts.Logger.Warn("store unreadable, moved aside and started afresh",
+		"dir", dir, "moved_to", aside, "err", err)
+	db, err = openBadger(badgerOptions(dir, opts))
+	if err != nil {
+		return nil, fmt.Errorf("opening fresh store %q: %w", dir, err)
+	}
+	return db, nil
+}
+
+// checkDir rejects a dir that is not a directory, and one that does not
+// exist when it cannot be created.
+func checkDir(dir string, readOnly bool) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !readOnly:
+		return nil
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		return errors.New("not a directory")
+	}
+	return nil
+}
+
+// openBadger is badger.Open, with a panic (Badger panics on some damaged
+// files) turned into an error.
+func openBadger(o badger.Options) (db *badger.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, fmt.Errorf("badger panicked: %v", r)
+		}
+	}()
+	return badger.Open(o)
+}
+
+// isLocked reports whether err is Badger's "directory in use". Badger
+// flattens the errors it wraps, so only its text tells.
+func isLocked(err error) bool {
+	return strings.Contains(err.Error(), "Another process is using this Badger database")
+}
+
+// environmentErrors are texts of errors caused by the environment rather than
+// by the store's files: moving the store aside would fix nothing.
+var environmentErrors = []string{
+	"permission denied",
+	"operation not permitted",
+	"no space left on device",
+	"too many open files",
+	"read-only file system",
+}
+
+// isDamaged reports whether err, from opening a store, means its files are
+// unusable.
+func isDamaged(err error) bool {
+	msg := strings.ToLower(err.Error())
+	for _, e := range environmentErrors {
+		if strings.Contains(msg, e) {
+			return false
+		}
+	}
+	return true
+}
+
+// moveAside renames dir to dir.corrupt-<now> and returns the new name.
+func moveAside(dir string, now time.Time) (string, error) {
+	aside := filepath.Clean(dir) + ".corrupt-" + now.UTC().Format("20060102T150405.000Z")
+	if err := os.Rename(dir, aside); err != nil {
+		return "", err
+	}
+	return aside, nil
+}
+
+// badgerOptions tunes Badger for a small process: a few small tables of
+// small values, mcpmux's own footprint under 40 MB with ten upstreams.
+func badgerOptions(dir string, opts StoreOptions) badger.Options {
+	return badger.DefaultOptions(dir).
+		WithReadOnly(opts.ReadOnly).
+		WithLogger(badgerLogger{opts.Logger.With("component", "badger")}).
+		WithMetricsEnabled(false).
+		WithMemTableSize(4 << 20).    // batches up to 15% of it: 600 KB
+		WithValueThreshold(64 << 10). // larger values (big catalogues) go to the value log
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(4).
+		WithBaseTableSize(1 << 20).
+		WithValueLogFileSize(16 << 20).
+		WithNumCompactors(2).
+		WithCompression(options.None). // JSON this small gains little; Snappy needs the block cache
+		WithBlockCacheSize(0).         // tables are memory-mapped; a cache would only copy them
+		WithIndexCacheSize(0)          // indexes of a few small tables stay in memory anyway
+}
+
+// badgerLogger passes Badger's messages to slog: errors at error, warnings
+// at warn, the rest at debug.
+type badgerLogger struct{ l *slog.Logger }
+
+var _ badger.Logger = badgerLogger{}
+
+func (b badgerLogger) Errorf(f string, a ...any)   { b.log(slog.LevelError, f, a) }
+func (b badgerLogger) Warningf(f string, a ...any) { b.log(slog.LevelWarn, f, a) }
+func (b badgerLogger) Infof(f string, a ...any)    { b.log(slog.LevelDebug, f, a) }
+func (b badgerLogger) Debugf(f string, a ...any)   { b.log(slog.LevelDebug, f, a) }
+
+func (b badgerLogger) log(level slog.Level, format string, args []any) {
+	ctx := context.Background()
+	if !b.l.Enabled(ctx, level) {
+		return
+	}
+	b.l.Log(ctx, level, strings.TrimSpace(fmt.Sprintf(format, args...)))
+}
