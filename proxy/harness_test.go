@@ -1,0 +1,232 @@
+package proxy_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcpmux/mcpmux/internal/testutil"
+	"github.com/mcpmux/mcpmux/proxy"
+	"github.com/mcpmux/mcpmux/registry"
+	"github.com/mcpmux/mcpmux/upstream"
+)
+
+// mux is mcpmux running in this process against real upstream processes,
+// with a real MCP client connected to it over pipes.
+type mux struct {
+	t      testing.TB
+	srv    *proxy.Server
+	sups   map[string]*upstream.Supervisor
+	client *client.Client
+	raw    transport.Interface
+	ids    int
+	idMu   sync.Mutex
+}
+
+// testLogger logs to the test's output at debug level when -v is given.
+func testLogger(tb testing.TB) *slog.Logger {
+	if !testing.Verbose() {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// ts returns a config entry that runs the test server with args.
+func ts(tb testing.TB, args ...string) map[string]any {
+	return map[string]any{"command": testutil.TestServerPath(tb), "args": args}
+}
+
+// startMux starts mcpmux with servers (name → config entry) and connects a
+// client to it. Everything is stopped, and checked for leaks, at cleanup.
+func startMux(tb testing.TB, servers map[string]any, opts ...func(*upstream.Options)) *mux {
+	tb.Helper()
+	testutil.CheckNoChildren(tb)
+	testutil.CheckNoGoroutineLeak(tb)
+	data, err := json.Marshal(map[string]any{"mcpServers": servers})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg, err := registry.Parse(data, func(string) (string, bool) { return "", false })
+	if err != nil {
+		tb.Fatalf("registry.Parse: %v", err)
+	}
+	logger := testLogger(tb)
+	m := &mux{t: tb, srv: proxy.New(proxy.Options{Logger: logger, ListChangedDelay: 10 * time.Millisecond}), sups: map[string]*upstream.Supervisor{}}
+	for _, s := range cfg.Enabled() {
+		o := upstream.Options{
+			Logger:      logger.With("upstream", s.Name),
+			OnCatalogue: m.srv.SetCatalogue,
+			StopGrace:   200 * time.Millisecond,
+		}
+		for _, f := range opts {
+			f(&o)
+		}
+		sup := upstream.New(s, o)
+		m.srv.AddUpstream(s, sup)
+		m.sups[s.Name] = sup
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, s := range m.sups {
+		wg.Go(func() { _ = s.Run(ctx) })
+	}
+	clientIn, muxOut := io.Pipe()
+	muxIn, clientOut := io.Pipe()
+	wg.Go(func() {
+		_ = m.srv.Serve(ctx, muxIn, muxOut)
+		muxOut.Close()
+	})
+	m.raw = transport.NewIO(clientIn, clientOut, nil)
+	m.client = client.NewClient(m.raw)
+	tb.Cleanup(func() {
+		_ = m.client.Close()
+		cancel()
+		wg.Wait()
+	})
+	if err := m.client.Start(ctx); err != nil {
+		tb.Fatalf("starting client: %v", err)
+	}
+	ictx, icancel := context.WithTimeout(ctx, 10*time.Second)
+	defer icancel()
+	req := mcp.InitializeRequest{}
+	req.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
+	req.Params.ClientInfo = mcp.Implementation{Name: "proxy-test", Version: "1"}
+	if _, err := m.client.Initialize(ictx, req); err != nil {
+		tb.Fatalf("initializing client: %v", err)
+	}
+	return m
+}
+
+// request sends a raw request and returns the raw result or error.
+func (m *mux) request(ctx context.Context, method string, params any) (json.RawMessage, *mcp.JSONRPCErrorDetails, error) {
+	m.idMu.Lock()
+	m.ids++
+	id := fmt.Sprintf("t-%d", m.ids)
+	m.idMu.Unlock()
+	req := transport.JSONRPCRequest{JSONRPC: "2.0", ID: mcp.NewRequestId(id), Method: method, Params: params}
+	resp, err := m.raw.SendRequest(ctx, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	return resp.Result, resp.Error, nil
+}
+
+// call calls a tool and fails the test on any error.
+func (m *mux) call(name string, args map[string]any) json.RawMessage {
+	m.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, rpcErr, err := m.request(ctx, "tools/call", map[string]any{"name": name, "arguments": args})
+	if err != nil || rpcErr != nil {
+		m.t.Fatalf("tools/call %s = error %v %+v", name, err, rpcErr)
+	}
+	return res
+}
+
+// tools lists the merged catalogue: name → raw tool object.
+func (m *mux) tools() map[string]json.RawMessage {
+	m.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, rpcErr, err := m.request(ctx, "tools/list", nil)
+	if err != nil || rpcErr != nil {
+		m.t.Fatalf("tools/list = error %v %+v", err, rpcErr)
+	}
+	var list struct{ Tools []json.RawMessage }
+	if err := json.Unmarshal(res, &list); err != nil {
+		m.t.Fatalf("decoding tools/list: %v", err)
+	}
+	out := map[string]json.RawMessage{}
+	for _, raw := range list.Tools {
+		var t struct{ Name string }
+		_ = json.Unmarshal(raw, &t)
+		out[t.Name] = raw
+	}
+	return out
+}
+
+// waitTools polls tools/list until every name in want is listed.
+func (m *mux) waitTools(want ...string) map[string]json.RawMessage {
+	m.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		tools := m.tools()
+		missing := []string{}
+		for _, w := range want {
+			if _, ok := tools[w]; !ok {
+				missing = append(missing, w)
+			}
+		}
+		if len(missing) == 0 {
+			return tools
+		}
+		if time.Now().After(deadline) {
+			m.t.Fatalf("tools never listed: %s (have %d tools)", strings.Join(missing, ", "), len(tools))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// text returns the text of the first content block of a tool result.
+func text(tb testing.TB, res json.RawMessage) string {
+	tb.Helper()
+	var r struct {
+		Content []struct{ Text string }
+	}
+	if err := json.Unmarshal(res, &r); err != nil || len(r.Content) == 0 {
+		tb.Fatalf("tool result without text content: %s", truncate(res))
+	}
+	return r.Content[0].Text
+}
+
+func truncate(b []byte) string {
+	if len(b) > 300 {
+		return string(b[:300]) + "…"
+	}
+	return string(b)
+}
+
+// direct starts the test server with args and returns a client speaking to
+// it without mcpmux, for comparisons.
+func direct(tb testing.TB, args ...string) transport.Interface {
+	tb.Helper()
+	c, err := client.NewStdioMCPClient(testutil.TestServerPath(tb), nil, args...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Start(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	req := mcp.InitializeRequest{}
+	req.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
+	if _, err := c.Initialize(ctx, req); err != nil {
+		tb.Fatal(err)
+	}
+	return c.GetTransport()
+}
+
+// rawRequest sends a raw request on a direct transport.
+func rawRequest(tb testing.TB, tr transport.Interface, method string, params any) json.RawMessage {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := tr.SendRequest(ctx, transport.JSONRPCRequest{JSONRPC: "2.0", ID: mcp.NewRequestId("d-1"), Method: method, Params: params})
+	if err != nil || resp.Error != nil {
+		tb.Fatalf("direct %s = %v %+v", method, err, resp)
+	}
+	return resp.Result
+}
