@@ -1,0 +1,96 @@
+// Command testserver is a configurable MCP server used by mcpmux tests.
+//
+// It speaks raw JSON-RPC 2.0 over stdio, one JSON message per line, and is
+// written by hand (no MCP library) so that tests control the exact bytes on
+// the wire: raw JSON Schemas, unknown fields, odd content types, garbage
+// output and crashes. Tests build it with testutil.TestServerPath and start
+// it as a real subprocess.
+//
+// Behaviour is selected with flags. Extra flags may also be given in the
+// TESTSERVER_ARGS environment variable (space separated); they are parsed
+// after the command-line flags, so they win when both set the same flag.
+//
+// The server exits 0 on stdin EOF (after answering requests in flight, for
+// at most 200ms), 2 with -crash-on-start, 3 from the crash tool, 4 right
+// after the Nth tools/call response (-exit-after N) and 64 on bad flags.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// config holds every flag of the test server.
+type config struct {
+	name           string
+	pageSize       int
+	tools          int
+	oddNames       bool
+	resources      int
+	sharedURI      string
+	crashOnStart   bool
+	exitAfter      int
+	hangInitialize bool
+	garbage        bool
+	stderrChatter  bool
+	startDelay     time.Duration
+	slowList       time.Duration
+	logFile        string
+}
+
+func main() {
+	cfg, err := parseConfig(os.Args[1:], os.Getenv("TESTSERVER_ARGS"))
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testserver:", err)
+		os.Exit(64)
+	}
+	if cfg.crashOnStart {
+		os.Exit(2)
+	}
+	s, err := newServer(cfg, os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testserver:", err)
+		os.Exit(1)
+	}
+	if err := s.serve(os.Stdin); err != nil {
+		fmt.Fprintln(os.Stderr, "testserver: reading stdin:", err)
+		os.Exit(1)
+	}
+	s.shutdown()
+}
+
+// parseConfig parses argv followed by the space-separated flags in env.
+func parseConfig(argv []string, env string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("testserver", flag.ContinueOnError)
+	fs.StringVar(&c.name, "name", "testserver", "server name (serverInfo.name, whoami, resource URIs)")
+	fs.IntVar(&c.pageSize, "page-size", 0, "max entries per list page (0 = no pagination)")
+	fs.IntVar(&c.tools, "tools", 0, "number of generated tools tool_0000..")
+	fs.BoolVar(&c.oddNames, "odd-names", false, "also expose tools with awkward names")
+	fs.IntVar(&c.resources, "resources", 3, "number of static resources")
+	fs.StringVar(&c.sharedURI, "shared-uri", "", "also expose this resource URI (reads return \"from <name>\")")
+	fs.BoolVar(&c.crashOnStart, "crash-on-start", false, "exit with code 2 before reading anything")
+	fs.IntVar(&c.exitAfter, "exit-after", 0, "exit with code 4 right after the Nth tools/call response")
+	fs.BoolVar(&c.hangInitialize, "hang-initialize", false, "never answer initialize")
+	fs.BoolVar(&c.garbage, "garbage", false, "write non-JSON lines before initialize and tools/call responses")
+	fs.BoolVar(&c.stderrChatter, "stderr-chatter", false, "log every received message to stderr")
+	fs.DurationVar(&c.startDelay, "start-delay", 0, "sleep before answering initialize")
+	fs.DurationVar(&c.slowList, "slow-list", 0, "sleep before answering tools/list")
+	fs.StringVar(&c.logFile, "log-file", "", "append one JSON line per received message to this file")
+
+	args := append(append([]string{}, argv...), strings.Fields(env)...)
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	return c, nil
+}
