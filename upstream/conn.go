@@ -23,7 +23,8 @@ import (
 // Supervisor makes a new one for every attempt.
 type conn struct {
 	tr     transport.Interface
-	proc   *process // nil for remote upstreams
+	proc   *process       // nil for remote upstreams
+	pipe   *io.PipeWriter // feeds the child's stdout to the transport
 	logger *slog.Logger
 	stop   stopTimeouts
 	notify func(method string, params json.RawMessage) // never blocks
@@ -56,6 +57,7 @@ func dialStdio(srv *registry.Server, o *Options, notify func(string, json.RawMes
 	c := &conn{
 		tr:     transport.NewIO(fromChild, proc.stdin, nil),
 		proc:   proc,
+		pipe:   toTransport,
 		logger: o.logger(),
 		stop:   o.stopTimeouts(),
 		notify: notify,
@@ -89,9 +91,9 @@ func (c *conn) route(msgs <-chan []byte, w *io.PipeWriter) {
 			c.notify(m.Method, m.Params)
 			continue
 		}
-		if _, err := w.Write(append(line, '\n')); err != nil {
-			return
-		}
+		// After death nobody reads the pipe; keep draining msgs so that the
+		// child's stdout never blocks before it is gone.
+		_, _ = w.Write(append(line, '\n'))
 	}
 }
 
@@ -120,6 +122,9 @@ func (c *conn) die(reason error) {
 		c.deathErr = reason
 		close(c.done)
 		_ = c.tr.Close()
+		if c.pipe != nil {
+			_ = c.pipe.Close() // the transport's reader sees a clean EOF
+		}
 	})
 }
 

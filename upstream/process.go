@@ -29,7 +29,6 @@ type process struct {
 
 	exited  chan struct{} // closed once the child has been reaped
 	exitErr error         // the child's exit status; set before exited closes
-	drained sync.WaitGroup
 
 	mu         sync.Mutex
 	lastStderr string // the last non-empty line the child wrote to stderr
@@ -61,24 +60,37 @@ func startProcess(srv *registry.Server, msgs chan<- []byte, logger *slog.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("opening stdin: %w", err)
 	}
-	stdout, err := cmd.StdoutPipe()
+	// Plain pipes rather than StdoutPipe: Wait must not depend on the pipes
+	// being drained, or a grandchild holding them open (npx's node, say)
+	// would hide the exit of the child itself.
+	stdout, stdoutW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("opening stdout: %w", err)
 	}
-	stderr, err := cmd.StderrPipe()
+	stderr, stderrW, err := os.Pipe()
 	if err != nil {
+		closeAll(stdout, stdoutW)
 		return nil, fmt.Errorf("opening stderr: %w", err)
 	}
-	if err := cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = stdoutW, stderrW
+	err = cmd.Start()
+	closeAll(stdoutW, stderrW) // the child has its own copies now
+	if err != nil {
+		closeAll(stdin, stdout, stderr)
 		return nil, fmt.Errorf("starting %q: %w", srv.Command, err)
 	}
 
 	p := &process{cmd: cmd, stdin: stdin, logger: logger, exited: make(chan struct{})}
-	p.drained.Add(2)
 	go p.readStdout(stdout, msgs)
 	go p.readStderr(stderr)
 	go p.wait()
 	return p, nil
+}
+
+func closeAll(cs ...io.Closer) {
+	for _, c := range cs {
+		_ = c.Close()
+	}
 }
 
 // mergeEnv returns base with env's entries set over it, in a stable order.
@@ -96,9 +108,8 @@ func mergeEnv(base []string, env map[string]string) []string {
 	return out
 }
 
-// wait reaps the child once both pipes are drained, as exec.Cmd requires.
+// wait reaps the child as soon as it exits.
 func (p *process) wait() {
-	p.drained.Wait()
 	p.exitErr = p.cmd.Wait()
 	// Members of the group that outlive the leader would be orphans.
 	killGroup(p.cmd, syscall.SIGKILL)
@@ -107,8 +118,8 @@ func (p *process) wait() {
 
 // readStdout forwards each JSON line to msgs and logs the rest. It closes
 // msgs at EOF, which is how the connection learns that the child is gone.
-func (p *process) readStdout(r io.Reader, msgs chan<- []byte) {
-	defer p.drained.Done()
+func (p *process) readStdout(r io.ReadCloser, msgs chan<- []byte) {
+	defer r.Close()
 	defer close(msgs)
 	br := bufio.NewReaderSize(r, 64<<10)
 	garbage := 0
@@ -143,8 +154,8 @@ func (p *process) logGarbage(line []byte, n int) {
 
 // readStderr logs the child's stderr line by line. Very long lines are
 // split rather than buffered without bound.
-func (p *process) readStderr(r io.Reader) {
-	defer p.drained.Done()
+func (p *process) readStderr(r io.ReadCloser) {
+	defer r.Close()
 	br := bufio.NewReaderSize(r, 16<<10)
 	for {
 		line, err := br.ReadSlice('\n')
