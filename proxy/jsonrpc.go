@@ -10,11 +10,12 @@ import (
 // JSON-RPC error codes mcpmux answers with. The -32000 range is reserved by
 // JSON-RPC for implementation-defined server errors.
 const (
-	codeParseError     = -32700
-	codeInvalidParams  = -32602
-	codeInternalError  = -32603
-	codeUnavailable    = -32000 // the upstream is not connected, or was lost
-	codeUpstreamTimout = -32001 // the upstream did not answer in time
+	codeParseError       = -32700
+	codeInvalidParams    = -32602
+	codeInternalError    = -32603
+	codeUnavailable      = -32000 // the upstream is not connected, or was lost
+	codeUpstreamTimeout  = -32001 // the upstream did not answer in time
+	codeResourceNotFound = -32002 // MCP's code for an unknown resource
 )
 
 // rpcError is an error the client receives as a JSON-RPC error object.
@@ -118,14 +119,23 @@ func valueStart(b []byte, i int) int {
 	return i
 }
 
-// stringMember returns the string value of key in obj.
-func stringMember(obj json.RawMessage, key string) (string, bool) {
+// memberValue returns the raw value of key in obj.
+func memberValue(obj json.RawMessage, key string) (json.RawMessage, bool) {
 	start, end, ok, err := member(obj, key)
 	if err != nil || !ok {
+		return nil, false
+	}
+	return obj[start:end], true
+}
+
+// stringMember returns the string value of key in obj.
+func stringMember(obj json.RawMessage, key string) (string, bool) {
+	v, ok := memberValue(obj, key)
+	if !ok {
 		return "", false
 	}
 	var s string
-	if json.Unmarshal(obj[start:end], &s) != nil {
+	if json.Unmarshal(v, &s) != nil {
 		return "", false
 	}
 	return s, true

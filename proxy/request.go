@@ -13,30 +13,36 @@ import (
 )
 
 // handler serves one method that carries upstream data.
-type handler func(s *Server, ctx context.Context, params json.RawMessage) (json.RawMessage, error)
+type handler func(sess *session, ctx context.Context, params json.RawMessage) (json.RawMessage, error)
 
 // handlers are the methods served here rather than by mcp-go, so that what
 // upstreams send passes through as raw JSON.
 var handlers = map[string]handler{
-	"tools/list": (*Server).listTools,
-	"tools/call": (*Server).callTool,
+	"tools/list":               (*session).listTools,
+	"tools/call":               (*session).callTool,
+	"prompts/list":             (*session).listPrompts,
+	"prompts/get":              (*session).getPrompt,
+	"resources/list":           (*session).listResources,
+	"resources/templates/list": (*session).listTemplates,
+	"resources/read":           (*session).readResource,
+	"resources/subscribe":      (*session).subscribe,
+	"resources/unsubscribe":    (*session).unsubscribe,
+	"completion/complete":      (*session).complete,
+	"logging/setLevel":         (*session).setLevel,
 }
 
 // request serves one request from the client and sends the response,
 // unless the client cancelled the request.
-func (s *Server) request(ctx context.Context, sess *session, c *call, m envelope, line []byte) {
+func (sess *session) request(ctx context.Context, c *call, m envelope, line []byte) {
+	if modern(m.Params) {
+		sess.modern.Store(true)
+	}
 	h, ok := handlers[m.Method]
 	if !ok {
-		if resp := s.mcp.HandleMessage(ctx, line); resp != nil && !c.cancelled.Load() {
-			b, err := json.Marshal(resp)
-			if err != nil {
-				b = errorMessage(m.ID, errorf(codeInternalError, "encoding response: %s", err))
-			}
-			sess.send(b)
-		}
+		sess.delegate(ctx, c, m, line)
 		return
 	}
-	result, err := h(s, ctx, m.Params)
+	result, err := h(sess, ctx, m.Params)
 	if c.cancelled.Load() {
 		return // the client asked us not to answer
 	}
@@ -48,6 +54,30 @@ func (s *Server) request(ctx context.Context, sess *session, c *call, m envelope
 		result = withResultType(result)
 	}
 	sess.send(resultMessage(m.ID, result))
+}
+
+// delegate lets mcp-go serve a protocol method: the handshake, discovery,
+// ping. The capabilities it reports are narrowed to what upstreams offer.
+func (sess *session) delegate(ctx context.Context, c *call, m envelope, line []byte) {
+	resp := sess.srv.mcp.HandleMessage(ctx, line)
+	if resp == nil || c.cancelled.Load() {
+		return
+	}
+	if r, ok := resp.(mcp.JSONRPCResponse); ok {
+		switch res := r.Result.(type) {
+		case mcp.InitializeResult:
+			res.Capabilities = sess.srv.capabilities(res.Capabilities)
+			r.Result = res
+		case *mcp.DiscoverResult:
+			res.Capabilities = sess.srv.capabilities(res.Capabilities)
+		}
+		resp = r
+	}
+	b, err := json.Marshal(resp)
+	if err != nil {
+		b = errorMessage(m.ID, errorf(codeInternalError, "encoding response: %s", err))
+	}
+	sess.send(b)
 }
 
 // toRPCError turns an error into what the client receives: an upstream's
@@ -93,12 +123,18 @@ func withResultType(result json.RawMessage) json.RawMessage {
 	return insertMember(result, "resultType", []byte(`"complete"`))
 }
 
-// upstreamCall sends one request to the upstream that owns an entry,
-// bounded by the server's timeout, and explains a timeout.
-func (s *Server) upstreamCall(ctx context.Context, e entry, method string, params json.RawMessage) (json.RawMessage, error) {
+// forward sends one request to the upstream that owns e, bounded by the
+// server's timeout. The call's progress token, if any, is routed back to
+// the client while the request runs.
+func (sess *session) forward(ctx context.Context, e entry, method string, params json.RawMessage) (json.RawMessage, error) {
+	s := sess.srv
 	r := s.route(e.server)
 	if r == nil {
 		return nil, errorf(codeUnavailable, "upstream %q is not configured", e.server)
+	}
+	if token, ok := progressToken(params); ok {
+		sess.watchProgress(token, e.server)
+		defer sess.unwatchProgress(token)
 	}
 	timeout := r.cfg.RequestTimeout()
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
@@ -106,8 +142,8 @@ func (s *Server) upstreamCall(ctx context.Context, e entry, method string, param
 	start := time.Now()
 	res, err := r.up.Request(ctx, method, params)
 	if errors.Is(err, errTimeout) {
-		err = errorf(codeUpstreamTimout, "upstream %q did not answer %s %q within %s; the request was cancelled",
-			e.server, method, e.exposed, timeout)
+		err = errorf(codeUpstreamTimeout, "upstream %q did not answer %s %q within %s; the request was cancelled",
+			e.server, method, e.key, timeout)
 	}
 	if s.opts.OnCall != nil && method == "tools/call" {
 		s.opts.OnCall(e.server, e.original, time.Since(start), err)

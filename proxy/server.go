@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,11 +39,15 @@ type Options struct {
 	ListChangedDelay time.Duration
 	// OnCall, if set, is told the outcome of every tools/call.
 	OnCall func(server, tool string, took time.Duration, err error)
+	// Status, if set, returns the live state of every upstream as JSON; it
+	// is served to clients as the resource mcpmux://status.
+	Status func() json.RawMessage
 }
 
 // Server is the one MCP server the client sees. Upstreams are added with
 // AddUpstream before Serve; their catalogues may arrive at any time through
-// SetCatalogue.
+// SetCatalogue, and their notifications and requests through
+// UpstreamNotification and UpstreamRequest.
 type Server struct {
 	opts   Options
 	logger *slog.Logger
@@ -79,9 +84,15 @@ func New(opts Options) *Server {
 		upstreams:  map[string]*route{},
 		catalogues: map[string]*registry.Catalogue{},
 	}
+	// Everything mcpmux can relay is declared here; initialize narrows it
+	// to what the upstreams offer (see capabilities).
 	s.mcp = server.NewMCPServer(opts.Name, opts.Version,
 		server.WithToolCapabilities(true),
-		server.WithInstructions("mcpmux serves the tools of several MCP servers; each tool's name starts with its server's prefix."),
+		server.WithPromptCapabilities(true),
+		server.WithResourceCapabilities(true, true),
+		server.WithLogging(),
+		server.WithCompletions(),
+		server.WithInstructions("mcpmux serves the tools, prompts and resources of several MCP servers; each tool and prompt name starts with its server's prefix."),
 	)
 	s.cat.Store(buildCatalogue(nil, s.logger))
 	return s
@@ -95,7 +106,7 @@ func (s *Server) AddUpstream(cfg *registry.Server, up Upstream) {
 }
 
 // SetCatalogue replaces the catalogue of one upstream (nil removes it) and,
-// if the merged view changed, tells the client.
+// for every list whose merged view changed, tells the client.
 func (s *Server) SetCatalogue(name string, c *registry.Catalogue) {
 	s.mu.Lock()
 	if c == nil {
@@ -114,8 +125,10 @@ func (s *Server) SetCatalogue(name string, c *registry.Catalogue) {
 	sess := s.session
 	s.mu.Unlock()
 
-	if !sameTools(prev, next) && sess != nil {
-		sess.listChanged("notifications/tools/list_changed")
+	if sess != nil {
+		for _, method := range changes(prev, next) {
+			sess.listChanged(method)
+		}
 	}
 }
 
@@ -124,4 +137,23 @@ func (s *Server) route(name string) *route {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.upstreams[name]
+}
+
+// routes returns every upstream, sorted by name.
+func (s *Server) routes() []*route {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*route, 0, len(s.upstreams))
+	for _, r := range s.upstreams {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].cfg.Name < out[j].cfg.Name })
+	return out
+}
+
+// current returns the client's session, or nil between sessions.
+func (s *Server) current() *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.session
 }

@@ -19,16 +19,23 @@ import (
 // mcp-go's ClientSession so that mcp-go can serve the handshake.
 type session struct {
 	srv   *Server
+	id    string
 	out   io.Writer
 	outMu sync.Mutex // serialises whole messages on out
 
 	initialized atomic.Bool
-	notes       chan mcp.JSONRPCNotification // from mcp-go, to the client
+	modern      atomic.Bool // the client speaks 2026-07-28
+	notes       chan mcp.JSONRPCNotification
+	nextID      atomic.Int64
 
-	mu       sync.Mutex
-	inflight map[string]*call // client requests being served, by raw id
-	pending  map[string]bool  // list_changed methods waiting to be sent
-	timer    *time.Timer
+	mu         sync.Mutex
+	inflight   map[string]*call       // client requests being served, by raw id
+	progress   map[string]string      // progress token → upstream, while its call runs
+	outgoing   map[string]*outgoing   // our requests to the client, by id
+	pending    map[string]bool        // list_changed methods waiting to be sent
+	timer      *time.Timer            // sends pending when it fires
+	clientInfo mcp.Implementation     // from initialize
+	clientCaps mcp.ClientCapabilities // from initialize
 }
 
 // call is one client request being served.
@@ -37,14 +44,42 @@ type call struct {
 	cancelled atomic.Bool // by the client: no response is sent
 }
 
+// outgoing is one request of ours to the client, on behalf of an upstream.
+type outgoing struct {
+	server string               // the upstream that asked
+	answer chan json.RawMessage // the client's whole response message
+}
+
 var sessionIDs atomic.Int64
 
-func (s *session) SessionID() string {
-	return "stdio-" + strconv.FormatInt(sessionIDs.Load(), 10)
-}
+func (s *session) SessionID() string                                   { return s.id }
 func (s *session) NotificationChannel() chan<- mcp.JSONRPCNotification { return s.notes }
 func (s *session) Initialize()                                         { s.initialized.Store(true) }
 func (s *session) Initialized() bool                                   { return s.initialized.Load() }
+
+func (s *session) SetClientInfo(info mcp.Implementation) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clientInfo = info
+}
+
+func (s *session) GetClientInfo() mcp.Implementation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clientInfo
+}
+
+func (s *session) SetClientCapabilities(caps mcp.ClientCapabilities) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clientCaps = caps
+}
+
+func (s *session) GetClientCapabilities() mcp.ClientCapabilities {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clientCaps
+}
 
 // Serve speaks MCP with one client over in and out (newline-delimited
 // JSON-RPC, as on stdio) until in ends or ctx is done. When it returns,
@@ -53,25 +88,28 @@ func (s *session) Initialized() bool                                   { return 
 func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	sessionIDs.Add(1)
 	sess := &session{
 		srv:      s,
+		id:       "stdio-" + strconv.FormatInt(sessionIDs.Add(1), 10),
 		out:      out,
 		notes:    make(chan mcp.JSONRPCNotification, 100),
 		inflight: map[string]*call{},
+		progress: map[string]string{},
+		outgoing: map[string]*outgoing{},
 		pending:  map[string]bool{},
 	}
 	if err := s.mcp.RegisterSession(ctx, sess); err != nil {
 		return err
 	}
-	defer s.mcp.UnregisterSession(context.WithoutCancel(ctx), sess.SessionID())
+	defer s.mcp.UnregisterSession(context.WithoutCancel(ctx), sess.id)
 	ctx = s.mcp.WithContext(ctx, sess)
 	s.setSession(sess)
 	defer s.setSession(nil)
+	defer sess.stopTimer()
 
 	var wg sync.WaitGroup
 	wg.Go(func() { sess.pumpNotes(ctx) })
-	err := s.readLoop(ctx, sess, in, &wg)
+	err := sess.readLoop(ctx, in, &wg)
 	cancel()
 	wg.Wait()
 	return err
@@ -85,7 +123,7 @@ func (s *Server) setSession(sess *session) {
 
 // readLoop reads messages until in ends or ctx is done. Requests are
 // served concurrently; notifications and responses are handled in order.
-func (s *Server) readLoop(ctx context.Context, sess *session, in io.Reader, wg *sync.WaitGroup) error {
+func (sess *session) readLoop(ctx context.Context, in io.Reader, wg *sync.WaitGroup) error {
 	lines := make(chan []byte)
 	readErr := make(chan error, 1)
 	go func() {
@@ -115,13 +153,13 @@ func (s *Server) readLoop(ctx context.Context, sess *session, in io.Reader, wg *
 			}
 			return err
 		case line := <-lines:
-			s.dispatch(ctx, sess, line, wg)
+			sess.dispatch(ctx, line, wg)
 		}
 	}
 }
 
 // dispatch routes one message from the client.
-func (s *Server) dispatch(ctx context.Context, sess *session, line []byte, wg *sync.WaitGroup) {
+func (sess *session) dispatch(ctx context.Context, line []byte, wg *sync.WaitGroup) {
 	var m envelope
 	if err := json.Unmarshal(line, &m); err != nil {
 		sess.send(errorMessage(nil, errorf(codeParseError, "parse error: %s", err)))
@@ -129,62 +167,60 @@ func (s *Server) dispatch(ctx context.Context, sess *session, line []byte, wg *s
 	}
 	switch {
 	case m.Method == "":
-		// A response to a request of ours; none are sent yet.
+		sess.answered(m.ID, line)
 	case isNull(m.ID):
-		s.notification(ctx, sess, m, line)
+		sess.notification(ctx, m, line)
 	default:
-		c := sess.track(ctx, m.ID)
+		ctx, c := sess.track(ctx, m.ID)
 		wg.Go(func() {
 			defer sess.untrack(m.ID)
-			s.request(c.ctx, sess, c.call, m, line)
+			sess.request(ctx, c, m, line)
 		})
 	}
 }
 
 // notification handles one notification from the client.
-func (s *Server) notification(ctx context.Context, sess *session, m envelope, line []byte) {
-	if m.Method == "notifications/cancelled" {
-		var p struct {
-			RequestID json.RawMessage `json:"requestId"`
+func (sess *session) notification(ctx context.Context, m envelope, line []byte) {
+	switch m.Method {
+	case "notifications/cancelled":
+		if id, ok := memberValue(m.Params, "requestId"); ok {
+			sess.cancel(id)
 		}
-		if json.Unmarshal(m.Params, &p) == nil {
-			sess.cancel(p.RequestID)
+	case "notifications/roots/list_changed":
+		for _, r := range sess.srv.routes() {
+			if err := r.up.Notify(ctx, m.Method, m.Params); err != nil {
+				sess.srv.logger.Debug("passing on roots change", "upstream", r.cfg.Name, "err", err)
+			}
 		}
 	}
-	s.mcp.HandleMessage(ctx, line)
-}
-
-// trackedCall is a call with its context.
-type trackedCall struct {
-	ctx  context.Context
-	call *call
+	sess.srv.mcp.HandleMessage(ctx, line)
 }
 
 // track registers a request so that the client can cancel it.
-func (s *session) track(ctx context.Context, id json.RawMessage) trackedCall {
+func (sess *session) track(ctx context.Context, id json.RawMessage) (context.Context, *call) {
 	ctx, cancel := context.WithCancel(ctx)
 	c := &call{cancel: cancel}
-	s.mu.Lock()
-	s.inflight[string(id)] = c
-	s.mu.Unlock()
-	return trackedCall{ctx, c}
+	sess.mu.Lock()
+	sess.inflight[string(id)] = c
+	sess.mu.Unlock()
+	return ctx, c
 }
 
-func (s *session) untrack(id json.RawMessage) {
-	s.mu.Lock()
-	c := s.inflight[string(id)]
-	delete(s.inflight, string(id))
-	s.mu.Unlock()
+func (sess *session) untrack(id json.RawMessage) {
+	sess.mu.Lock()
+	c := sess.inflight[string(id)]
+	delete(sess.inflight, string(id))
+	sess.mu.Unlock()
 	if c != nil {
 		c.cancel()
 	}
 }
 
 // cancel cancels the request with the given id, as the client asked.
-func (s *session) cancel(id json.RawMessage) {
-	s.mu.Lock()
-	c := s.inflight[string(bytes.TrimSpace(id))]
-	s.mu.Unlock()
+func (sess *session) cancel(id json.RawMessage) {
+	sess.mu.Lock()
+	c := sess.inflight[string(bytes.TrimSpace(id))]
+	sess.mu.Unlock()
 	if c != nil {
 		c.cancelled.Store(true)
 		c.cancel()
@@ -192,52 +228,60 @@ func (s *session) cancel(id json.RawMessage) {
 }
 
 // send writes one message to the client.
-func (s *session) send(msg []byte) {
-	s.outMu.Lock()
-	defer s.outMu.Unlock()
-	if _, err := s.out.Write(append(msg, '\n')); err != nil {
-		s.srv.logger.Debug("writing to client", "err", err)
+func (sess *session) send(msg []byte) {
+	sess.outMu.Lock()
+	defer sess.outMu.Unlock()
+	if _, err := sess.out.Write(append(msg, '\n')); err != nil {
+		sess.srv.logger.Debug("writing to client", "err", err)
 	}
 }
 
 // pumpNotes sends mcp-go's notifications to the client.
-func (s *session) pumpNotes(ctx context.Context) {
+func (sess *session) pumpNotes(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case n := <-s.notes:
+		case n := <-sess.notes:
 			if b, err := json.Marshal(n); err == nil {
-				s.send(b)
+				sess.send(b)
 			}
 		}
 	}
 }
 
 // listChanged tells the client that a list changed, once per burst.
-func (s *session) listChanged(method string) {
-	if !s.Initialized() {
+func (sess *session) listChanged(method string) {
+	if !sess.Initialized() {
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.pending[method] = true
-	if s.timer == nil {
-		delay := s.srv.opts.ListChangedDelay
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	sess.pending[method] = true
+	if sess.timer == nil {
+		delay := sess.srv.opts.ListChangedDelay
 		if delay <= 0 {
 			delay = 50 * time.Millisecond
 		}
-		s.timer = time.AfterFunc(delay, s.flushListChanged)
+		sess.timer = time.AfterFunc(delay, sess.flushListChanged)
 	}
 }
 
-func (s *session) flushListChanged() {
-	s.mu.Lock()
-	methods := s.pending
-	s.pending = map[string]bool{}
-	s.timer = nil
-	s.mu.Unlock()
+func (sess *session) flushListChanged() {
+	sess.mu.Lock()
+	methods := sess.pending
+	sess.pending = map[string]bool{}
+	sess.timer = nil
+	sess.mu.Unlock()
 	for m := range methods {
-		s.send(notificationMessage(m, nil))
+		sess.send(notificationMessage(m, nil))
+	}
+}
+
+func (sess *session) stopTimer() {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if sess.timer != nil {
+		sess.timer.Stop()
 	}
 }

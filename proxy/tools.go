@@ -9,54 +9,58 @@ import (
 )
 
 // listTools answers tools/list from the merged catalogue.
-func (s *Server) listTools(_ context.Context, params json.RawMessage) (json.RawMessage, error) {
-	cat := s.cat.Load()
-	page, next, err := paginate(cat.tools, params, s.opts.PageSize)
-	if err != nil {
-		return nil, err
-	}
-	return listResult("tools", page, next), nil
+func (sess *session) listTools(_ context.Context, params json.RawMessage) (json.RawMessage, error) {
+	return listPage("tools", sess.srv.cat.Load().tools, params, sess.srv.opts.PageSize)
 }
 
 // callTool routes tools/call to the tool's upstream under its original
 // name. Arguments, _meta and the result pass through unchanged.
-func (s *Server) callTool(ctx context.Context, params json.RawMessage) (json.RawMessage, error) {
-	name, ok := stringMember(params, "name")
-	if !ok {
-		return nil, errorf(codeInvalidParams, "tools/call needs a tool name")
-	}
-	t, ok := s.cat.Load().tool(name)
-	if !ok {
-		return nil, errorf(codeInvalidParams, "unknown tool %q", name)
-	}
-	params, err := withString(params, "name", t.original)
+func (sess *session) callTool(ctx context.Context, params json.RawMessage) (json.RawMessage, error) {
+	e, params, err := renamed(sess.srv.cat.Load().tools, "tool", params)
 	if err != nil {
-		return nil, errorf(codeInvalidParams, "tools/call params: %s", err)
+		return nil, err
 	}
-	s.logger.Debug("tool call", "tool", name, "upstream", t.server)
-	return s.upstreamCall(ctx, t, "tools/call", params)
+	sess.srv.logger.Debug("tool call", "tool", e.key, "upstream", e.server)
+	return sess.forward(ctx, e, "tools/call", params)
 }
 
-// paginate returns the page of entries that the request's cursor asks for,
-// and the cursor of the next page ("" for the last). The cursor is the
-// exposed name the previous page ended with, so it stays valid when the
-// catalogue changes between pages.
-func paginate(entries []entry, params json.RawMessage, size int) (page []entry, next string, err error) {
+// renamed looks up the entry that params names and returns params with
+// the upstream's own name in its place, every other byte unchanged.
+func renamed(l list, kind string, params json.RawMessage) (entry, json.RawMessage, error) {
+	name, ok := stringMember(params, "name")
+	if !ok {
+		return entry{}, nil, errorf(codeInvalidParams, "the request needs a %s name", kind)
+	}
+	e, ok := l.get(name)
+	if !ok {
+		return entry{}, nil, errorf(codeInvalidParams, "unknown %s %q", kind, name)
+	}
+	params, err := withString(params, "name", e.original)
+	if err != nil {
+		return entry{}, nil, errorf(codeInvalidParams, "%s params: %s", kind, err)
+	}
+	return e, params, nil
+}
+
+// listPage renders the page of l that the request's cursor asks for. The
+// cursor is the key the previous page ended with, so it stays valid when
+// the catalogue changes between pages.
+func listPage(field string, l list, params json.RawMessage, size int) (json.RawMessage, error) {
 	cursor, _ := stringMember(params, "cursor")
 	start := 0
 	if cursor != "" {
 		last, err := base64.RawURLEncoding.DecodeString(cursor)
 		if err != nil {
-			return nil, "", errorf(codeInvalidParams, "invalid cursor %q", cursor)
+			return nil, errorf(codeInvalidParams, "invalid cursor %q", cursor)
 		}
-		start = sort.Search(len(entries), func(i int) bool { return entries[i].exposed > string(last) })
+		start = sort.Search(len(l.entries), func(i int) bool { return l.entries[i].key > string(last) })
 	}
-	end := len(entries)
+	end, next := len(l.entries), ""
 	if size > 0 && start+size < end {
 		end = start + size
-		next = base64.RawURLEncoding.EncodeToString([]byte(entries[end-1].exposed))
+		next = base64.RawURLEncoding.EncodeToString([]byte(l.entries[end-1].key))
 	}
-	return entries[start:end], next, nil
+	return listResult(field, l.entries[start:end], next), nil
 }
 
 // listResult renders a list result with the entries' raw objects.
@@ -93,10 +97,10 @@ type ToolInfo struct {
 // Tools returns the merged tool catalogue, sorted by exposed name.
 func (s *Server) Tools() []ToolInfo {
 	cat := s.cat.Load()
-	out := make([]ToolInfo, 0, len(cat.tools))
-	for _, t := range cat.tools {
+	out := make([]ToolInfo, 0, len(cat.tools.entries))
+	for _, t := range cat.tools.entries {
 		desc, _ := stringMember(t.raw, "description")
-		out = append(out, ToolInfo{Name: t.exposed, Server: t.server, Original: t.original, Description: desc})
+		out = append(out, ToolInfo{Name: t.key, Server: t.server, Original: t.original, Description: desc})
 	}
 	return out
 }

@@ -22,12 +22,17 @@ import (
 // serving requests until it dies or is closed. A conn is never reused; the
 // Supervisor makes a new one for every attempt.
 type conn struct {
-	tr     transport.Interface
-	proc   *process       // nil for remote upstreams
-	pipe   *io.PipeWriter // feeds the child's stdout to the transport
-	logger *slog.Logger
-	stop   stopTimeouts
-	notify func(method string, params json.RawMessage) // never blocks
+	tr        transport.Interface
+	proc      *process       // nil for remote upstreams
+	pipe      *io.PipeWriter // feeds the child's stdout to the transport
+	logger    *slog.Logger
+	stop      stopTimeouts
+	notify    func(method string, params json.RawMessage) // never blocks
+	onRequest func(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error)
+	stdin     *lockedWriter   // the child's stdin, shared with the transport
+	life      context.Context // ends when the connection dies
+	endLife   context.CancelFunc
+	in        incoming
 
 	init   initResult
 	nextID atomic.Int64
@@ -54,14 +59,21 @@ func dialStdio(srv *registry.Server, o *Options, notify func(string, json.RawMes
 		return nil, err
 	}
 	fromChild, toTransport := io.Pipe()
+	stdin := &lockedWriter{w: proc.stdin}
+	life, endLife := context.WithCancel(context.Background())
 	c := &conn{
-		tr:     transport.NewIO(fromChild, proc.stdin, nil),
-		proc:   proc,
-		pipe:   toTransport,
-		logger: o.logger(),
-		stop:   o.stopTimeouts(),
-		notify: notify,
-		done:   make(chan struct{}),
+		tr:        transport.NewIO(fromChild, stdin, nil),
+		stdin:     stdin,
+		life:      life,
+		endLife:   endLife,
+		onRequest: o.request(srv.Name),
+		in:        incoming{cancels: map[string]context.CancelFunc{}},
+		proc:      proc,
+		pipe:      toTransport,
+		logger:    o.logger(),
+		stop:      o.stopTimeouts(),
+		notify:    notify,
+		done:      make(chan struct{}),
 	}
 	go c.route(msgs, toTransport)
 	go func() {
@@ -87,8 +99,16 @@ func (c *conn) route(msgs <-chan []byte, w *io.PipeWriter) {
 			Method string          `json:"method"`
 			Params json.RawMessage `json:"params"`
 		}
-		if json.Unmarshal(line, &m) == nil && m.Method != "" && isNull(m.ID) {
+		switch {
+		case json.Unmarshal(line, &m) != nil || m.Method == "":
+		case isNull(m.ID):
+			if m.Method == "notifications/cancelled" {
+				c.cancelIncoming(m.Params)
+			}
 			c.notify(m.Method, m.Params)
+			continue
+		default:
+			c.serveIncoming(m.ID, m.Method, m.Params)
 			continue
 		}
 		// After death nobody reads the pipe; keep draining msgs so that the
@@ -121,6 +141,7 @@ func (c *conn) die(reason error) {
 	c.deathOnce.Do(func() {
 		c.deathErr = reason
 		close(c.done)
+		c.endLife()
 		_ = c.tr.Close()
 		if c.pipe != nil {
 			_ = c.pipe.Close() // the transport's reader sees a clean EOF

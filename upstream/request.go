@@ -47,7 +47,7 @@ func (s *Supervisor) awaitReady(ctx context.Context) (*conn, error) {
 		st, c, changed := s.status, s.conn, s.changed
 		s.mu.Unlock()
 		switch {
-		case st.State == StateReady && c != nil:
+		case st.State == StateReady && c != nil && !c.dead():
 			return c, nil
 		case st.State == StateStopped:
 			return nil, s.unavailable(st)

@@ -21,7 +21,9 @@ type Options struct {
 	Logger *slog.Logger
 	// ClientInfo is sent to the upstream in initialize. Zero means mcpmux.
 	ClientInfo mcp.Implementation
-	// ClientCapabilities are declared to the upstream. Nil means none.
+	// ClientCapabilities are declared to the upstream. Nil means what
+	// OnRequest can answer: sampling, elicitation and roots if it is set,
+	// none otherwise.
 	ClientCapabilities json.RawMessage
 
 	// OnCatalogue receives every catalogue read from the upstream: after
@@ -33,6 +35,11 @@ type Options struct {
 	OnNotification func(server, method string, params json.RawMessage)
 	// OnState receives every change of state. Nil ignores.
 	OnState func(Status)
+	// OnRequest answers the upstream's requests to its client (sampling,
+	// elicitation, roots), each on a goroutine of its own; ctx ends when the
+	// upstream cancels the request or the connection dies. Nil answers them
+	// with an error. Ping is answered by mcpmux itself.
+	OnRequest func(ctx context.Context, server, method string, params json.RawMessage) (json.RawMessage, error)
 
 	// StartTimeout bounds starting, initialising and listing. Zero means 60s
 	// (a first `npx -y` may download its package).
@@ -52,6 +59,16 @@ func (o *Options) logger() *slog.Logger {
 	return o.Logger
 }
 
+// request binds OnRequest to one server, or returns nil.
+func (o *Options) request(server string) func(context.Context, string, json.RawMessage) (json.RawMessage, error) {
+	if o.OnRequest == nil {
+		return nil
+	}
+	return func(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
+		return o.OnRequest(ctx, server, method, params)
+	}
+}
+
 func (o *Options) startTimeout() time.Duration { return orDefault(o.StartTimeout, 60*time.Second) }
 func (o *Options) stableAfter() time.Duration  { return orDefault(o.StableAfter, 30*time.Second) }
 
@@ -60,6 +77,16 @@ func (o *Options) stopTimeouts() stopTimeouts {
 		return stopTimeouts{afterStdin: o.StopGrace, afterTerm: o.StopGrace}
 	}
 	return stopTimeouts{afterStdin: time.Second, afterTerm: 2 * time.Second}
+}
+
+func (o *Options) clientCapabilities() json.RawMessage {
+	switch {
+	case o.ClientCapabilities != nil:
+		return o.ClientCapabilities
+	case o.OnRequest != nil:
+		return json.RawMessage(`{"sampling":{},"elicitation":{},"roots":{"listChanged":true}}`)
+	}
+	return json.RawMessage(`{}`)
 }
 
 func (o *Options) clientInfo() mcp.Implementation {
@@ -204,7 +231,7 @@ func (s *Supervisor) connect(ctx context.Context, notes *noteQueue) (*conn, *reg
 	}
 	startCtx, cancel := context.WithTimeout(ctx, s.opts.startTimeout())
 	defer cancel()
-	err = c.handshake(startCtx, s.opts.clientInfo(), s.opts.ClientCapabilities)
+	err = c.handshake(startCtx, s.opts.clientInfo(), s.opts.clientCapabilities())
 	var cat *registry.Catalogue
 	if err == nil {
 		cat, err = c.catalogue(startCtx)

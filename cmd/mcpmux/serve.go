@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"sync"
+
+	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcpmux/mcpmux/proxy"
 	"github.com/mcpmux/mcpmux/registry"
@@ -62,15 +65,34 @@ func setup(c commonFlags, stderr io.Writer) (*registry.Config, *slog.Logger, err
 
 // build makes the proxy and one supervisor per enabled upstream.
 func build(cfg *registry.Config, logger *slog.Logger) (*proxy.Server, []*upstream.Supervisor) {
-	srv := proxy.New(proxy.Options{Logger: logger, Version: version()})
 	var sups []*upstream.Supervisor
+	srv := proxy.New(proxy.Options{
+		Logger:  logger,
+		Version: version(),
+		Status:  func() json.RawMessage { return statusJSON(sups) },
+	})
 	for _, s := range cfg.Enabled() {
 		sup := upstream.New(s, upstream.Options{
-			Logger:      logger.With("upstream", s.Name),
-			OnCatalogue: srv.SetCatalogue,
+			Logger:         logger.With("upstream", s.Name),
+			ClientInfo:     mcp.Implementation{Name: "mcpmux", Version: version()},
+			OnCatalogue:    srv.SetCatalogue,
+			OnNotification: srv.UpstreamNotification,
+			OnRequest:      srv.UpstreamRequest,
 		})
 		srv.AddUpstream(s, sup)
 		sups = append(sups, sup)
 	}
 	return srv, sups
+}
+
+// statusJSON renders the live state of every upstream for mcpmux://status.
+func statusJSON(sups []*upstream.Supervisor) json.RawMessage {
+	out := struct {
+		Upstreams []upstream.Status `json:"upstreams"`
+	}{Upstreams: make([]upstream.Status, 0, len(sups))}
+	for _, s := range sups {
+		out.Upstreams = append(out.Upstreams, s.Status())
+	}
+	b, _ := json.MarshalIndent(out, "", "  ")
+	return b
 }

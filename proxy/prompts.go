@@ -1,0 +1,21 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// listPrompts answers prompts/list from the merged catalogue.
+func (sess *session) listPrompts(_ context.Context, params json.RawMessage) (json.RawMessage, error) {
+	return listPage("prompts", sess.srv.cat.Load().prompts, params, sess.srv.opts.PageSize)
+}
+
+// getPrompt routes prompts/get to the prompt's upstream under its original
+// name; the arguments and the result pass through unchanged.
+func (sess *session) getPrompt(ctx context.Context, params json.RawMessage) (json.RawMessage, error) {
+	e, params, err := renamed(sess.srv.cat.Load().prompts, "prompt", params)
+	if err != nil {
+		return nil, err
+	}
+	return sess.forward(ctx, e, "prompts/get", params)
+}

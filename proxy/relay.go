@@ -1,0 +1,116 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcpmux/mcpmux/upstream"
+)
+
+// UpstreamNotification relays one notification from an upstream to the
+// client. Progress goes only to the call that asked for it, while it runs;
+// log messages carry the upstream's name in logger; list changes are
+// handled by re-reading the catalogue (see SetCatalogue), not relayed.
+func (s *Server) UpstreamNotification(server, method string, params json.RawMessage) {
+	sess := s.current()
+	if sess == nil || !sess.Initialized() {
+		return
+	}
+	switch {
+	case strings.HasSuffix(method, "/list_changed"):
+		return
+	case method == "notifications/progress":
+		token, ok := tokenOf(params)
+		if !ok || !sess.progressFor(token, server) {
+			return // not for a call of this upstream that is still running
+		}
+	case method == "notifications/message":
+		params = withLogger(params, server)
+	case method == "notifications/cancelled":
+		return // the upstream cancelled a request of its own: its context ends (see UpstreamRequest)
+	}
+	sess.send(notificationMessage(method, params))
+}
+
+// withLogger prefixes a log message's logger with the upstream's name.
+func withLogger(params json.RawMessage, server string) json.RawMessage {
+	logger, _ := stringMember(params, "logger")
+	name := server
+	if logger != "" {
+		name = server + "/" + logger
+	}
+	if out, err := withString(params, "logger", name); err == nil {
+		return out
+	}
+	return params
+}
+
+// progressToken returns the progress token in a request's _meta, in a form
+// that compares equal however the upstream re-encodes it.
+func progressToken(params json.RawMessage) (string, bool) {
+	meta, ok := memberValue(params, "_meta")
+	if !ok {
+		return "", false
+	}
+	return tokenOf(meta)
+}
+
+// tokenOf returns the progressToken member of obj in comparable form.
+func tokenOf(obj json.RawMessage) (string, bool) {
+	raw, ok := memberValue(obj, "progressToken")
+	if !ok {
+		return "", false
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return "s:" + s, true
+	}
+	if f, err := strconv.ParseFloat(string(raw), 64); err == nil {
+		return "n:" + strconv.FormatFloat(f, 'g', -1, 64), true
+	}
+	return "", false
+}
+
+// UpstreamRequest relays a request from an upstream (sampling, elicitation,
+// roots) to the client and returns the client's answer. It waits as long as
+// it takes (a person may be answering), until ctx ends: the upstream
+// cancelled, or the connection ended.
+func (s *Server) UpstreamRequest(ctx context.Context, server, method string, params json.RawMessage) (json.RawMessage, error) {
+	sess := s.current()
+	if sess == nil || !sess.Initialized() {
+		return nil, &upstream.RPCError{Code: mcp.INTERNAL_ERROR, Message: "mcpmux has no client connected to answer " + method}
+	}
+	if err := sess.canRelay(method); err != nil {
+		return nil, err
+	}
+	return sess.clientRequest(ctx, server, method, params)
+}
+
+// canRelay explains why the client cannot answer method, if it cannot.
+func (sess *session) canRelay(method string) error {
+	if sess.modern.Load() {
+		return &upstream.RPCError{Code: mcp.METHOD_NOT_FOUND, Message: fmt.Sprintf(
+			"the client speaks MCP 2026-07-28, which has no server-to-client requests; mcpmux cannot relay %s to it", method)}
+	}
+	caps := sess.GetClientCapabilities()
+	var ok bool
+	switch method {
+	case "sampling/createMessage":
+		ok = caps.Sampling != nil
+	case "elicitation/create":
+		ok = caps.Elicitation != nil
+	case "roots/list":
+		ok = caps.Roots != nil
+	case "ping":
+		ok = true
+	}
+	if !ok {
+		return &upstream.RPCError{Code: mcp.METHOD_NOT_FOUND, Message: "the client connected to mcpmux does not support " + method}
+	}
+	return nil
+}
