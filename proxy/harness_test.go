@@ -32,6 +32,29 @@ type mux struct {
 	raw    transport.Interface
 	ids    int
 	idMu   sync.Mutex
+
+	notesMu sync.Mutex
+	notes   []mcp.JSONRPCNotification // every notification the client got
+}
+
+// record keeps a notification the client received.
+func (m *mux) record(n mcp.JSONRPCNotification) {
+	m.notesMu.Lock()
+	defer m.notesMu.Unlock()
+	m.notes = append(m.notes, n)
+}
+
+// notifications returns those received so far with the given method.
+func (m *mux) notifications(method string) []mcp.JSONRPCNotification {
+	m.notesMu.Lock()
+	defer m.notesMu.Unlock()
+	var out []mcp.JSONRPCNotification
+	for _, n := range m.notes {
+		if n.Method == method {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // testLogger logs to the test's output at debug level when -v is given.
@@ -51,6 +74,13 @@ func ts(tb testing.TB, args ...string) map[string]any {
 // client to it. Everything is stopped, and checked for leaks, at cleanup.
 func startMux(tb testing.TB, servers map[string]any, opts ...func(*upstream.Options)) *mux {
 	tb.Helper()
+	return startMuxWith(tb, servers, nil, opts...)
+}
+
+// startMuxWith is startMux with options for the client, such as handlers
+// for sampling, elicitation and roots.
+func startMuxWith(tb testing.TB, servers map[string]any, clientOpts []client.ClientOption, opts ...func(*upstream.Options)) *mux {
+	tb.Helper()
 	testutil.CheckNoChildren(tb)
 	testutil.CheckNoGoroutineLeak(tb)
 	data, err := json.Marshal(map[string]any{"mcpServers": servers})
@@ -62,12 +92,15 @@ func startMux(tb testing.TB, servers map[string]any, opts ...func(*upstream.Opti
 		tb.Fatalf("registry.Parse: %v", err)
 	}
 	logger := testLogger(tb)
-	m := &mux{t: tb, srv: proxy.New(proxy.Options{Logger: logger, ListChangedDelay: 10 * time.Millisecond}), sups: map[string]*upstream.Supervisor{}}
+	m := &mux{t: tb, sups: map[string]*upstream.Supervisor{}}
+	m.srv = proxy.New(proxy.Options{Logger: logger, ListChangedDelay: 10 * time.Millisecond, Status: m.status})
 	for _, s := range cfg.Enabled() {
 		o := upstream.Options{
-			Logger:      logger.With("upstream", s.Name),
-			OnCatalogue: m.srv.SetCatalogue,
-			StopGrace:   200 * time.Millisecond,
+			Logger:         logger.With("upstream", s.Name),
+			OnCatalogue:    m.srv.SetCatalogue,
+			OnNotification: m.srv.UpstreamNotification,
+			OnRequest:      m.srv.UpstreamRequest,
+			StopGrace:      200 * time.Millisecond,
 		}
 		for _, f := range opts {
 			f(&o)
@@ -88,12 +121,13 @@ func startMux(tb testing.TB, servers map[string]any, opts ...func(*upstream.Opti
 		muxOut.Close()
 	})
 	m.raw = transport.NewIO(clientIn, clientOut, nil)
-	m.client = client.NewClient(m.raw)
+	m.client = client.NewClient(m.raw, clientOpts...)
 	tb.Cleanup(func() {
 		_ = m.client.Close()
 		cancel()
 		wg.Wait()
 	})
+	m.client.OnNotification(m.record)
 	if err := m.client.Start(ctx); err != nil {
 		tb.Fatalf("starting client: %v", err)
 	}
@@ -106,6 +140,16 @@ func startMux(tb testing.TB, servers map[string]any, opts ...func(*upstream.Opti
 		tb.Fatalf("initializing client: %v", err)
 	}
 	return m
+}
+
+// status is what mcpmux://status shows.
+func (m *mux) status() json.RawMessage {
+	var out []upstream.Status
+	for _, s := range m.sups {
+		out = append(out, s.Status())
+	}
+	b, _ := json.Marshal(out)
+	return b
 }
 
 // request sends a raw request and returns the raw result or error.
