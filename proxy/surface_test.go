@@ -97,7 +97,9 @@ func TestResourcesReadByURIAndTemplate(t *testing.T) {
 	if e := m.fails("resources/read", map[string]string{"uri": "test://nobody/x"}); e.Code != -32002 || !strings.Contains(e.Message, "test://nobody/x") {
 		t.Errorf("unknown resource error = %+v, want -32002 naming the URI", e)
 	}
-	var tmpls struct{ ResourceTemplates []struct{ URITemplate string } }
+	var tmpls struct {
+		ResourceTemplates []struct{ URITemplate string }
+	}
 	_ = json.Unmarshal(m.must("resources/templates/list", nil), &tmpls)
 	if len(tmpls.ResourceTemplates) != 2 {
 		t.Errorf("templates = %+v, want a's and b's", tmpls.ResourceTemplates)
@@ -375,7 +377,9 @@ func TestListChangeAfterStartUp(t *testing.T) {
 func TestStatusResource(t *testing.T) {
 	m := startMux(t, map[string]any{"a": ts(t, "-name", "a"), "gone": map[string]any{"command": "/nonexistent"}})
 	m.waitTools("a__echo")
-	var res struct{ Contents []struct{ URI, MimeType, Text string } }
+	var res struct {
+		Contents []struct{ URI, MimeType, Text string }
+	}
 	_ = json.Unmarshal(m.must("resources/read", map[string]string{"uri": "mcpmux://status"}), &res)
 	if len(res.Contents) != 1 || res.Contents[0].MimeType != "application/json" ||
 		!strings.Contains(res.Contents[0].Text, `"ready"`) || !strings.Contains(res.Contents[0].Text, "/nonexistent") {
