@@ -74,12 +74,13 @@ func ts(tb testing.TB, args ...string) map[string]any {
 // client to it. Everything is stopped, and checked for leaks, at cleanup.
 func startMux(tb testing.TB, servers map[string]any, opts ...func(*upstream.Options)) *mux {
 	tb.Helper()
-	return startMuxWith(tb, servers, nil, opts...)
+	return startMuxWith(tb, servers, mcp.LATEST_LEGACY_PROTOCOL_VERSION, nil, opts...)
 }
 
-// startMuxWith is startMux with options for the client, such as handlers
-// for sampling, elicitation and roots.
-func startMuxWith(tb testing.TB, servers map[string]any, clientOpts []client.ClientOption, opts ...func(*upstream.Options)) *mux {
+// startMuxWith is startMux with the client's protocol version ("" lets the
+// client choose: 2026-07-28 for mcp-go) and options, such as handlers for
+// sampling, elicitation and roots.
+func startMuxWith(tb testing.TB, servers map[string]any, protocol string, clientOpts []client.ClientOption, opts ...func(*upstream.Options)) *mux {
 	tb.Helper()
 	testutil.CheckNoChildren(tb)
 	testutil.CheckNoGoroutineLeak(tb)
@@ -134,7 +135,7 @@ func startMuxWith(tb testing.TB, servers map[string]any, clientOpts []client.Cli
 	ictx, icancel := context.WithTimeout(ctx, 10*time.Second)
 	defer icancel()
 	req := mcp.InitializeRequest{}
-	req.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
+	req.Params.ProtocolVersion = protocol
 	req.Params.ClientInfo = mcp.Implementation{Name: "proxy-test", Version: "1"}
 	if _, err := m.client.Initialize(ictx, req); err != nil {
 		tb.Fatalf("initializing client: %v", err)

@@ -145,7 +145,12 @@ func stringMember(obj json.RawMessage, key string) (string, bool) {
 // string value, every other byte unchanged. If obj has no such member, it
 // is added first.
 func withString(obj json.RawMessage, key, value string) (json.RawMessage, error) {
-	v := quote(value)
+	return withMember(obj, key, quote(value))
+}
+
+// withMember returns obj with the value of its member key replaced by the
+// raw value v, every other byte unchanged; added first if there is none.
+func withMember(obj json.RawMessage, key string, v json.RawMessage) (json.RawMessage, error) {
 	start, end, ok, err := member(obj, key)
 	if err != nil {
 		return nil, err

@@ -21,16 +21,21 @@ func (s *Server) UpstreamNotification(server, method string, params json.RawMess
 	if sess == nil || !sess.Initialized() {
 		return
 	}
+	var ok bool
 	switch {
 	case strings.HasSuffix(method, "/list_changed"):
 		return
 	case method == "notifications/progress":
-		token, ok := tokenOf(params)
-		if !ok || !sess.progressFor(token, server) {
+		token, found := tokenOf(params)
+		if !found || !sess.progressFor(token, server) {
 			return // not for a call of this upstream that is still running
 		}
 	case method == "notifications/message":
 		params = withLogger(params, server)
+	case method == "notifications/resources/updated":
+		if params, ok = sess.listenParams(method, params); !ok {
+			return
+		}
 	case method == "notifications/cancelled":
 		return // the upstream cancelled a request of its own: its context ends (see UpstreamRequest)
 	}

@@ -37,6 +37,11 @@ func (sess *session) request(ctx context.Context, c *call, m envelope, line []by
 	if modern(m.Params) {
 		sess.modern.Store(true)
 	}
+	if m.Method == "subscriptions/listen" {
+		sess.mu.Lock()
+		sess.listen.id = m.ID
+		sess.mu.Unlock()
+	}
 	h, ok := handlers[m.Method]
 	if !ok {
 		sess.delegate(ctx, c, m, line)

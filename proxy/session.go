@@ -36,6 +36,7 @@ type session struct {
 	timer      *time.Timer            // sends pending when it fires
 	clientInfo mcp.Implementation     // from initialize
 	clientCaps mcp.ClientCapabilities // from initialize
+	listen     listenState            // a modern client's notification stream
 }
 
 // call is one client request being served.
@@ -274,7 +275,9 @@ func (sess *session) flushListChanged() {
 	sess.timer = nil
 	sess.mu.Unlock()
 	for m := range methods {
-		sess.send(notificationMessage(m, nil))
+		if params, ok := sess.listenParams(m, nil); ok {
+			sess.send(notificationMessage(m, params))
+		}
 	}
 }
 

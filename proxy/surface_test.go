@@ -320,7 +320,7 @@ func (rooter) ListRoots(context.Context, mcp.ListRootsRequest) (*mcp.ListRootsRe
 }
 
 func TestSamplingElicitationRootsReachTheClient(t *testing.T) {
-	m := startMuxWith(t, map[string]any{"a": ts(t, "-name", "a")}, []client.ClientOption{
+	m := startMuxWith(t, map[string]any{"a": ts(t, "-name", "a")}, mcp.LATEST_LEGACY_PROTOCOL_VERSION, []client.ClientOption{
 		client.WithSamplingHandler(sampler{}), client.WithElicitationHandler(elicitor{}), client.WithRootsHandler(rooter{}),
 	})
 	m.waitTools("a__sample")
@@ -345,7 +345,7 @@ func TestServerRequestsToIncapableClientFailClearly(t *testing.T) {
 
 func TestRootsChangeReachesUpstreams(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "seen.jsonl")
-	m := startMuxWith(t, map[string]any{"a": ts(t, "-name", "a", "-log-file", log)}, []client.ClientOption{client.WithRootsHandler(rooter{})})
+	m := startMuxWith(t, map[string]any{"a": ts(t, "-name", "a", "-log-file", log)}, mcp.LATEST_LEGACY_PROTOCOL_VERSION, []client.ClientOption{client.WithRootsHandler(rooter{})})
 	m.waitTools("a__echo")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -394,4 +394,41 @@ func readFile(tb testing.TB, path string) []byte {
 		tb.Fatal(err)
 	}
 	return data
+}
+
+func TestModernClient(t *testing.T) {
+	m := startMuxWith(t, map[string]any{"a": ts(t, "-name", "a"), "b": ts(t, "-name", "b")}, "", []client.ClientOption{client.WithSamplingHandler(sampler{})})
+	if v := m.client.ProtocolVersion(); v != mcp.LATEST_PROTOCOL_VERSION {
+		t.Fatalf("client negotiated %q, want %q", v, mcp.LATEST_PROTOCOL_VERSION)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	waitFor(t, func() bool {
+		res, err := m.client.ListTools(ctx, mcp.ListToolsRequest{})
+		return err == nil && len(res.Tools) >= 38
+	}, "tools through a 2026-07-28 client")
+	res, err := m.client.CallTool(ctx, callReq("b__echo", map[string]any{"message": "modern"}))
+	if err != nil || len(res.Content) == 0 || res.Content[0].(mcp.TextContent).Text != "modern" {
+		t.Fatalf("b__echo from a modern client = %+v, %v", res, err)
+	}
+	if _, err := m.client.GetPrompt(ctx, mcp.GetPromptRequest{Params: mcp.GetPromptParams{Name: "a__plain"}}); err != nil {
+		t.Errorf("a__plain from a modern client: %v", err)
+	}
+	// Server-to-client requests do not exist in 2026-07-28: the error says so.
+	sample, err := m.client.CallTool(ctx, callReq("a__sample", nil))
+	if err != nil || !sample.IsError || !strings.Contains(sample.Content[0].(mcp.TextContent).Text, "2026-07-28") {
+		t.Errorf("a__sample from a modern client = %+v, %v; want a tool error naming the revision", sample, err)
+	}
+	// List changes reach a modern client only through subscriptions/listen.
+	stop, err := m.client.ListenAsync(ctx, mcp.SubscriptionFilter{ToolsListChanged: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	waitFor(t, func() bool { return len(m.notifications("notifications/subscriptions/acknowledged")) == 1 }, "the listen acknowledgement")
+	m.call("a__list_changed", nil)
+	waitFor(t, func() bool { return len(m.notifications("notifications/tools/list_changed")) == 1 }, "tools/list_changed on the listen stream")
+	if meta := m.notifications("notifications/tools/list_changed")[0].Params.Meta; meta[mcp.MetaKeySubscriptionID] == nil {
+		t.Errorf("list_changed not tagged with the subscription id: %v", meta)
+	}
 }
