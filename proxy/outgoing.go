@@ -29,6 +29,18 @@ func (sess *session) progressFor(token, server string) bool {
 	return sess.progress[token] == server
 }
 
+// asking reports whether server waits for the client to answer a request.
+func (sess *session) asking(server string) bool {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	for _, o := range sess.outgoing {
+		if o.server == server {
+			return true
+		}
+	}
+	return false
+}
+
 // clientRequest sends a request to the client on behalf of an upstream and
 // waits for the answer, or for ctx to end, in which case the client is told
 // the request is cancelled.

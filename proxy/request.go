@@ -142,8 +142,9 @@ func (sess *session) forward(ctx context.Context, e entry, method string, params
 		defer sess.unwatchProgress(token)
 	}
 	timeout := r.cfg.RequestTimeout()
-	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	defer sess.watchdog(e.server, timeout, func() { cancel(errTimeout) })()
 	start := time.Now()
 	res, err := r.up.Request(ctx, method, params)
 	if errors.Is(err, errTimeout) {
@@ -157,3 +158,19 @@ func (sess *session) forward(ctx context.Context, e entry, method string, params
 }
 
 var errTimeout = errors.New("upstream timeout")
+
+// watchdog calls expire once timeout has passed, unless the server is
+// waiting for the client to answer one of its requests (a person may be
+// answering an elicitation): then the timeout starts again. It returns a
+// function that stops it.
+func (sess *session) watchdog(server string, timeout time.Duration, expire func()) (stop func()) {
+	var t *time.Timer
+	t = time.AfterFunc(timeout, func() {
+		if sess.asking(server) {
+			t.Reset(timeout)
+			return
+		}
+		expire()
+	})
+	return func() { t.Stop() }
+}

@@ -432,3 +432,31 @@ func TestModernClient(t *testing.T) {
 		t.Errorf("list_changed not tagged with the subscription id: %v", meta)
 	}
 }
+
+// slowElicitor answers after a delay, as a person would.
+type slowElicitor struct{ delay time.Duration }
+
+func (e slowElicitor) Elicit(ctx context.Context, r mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
+	select {
+	case <-time.After(e.delay):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return elicitor{}.Elicit(ctx, r)
+}
+
+func TestElicitationOutlastsTheCallTimeout(t *testing.T) {
+	a := ts(t, "-name", "a")
+	a["timeout"] = "200ms"
+	m := startMuxWith(t, map[string]any{"a": a}, mcp.LATEST_LEGACY_PROTOCOL_VERSION,
+		[]client.ClientOption{client.WithElicitationHandler(slowElicitor{delay: time.Second})})
+	m.waitTools("a__elicit")
+	if got := text(t, m.call("a__elicit", nil)); got != `{"action":"accept","content":{"name":"Ann"}}` {
+		t.Errorf("a__elicit answered after 1s with a 200ms timeout = %q", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, rpcErr, _ := m.request(ctx, "tools/call", map[string]any{"name": "a__slow", "arguments": map[string]int{"ms": 2000}}); rpcErr == nil {
+		t.Error("a__slow outlasted the 200ms timeout without asking the client anything")
+	}
+}
