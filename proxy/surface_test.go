@@ -447,16 +447,18 @@ func (e slowElicitor) Elicit(ctx context.Context, r mcp.ElicitationRequest) (*mc
 
 func TestElicitationOutlastsTheCallTimeout(t *testing.T) {
 	a := ts(t, "-name", "a")
-	a["timeout"] = "200ms"
+	// The timeout leaves room for the elicitation to reach the client even
+	// on a loaded machine; the person then takes three times as long.
+	a["timeout"] = "700ms"
 	m := startMuxWith(t, map[string]any{"a": a}, mcp.LATEST_LEGACY_PROTOCOL_VERSION,
-		[]client.ClientOption{client.WithElicitationHandler(slowElicitor{delay: time.Second})})
+		[]client.ClientOption{client.WithElicitationHandler(slowElicitor{delay: 2100 * time.Millisecond})})
 	m.waitTools("a__elicit")
 	if got := text(t, m.call("a__elicit", nil)); got != `{"action":"accept","content":{"name":"Ann"}}` {
-		t.Errorf("a__elicit answered after 1s with a 200ms timeout = %q", got)
+		t.Errorf("a__elicit answered after 2.1s with a 700ms timeout = %q", got)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, rpcErr, _ := m.request(ctx, "tools/call", map[string]any{"name": "a__slow", "arguments": map[string]int{"ms": 2000}}); rpcErr == nil {
-		t.Error("a__slow outlasted the 200ms timeout without asking the client anything")
+	if _, rpcErr, _ := m.request(ctx, "tools/call", map[string]any{"name": "a__slow", "arguments": map[string]int{"ms": 3000}}); rpcErr == nil {
+		t.Error("a__slow outlasted the 700ms timeout without asking the client anything")
 	}
 }
