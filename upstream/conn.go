@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/mark3labs/mcp-go/client/transport"
@@ -87,12 +88,15 @@ func dialStdio(srv *registry.Server, o *Options, notify func(string, json.RawMes
 // before the connection is declared dead anyway.
 const stdoutGrace = time.Second
 
-// route hands each message from the child to its reader: notifications go
-// to c.notify as raw JSON (mcp-go's typed notifications lose detail), the
-// rest to the mcp-go transport, which matches responses to requests.
+// route hands each line from the child to its reader: notifications go to
+// c.notify as raw JSON (mcp-go's typed notifications lose detail), the
+// child's own requests to serveIncoming, responses to the mcp-go
+// transport, which matches them to requests. A line that is not a JSON
+// object is logged and skipped, so it never reaches the transport.
 func (c *conn) route(msgs <-chan []byte, w *io.PipeWriter) {
 	defer c.stdoutClosed()
 	defer w.Close()
+	garbage := 0
 	for line := range msgs {
 		var m struct {
 			ID     json.RawMessage `json:"id"`
@@ -100,7 +104,11 @@ func (c *conn) route(msgs <-chan []byte, w *io.PipeWriter) {
 			Params json.RawMessage `json:"params"`
 		}
 		switch {
-		case json.Unmarshal(line, &m) != nil || m.Method == "":
+		case json.Unmarshal(line, &m) != nil:
+			garbage++
+			logGarbage(c.logger, line, garbage)
+			continue
+		case m.Method == "":
 		case isNull(m.ID):
 			if m.Method == "notifications/cancelled" {
 				c.cancelIncoming(m.Params)
@@ -115,6 +123,19 @@ func (c *conn) route(msgs <-chan []byte, w *io.PipeWriter) {
 		// child's stdout never blocks before it is gone.
 		_, _ = w.Write(append(line, '\n'))
 	}
+}
+
+// logGarbage reports a stdout line that is not a JSON-RPC message,
+// rate-limited: the first few in full, then one line per hundred.
+func logGarbage(logger *slog.Logger, line []byte, n int) {
+	if n > 5 && n%100 != 0 {
+		return
+	}
+	const max = 200
+	if len(line) > max {
+		line = append(line[:max:max], "…"...)
+	}
+	logger.Warn("upstream wrote non-JSON to stdout; skipped", "line", string(line), "count", n)
 }
 
 // stdoutClosed waits for the child to exit after its stdout ended, so that
@@ -210,6 +231,10 @@ func (c *conn) request(ctx context.Context, method string, params json.RawMessag
 		return nil, context.Cause(ctx)
 	case c.awaitDeath(ctx):
 		return nil, fmt.Errorf("%w: %w", ErrConnectionLost, c.deathErr)
+	case errors.Is(err, syscall.EPIPE):
+		// The child closed its stdin but lives on: it can never be reached.
+		c.die(fmt.Errorf("writing to upstream: %w", err))
+		return nil, fmt.Errorf("%w: %w", ErrConnectionLost, c.deathErr)
 	default:
 		return nil, err
 	}
@@ -255,6 +280,14 @@ func (c *conn) sendNotification(ctx context.Context, method string, params json.
 		}
 	}
 	return c.tr.SendNotification(ctx, n)
+}
+
+// pid returns the process id of the child; 0 for a remote upstream.
+func (c *conn) pid() int {
+	if c.proc == nil {
+		return 0
+	}
+	return c.proc.cmd.Process.Pid
 }
 
 func (c *conn) dead() bool {

@@ -3,9 +3,13 @@
 // A [Supervisor] owns a single server from the configuration: it starts the
 // child process (or, later, dials the remote endpoint), performs the MCP
 // handshake, reads the complete catalogue, serves requests on the live
-// connection, notices when the connection dies, and reconnects with
-// exponential backoff. Its [State] can be read at any time with
-// [Supervisor.Status].
+// connection, and notices when the connection dies: the child exits or
+// closes its stdout, a write to it fails, or health-check pings go
+// unanswered. It then reconnects with capped exponential backoff and
+// jitter, and reads the catalogue again. A request that finds the upstream
+// in backoff asks for an attempt at once. A lazy supervisor starts its
+// upstream on first use and stops it again when it falls idle. Its [State]
+// can be read at any time with [Supervisor.Status].
 //
 // The package knows nothing about other upstreams or about exposed names: it
 // reports what happens through the callbacks in [Options] and answers

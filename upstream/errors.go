@@ -13,6 +13,11 @@ var (
 	// ErrConnectionLost is returned for a request that was in flight when
 	// the connection to its upstream died.
 	ErrConnectionLost = errors.New("connection lost")
+
+	// errIdle ends a lazy upstream's connection that nobody uses.
+	errIdle = errors.New("stopped while idle")
+	// errShutdown ends every connection when Run's context is done.
+	errShutdown = errors.New("mcpmux is shutting down")
 )
 
 // RPCError is a JSON-RPC error that the upstream answered a request with.

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -47,9 +46,9 @@ type stopTimeouts struct {
 	afterTerm  time.Duration // wait after SIGTERM before SIGKILL
 }
 
-// startProcess starts the child of srv. Lines the child writes to stdout are
-// split: JSON-RPC messages go to msgs, anything else is logged and dropped.
-// stderr lines are logged. Neither pipe ever blocks the child for long.
+// startProcess starts the child of srv. Each line the child writes to
+// stdout goes to msgs; stderr lines are logged. Neither pipe ever blocks
+// the child for long.
 func startProcess(srv *registry.Server, msgs chan<- []byte, logger *slog.Logger) (*process, error) {
 	cmd := exec.Command(srv.Command, srv.Args...)
 	cmd.Env = mergeEnv(os.Environ(), srv.Env)
@@ -116,40 +115,22 @@ func (p *process) wait() {
 	close(p.exited)
 }
 
-// readStdout forwards each JSON line to msgs and logs the rest. It closes
-// msgs at EOF, which is how the connection learns that the child is gone.
+// readStdout forwards each non-empty line to msgs, where the connection
+// tells messages from garbage. It closes msgs at EOF, which is how the
+// connection learns that the child is gone.
 func (p *process) readStdout(r io.ReadCloser, msgs chan<- []byte) {
 	defer r.Close()
 	defer close(msgs)
 	br := bufio.NewReaderSize(r, 64<<10)
-	garbage := 0
 	for {
 		line, err := br.ReadBytes('\n')
 		if line = bytes.TrimSpace(line); len(line) > 0 {
-			if json.Valid(line) {
-				msgs <- line
-			} else {
-				garbage++
-				p.logGarbage(line, garbage)
-			}
+			msgs <- line
 		}
 		if err != nil {
 			return
 		}
 	}
-}
-
-// logGarbage reports a non-JSON stdout line, rate-limited: the first few in
-// full, then one line per hundred.
-func (p *process) logGarbage(line []byte, n int) {
-	if n > 5 && n%100 != 0 {
-		return
-	}
-	const max = 200
-	if len(line) > max {
-		line = append(line[:max:max], "…"...)
-	}
-	p.logger.Warn("upstream wrote non-JSON to stdout; skipped", "line", string(line), "count", n)
 }
 
 // readStderr logs the child's stderr line by line. Very long lines are

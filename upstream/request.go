@@ -10,16 +10,21 @@ import (
 
 // Request sends one request to the upstream by its own method and names,
 // and returns the raw result. If the upstream is not connected, Request
-// asks for an attempt at once (reconnect on use) and waits for it, up to
-// ctx's deadline. When ctx ends first, the upstream is told the request is
-// cancelled. Errors name the server and say what happened.
+// asks for an attempt at once (reconnect on use; a lazy upstream is
+// started) and waits for it, up to ctx's deadline. When ctx ends first, the
+// upstream is told the request is cancelled. Errors name the server and
+// say what happened.
 func (s *Supervisor) Request(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
+	defer s.using()()
 	c, err := s.awaitReady(ctx)
 	if err != nil {
 		return nil, err
 	}
 	res, err := c.request(ctx, method, params)
-	if errors.Is(err, ErrConnectionLost) {
+	switch {
+	case errors.Is(err, errShutdown):
+		return nil, fmt.Errorf("upstream %q: %w", s.srv.Name, err)
+	case errors.Is(err, ErrConnectionLost):
 		return nil, fmt.Errorf("upstream %q: %w; reconnecting", s.srv.Name, err)
 	}
 	return res, err
@@ -38,8 +43,9 @@ func (s *Supervisor) Notify(ctx context.Context, method string, params json.RawM
 }
 
 // awaitReady returns the live connection, waiting for one if the upstream
-// is starting. An upstream in backoff is woken to try again at once; if
-// that attempt fails too, its error is returned without waiting longer.
+// is starting or its connection is being torn down. An upstream in backoff
+// or idle is woken to try at once; if that attempt fails, its error is
+// returned without waiting longer.
 func (s *Supervisor) awaitReady(ctx context.Context) (*conn, error) {
 	start, woken := time.Now(), false
 	for {
@@ -53,9 +59,8 @@ func (s *Supervisor) awaitReady(ctx context.Context) (*conn, error) {
 			return nil, s.unavailable(st)
 		case st.State == StateBackoff && woken:
 			return nil, s.unavailable(st)
-		case st.State == StateBackoff:
-			s.wakeUp()
-			woken = true
+		case st.State == StateBackoff || st.State == StateIdle:
+			woken = s.wakeUp(st.State) || woken
 		}
 		select {
 		case <-changed:
@@ -65,12 +70,20 @@ func (s *Supervisor) awaitReady(ctx context.Context) (*conn, error) {
 	}
 }
 
-// wakeUp cuts the current backoff sleep short.
-func (s *Supervisor) wakeUp() {
+// wakeUp asks for an attempt now, if the supervisor is still waiting in
+// state, and reports whether it was. Checking under the lock keeps a late
+// wake-up from cutting a later backoff short.
+func (s *Supervisor) wakeUp(waiting State) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.status.State != waiting {
+		return false
+	}
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
+	return true
 }
 
 // unavailable explains why the upstream cannot serve a request now.
@@ -82,10 +95,10 @@ func (s *Supervisor) unavailable(st Status) error {
 	switch {
 	case st.State == StateBackoff:
 		return fmt.Errorf("upstream %q: %w: %s (attempt %d failed; next attempt in %s)",
-			s.srv.Name, ErrUnavailable, why, st.Attempt, time.Until(st.NextRetry).Round(time.Millisecond))
+			s.srv.Name, ErrUnavailable, why, st.Attempt, max(time.Until(st.NextRetry), 0).Round(time.Millisecond))
 	case st.Attempt > 0:
 		return fmt.Errorf("upstream %q: %w: gave up after %d failed attempts: %s", s.srv.Name, ErrUnavailable, st.Attempt, why)
 	default:
-		return fmt.Errorf("upstream %q: %w: mcpmux is shutting down", s.srv.Name, ErrUnavailable)
+		return fmt.Errorf("upstream %q: %w: %s", s.srv.Name, ErrUnavailable, errShutdown)
 	}
 }

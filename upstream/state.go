@@ -1,6 +1,10 @@
 package upstream
 
-import "time"
+import (
+	"context"
+	"log/slog"
+	"time"
+)
 
 // State is where a Supervisor is in its cycle.
 type State int
@@ -15,6 +19,8 @@ const (
 	// StateStopped: mcpmux is shutting down, or gave up after
 	// backoff.maxAttempts failures in a row.
 	StateStopped
+	// StateIdle: a lazy upstream that is not running until its next use.
+	StateIdle
 )
 
 func (s State) String() string {
@@ -27,6 +33,8 @@ func (s State) String() string {
 		return "backoff"
 	case StateStopped:
 		return "stopped"
+	case StateIdle:
+		return "idle"
 	}
 	return "unknown"
 }
@@ -44,14 +52,19 @@ type Status struct {
 	LastError string `json:"lastError,omitempty"`
 	// Attempt counts the failed attempts in a row; 0 while healthy.
 	Attempt int `json:"attempt,omitempty"`
-	// Restarts counts the connections made after the first.
+	// Restarts counts the connections made after a connection was lost or
+	// an attempt failed. Starting a lazy upstream again after an idle stop
+	// is not a restart.
 	Restarts int `json:"restarts"`
 	// NextRetry is when the next attempt is due, in StateBackoff.
 	NextRetry time.Time `json:"nextRetry,omitzero"`
+	// PID is the process id of the upstream's live child; 0 when none.
+	PID int `json:"pid,omitempty"`
 }
 
 // setState applies change to the status under the lock, wakes everyone
-// waiting for a change, and reports the new status.
+// waiting for a change, and reports the new status. Only the Run goroutine
+// changes the state, so OnState sees the changes in order.
 func (s *Supervisor) setState(change func(*Status)) {
 	s.mu.Lock()
 	prev := s.status.State
@@ -71,58 +84,79 @@ func (s *Supervisor) setState(change func(*Status)) {
 	}
 }
 
-// ready publishes c as the live connection.
-func (s *Supervisor) ready(c *conn) {
-	prev := s.Status()
+// setPID records the live child's pid (0 for none). It is not a change of
+// state, so nobody is woken or told.
+func (s *Supervisor) setPID(pid int) {
+	s.mu.Lock()
+	s.status.PID = pid
+	s.mu.Unlock()
+}
+
+// starting enters StateStarting for a new attempt. A wake-up still pending
+// is answered by this attempt, so it is dropped: it must not cut the next
+// backoff short.
+func (s *Supervisor) starting() {
 	s.setState(func(st *Status) {
+		st.State = StateStarting
+		st.NextRetry = time.Time{}
+		select {
+		case <-s.wake:
+		default:
+		}
+	})
+}
+
+// ready publishes c as the live connection. A restart is a connection
+// that follows a lost one or a failed attempt.
+func (s *Supervisor) ready(c *conn, restart bool) {
+	var failed int
+	s.setState(func(st *Status) {
+		failed = st.Attempt
 		st.State = StateReady
 		st.Attempt = 0
 		st.NextRetry = time.Time{}
-		if !prev.Since.IsZero() && (prev.Restarts > 0 || prev.LastError != "") {
+		if restart {
 			st.Restarts++
 		}
+		s.conn = c
 	})
-	s.mu.Lock()
-	s.conn = c
-	s.mu.Unlock()
-	if prev.Attempt > 0 {
-		s.logger.Info("upstream recovered", "failed_attempts", prev.Attempt)
+	if failed > 0 {
+		s.logger.Info("upstream recovered", "failed_attempts", failed)
 	} else {
 		s.logger.Info("upstream ready")
 	}
 }
 
-// fail records a failed attempt or a lost connection and returns how many
-// failures there have been in a row.
-func (s *Supervisor) fail(err error) int {
-	var attempt int
-	s.setState(func(st *Status) {
-		st.Attempt++
-		attempt = st.Attempt
-		if err != nil {
-			st.LastError = err.Error()
-		}
-	})
-	return attempt
-}
-
-// backOff enters StateBackoff until wait has passed, and logs the failure:
-// the first few in a row each, then only at powers of two, so that a
-// crash-looping upstream does not flood the log.
-func (s *Supervisor) backOff(wait time.Duration, attempt int, err error) {
+// backOff records a failed attempt or a lost connection and enters
+// StateBackoff until wait has passed. The failure is logged: the first few
+// in a row each, then only at powers of two, so that a crash-looping
+// upstream does not flood the log.
+func (s *Supervisor) backOff(err error, attempt int, wait time.Duration) {
 	s.setState(func(st *Status) {
 		st.State = StateBackoff
+		st.Attempt = attempt
+		st.LastError = err.Error()
 		st.NextRetry = time.Now().Add(wait)
 	})
+	level := slog.LevelDebug
 	if attempt <= 3 || attempt&(attempt-1) == 0 {
-		s.logger.Warn("upstream unavailable", "err", err, "attempt", attempt, "retry_in", wait.Round(time.Millisecond))
-	} else {
-		s.logger.Debug("upstream unavailable", "err", err, "attempt", attempt, "retry_in", wait.Round(time.Millisecond))
+		level = slog.LevelWarn
 	}
+	s.logger.Log(context.Background(), level, "upstream unavailable", "err", err, "attempt", attempt, "retry_in", wait.Round(time.Millisecond))
 }
 
 // giveUp enters StateStopped for good after maxAttempts failures.
-func (s *Supervisor) giveUp(err error, attempts int) {
+func (s *Supervisor) giveUp(err error, attempt int) {
+	s.setState(func(st *Status) {
+		st.State = StateStopped
+		st.Attempt = attempt
+		st.LastError = err.Error()
+		st.NextRetry = time.Time{}
+	})
+	s.logger.Error("upstream failed too often; giving up", "err", err, "attempts", attempt)
+}
+
+// stopped enters StateStopped when Run returns.
+func (s *Supervisor) stopped() {
 	s.setState(func(st *Status) { st.State = StateStopped; st.NextRetry = time.Time{} })
-	s.logger.Error("upstream failed too often; giving up", "err", err, "attempts", attempts)
 }

@@ -3,9 +3,11 @@ package upstream
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -50,6 +52,14 @@ type Options struct {
 	// StopGrace is how long a child has to exit after its stdin is closed,
 	// and again after SIGTERM, before it is killed. Zero means 1s and 2s.
 	StopGrace time.Duration
+
+	// Lazy: Run does not start the upstream until the first Request; it is
+	// started on demand.
+	Lazy bool
+	// IdleTimeout: with Lazy, a connection that has served no request for
+	// this long is stopped until the next Request. Zero means the server's
+	// IdleAfter().
+	IdleTimeout time.Duration
 }
 
 func (o *Options) logger() *slog.Logger {
@@ -112,6 +122,9 @@ type Supervisor struct {
 	logger *slog.Logger
 	wake   chan struct{} // a request wants a connection now; buffered
 
+	inflight atomic.Int64 // requests inside Request
+	lastUse  atomic.Int64 // when a request last started or ended; Unix ns
+
 	mu      sync.Mutex
 	status  Status
 	conn    *conn         // the live connection in StateReady, else nil
@@ -120,12 +133,16 @@ type Supervisor struct {
 
 // New returns a Supervisor for srv. Nothing starts until Run.
 func New(srv *registry.Server, opts Options) *Supervisor {
+	state := StateStarting
+	if opts.Lazy {
+		state = StateIdle
+	}
 	return &Supervisor{
 		srv:     srv,
 		opts:    opts,
 		logger:  opts.logger(),
 		wake:    make(chan struct{}, 1),
-		status:  Status{Server: srv.Name, State: StateStarting, Since: time.Now()},
+		status:  Status{Server: srv.Name, State: state, Since: time.Now()},
 		changed: make(chan struct{}),
 	}
 }
@@ -141,38 +158,55 @@ func (s *Supervisor) Status() Status {
 }
 
 // Run keeps the upstream connected until ctx is done, then stops it and
-// waits until its process is gone. It returns ctx's error.
+// waits until its process is gone. It returns ctx's error. A lazy upstream
+// is connected only while it is being used.
 func (s *Supervisor) Run(ctx context.Context) error {
-	defer s.setState(func(st *Status) { st.State = StateStopped; st.NextRetry = time.Time{} })
+	defer s.stopped()
+	if s.opts.Lazy && !s.idle(ctx) {
+		return ctx.Err()
+	}
 	b := s.newBackOff()
-	initial, _, maxAttempts := s.srv.BackoffPolicy()
+	restart := false
 	for {
-		readyAt, err := s.serve(ctx)
+		readyAt, err := s.serve(ctx, restart)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if !readyAt.IsZero() && time.Since(readyAt) >= s.opts.stableAfter() {
 			b.Reset()
 		}
-		attempt := s.fail(err)
-		if maxAttempts > 0 && attempt >= maxAttempts {
-			s.giveUp(err, attempt)
-			<-ctx.Done()
-			return ctx.Err()
+		if errors.Is(err, errIdle) {
+			restart = false
+			if !s.idle(ctx) {
+				return ctx.Err()
+			}
+			continue
 		}
-		wait := b.NextBackOff()
-		if wait == backoff.Stop {
-			wait = initial
-		}
-		s.backOff(wait, attempt, err)
-		if !s.sleep(ctx, wait) {
+		restart = true
+		if !s.retry(ctx, b, err) {
 			return ctx.Err()
 		}
 	}
 }
 
+// retry records a failure and waits for the next attempt, or gives up
+// after maxAttempts failures in a row. It reports false if ctx ended or
+// there will be no next attempt.
+func (s *Supervisor) retry(ctx context.Context, b backoff.BackOff, err error) bool {
+	_, _, maxAttempts := s.srv.BackoffPolicy()
+	attempt := s.Status().Attempt + 1
+	if maxAttempts > 0 && attempt >= maxAttempts {
+		s.giveUp(err, attempt)
+		<-ctx.Done()
+		return false
+	}
+	wait := b.NextBackOff()
+	s.backOff(err, attempt, wait)
+	return s.sleep(ctx, wait)
+}
+
 // newBackOff returns the server's reconnect policy: exponential with
-// jitter, capped, never giving up by itself.
+// jitter, capped at the maximum, never giving up by itself.
 func (s *Supervisor) newBackOff() backoff.BackOff {
 	initial, max, _ := s.srv.BackoffPolicy()
 	b := backoff.NewExponentialBackOff()
@@ -180,7 +214,17 @@ func (s *Supervisor) newBackOff() backoff.BackOff {
 	b.MaxInterval = max
 	b.MaxElapsedTime = 0
 	b.Reset()
-	return b
+	return cappedBackOff{b, max}
+}
+
+// cappedBackOff keeps the jitter from pushing a delay above the maximum.
+type cappedBackOff struct {
+	backoff.BackOff
+	max time.Duration
+}
+
+func (b cappedBackOff) NextBackOff() time.Duration {
+	return min(b.BackOff.NextBackOff(), b.max)
 }
 
 // sleep waits d, or less if a request wants a connection now. It reports
@@ -200,8 +244,8 @@ func (s *Supervisor) sleep(ctx context.Context, d time.Duration) bool {
 
 // serve makes one connection and serves it until it ends. It returns when
 // the connection became ready (zero if it never did) and why it ended.
-func (s *Supervisor) serve(ctx context.Context) (readyAt time.Time, err error) {
-	s.setState(func(st *Status) { st.State = StateStarting; st.NextRetry = time.Time{} })
+func (s *Supervisor) serve(ctx context.Context, restart bool) (readyAt time.Time, err error) {
+	s.starting()
 	notes := newNoteQueue(s.srv.Name, s.opts.OnNotification, s.logger)
 	defer notes.stop()
 
@@ -209,26 +253,27 @@ func (s *Supervisor) serve(ctx context.Context) (readyAt time.Time, err error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	defer c.close(context.Background())
+	defer s.disconnect(c)
 
-	s.ready(c)
+	s.ready(c, restart)
 	readyAt = time.Now()
 	if s.opts.OnCatalogue != nil {
 		s.opts.OnCatalogue(s.srv.Name, cat)
 	}
-	return readyAt, s.watch(ctx, c, notes)
+	return readyAt, s.watch(ctx, c, notes, readyAt)
 }
 
 // connect starts the upstream, initialises it and reads its catalogue,
 // all within the start timeout.
 func (s *Supervisor) connect(ctx context.Context, notes *noteQueue) (*conn, *registry.Catalogue, error) {
-	if t := s.srv.Transport(); t != "stdio" {
+	if t := s.srv.Transport(); t != registry.TransportStdio {
 		return nil, nil, fmt.Errorf("transport %q is not supported yet", t)
 	}
 	c, err := dialStdio(s.srv, &s.opts, notes.push)
 	if err != nil {
 		return nil, nil, err
 	}
+	s.setPID(c.pid())
 	startCtx, cancel := context.WithTimeout(ctx, s.opts.startTimeout())
 	defer cancel()
 	err = c.handshake(startCtx, s.opts.clientInfo(), s.opts.clientCapabilities())
@@ -242,19 +287,37 @@ func (s *Supervisor) connect(ctx context.Context, notes *noteQueue) (*conn, *reg
 	if startCtx.Err() != nil && ctx.Err() == nil {
 		err = fmt.Errorf("no answer within %s while starting", s.opts.startTimeout())
 	}
-	c.close(context.Background())
+	s.disconnect(c)
 	return nil, nil, err
 }
 
+// disconnect closes c and waits until its child is gone.
+func (s *Supervisor) disconnect(c *conn) {
+	c.close(context.Background())
+	s.setPID(0)
+}
+
 // watch serves a ready connection until it dies or ctx ends, re-reading
-// the catalogue whenever the upstream says a list changed.
-func (s *Supervisor) watch(ctx context.Context, c *conn, notes *noteQueue) error {
+// the catalogue whenever the upstream says a list changed. Health checks
+// run meanwhile; a lazy upstream's connection ends when it falls idle.
+func (s *Supervisor) watch(ctx context.Context, c *conn, notes *noteQueue, readyAt time.Time) error {
+	defer s.checkHealth(ctx, c)()
+	idle := s.idleTimer(readyAt)
+	defer idle.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			c.die(errShutdown)
 			return ctx.Err()
 		case <-c.done:
 			return c.deathErr
+		case <-idle.C:
+			if s.releaseIdle(readyAt) {
+				s.logger.Info("stopping idle upstream", "idle_after", s.idleAfter())
+				c.die(errIdle)
+				return errIdle
+			}
+			idle.Reset(s.idleLeft(readyAt))
 		case <-notes.listChanged:
 			s.refresh(ctx, c)
 		}
@@ -268,7 +331,9 @@ func (s *Supervisor) refresh(ctx context.Context, c *conn) {
 	defer cancel()
 	cat, err := c.catalogue(ctx)
 	if err != nil {
-		s.logger.Warn("re-reading catalogue after list change", "err", err)
+		if !c.dead() {
+			s.logger.Warn("re-reading catalogue after list change", "err", err)
+		}
 		return
 	}
 	if s.opts.OnCatalogue != nil {

@@ -52,7 +52,12 @@ func (s *server) initialize(r *request) (any, *rpcError) {
 	}, nil
 }
 
+// ping answers {}, or method-not-found with -no-ping, as servers that
+// never heard of ping do.
 func (s *server) ping(*request) (any, *rpcError) {
+	if s.cfg.noPing {
+		return nil, newError(codeMethodNotFound, "method not found: ping")
+	}
 	return empty{}, nil
 }
 

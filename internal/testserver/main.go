@@ -13,6 +13,8 @@
 // The server exits 0 on stdin EOF (after answering requests in flight, for
 // at most 200ms), 2 with -crash-on-start, 3 from the crash tool, 4 right
 // after the Nth tools/call response (-exit-after N) and 64 on bad flags.
+// With -freeze-after N it stops answering after the Nth tools/call
+// response and no longer exits on stdin EOF: it lives until killed.
 package main
 
 import (
@@ -34,6 +36,8 @@ type config struct {
 	sharedURI      string
 	crashOnStart   bool
 	exitAfter      int
+	freezeAfter    int
+	noPing         bool
 	hangInitialize bool
 	garbage        bool
 	stderrChatter  bool
@@ -78,6 +82,8 @@ func parseConfig(argv []string, env string) (config, error) {
 	fs.StringVar(&c.sharedURI, "shared-uri", "", "also expose this resource URI (reads return \"from <name>\")")
 	fs.BoolVar(&c.crashOnStart, "crash-on-start", false, "exit with code 2 before reading anything")
 	fs.IntVar(&c.exitAfter, "exit-after", 0, "exit with code 4 right after the Nth tools/call response")
+	fs.IntVar(&c.freezeAfter, "freeze-after", 0, "answer nothing more (not even ping) after the Nth tools/call response, and ignore stdin EOF")
+	fs.BoolVar(&c.noPing, "no-ping", false, "answer ping with a method-not-found error")
 	fs.BoolVar(&c.hangInitialize, "hang-initialize", false, "never answer initialize")
 	fs.BoolVar(&c.garbage, "garbage", false, "write non-JSON lines before initialize and tools/call responses")
 	fs.BoolVar(&c.stderrChatter, "stderr-chatter", false, "log every received message to stderr")

@@ -19,7 +19,8 @@ var (
 )
 
 // respond writes the response to r, with any garbage lines -garbage asks
-// for, and exits after the Nth tools/call response when -exit-after is set.
+// for. It exits after the Nth tools/call response when -exit-after is set,
+// and freezes after it when -freeze-after is.
 func (s *server) respond(r *request, result any, rerr *rpcError) {
 	msg := outgoing{ID: r.msg.ID, Result: result, Error: rerr}
 	if rerr == nil && result == nil {
@@ -40,6 +41,9 @@ func (s *server) respond(r *request, result any, rerr *rpcError) {
 	if s.cfg.exitAfter > 0 && s.toolResponses == s.cfg.exitAfter {
 		os.Exit(4)
 	}
+	if s.cfg.freezeAfter > 0 && s.toolResponses == s.cfg.freezeAfter {
+		s.frozen = true
+	}
 }
 
 func (s *server) writeGarbage(method string) {
@@ -56,9 +60,13 @@ func (s *server) writeGarbage(method string) {
 	}
 }
 
-// writeRaw writes one line; the caller holds outMu. A client that went away
-// is not an error worth reporting: the server exits on stdin EOF anyway.
+// writeRaw writes one line, unless the server is frozen; the caller holds
+// outMu. A client that went away is not an error worth reporting: the
+// server exits on stdin EOF anyway.
 func (s *server) writeRaw(line []byte) {
+	if s.frozen {
+		return
+	}
 	_, _ = s.out.Write(line)
 }
 

@@ -21,7 +21,8 @@ type server struct {
 
 	outMu         sync.Mutex // serialises writes to out
 	out           io.Writer
-	toolResponses int // tools/call responses written; guarded by outMu
+	toolResponses int  // tools/call responses written; guarded by outMu
+	frozen        bool // -freeze-after reached: nothing more is written; guarded by outMu
 
 	active sync.WaitGroup // requests being handled
 
@@ -216,6 +217,12 @@ const drainTimeout = 200 * time.Millisecond
 // after drainTimeout (hang never finishes). It takes the output lock first
 // so that no line is cut in half.
 func (s *server) shutdown() {
+	s.outMu.Lock()
+	frozen := s.frozen
+	s.outMu.Unlock()
+	for frozen {
+		time.Sleep(time.Hour) // a frozen server lives until killed
+	}
 	drained := make(chan struct{})
 	go func() {
 		s.active.Wait()

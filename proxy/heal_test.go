@@ -1,0 +1,424 @@
+package proxy_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcpmux/mcpmux/internal/testutil"
+	"github.com/mcpmux/mcpmux/proxy"
+	"github.com/mcpmux/mcpmux/registry"
+	"github.com/mcpmux/mcpmux/upstream"
+)
+
+// healing returns a config entry for the test server with args that
+// reconnects after 20ms to 200ms.
+func healing(tb testing.TB, args ...string) map[string]any {
+	e := ts(tb, args...)
+	e["backoff"] = map[string]any{"initial": "20ms", "max": "200ms"}
+	return e
+}
+
+// listChanges counts the tools/list_changed notifications the client gets.
+func listChanges(m *mux) *atomic.Int32 {
+	var n atomic.Int32
+	m.client.OnNotification(func(note mcp.JSONRPCNotification) {
+		if note.Method == "notifications/tools/list_changed" {
+			n.Add(1)
+		}
+	})
+	return &n
+}
+
+// settle gives a list change that is on its way time to reach the client:
+// ten times the harness's ListChangedDelay, then a round trip, which the
+// client reads after any notification sent before it.
+func settle(m *mux) {
+	time.Sleep(100 * time.Millisecond)
+	m.tools()
+}
+
+// killUpstream sends SIGKILL to the live child of sup and returns its pid.
+func killUpstream(tb testing.TB, sup *upstream.Supervisor) int {
+	tb.Helper()
+	pid := sup.Status().PID
+	if pid == 0 {
+		tb.Fatalf("upstream %q has no live child", sup.Name())
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		tb.Fatalf("killing %q (pid %d): %v", sup.Name(), pid, err)
+	}
+	return pid
+}
+
+// waitRestarted waits until sup is ready after restarts restarts.
+func waitRestarted(tb testing.TB, sup *upstream.Supervisor, restarts int) {
+	tb.Helper()
+	waitFor(tb, func() bool {
+		st := sup.Status()
+		return st.State == upstream.StateReady && st.Restarts >= restarts
+	}, fmt.Sprintf("%s to restart %d times", sup.Name(), restarts))
+}
+
+func TestKilledUpstreamFailsCallAndComesBackUnchanged(t *testing.T) {
+	testutil.CheckNoChildren(t)
+	testutil.CheckNoGoroutineLeak(t)
+	seen := filepath.Join(t.TempDir(), "seen.jsonl")
+	m := startMux(t, map[string]any{"a": healing(t, "-name", "a", "-log-file", seen), "b": healing(t, "-name", "b")})
+	before := m.waitTools("a__slow", "b__echo")
+	changes := listChanges(m)
+	settle(m) // the start-up's own list changes
+	base := changes.Load()
+
+	type result struct {
+		rpcErr *mcp.JSONRPCErrorDetails
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, rpcErr, err := m.request(ctx, "tools/call", map[string]any{"name": "a__slow", "arguments": map[string]any{"ms": 10000}})
+		done <- result{rpcErr, err}
+	}()
+	waitFor(t, func() bool { return countLines(seen, `"name":"slow"`) == 1 }, "the slow call to reach the upstream")
+	killUpstream(t, m.sups["a"])
+	killed := time.Now()
+	res := <-done
+	if took := time.Since(killed); took > time.Second {
+		t.Errorf("the call in flight failed %s after the kill, want under 1s", took)
+	}
+	if res.err != nil || res.rpcErr == nil || !strings.Contains(res.rpcErr.Message, `upstream "a"`) || !strings.Contains(res.rpcErr.Message, "killed") {
+		t.Fatalf("call in flight = %v %+v, want an error naming the server and the kill", res.err, res.rpcErr)
+	}
+
+	waitRestarted(t, m.sups["a"], 1)
+	if got := text(t, m.call("a__whoami", nil)); got != "a" {
+		t.Errorf("a__whoami after restart = %q", got)
+	}
+	after := m.tools()
+	for name, raw := range before {
+		if !bytes.Equal(after[name], raw) {
+			t.Errorf("tool %s differs after the restart:\n got %s\nwant %s", name, truncate(after[name]), truncate(raw))
+		}
+	}
+	settle(m)
+	if n := changes.Load() - base; n != 0 {
+		t.Errorf("got %d tools/list_changed after a restart with the same catalogue, want none", n)
+	}
+}
+
+func TestRestartWithChangedCatalogueNotifiesOnce(t *testing.T) {
+	testutil.CheckNoChildren(t)
+	testutil.CheckNoGoroutineLeak(t)
+	m := startMux(t, map[string]any{"a": healing(t, "-name", "a"), "b": healing(t, "-name", "b")})
+	m.waitTools("a__list_changed", "b__echo")
+	changes := listChanges(m)
+	m.call("a__list_changed", nil) // the running upstream gains added_1
+	before := m.waitTools("a__added_1")
+	settle(m)
+	base := changes.Load()
+	if base == 0 {
+		t.Fatal("no tools/list_changed for the upstream's own list change")
+	}
+
+	killUpstream(t, m.sups["a"]) // the new child does not have added_1
+	waitRestarted(t, m.sups["a"], 1)
+	waitFor(t, func() bool { return changes.Load() > base }, "tools/list_changed after the restart")
+	settle(m)
+	if n := changes.Load() - base; n != 1 {
+		t.Errorf("got %d tools/list_changed after a restart that changed the catalogue, want 1", n)
+	}
+	after := m.tools()
+	if _, ok := after["a__added_1"]; ok {
+		t.Error("a__added_1 still listed after the restart")
+	}
+	for name, raw := range before {
+		if name != "a__added_1" && !bytes.Equal(after[name], raw) {
+			t.Errorf("unchanged tool %s differs after the restart", name)
+		}
+	}
+}
+
+func TestThousandCallsWhileUpstreamsDie(t *testing.T) {
+	testutil.CheckNoChildren(t)
+	testutil.CheckNoGoroutineLeak(t)
+	servers := map[string]any{}
+	var names, want []string
+	for i := range 10 {
+		name := fmt.Sprintf("u%d", i)
+		servers[name] = healing(t, "-name", name)
+		names = append(names, name)
+		want = append(want, name+"__whoami")
+	}
+	m := startMux(t, servers)
+	m.waitTools(want...)
+	victims := names[:3]
+
+	var wg sync.WaitGroup
+	var succeeded, failed atomic.Int32
+	for i := range 1000 {
+		server := names[i%len(names)]
+		wg.Go(func() {
+			failure := m.checkedCall(i, server)
+			switch {
+			case failure == "":
+				succeeded.Add(1)
+			case slices.Contains(victims, server):
+				failed.Add(1)
+			default:
+				t.Errorf("call %d to %s, which was never killed, failed: %s", i, server, failure)
+			}
+		})
+	}
+	killer := make(chan struct{})
+	go func() {
+		defer close(killer)
+		killTwice(t, m, victims)
+	}()
+	finished := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(finished)
+	}()
+	select {
+	case <-finished:
+	case <-time.After(60 * time.Second):
+		t.Fatal("calls still running after 60s")
+	}
+	<-killer
+	t.Logf("%d calls succeeded, %d failed with a clear error", succeeded.Load(), failed.Load())
+	for _, v := range victims {
+		if st := m.sups[v].Status(); st.Restarts == 0 {
+			t.Errorf("victim %s was never restarted: %+v", v, st)
+		}
+	}
+}
+
+// checkedCall makes call i to server and returns its error message, or ""
+// if it succeeded. A result must be the right one from the right upstream;
+// an error must name the server; every call must end within its 10s.
+func (m *mux) checkedCall(i int, server string) string {
+	tool, args, want := "whoami", map[string]any(nil), server
+	switch i % 3 {
+	case 1:
+		want = fmt.Sprintf("%s says %d", server, i)
+		tool, args = "echo", map[string]any{"message": want}
+	case 2:
+		ms := 50 + 50*(i%5)
+		tool, args, want = "slow", map[string]any{"ms": ms}, fmt.Sprintf("slept %d ms", ms)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, rpcErr, err := m.request(ctx, "tools/call", map[string]any{"name": server + "__" + tool, "arguments": args})
+	switch {
+	case err != nil:
+		m.t.Errorf("call %d to %s__%s: %v", i, server, tool, err)
+		return err.Error()
+	case rpcErr != nil:
+		if !strings.Contains(rpcErr.Message, fmt.Sprintf("%q", server)) {
+			m.t.Errorf("call %d to %s__%s = error %q, want one naming the server", i, server, tool, rpcErr.Message)
+		}
+		return rpcErr.Message
+	}
+	var r struct{ Content []struct{ Text string } }
+	if json.Unmarshal(res, &r) != nil || len(r.Content) == 0 || r.Content[0].Text != want {
+		m.t.Errorf("call %d to %s__%s = %s, want %q", i, server, tool, truncate(res), want)
+	}
+	return ""
+}
+
+// killTwice kills each victim's child with SIGKILL, waits for it to come
+// back, and kills it once more.
+func killTwice(tb testing.TB, m *mux, victims []string) {
+	for round := 1; round <= 2; round++ {
+		time.Sleep(50 * time.Millisecond) // let calls pile up on the new children
+		for _, v := range victims {
+			waitRestarted(tb, m.sups[v], round-1)
+			killUpstream(tb, m.sups[v])
+		}
+	}
+}
+
+func TestGarbageNeverReachesClient(t *testing.T) {
+	testutil.CheckNoChildren(t)
+	testutil.CheckNoGoroutineLeak(t)
+	logs := &syncBuffer{}
+	c := startRaw(t, slog.New(slog.NewTextHandler(logs, nil)), map[string]*registry.Server{
+		"noisy": {Command: testutil.TestServerPath(t), Args: []string{"-name", "noisy", "-garbage"}},
+		"calm":  {Command: testutil.TestServerPath(t), Args: []string{"-name", "calm"}},
+	})
+	c.send(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`)
+	c.await(0)
+	c.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	waitFor(t, func() bool {
+		c.send(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
+		line := c.await(1)
+		return bytes.Contains(line, []byte(`"noisy__echo"`)) && bytes.Contains(line, []byte(`"calm__echo"`))
+	}, "both upstreams' tools")
+	for i := 2; i < 12; i++ {
+		server := []string{"noisy", "calm"}[i%2]
+		c.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"%s__echo","arguments":{"message":"m%d"}}}`, i, server, i))
+	}
+	for i := 2; i < 12; i++ {
+		if line := c.await(i); !bytes.Contains(line, []byte(fmt.Sprintf(`"text":"m%d"`, i))) {
+			t.Errorf("call %d = %s", i, line)
+		}
+	}
+	for _, line := range c.all() {
+		var m struct{ JSONRPC string }
+		if json.Unmarshal(line, &m) != nil || m.JSONRPC != "2.0" {
+			t.Errorf("the client got a line that is not a JSON-RPC message: %q", line)
+		}
+	}
+	for _, want := range []string{"this is not json", "garbage before tools/call response"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("garbage %q not logged:\n%s", want, logs)
+		}
+	}
+}
+
+// rawClient speaks to mcpmux line by line, with no MCP library in between,
+// so that the test sees exactly what a client would read.
+type rawClient struct {
+	tb   testing.TB
+	w    io.Writer
+	more chan struct{} // a line arrived; buffered
+
+	mu        sync.Mutex
+	seen      [][]byte            // every line read
+	responses map[string][][]byte // unclaimed responses by raw id
+}
+
+// startRaw runs mcpmux with servers (name → config) and returns a raw
+// client connected to it. Everything is stopped at cleanup.
+func startRaw(tb testing.TB, logger *slog.Logger, servers map[string]*registry.Server) *rawClient {
+	tb.Helper()
+	srv := proxy.New(proxy.Options{Logger: logger, ListChangedDelay: 10 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for name, s := range servers {
+		s.Name = name
+		sup := upstream.New(s, upstream.Options{Logger: logger.With("upstream", name), OnCatalogue: srv.SetCatalogue, StopGrace: 200 * time.Millisecond})
+		srv.AddUpstream(s, sup)
+		wg.Go(func() { _ = sup.Run(ctx) })
+	}
+	clientIn, muxOut := io.Pipe()
+	muxIn, clientOut := io.Pipe()
+	wg.Go(func() {
+		_ = srv.Serve(ctx, muxIn, muxOut)
+		muxOut.Close()
+	})
+	c := &rawClient{tb: tb, w: clientOut, more: make(chan struct{}, 1), responses: map[string][][]byte{}}
+	wg.Go(func() { c.read(clientIn) })
+	tb.Cleanup(func() {
+		clientOut.Close()
+		cancel()
+		wg.Wait()
+	})
+	return c
+}
+
+// read records every line until r ends.
+func (c *rawClient) read(r io.Reader) {
+	br := bufio.NewReader(r)
+	for {
+		line, err := br.ReadBytes('\n')
+		if line = bytes.TrimSpace(line); len(line) > 0 {
+			c.record(line)
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (c *rawClient) record(line []byte) {
+	var m struct {
+		ID     json.RawMessage
+		Method string
+	}
+	_ = json.Unmarshal(line, &m)
+	c.mu.Lock()
+	c.seen = append(c.seen, line)
+	if m.Method == "" && len(m.ID) > 0 {
+		c.responses[string(m.ID)] = append(c.responses[string(m.ID)], line)
+	}
+	c.mu.Unlock()
+	select {
+	case c.more <- struct{}{}:
+	default:
+	}
+}
+
+func (c *rawClient) send(line string) {
+	c.tb.Helper()
+	if _, err := io.WriteString(c.w, line+"\n"); err != nil {
+		c.tb.Fatalf("writing to mcpmux: %v", err)
+	}
+}
+
+// await returns the first unclaimed response with the given id.
+func (c *rawClient) await(id int) []byte {
+	c.tb.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		if line := c.claim(fmt.Sprint(id)); line != nil {
+			return line
+		}
+		select {
+		case <-c.more:
+		case <-timeout:
+			c.tb.Fatalf("no response to request %d", id)
+		}
+	}
+}
+
+func (c *rawClient) claim(id string) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	lines := c.responses[id]
+	if len(lines) == 0 {
+		return nil
+	}
+	c.responses[id] = lines[1:]
+	return lines[0]
+}
+
+// all returns every line the client has read.
+func (c *rawClient) all() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([][]byte{}, c.seen...)
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,63 @@
+package upstream_test
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcpmux/mcpmux/registry"
+	"github.com/mcpmux/mcpmux/upstream"
+)
+
+func TestHealthCheckRestartsFrozenUpstream(t *testing.T) {
+	leakChecks(t)
+	seen := filepath.Join(t.TempDir(), "seen.jsonl")
+	srv := testServer(t, "a", "-freeze-after", "1", "-log-file", seen)
+	srv.HealthCheck = registry.HealthCheck{Interval: ms(50), Threshold: 2}
+	r := supervise(t, srv, upstream.Options{})
+	pid := r.waitState(upstream.StateReady).PID
+	hung := make(chan error, 1)
+	go func() {
+		_, err := r.call("hang", nil)
+		hung <- err
+	}()
+	waitFor(t, "the hung call to reach the upstream", func() bool { return countLines(seen, `"name":"hang"`) == 1 })
+	r.mustCall("echo", map[string]any{"message": "freeze now"})
+
+	start := time.Now()
+	err := <-hung
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("the call in flight failed %s after the upstream froze", took)
+	}
+	if !errors.Is(err, upstream.ErrConnectionLost) || !strings.Contains(err.Error(), "health check failed 2 times in a row") {
+		t.Errorf("call in flight = %v, want the failed health check", err)
+	}
+	waitFor(t, "a restart", func() bool { st := r.Status(); return st.State == upstream.StateReady && st.Restarts == 1 })
+	if !gone(pid) {
+		t.Errorf("the frozen child %d is still running", pid)
+	}
+	if st := r.Status(); !strings.Contains(st.LastError, "no answer within 50ms") {
+		t.Errorf("LastError = %q, want the unanswered ping", st.LastError)
+	}
+	if got := r.mustCall("whoami", nil); got != "a" {
+		t.Errorf("whoami after restart = %q", got)
+	}
+	if r.log.count("level=WARN", "health check failed", "failures=1") == 0 {
+		t.Errorf("the first failed ping was not logged:\n%s", r.log)
+	}
+}
+
+func TestPingErrorCountsAsAlive(t *testing.T) {
+	leakChecks(t)
+	seen := filepath.Join(t.TempDir(), "seen.jsonl")
+	srv := testServer(t, "a", "-no-ping", "-log-file", seen)
+	srv.HealthCheck = registry.HealthCheck{Interval: ms(20), Threshold: 2}
+	r := supervise(t, srv, upstream.Options{})
+	pid := r.waitState(upstream.StateReady).PID
+	waitFor(t, "ten pings", func() bool { return countLines(seen, `"method":"ping"`) >= 10 })
+	if st := r.Status(); st.State != upstream.StateReady || st.Restarts != 0 || st.PID != pid {
+		t.Errorf("after pings answered with errors: %+v, want the first connection still ready", st)
+	}
+}
