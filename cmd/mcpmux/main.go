@@ -4,8 +4,15 @@
 //
 // Usage:
 //
-//	mcpmux [serve] [--config FILE] [--log-level LEVEL]
+//	mcpmux [serve] [--config FILE] [--data-dir DIR | --no-registry] [--log-level LEVEL]
 //	mcpmux tools [--config FILE] [--json]
+//	mcpmux status [--config FILE] [--data-dir DIR] [--json]
+//	mcpmux history [SERVER] [--data-dir DIR] [--limit N] [--json]
+//
+// The registry, in the user's state directory unless --data-dir says
+// otherwise, remembers each upstream's catalogue (so that serve answers at
+// once while the upstreams start), its connection history and its call
+// statistics; status and history read it, even while serve runs.
 //
 // This package only parses flags and wires the pieces together; the work is
 // done in packages proxy, upstream and registry.
@@ -28,6 +35,9 @@ const usage = `mcpmux: one MCP server that stands in for many.
 Usage:
   mcpmux [serve] [flags]   serve the merged MCP server on stdin/stdout
   mcpmux tools [flags]     start the upstreams and print the merged tool catalogue
+  mcpmux status [flags]    print the state of every configured upstream
+  mcpmux history [SERVER] [flags]
+                           print the connection history, newest first
   mcpmux version           print the version
 
 Flags:
@@ -55,6 +65,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runServe(ctx, args, stdin, stdout, stderr)
 	case "tools":
 		return runTools(ctx, args, stdout, stderr)
+	case "status":
+		return runStatus(ctx, args, stdout, stderr)
+	case "history":
+		return runHistory(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "mcpmux", version())
 		return nil
@@ -62,7 +76,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (try: serve, tools, version)", cmd)
+	return fmt.Errorf("unknown command %q (try: serve, tools, status, history, version)", cmd)
 }
 
 // commonFlags are the flags every command takes.

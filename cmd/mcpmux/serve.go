@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -20,7 +21,10 @@ import (
 // been stopped.
 func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var c commonFlags
+	var dir dataDirFlag
 	fs := newFlagSet("serve", stderr, &c)
+	dir.register(fs)
+	noRegistry := fs.Bool("no-registry", false, "run without the registry: no cached catalogues, no history, no statistics")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -28,9 +32,15 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	srv, sups := build(cfg, logger)
-	logger.Info("mcpmux serving", "version", version(), "upstreams", len(sups))
+	var rec *registry.Recorder
+	var cached map[string]*registry.Catalogue
+	if !*noRegistry {
+		rec, cached = openRecorder(ctx, dir, cfg.Enabled(), logger)
+	}
+	srv, sups := build(cfg, logger, rec, cached)
+	logger.Info("mcpmux serving", "version", version(), "upstreams", len(sups), "cached", len(cached))
 
+	stopRecorder := runRecorder(ctx, rec, logger)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -40,6 +50,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	err = srv.Serve(ctx, stdin, stdout)
 	cancel()
 	wg.Wait()
+	stopRecorder()
 	logger.Info("mcpmux stopped")
 	return err
 }
@@ -63,26 +74,60 @@ func setup(c commonFlags, stderr io.Writer) (*registry.Config, *slog.Logger, err
 	return cfg, logger, nil
 }
 
-// build makes the proxy and one supervisor per enabled upstream.
-func build(cfg *registry.Config, logger *slog.Logger) (*proxy.Server, []*upstream.Supervisor) {
+// build makes the proxy and one supervisor per enabled upstream. With a
+// recorder (nil means none), the proxy serves each cached catalogue until
+// the live one arrives, a lazy upstream with a cached catalogue starts on
+// first use, and states, catalogues and calls are recorded.
+func build(cfg *registry.Config, logger *slog.Logger, rec *registry.Recorder, cached map[string]*registry.Catalogue) (*proxy.Server, []*upstream.Supervisor) {
 	var sups []*upstream.Supervisor
-	srv := proxy.New(proxy.Options{
+	popts := proxy.Options{
 		Logger:  logger,
 		Version: version(),
 		Status:  func() json.RawMessage { return statusJSON(sups) },
-	})
+	}
+	if rec != nil {
+		popts.OnCall = func(server, tool string, took time.Duration, err error) {
+			rec.RecordCall(server, tool, took, err != nil)
+		}
+	}
+	srv := proxy.New(popts)
 	for _, s := range cfg.Enabled() {
-		sup := upstream.New(s, upstream.Options{
-			Logger:         logger.With("upstream", s.Name),
-			ClientInfo:     mcp.Implementation{Name: "mcpmux", Version: version()},
-			OnCatalogue:    srv.SetCatalogue,
-			OnNotification: srv.UpstreamNotification,
-			OnRequest:      srv.UpstreamRequest,
-		})
+		cat := cached[s.Name]
+		sup := upstream.New(s, upstreamOptions(s, srv, rec, cat != nil, logger))
 		srv.AddUpstream(s, sup)
+		if cat != nil {
+			srv.SetCatalogue(s.Name, cat)
+		}
+		if rec != nil {
+			rec.SetState(serverState(sup.Status())) // a lazy one starts idle, unannounced
+		}
 		sups = append(sups, sup)
 	}
 	return srv, sups
+}
+
+// upstreamOptions wires the supervisor of s to the proxy and, if not nil,
+// to the recorder. A lazy server starts on first use only if a cached
+// catalogue lists it meanwhile; without one it starts at once.
+func upstreamOptions(s *registry.Server, srv *proxy.Server, rec *registry.Recorder, cached bool, logger *slog.Logger) upstream.Options {
+	opts := upstream.Options{
+		Logger:         logger.With("upstream", s.Name),
+		ClientInfo:     mcp.Implementation{Name: "mcpmux", Version: version()},
+		OnCatalogue:    srv.SetCatalogue,
+		OnNotification: srv.UpstreamNotification,
+		OnRequest:      srv.UpstreamRequest,
+	}
+	if rec != nil {
+		opts.OnCatalogue = func(name string, c *registry.Catalogue) {
+			srv.SetCatalogue(name, c)
+			rec.SaveCatalogue(s, *c)
+		}
+		opts.OnState = func(st upstream.Status) { rec.SetState(serverState(st)) }
+	}
+	if s.Lazy && cached {
+		opts.Lazy, opts.IdleTimeout = true, s.IdleAfter()
+	}
+	return opts
 }
 
 // statusJSON renders the live state of every upstream for mcpmux://status.

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcpmux/mcpmux/internal/testutil"
+	"github.com/mcpmux/mcpmux/registry"
+)
+
+// maxRSS is the most memory mcpmux itself may hold serving ten upstreams.
+const maxRSS = 40 << 20
+
+// manyServers writes a configuration of n test servers and returns it with
+// the name of one tool of each.
+func manyServers(tb testing.TB, n int) (config string, servers []string, tools []string) {
+	tb.Helper()
+	entries := map[string]any{}
+	for i := range n {
+		name := fmt.Sprintf("s%02d", i)
+		entries[name] = ts(tb, "-name", name)
+		servers = append(servers, name)
+		tools = append(tools, name+"__echo")
+	}
+	return writeConfig(tb, entries), servers, tools
+}
+
+// BenchmarkStartupToFirstToolsList measures, with the catalogues of 20
+// upstreams cached and each upstream taking 3s to start, the time from
+// starting mcpmux to the answer of its first tools/list. Run it with
+// -benchtime=5x or so: each iteration also waits for mcpmux to stop.
+func BenchmarkStartupToFirstToolsList(b *testing.B) {
+	testutil.CheckNoChildren(b)
+	dataDir := b.TempDir()
+	config, _, tools := manyServers(b, 20)
+	args := []string{"--config", config, "--data-dir", dataDir}
+	first := serveProcess(b, nil, args...)
+	want := len(first.waitTools(tools...))
+	first.stop()
+
+	b.ResetTimer()
+	for range b.N {
+		b.StartTimer()
+		p := serveProcess(b, []string{"TESTSERVER_ARGS=-start-delay 3s"}, args...)
+		got := p.tools()
+		b.StopTimer()
+		if len(got) != want {
+			b.Fatalf("first tools/list = %d tools, want the %d cached", len(got), want)
+		}
+		p.stop()
+	}
+}
+
+// TestServeRSS checks that mcpmux serving ten upstreams, and recording
+// their calls, holds less than maxRSS itself (children excluded).
+func TestServeRSS(t *testing.T) {
+	testutil.CheckNoChildren(t)
+	rss, peak := serveTenAndMeasure(t)
+	t.Logf("mcpmux with 10 upstreams: VmRSS %.1f MB, VmHWM %.1f MB", mb(rss), mb(peak))
+	if rss > maxRSS || peak > maxRSS {
+		t.Errorf("mcpmux VmRSS %.1f MB, VmHWM %.1f MB; want both under %.0f MB", mb(rss), mb(peak), mb(maxRSS))
+	}
+}
+
+// BenchmarkServeRSS reports what TestServeRSS checks.
+func BenchmarkServeRSS(b *testing.B) {
+	testutil.CheckNoChildren(b)
+	var rss, peak int64
+	for range b.N {
+		rss, peak = serveTenAndMeasure(b)
+	}
+	b.ReportMetric(mb(rss), "MB-rss")
+	b.ReportMetric(mb(peak), "MB-peak-rss")
+	if rss > maxRSS || peak > maxRSS {
+		b.Errorf("mcpmux VmRSS %.1f MB, VmHWM %.1f MB; want both under %.0f MB", mb(rss), mb(peak), mb(maxRSS))
+	}
+}
+
+func mb(n int64) float64 { return float64(n) / (1 << 20) }
+
+// serveTenAndMeasure runs mcpmux with ten upstreams, calls each a few
+// times, waits until the calls are in the store (so that the store has been
+// opened, written and closed), and returns mcpmux's resident memory now and
+// at its peak.
+func serveTenAndMeasure(tb testing.TB) (rss, peak int64) {
+	tb.Helper()
+	dataDir := tb.TempDir()
+	config, servers, tools := manyServers(tb, 10)
+	p := serveProcess(tb, nil, "--config", config, "--data-dir", dataDir)
+	p.waitTools(tools...)
+	for range 5 {
+		for _, tool := range tools {
+			p.call(10*time.Second, tool, map[string]any{"message": strings.Repeat("x", 1000)})
+		}
+	}
+	srvs := make([]*registry.Server, len(servers))
+	for i, name := range servers {
+		srvs[i] = &registry.Server{Name: name}
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		sums, _ := registry.Summarize(ctx, dataDir, srvs, time.Now())
+		cancel()
+		if len(sums) > 0 && sums[len(sums)-1].Calls.Calls == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("calls never reached the store")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	rss, peak = procMemory(tb, p.cmd.Process.Pid)
+	p.stop()
+	return rss, peak
+}
+
+// procMemory reads VmRSS and VmHWM of pid, in bytes.
+func procMemory(tb testing.TB, pid int) (rss, peak int64) {
+	tb.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		tb.Skipf("no /proc: %v", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		key, value, _ := strings.Cut(sc.Text(), ":")
+		fields := strings.Fields(value)
+		if len(fields) != 2 || fields[1] != "kB" {
+			continue
+		}
+		kb, _ := strconv.ParseInt(fields[0], 10, 64)
+		switch key {
+		case "VmRSS":
+			rss = kb << 10
+		case "VmHWM":
+			peak = kb << 10
+		}
+	}
+	return rss, peak
+}

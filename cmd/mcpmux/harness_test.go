@@ -1,0 +1,356 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcpmux/mcpmux/internal/testutil"
+)
+
+// ts returns a config entry that runs the test server with args.
+func ts(tb testing.TB, args ...string) map[string]any {
+	return map[string]any{"command": testutil.TestServerPath(tb), "args": args}
+}
+
+// writeConfig writes a configuration with servers (name → entry) and
+// returns its path.
+func writeConfig(tb testing.TB, servers map[string]any) string {
+	tb.Helper()
+	data, err := json.Marshal(map[string]any{"mcpServers": servers})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	path := filepath.Join(tb.TempDir(), "config.json")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// warnings returns the log lines at warn level or above.
+func (b *syncBuffer) warnings() []string {
+	var out []string
+	for line := range strings.Lines(b.String()) {
+		if strings.Contains(line, " WRN ") || strings.Contains(line, " ERR ") {
+			out = append(out, strings.TrimSpace(line))
+		}
+	}
+	return out
+}
+
+// muxClient is an MCP client connected to a serving mcpmux.
+type muxClient struct {
+	tb    testing.TB
+	c     *client.Client
+	raw   transport.Interface
+	notes chan string // methods of the notifications received
+	ids   atomic.Int64
+}
+
+// connect starts an MCP client on r and w and initializes it.
+func connect(tb testing.TB, r io.Reader, w io.WriteCloser) *muxClient {
+	tb.Helper()
+	m := &muxClient{tb: tb, raw: transport.NewIO(r, w, nil), notes: make(chan string, 100)}
+	m.c = client.NewClient(m.raw)
+	m.c.OnNotification(func(n mcp.JSONRPCNotification) {
+		select { // never block the client's reader
+		case m.notes <- n.Method:
+		default:
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := m.c.Start(context.Background()); err != nil {
+		tb.Fatalf("starting client: %v", err)
+	}
+	req := mcp.InitializeRequest{}
+	req.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
+	req.Params.ClientInfo = mcp.Implementation{Name: "cmd-test", Version: "1"}
+	if _, err := m.c.Initialize(ctx, req); err != nil {
+		tb.Fatalf("initializing client: %v", err)
+	}
+	return m
+}
+
+// send sends a raw request and returns the response, failing the test if
+// none arrives.
+func (m *muxClient) send(timeout time.Duration, method string, params any) *transport.JSONRPCResponse {
+	m.tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	id := mcp.NewRequestId(fmt.Sprintf("t-%d", m.ids.Add(1)))
+	resp, err := m.raw.SendRequest(ctx, transport.JSONRPCRequest{JSONRPC: "2.0", ID: id, Method: method, Params: params})
+	if err != nil {
+		m.tb.Fatalf("%s: %v", method, err)
+	}
+	return resp
+}
+
+// request sends a raw request and returns its result, failing the test on
+// any error.
+func (m *muxClient) request(timeout time.Duration, method string, params any) json.RawMessage {
+	m.tb.Helper()
+	resp := m.send(timeout, method, params)
+	if resp.Error != nil {
+		m.tb.Fatalf("%s: error %d: %s", method, resp.Error.Code, resp.Error.Message)
+	}
+	return resp.Result
+}
+
+// tools returns the names of the listed tools.
+func (m *muxClient) tools() []string {
+	m.tb.Helper()
+	return names(m.tb, m.request(10*time.Second, "tools/list", nil), "tools", "name")
+}
+
+// names returns the field key of each entry of the list field of a result.
+func names(tb testing.TB, result json.RawMessage, list, key string) []string {
+	tb.Helper()
+	var r map[string][]map[string]any
+	if err := json.Unmarshal(result, &r); err != nil {
+		tb.Fatalf("decoding %s: %v", list, err)
+	}
+	var out []string
+	for _, e := range r[list] {
+		out = append(out, fmt.Sprint(e[key]))
+	}
+	return out
+}
+
+// waitTools polls tools/list until it lists every name in want.
+func (m *muxClient) waitTools(want ...string) []string {
+	m.tb.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		have := m.tools()
+		if missing := without(want, have); len(missing) == 0 {
+			return have
+		} else if time.Now().After(deadline) {
+			m.tb.Fatalf("tools never listed: %q (have %q)", missing, have)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// call calls a tool and returns the text of its result.
+func (m *muxClient) call(timeout time.Duration, name string, args map[string]any) string {
+	m.tb.Helper()
+	res := m.request(timeout, "tools/call", map[string]any{"name": name, "arguments": args})
+	var r struct{ Content []struct{ Text string } }
+	if err := json.Unmarshal(res, &r); err != nil || len(r.Content) == 0 {
+		m.tb.Fatalf("tools/call %s: no text in %s", name, res)
+	}
+	return r.Content[0].Text
+}
+
+// waitNote waits for a notification with method.
+func (m *muxClient) waitNote(method string, timeout time.Duration) {
+	m.tb.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case got := <-m.notes:
+			if got == method {
+				return
+			}
+		case <-deadline:
+			m.tb.Fatalf("no %s within %v", method, timeout)
+		}
+	}
+}
+
+// without returns the elements of want missing from have.
+func without(want, have []string) []string {
+	var missing []string
+	for _, w := range want {
+		found := false
+		for _, h := range have {
+			found = found || h == w
+		}
+		if !found {
+			missing = append(missing, w)
+		}
+	}
+	return missing
+}
+
+// serving is `mcpmux serve` running in this process, with a client.
+type serving struct {
+	*muxClient
+	stderr *syncBuffer
+	stop   func() // closes the client and waits for run to return
+}
+
+// serveInProcess runs `mcpmux serve args...` in this process, connects a
+// client and initializes it. It is stopped at cleanup, if not before.
+func serveInProcess(tb testing.TB, args ...string) *serving {
+	tb.Helper()
+	clientIn, muxOut := io.Pipe()
+	muxIn, clientOut := io.Pipe()
+	s := &serving{stderr: new(syncBuffer)}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(context.Background(), append([]string{"serve", "--log-level", "debug"}, args...), muxIn, muxOut, s.stderr)
+		muxOut.Close()
+		muxIn.Close()
+	}()
+	var once sync.Once
+	s.stop = func() {
+		once.Do(func() {
+			if s.muxClient != nil {
+				_ = s.c.Close()
+			} else {
+				clientOut.Close()
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					tb.Errorf("mcpmux serve = %v\n%s", err, s.stderr)
+				}
+			case <-time.After(20 * time.Second):
+				tb.Fatalf("mcpmux serve did not stop\n%s", s.stderr)
+			}
+		})
+	}
+	tb.Cleanup(s.stop)
+	s.muxClient = connect(tb, clientIn, clientOut)
+	return s
+}
+
+var mcpmuxBinary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// mcpmuxPath builds the mcpmux binary once per test binary and returns its
+// path.
+func mcpmuxPath(tb testing.TB) string {
+	tb.Helper()
+	mcpmuxBinary.once.Do(func() {
+		dir, err := os.MkdirTemp("", "mcpmux-bin-")
+		if err != nil {
+			mcpmuxBinary.err = err
+			return
+		}
+		mcpmuxBinary.path = filepath.Join(dir, "mcpmux")
+		out, err := exec.Command("go", "build", "-o", mcpmuxBinary.path, ".").CombinedOutput()
+		if err != nil {
+			mcpmuxBinary.err = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if mcpmuxBinary.err != nil {
+		tb.Fatalf("building mcpmux: %v", mcpmuxBinary.err)
+	}
+	return mcpmuxBinary.path
+}
+
+// process is `mcpmux serve` running as a child process, with a client.
+type process struct {
+	*muxClient
+	cmd     *exec.Cmd
+	stderr  *syncBuffer
+	started time.Time
+	stop    func() // closes the client and waits for the process to exit
+}
+
+// startProcess starts `mcpmux serve args...` with extra environment env.
+// It does not connect a client: see [process.connect].
+func startProcess(tb testing.TB, env []string, args ...string) (p *process, stdout io.Reader, stdin io.WriteCloser) {
+	tb.Helper()
+	cmd := exec.Command(mcpmuxPath(tb), append([]string{"serve"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	p = &process{cmd: cmd, stderr: new(syncBuffer)}
+	cmd.Stderr = p.stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stdout, err = cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p.started = time.Now()
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	var once sync.Once
+	p.stop = func() {
+		once.Do(func() {
+			if p.muxClient != nil {
+				_ = p.c.Close()
+			} else {
+				stdin.Close()
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			select {
+			case err := <-exited:
+				if err != nil {
+					tb.Errorf("mcpmux serve exited: %v\n%s", err, p.stderr)
+				}
+			case <-time.After(20 * time.Second):
+				_ = cmd.Process.Kill()
+				<-exited
+				tb.Errorf("mcpmux serve did not stop within 20s\n%s", p.stderr)
+			}
+		})
+	}
+	tb.Cleanup(p.stop)
+	return p, stdout, stdin
+}
+
+// serveProcess starts `mcpmux serve args...` as a child process and
+// connects a client to it.
+func serveProcess(tb testing.TB, env []string, args ...string) *process {
+	tb.Helper()
+	p, stdout, stdin := startProcess(tb, env, args...)
+	p.muxClient = connect(tb, stdout, stdin)
+	return p
+}
+
+// runCommand runs one mcpmux command line in this process and returns its
+// stdout.
+func runCommand(tb testing.TB, args ...string) string {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var stdout, stderr syncBuffer
+	if err := run(ctx, args, strings.NewReader(""), &stdout, &stderr); err != nil {
+		tb.Fatalf("mcpmux %s = %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String()
+}

@@ -1,0 +1,348 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mcpmux/mcpmux/internal/testutil"
+	"github.com/mcpmux/mcpmux/registry"
+)
+
+// firstListBudget is how soon after the client's initialize a cached
+// catalogue must be listed.
+const firstListBudget = 100 * time.Millisecond
+
+// prime runs mcpmux with config until want is listed, so that the
+// catalogues are cached in dataDir.
+func prime(t *testing.T, config, dataDir string, want ...string) {
+	t.Helper()
+	m := serveInProcess(t, "--config", config, "--data-dir", dataDir)
+	m.waitTools(want...)
+	m.stop()
+}
+
+// With a cached catalogue, mcpmux lists an upstream's tools at once while
+// the upstream takes seconds to start; calls wait for it; and its live
+// catalogue replaces the cached one when it arrives.
+func TestServeCachedCatalogue(t *testing.T) {
+	testutil.CheckNoChildren(t)
+	testutil.CheckNoGoroutineLeak(t)
+	dataDir := t.TempDir()
+	config := writeConfig(t, map[string]any{"a": ts(t, "-name", "a")})
+	prime(t, config, dataDir, "a__echo")
+
+	// The same configuration, but the upstream now starts slowly and has
+	// more tools: TESTSERVER_ARGS is mcpmux's environment, not the
+	// server's configuration, so the cache stays valid.
+	t.Setenv("TESTSERVER_ARGS", "-start-delay 3s -tools 2")
+	start := time.Now()
+	m := serveInProcess(t, "--config", config, "--data-dir", dataDir)
+	tools := m.tools()
+	took := time.Since(start)
+	prompts := names(t, m.request(time.Second, "prompts/list", nil), "prompts", "name")
+	resources := names(t, m.request(time.Second, "resources/list", nil), "resources", "uri")
+	t.Logf("first tools/list %v after start: %d tools, then %d prompts, %d resources", took, len(tools), len(prompts), len(resources))
+	if took > firstListBudget {
+		t.Errorf("first tools/list took %v, want under %v", took, firstListBudget)
+	}
+	if !slices.Contains(tools, "a__echo") || slices.Contains(tools, "a__tool_0000") {
+		t.Errorf("first tools/list = %q, want the cached tools (a__echo, no a__tool_0000)", tools)
+	}
+	if len(prompts) == 0 || len(resources) == 0 {
+		t.Errorf("cached prompts %q, resources %q; want some of each", prompts, resources)
+	}
+
+	// A call made while the upstream starts waits for it.
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if got := m.call(10*time.Second, "a__echo", map[string]any{"message": "hi"}); got != "hi" {
+			t.Errorf("a__echo during start-up = %q, want hi", got)
+		}
+		if waited := time.Since(start); waited < 2*time.Second {
+			t.Errorf("a__echo answered after %v, before the upstream could have started", waited)
+		}
+	})
+	m.waitNote("notifications/tools/list_changed", 10*time.Second)
+	if tools := m.tools(); !slices.Contains(tools, "a__tool_0001") {
+		t.Errorf("tools/list after list_changed = %q, want the live tools", tools)
+	}
+	wg.Wait()
+}
+
+// A cached catalogue read with another configuration is not served.
+func TestServeConfigChangeInvalidatesCache(t *testing.T) {
+	testutil.CheckNoChildren(t)
+	testutil.CheckNoGoroutineLeak(t)
+	dataDir := t.TempDir()
+	prime(t, writeConfig(t, map[string]any{"a": ts(t, "-name", "a")}), dataDir, "a__echo")
+
+	t.Setenv("TESTSERVER_ARGS", "-start-delay 1s")
+	m := serveInProcess(t, "--config", writeConfig(t, map[string]any{"a": ts(t, "-name", "a", "-tools", "1")}), "--data-dir", dataDir)
+	if tools := m.tools(); len(tools) != 0 {
+		t.Errorf("first tools/list after a config change = %q, want nothing stale", tools)
+	}
+	m.waitTools("a__echo", "a__tool_0000")
+}
+
+// A lazy server with a cached catalogue starts on its first call and stops
+// when idle; without a cached catalogue it starts at once.
+func TestServeLazy(t *testing.T) {
+	testutil.CheckNoChildren(t)
+	testutil.CheckNoGoroutineLeak(t)
+	dataDir := t.TempDir()
+	entry := ts(t, "-name", "a")
+	entry["lazy"], entry["idleTimeout"] = true, "300ms"
+	config := writeConfig(t, map[string]any{"a": entry})
+	prime(t, config, dataDir, "a__echo") // no cache yet: started at once
+
+	m := serveInProcess(t, "--config", config, "--data-dir", dataDir)
+	if tools := m.tools(); !slices.Contains(tools, "a__echo") {
+		t.Fatalf("tools/list = %q, want the cached a__echo", tools)
+	}
+	if st := upstreamStatus(m.muxClient, "a"); st.State != "idle" || st.PID != 0 {
+		t.Fatalf("status before any call = %+v, want idle without a process", st)
+	}
+	// The first call starts the upstream; while it runs, the upstream is
+	// busy, not idle.
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if got := m.call(10*time.Second, "a__slow", map[string]any{"ms": 500}); got != "slept 500 ms" {
+			t.Errorf("a__slow = %q, want slept 500 ms", got)
+		}
+	})
+	var pid int
+	waitFor(t, 5*time.Second, "the upstream to start on use", func() bool {
+		st := upstreamStatus(m.muxClient, "a")
+		pid = st.PID
+		return st.State == "ready" && st.PID != 0
+	})
+	wg.Wait()
+	waitFor(t, 5*time.Second, "the idle upstream to stop", func() bool {
+		return upstreamStatus(m.muxClient, "a").State == "idle" && syscall.Kill(pid, 0) != nil
+	})
+}
+
+// upstreamStatus reads the status of server from mcpmux://status.
+func upstreamStatus(m *muxClient, server string) (st struct {
+	State string
+	PID   int
+}) {
+	m.tb.Helper()
+	res := m.request(5*time.Second, "resources/read", map[string]any{"uri": "mcpmux://status"})
+	var r struct{ Contents []struct{ Text string } }
+	if err := json.Unmarshal(res, &r); err != nil || len(r.Contents) == 0 {
+		m.tb.Fatalf("reading mcpmux://status: %v %s", err, res)
+	}
+	var status struct {
+		Upstreams []struct {
+			Server, State string
+			PID           int
+		}
+	}
+	if err := json.Unmarshal([]byte(r.Contents[0].Text), &status); err != nil {
+		m.tb.Fatalf("decoding mcpmux://status: %v", err)
+	}
+	for _, u := range status.Upstreams {
+		if u.Server == server {
+			st.State, st.PID = u.State, u.PID
+			return st
+		}
+	}
+	m.tb.Fatalf("mcpmux://status has no %q: %s", server, r.Contents[0].Text)
+	return st
+}
+
+// waitFor polls cond until it holds, failing the test after timeout.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Two mcpmux processes on one data directory both serve fully and both
+// record to the store; the second warns once that it shares it.
+func TestServeTwoInstances(t *testing.T) {
+	testutil.CheckNoChildren(t)
+	dataDir := t.TempDir()
+	config := writeConfig(t, map[string]any{"a": ts(t, "-name", "a"), "b": ts(t, "-name", "b")})
+	args := []string{"--config", config, "--data-dir", dataDir}
+
+	first := serveProcess(t, nil, args...)
+	first.waitTools("a__echo", "b__echo")
+	waitFor(t, 10*time.Second, "the first instance's heartbeat", func() bool {
+		insts, _ := registry.Instances(dataDir)
+		return len(insts) == 1 && insts[0].PID == first.cmd.Process.Pid
+	})
+	second := serveProcess(t, nil, args...)
+	second.waitTools("a__echo", "b__echo")
+
+	// Both serve, and record calls, through several flushes each, while
+	// status reads the store over and over.
+	stopReading := make(chan struct{})
+	var reader sync.WaitGroup
+	reader.Go(func() {
+		for reads := 0; ; reads++ {
+			select {
+			case <-stopReading:
+				t.Logf("status read the store %d times meanwhile", reads)
+				return
+			default:
+			}
+			var stdout, stderr syncBuffer
+			err := run(context.Background(), []string{"status", "--json", "--config", config, "--data-dir", dataDir}, nil, &stdout, &stderr)
+			if err != nil || stderr.String() != "" {
+				t.Errorf("status while two instances run = %v\n%s", err, stderr.String())
+			}
+		}
+	})
+	callBoth := func(n int) {
+		for i := range n {
+			for _, m := range []*process{first, second} {
+				if got, want := m.call(10*time.Second, "a__add", map[string]any{"a": i, "b": 1}), fmt.Sprint(i+1); got != want {
+					t.Fatalf("a__add(%d, 1) = %q, want %q", i, got, want)
+				}
+			}
+		}
+	}
+	callBoth(10)
+	waitFor(t, 10*time.Second, "both instances to flush their calls", func() bool {
+		return storedCalls(t, dataDir, "a") == 20
+	})
+	callBoth(10) // written by the last flushes, at exit
+	close(stopReading)
+	reader.Wait()
+	first.stop()
+	second.stop()
+
+	if w := first.stderr.warnings(); len(w) != 0 {
+		t.Errorf("first instance warned: %q", w)
+	}
+	if w := second.stderr.warnings(); len(w) != 1 || !strings.Contains(w[0], "shared") {
+		t.Errorf("second instance warned %q, want one warning that the data directory is shared", w)
+	}
+	s, err := registry.OpenStore(registry.StoreDir(dataDir), registry.StoreOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("opening the store afterwards: %v", err)
+	}
+	defer s.Close()
+	events, err := s.History("a", 0)
+	kinds := map[registry.EventKind]int{}
+	for _, e := range events {
+		kinds[e.Kind]++
+	}
+	if err != nil || kinds[registry.EventConnected] != 2 || kinds[registry.EventStopped] != 2 {
+		t.Errorf("history of a = %v, %v; want two connects and two stops, one of each instance", kinds, err)
+	}
+	stats, err := s.ToolStats("a")
+	if err != nil || stats["add"].Calls != 40 {
+		t.Errorf("ToolStats(a)[add] = %+v, %v; want the 40 calls of both instances", stats["add"], err)
+	}
+}
+
+// storedCalls returns how many calls to server the store of dataDir holds.
+func storedCalls(t *testing.T, dataDir, server string) int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	sums, err := registry.Summarize(ctx, dataDir, []*registry.Server{{Name: server}}, time.Now())
+	if err != nil {
+		t.Fatalf("reading the store: %v", err)
+	}
+	return sums[0].Calls.Calls
+}
+
+// A store that cannot be read is moved aside, with one warning, and mcpmux
+// serves and records as usual.
+func TestServeCorruptStore(t *testing.T) {
+	testutil.CheckNoChildren(t)
+	testutil.CheckNoGoroutineLeak(t)
+	dataDir := t.TempDir()
+	config := writeConfig(t, map[string]any{"a": ts(t, "-name", "a")})
+	prime(t, config, dataDir, "a__echo")
+	manifest := filepath.Join(registry.StoreDir(dataDir), "MANIFEST")
+	if err := os.WriteFile(manifest, []byte("this is not a Badger manifest"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	m := serveInProcess(t, "--config", config, "--data-dir", dataDir)
+	m.waitTools("a__echo")
+	if got := m.call(10*time.Second, "a__echo", map[string]any{"message": "hi"}); got != "hi" {
+		t.Errorf("a__echo = %q, want hi", got)
+	}
+	m.stop()
+	if w := m.stderr.warnings(); len(w) != 1 || !strings.Contains(w[0], "moved aside") {
+		t.Errorf("warnings = %q, want one about the store moved aside", w)
+	}
+	if aside, _ := filepath.Glob(registry.StoreDir(dataDir) + ".corrupt-*"); len(aside) != 1 {
+		t.Errorf("copies moved aside = %q, want one", aside)
+	}
+	if data, err := os.ReadFile(config); err != nil || !strings.Contains(string(data), "mcpServers") {
+		t.Errorf("config after recovery = %q, %v; want it untouched", data, err)
+	}
+	out := runCommand(t, "history", "a", "--data-dir", dataDir, "--json")
+	var events []registry.Event
+	if err := json.Unmarshal([]byte(out), &events); err != nil || len(events) != 2 {
+		t.Errorf("history of a in the fresh store = %s, %v; want this run's connect and stop", out, err)
+	}
+}
+
+// The registry lives in the user's state directory unless --data-dir says
+// otherwise; --no-registry runs without one.
+func TestServeDataDir(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("XDG layout is for Linux")
+	}
+	testutil.CheckNoChildren(t)
+	testutil.CheckNoGoroutineLeak(t)
+	state := t.TempDir()
+	t.Setenv("XDG_STATE_HOME", state)
+	config := writeConfig(t, map[string]any{"a": ts(t, "-name", "a")})
+	tests := []struct {
+		name  string
+		args  []string
+		store string // where the store must be afterwards; "" for nowhere
+	}{
+		{"no registry", []string{"--no-registry"}, ""},
+		{"default", nil, filepath.Join(state, "mcpmux", "store")},
+		{"data dir", []string{"--data-dir", filepath.Join(state, "elsewhere")}, filepath.Join(state, "elsewhere", "store")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before, _ := filepath.Glob(filepath.Join(state, "*"))
+			m := serveInProcess(t, append([]string{"--config", config}, tt.args...)...)
+			m.waitTools("a__echo")
+			m.call(10*time.Second, "a__echo", map[string]any{"message": "hi"})
+			m.stop()
+			after, _ := filepath.Glob(filepath.Join(state, "*"))
+			if tt.store == "" {
+				if !slices.Equal(before, after) {
+					t.Errorf("--no-registry wrote to the state directory: %q, was %q", after, before)
+				}
+				return
+			}
+			s, err := registry.OpenStore(tt.store, registry.StoreOptions{ReadOnly: true})
+			if err != nil {
+				t.Fatalf("opening the store: %v", err)
+			}
+			defer s.Close()
+			if _, ok, err := s.LoadCatalogue("a"); !ok || err != nil {
+				t.Errorf("LoadCatalogue(a) in %s = %t, %v; want the catalogue", tt.store, ok, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/mcpmux/mcpmux/registry"
+)
+
+// readTimeout bounds how long status and history wait for a running
+// mcpmux to let go of the store.
+const readTimeout = 5 * time.Second
+
+// runStatus prints what the registry knows of every configured server.
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c commonFlags
+	var dir dataDirFlag
+	fs := newFlagSet("status", stderr, &c)
+	dir.register(fs)
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, logger, err := setup(c, stderr)
+	if err != nil {
+		return err
+	}
+	path, err := dir.path()
+	if err != nil {
+		return err
+	}
+	servers := slices.SortedFunc(maps.Values(cfg.Servers), func(a, b *registry.Server) int {
+		return cmp.Compare(a.Name, b.Name)
+	})
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	now := time.Now()
+	sums, err := registry.Summarize(ctx, path, servers, now)
+	if err != nil {
+		logger.Warn("reading the registry; showing what could be read", "dir", path, "err", err)
+	}
+	if *asJSON {
+		return printStatusJSON(stdout, path, sums)
+	}
+	return printStatus(stdout, sums, now)
+}
+
+// statusEntry is one server in `mcpmux status --json`.
+type statusEntry struct {
+	registry.Summary
+	ErrorRate float64 `json:"errorRate"`
+	P50       string  `json:"latencyP50,omitempty"`
+	P95       string  `json:"latencyP95,omitempty"`
+}
+
+func printStatusJSON(w io.Writer, dataDir string, sums []registry.Summary) error {
+	out := struct {
+		DataDir string        `json:"dataDir"`
+		Servers []statusEntry `json:"servers"`
+	}{DataDir: dataDir, Servers: make([]statusEntry, len(sums))}
+	for i, s := range sums {
+		e := statusEntry{Summary: s, ErrorRate: s.ErrorRate()}
+		if s.Calls.Calls > 0 {
+			e.P50, e.P95 = s.Calls.Latency.Quantile(0.5).String(), s.Calls.Latency.Quantile(0.95).String()
+		}
+		out.Servers[i] = e
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// printStatus writes one aligned row per server.
+func printStatus(w io.Writer, sums []registry.Summary, now time.Time) error {
+	header := []string{"SERVER", "STATE", "SEEN", "FOR", "RESTARTS/24H", "TOOLS", "PROMPTS", "RESOURCES", "CALLS", "ERRORS", "P95", "LAST ERROR"}
+	rows := make([][]string, 0, len(sums))
+	for _, s := range sums {
+		rows = append(rows, statusRow(s, now))
+	}
+	return printTable(w, header, rows)
+}
+
+// statusRow is the row of one server in the status table.
+func statusRow(s registry.Summary, now time.Time) []string {
+	state, seen, since, lastErr := "-", "never", "-", ""
+	switch {
+	case s.State != nil:
+		state, since, lastErr = s.State.State, roundAge(now.Sub(s.State.Since)), s.State.LastError
+		seen = "last known"
+		if s.Live {
+			seen = "live"
+		}
+	case s.Disabled:
+		state = "disabled"
+	}
+	tools, prompts, resources := "-", "-", "-"
+	if !s.Fetched.IsZero() {
+		tools, prompts, resources = fmt.Sprint(s.Tools), fmt.Sprint(s.Prompts), fmt.Sprint(s.Resources+s.Templates)
+		if s.Stale {
+			tools += " (stale)"
+		}
+	}
+	errs, p95 := "-", "-"
+	if s.Calls.Calls > 0 {
+		errs = fmt.Sprintf("%d (%.1f%%)", s.Calls.Errors, 100*s.ErrorRate())
+		p95 = s.Calls.Latency.Quantile(0.95).Round(time.Millisecond).String()
+	}
+	return []string{s.Server, state, seen, since, fmt.Sprint(s.RestartsLastDay), tools, prompts, resources,
+		fmt.Sprint(s.Calls.Calls), errs, p95, firstLine(lastErr, 60)}
+}
+
+// roundAge rounds an age for display: to a tenth of a second below a
+// minute, to seconds below an hour, to minutes above.
+func roundAge(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	case d < time.Hour:
+		return d.Round(time.Second).String()
+	}
+	return d.Round(time.Minute).String()
+}

@@ -1,0 +1,215 @@
+package registry
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"os"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Defaults of [RecorderOptions].
+const (
+	DefaultFlushInterval    = 2 * time.Second
+	DefaultLockWait         = time.Second
+	DefaultMaxPendingEvents = 10000
+)
+
+// RecorderOptions configures a [Recorder]. The zero value means defaults.
+type RecorderOptions struct {
+	// Logger receives the recorder's warnings. Nil means discard.
+	Logger *slog.Logger
+	// Store configures every opening of the store. Its Logger defaults to
+	// Logger; ReadOnly is ignored.
+	Store StoreOptions
+	// FlushInterval is how often the recorder writes what it holds, and
+	// its heartbeat. Zero means DefaultFlushInterval.
+	FlushInterval time.Duration
+	// LockWait bounds how long one flush waits for other processes to let
+	// go of the store. Zero means DefaultLockWait.
+	LockWait time.Duration
+	// MaxPendingEvents bounds the events held while the store cannot be
+	// written; beyond it the oldest are dropped. Zero means
+	// DefaultMaxPendingEvents.
+	MaxPendingEvents int
+}
+
+func (o RecorderOptions) withDefaults() RecorderOptions {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Store.Logger == nil {
+		o.Store.Logger = o.Logger
+	}
+	o.Store.ReadOnly = false
+	o.FlushInterval = cmp.Or(max(o.FlushInterval, 0), DefaultFlushInterval)
+	o.LockWait = cmp.Or(max(o.LockWait, 0), DefaultLockWait)
+	o.MaxPendingEvents = cmp.Or(max(o.MaxPendingEvents, 0), DefaultMaxPendingEvents)
+	return o
+}
+
+// Recorder is the registry of a serving mcpmux: it reads the cached
+// catalogues at start-up, and records what happens (catalogues, connection
+// events, call statistics, server states) in memory, writing it to the
+// store in one batch every FlushInterval.
+//
+// The store is never kept open: each read and each flush opens it, does its
+// work and closes it, so that other mcpmux processes (a second host's
+// `mcpmux serve`, `mcpmux status`) can use the same data directory in
+// between. If the store stays busy, writes wait in memory for the next
+// flush. Between flushes a small live file tells `mcpmux status` that this
+// instance runs and what state its servers are in (see [Instance]).
+//
+// A Recorder's methods are safe for concurrent use.
+type Recorder struct {
+	dataDir string
+	opts    RecorderOptions // defaults applied
+	logger  *slog.Logger
+	self    Instance // PID and Started
+	now     func() time.Time
+	changed chan struct{} // a state changed: beat now; buffered
+
+	flushMu sync.Mutex // serializes flushes
+	failing bool       // the last flush failed; guarded by flushMu
+
+	mu      sync.Mutex
+	pending Batch             // not yet written
+	tracks  map[string]*track // by server
+	dropped bool              // events were dropped since the last good flush
+}
+
+// NewRecorder returns a Recorder for the data directory dataDir (see
+// [StoreDir]). Nothing is read or written until it is used.
+func NewRecorder(dataDir string, opts RecorderOptions) *Recorder {
+	opts = opts.withDefaults()
+	return &Recorder{
+		dataDir: dataDir,
+		opts:    opts,
+		logger:  opts.Logger,
+		self:    Instance{PID: os.Getpid(), Started: time.Now()},
+		now:     time.Now,
+		changed: make(chan struct{}, 1),
+		tracks:  make(map[string]*track),
+	}
+}
+
+// LoadCatalogues returns the cached catalogues of servers, keyed by name,
+// leaving out those read with another configuration than the server's
+// current one (see [Server.Fingerprint]): a changed command never serves a
+// stale catalogue. A store that does not exist yet holds none; one that
+// cannot be read is moved aside and replaced, as [OpenStore] does.
+func (r *Recorder) LoadCatalogues(ctx context.Context, servers []*Server) (map[string]*Catalogue, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.opts.LockWait)
+	defer cancel()
+	out := make(map[string]*Catalogue)
+	var loadErr error
+	load := func(s *Store) error {
+		var errs []error
+		for _, srv := range servers {
+			c, ok, err := s.LoadCatalogue(srv.Name)
+			if ok && c.Fingerprint == srv.Fingerprint() {
+				out[srv.Name] = &c
+			}
+			errs = append(errs, err)
+		}
+		loadErr = errors.Join(errs...)
+		return nil
+	}
+	// Reading without writing is cheaper, and leaves a missing store
+	// missing; only a store that cannot be opened is opened again for
+	// writing, which moves it aside at once if it is damaged.
+	ro := r.opts.Store
+	ro.ReadOnly = true
+	err := UseStore(ctx, StoreDir(r.dataDir), ro, load)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return out, nil
+	case err != nil && !errors.Is(err, ErrLocked):
+		err = UseStore(ctx, StoreDir(r.dataDir), r.opts.Store, load)
+	}
+	return out, errors.Join(err, loadErr)
+}
+
+// SaveCatalogue records c as the catalogue of srv, read with its current
+// configuration.
+func (r *Recorder) SaveCatalogue(srv *Server, c Catalogue) {
+	c.Fingerprint = srv.Fingerprint()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.pending.Catalogues == nil {
+		r.pending.Catalogues = make(map[string]Catalogue)
+	}
+	r.pending.Catalogues[srv.Name] = c
+}
+
+// SetState records the state of a server, and the history events its
+// change means (see [EventKind]).
+func (r *Recorder) SetState(st ServerState) {
+	st.MuxPID = r.self.PID
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := r.tracks[st.Server]
+	if t == nil {
+		t = new(track)
+		r.tracks[st.Server] = t
+	}
+	r.addEvents(t.next(st)...)
+	if r.pending.States == nil {
+		r.pending.States = make(map[string]ServerState)
+	}
+	r.pending.States[st.Server] = st
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
+}
+
+// RecordCall counts a call to tool of server that took latency.
+func (r *Recorder) RecordCall(server, tool string, latency time.Duration, failed bool) {
+	st := CallStats{Calls: 1, LastCall: r.now()}
+	if failed {
+		st.Errors = 1
+	}
+	st.Latency.observe(latency)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pending.addCall(server, tool, st)
+}
+
+// addEvents appends events to the pending ones, dropping the oldest beyond
+// MaxPendingEvents. The caller holds mu.
+func (r *Recorder) addEvents(events ...Event) {
+	r.pending.Events = append(r.pending.Events, events...)
+	r.capEvents()
+}
+
+// capEvents drops the oldest pending events beyond MaxPendingEvents, with
+// a warning the first time since the last good flush. The caller holds mu.
+func (r *Recorder) capEvents() {
+	over := len(r.pending.Events) - r.opts.MaxPendingEvents
+	if over <= 0 {
+		return
+	}
+	r.pending.Events = slices.Delete(r.pending.Events, 0, over)
+	if !r.dropped {
+		r.dropped = true
+		r.logger.Warn("store unavailable; dropping the oldest history events",
+			"kept", r.opts.MaxPendingEvents)
+	}
+}
+
+// states returns the last state of every server, sorted by name.
+func (r *Recorder) states() []ServerState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]ServerState, 0, len(r.tracks))
+	for _, name := range slices.Sorted(maps.Keys(r.tracks)) {
+		out = append(out, r.tracks[name].last)
+	}
+	return out
+}

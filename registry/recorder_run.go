@@ -1,0 +1,122 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// finalWait bounds the last flush, when Run's context has ended.
+const finalWait = 3 * time.Second
+
+// Run writes the recorder's heartbeat and what it holds every
+// FlushInterval, and the heartbeat alone at once when a state changes,
+// until ctx is done; then it flushes a last time, removes its live file and
+// returns the last flush's error. Failures before that are logged, once
+// until a flush succeeds again. Cancel ctx only once nothing is left to
+// record (the supervisors have stopped), so that their last events are
+// kept.
+func (r *Recorder) Run(ctx context.Context) error {
+	r.start()
+	t := time.NewTicker(r.opts.FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return r.stop(context.WithoutCancel(ctx))
+		case <-r.changed:
+			r.beat()
+		case <-t.C:
+			r.beat()
+			r.logFlush(r.Flush(ctx))
+		}
+	}
+}
+
+// start writes the first heartbeat, clears away the live files of
+// instances that are gone, and warns if another mcpmux is running on the
+// same data directory.
+func (r *Recorder) start() {
+	r.beat()
+	insts, err := Instances(r.dataDir)
+	if err != nil {
+		r.logger.Warn("reading live state of other instances", "err", err)
+	}
+	now := r.now()
+	var others []int
+	for _, inst := range insts {
+		switch {
+		case inst.PID == r.self.PID:
+		case inst.Running(now):
+			others = append(others, inst.PID)
+		default:
+			_ = removeInstance(r.dataDir, inst.PID)
+		}
+	}
+	if len(others) > 0 {
+		r.logger.Warn("data directory shared with another running mcpmux; both record to it in turn",
+			"dir", r.dataDir, "other_pids", others)
+	}
+}
+
+// stop flushes a last time and removes the live file.
+func (r *Recorder) stop(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, finalWait)
+	defer cancel()
+	err := r.Flush(ctx)
+	return errors.Join(err, removeInstance(r.dataDir, r.self.PID))
+}
+
+// beat rewrites the live file with the current states. A failure is
+// logged at debug level only: the live file is a hint for `mcpmux status`,
+// and the store keeps the states too.
+func (r *Recorder) beat() {
+	inst := r.self
+	inst.Heartbeat = r.now()
+	inst.Servers = r.states()
+	if err := writeInstance(r.dataDir, inst); err != nil {
+		r.logger.Debug("writing heartbeat", "err", err)
+	}
+}
+
+// Flush writes what the recorder holds to the store, in one batch. If the
+// store cannot be written, what was not written is kept for the next
+// flush.
+func (r *Recorder) Flush(ctx context.Context) error {
+	r.flushMu.Lock()
+	defer r.flushMu.Unlock()
+	r.mu.Lock()
+	b := r.pending
+	r.pending = Batch{}
+	r.mu.Unlock()
+	if b.Empty() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.opts.LockWait)
+	defer cancel()
+	err := UseStore(ctx, StoreDir(r.dataDir), r.opts.Store, func(s *Store) error { return s.Write(&b) })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if b.Empty() {
+		r.dropped = false
+	} else {
+		r.pending.requeue(&b)
+		r.capEvents()
+	}
+	return err
+}
+
+// logFlush logs the first of a run of failed flushes, and the recovery.
+func (r *Recorder) logFlush(err error) {
+	r.flushMu.Lock()
+	defer r.flushMu.Unlock()
+	switch {
+	case err != nil && !r.failing:
+		r.logger.Warn("writing to the store; keeping the data for the next try", "err", err)
+	case err != nil:
+		r.logger.Debug("writing to the store", "err", err)
+	case r.failing:
+		r.logger.Info("writing to the store recovered")
+	}
+	r.failing = err != nil
+}

@@ -1,0 +1,341 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// newTestRecorder returns a recorder on a fresh data directory, logging to
+// logs, and checks for leaked goroutines.
+func newTestRecorder(t *testing.T, opts RecorderOptions) (r *Recorder, dataDir string, logs *recorder) {
+	t.Helper()
+	checkGoroutines(t)
+	logs = new(recorder)
+	opts.Logger = slog.New(logs)
+	dataDir = t.TempDir()
+	return NewRecorder(dataDir, opts), dataDir, logs
+}
+
+func TestRecorderFlush(t *testing.T) {
+	r, dataDir, logs := newTestRecorder(t, RecorderOptions{})
+	ctx := context.Background()
+	a := &Server{Name: "a", Command: "a"}
+	if got, err := r.LoadCatalogues(ctx, []*Server{a}); len(got) != 0 || err != nil {
+		t.Errorf("LoadCatalogues before any flush = %v, %v; want none, nil", got, err)
+	}
+	if _, err := os.Stat(StoreDir(dataDir)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("reading a missing store created it: %v", err)
+	}
+
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	r.SetState(ServerState{Server: "a", State: StateStarting, Since: at})
+	r.SetState(ServerState{Server: "a", State: StateReady, Since: at.Add(time.Second), PID: 42})
+	r.SaveCatalogue(a, Catalogue{Tools: []json.RawMessage{json.RawMessage(`{"name":"t"}`)}, Fetched: at})
+	r.RecordCall("a", "t", time.Millisecond, false)
+	r.RecordCall("a", "t", time.Millisecond, true)
+	if err := r.Flush(ctx); err != nil {
+		t.Fatalf("Flush() = %v", err)
+	}
+	if err := r.Flush(ctx); err != nil { // nothing to write: no store opened
+		t.Fatalf("second Flush() = %v", err)
+	}
+
+	got, err := r.LoadCatalogues(ctx, []*Server{a, {Name: "b", Command: "b"}})
+	if err != nil || len(got) != 1 || got["a"] == nil || got["a"].Fingerprint != a.Fingerprint() {
+		t.Errorf("LoadCatalogues = %+v, %v; want a's, with its fingerprint", got, err)
+	}
+	changed := &Server{Name: "a", Command: "a", Args: []string{"--other"}}
+	if got, err := r.LoadCatalogues(ctx, []*Server{changed}); len(got) != 0 || err != nil {
+		t.Errorf("LoadCatalogues with changed args = %+v, %v; want none: the cache is stale", got, err)
+	}
+	s := openTestStore(t, StoreDir(dataDir), StoreOptions{ReadOnly: true})
+	checkStats(t, s, "a", map[string][2]int64{"t": {2, 1}})
+	events, err := s.History("a", 0)
+	if err != nil || len(events) != 1 || events[0].Kind != EventConnected {
+		t.Errorf("History(a) = %+v, %v; want one connected event", events, err)
+	}
+	states, err := s.States()
+	if want := os.Getpid(); err != nil || states["a"].PID != 42 || states["a"].MuxPID != want {
+		t.Errorf("States() = %+v, %v; want a with PID 42, MuxPID %d", states, err, want)
+	}
+	if msgs := logs.atLeast(slog.LevelWarn); len(msgs) != 0 {
+		t.Errorf("logged %q, want no warnings", msgs)
+	}
+}
+
+// While another process holds the store, writes wait in memory, the
+// oldest events beyond MaxPendingEvents being dropped with one warning.
+func TestRecorderKeepsWhileLocked(t *testing.T) {
+	r, dataDir, logs := newTestRecorder(t, RecorderOptions{LockWait: 50 * time.Millisecond, MaxPendingEvents: 3})
+	ctx := context.Background()
+	held := openTestStore(t, StoreDir(dataDir), StoreOptions{})
+	for i := range 3 { // six events: connected, stopped, ...
+		r.SetState(ServerState{Server: "a", State: StateReady, Since: time.Unix(int64(2*i), 0)})
+		r.SetState(ServerState{Server: "a", State: StateStopped, Since: time.Unix(int64(2*i+1), 0)})
+	}
+	r.RecordCall("a", "t", time.Millisecond, false)
+	if err := r.Flush(ctx); !errors.Is(err, ErrLocked) {
+		t.Fatalf("Flush() while locked = %v, want ErrLocked", err)
+	}
+	r.RecordCall("a", "t", time.Millisecond, false)
+	r.SetState(ServerState{Server: "a", State: StateReady, Since: time.Unix(6, 0)})
+	if err := r.Flush(ctx); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Flush() while locked = %v, want ErrLocked", err)
+	}
+	if msgs := logs.atLeast(slog.LevelWarn); len(msgs) != 1 || !strings.Contains(msgs[0], "dropping") {
+		t.Errorf("logged %q, want one warning about dropping events", msgs)
+	}
+	if err := held.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatalf("Flush() after release = %v", err)
+	}
+	s := openTestStore(t, StoreDir(dataDir), StoreOptions{ReadOnly: true})
+	checkStats(t, s, "a", map[string][2]int64{"t": {2, 0}})
+	events, err := s.History("a", 0)
+	var times []int64
+	for _, e := range events {
+		times = append(times, e.Time.Unix())
+	}
+	if err != nil || !reflect.DeepEqual(times, []int64{6, 6, 5}) {
+		t.Errorf("History(a) times = %v, %v; want the newest three, [6 6 5] (restart, connected, stopped)", times, err)
+	}
+}
+
+// A store that cannot be read is moved aside at start-up, with one
+// warning, and the recorder writes to a fresh one.
+func TestRecorderCorruptStore(t *testing.T) {
+	r, dataDir, logs := newTestRecorder(t, RecorderOptions{})
+	ctx := context.Background()
+	a := &Server{Name: "a", Command: "a"}
+	r.SaveCatalogue(a, Catalogue{Instructions: "old"})
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(StoreDir(dataDir), "MANIFEST"), []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.LoadCatalogues(ctx, []*Server{a}); len(got) != 0 || err != nil {
+		t.Errorf("LoadCatalogues(corrupt store) = %+v, %v; want none, nil", got, err)
+	}
+	if aside, _ := filepath.Glob(StoreDir(dataDir) + ".corrupt-*"); len(aside) != 1 {
+		t.Errorf("moved aside: %q, want one copy", aside)
+	}
+	r.SaveCatalogue(a, Catalogue{Instructions: "new"})
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r.LoadCatalogues(ctx, []*Server{a}); err != nil || got["a"] == nil || got["a"].Instructions != "new" {
+		t.Errorf("LoadCatalogues = %+v, %v; want the new one", got, err)
+	}
+	if msgs := logs.atLeast(slog.LevelWarn); len(msgs) != 1 {
+		t.Errorf("logged %q, want one warning", msgs)
+	}
+}
+
+func TestRecorderRun(t *testing.T) {
+	r, dataDir, logs := newTestRecorder(t, RecorderOptions{FlushInterval: 20 * time.Millisecond})
+	// Another instance that runs (the test's parent process stands in for
+	// it), and one that is gone.
+	other := Instance{PID: os.Getppid(), Heartbeat: time.Now()}
+	gone := Instance{PID: deadPID(t), Heartbeat: time.Now()}
+	for _, inst := range []Instance{other, gone} {
+		if err := writeInstance(dataDir, inst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+
+	r.SetState(ServerState{Server: "a", State: StateReady, Since: time.Now()})
+	self := waitInstance(t, dataDir, func(inst Instance) bool {
+		return inst.PID == os.Getpid() && len(inst.Servers) == 1 && inst.Servers[0].State == StateReady
+	})
+	if !self.Running(time.Now()) {
+		t.Errorf("own instance %+v is not running", self)
+	}
+	r.SetState(ServerState{Server: "a", State: StateStopped, Since: time.Now()})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run() = %v", err)
+	}
+
+	insts, err := Instances(dataDir)
+	if err != nil || len(insts) != 1 || insts[0].PID != other.PID {
+		t.Errorf("Instances() after Run = %+v, %v; want only the other running one", insts, err)
+	}
+	msgs := logs.atLeast(slog.LevelWarn)
+	if len(msgs) != 1 || !strings.Contains(msgs[0], "shared") {
+		t.Errorf("logged %q, want one warning about sharing", msgs)
+	}
+	events, err := ReadHistory(context.Background(), dataDir, "a", 0)
+	if err != nil || len(events) != 2 || events[0].Kind != EventStopped {
+		t.Errorf("ReadHistory(a) = %+v, %v; want connected, then stopped, flushed at the end", events, err)
+	}
+}
+
+// waitInstance polls the live files of dataDir until one satisfies ok.
+func waitInstance(t *testing.T, dataDir string, ok func(Instance) bool) Instance {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		insts, err := Instances(dataDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, inst := range insts {
+			if ok(inst) {
+				return inst
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no live instance as wanted; have %+v", insts)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// deadPID returns the pid of a process that has exited.
+func deadPID(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Process.Pid
+}
+
+func TestInstanceRunning(t *testing.T) {
+	now := time.Now()
+	tests := []struct {
+		name string
+		inst Instance
+		want bool
+	}{
+		{"fresh", Instance{PID: os.Getpid(), Heartbeat: now.Add(-time.Second)}, true},
+		{"stale heartbeat", Instance{PID: os.Getpid(), Heartbeat: now.Add(-LiveWindow)}, false},
+		{"process gone", Instance{PID: deadPID(t), Heartbeat: now}, false},
+		{"no pid", Instance{Heartbeat: now}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.inst.Running(now); got != tt.want {
+				t.Errorf("Running() = %t, want %t", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestUseStoreWaitsWhileLocked(t *testing.T) {
+	checkGoroutines(t)
+	dir := filepath.Join(t.TempDir(), "store")
+	held := openTestStore(t, dir, StoreOptions{})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err := UseStore(ctx, dir, StoreOptions{ReadOnly: true}, func(*Store) error { return nil })
+	if !errors.Is(err, ErrLocked) {
+		t.Errorf("UseStore while held = %v, want ErrLocked", err)
+	}
+
+	time.AfterFunc(100*time.Millisecond, func() { held.Close() })
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	called := false
+	err = UseStore(ctx, dir, StoreOptions{}, func(*Store) error { called = true; return nil })
+	if err != nil || !called {
+		t.Errorf("UseStore once released = %v, called %t; want nil, true", err, called)
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	checkGoroutines(t)
+	dataDir := t.TempDir()
+	now := time.Now()
+	a := &Server{Name: "a", Command: "a"}
+	b := &Server{Name: "b", Command: "b"}
+	c := &Server{Name: "c", Command: "c", Disabled: true}
+	if got, err := Summarize(context.Background(), dataDir, []*Server{a}, now); err != nil || len(got) != 1 || got[0].State != nil {
+		t.Errorf("Summarize(empty data dir) = %+v, %v; want a without state", got, err)
+	}
+
+	batch := Batch{
+		Catalogues: map[string]Catalogue{
+			"a": {Tools: make([]json.RawMessage, 3), Prompts: make([]json.RawMessage, 1), Fetched: now, Fingerprint: a.Fingerprint()},
+			"b": {Tools: make([]json.RawMessage, 2), Fetched: now, Fingerprint: "old"},
+		},
+		States: map[string]ServerState{
+			"a": {Server: "a", State: StateStopped, Since: now},
+			"b": {Server: "b", State: StateBackoff, Since: now, LastError: "exit status 1"},
+		},
+		Events: []Event{
+			{Server: "a", Kind: EventRestart, Time: now.Add(-25 * time.Hour)},
+			{Server: "a", Kind: EventRestart, Time: now.Add(-time.Hour)},
+			{Server: "a", Kind: EventConnected, Time: now.Add(-time.Hour)},
+		},
+	}
+	batch.addCall("a", "x", CallStats{Calls: 3, Errors: 1})
+	batch.addCall("a", "y", CallStats{Calls: 1})
+	err := UseStore(context.Background(), StoreDir(dataDir), StoreOptions{}, func(s *Store) error { return s.Write(&batch) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := Instance{PID: os.Getpid(), Heartbeat: now, Servers: []ServerState{{Server: "a", State: StateReady, Since: now}}}
+	if err := writeInstance(dataDir, live); err != nil {
+		t.Fatal(err)
+	}
+
+	got, err := Summarize(context.Background(), dataDir, []*Server{a, b, c}, now)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("Summarize() = %+v, %v; want three summaries", got, err)
+	}
+	if s := got[0]; !s.Live || s.State.State != StateReady || s.RestartsLastDay != 1 || s.Tools != 3 ||
+		s.Prompts != 1 || s.Stale || s.Calls.Calls != 4 || s.Calls.Errors != 1 || s.ErrorRate() != 0.25 {
+		t.Errorf("Summarize()[a] = %+v; want live, ready, 1 restart, 3 tools, 1 prompt, 4 calls, 1 error", s)
+	}
+	if s := got[1]; s.Live || s.State.LastError != "exit status 1" || !s.Stale || s.Tools != 2 {
+		t.Errorf("Summarize()[b] = %+v; want last known backoff, stale catalogue of 2 tools", s)
+	}
+	if s := got[2]; !s.Disabled || s.State != nil {
+		t.Errorf("Summarize()[c] = %+v; want disabled, no state", s)
+	}
+}
+
+// BenchmarkLoadCatalogues measures what start-up pays to read the cached
+// catalogues of 20 servers: a read-only open, 20 reads, a close.
+func BenchmarkLoadCatalogues(b *testing.B) {
+	dataDir := b.TempDir()
+	r := NewRecorder(dataDir, RecorderOptions{})
+	tool := json.RawMessage(`{"name":"tool","description":"Does a thing","inputSchema":{"type":"object","properties":{"q":{"type":"string"}}}}`)
+	var servers []*Server
+	for i := range 20 {
+		srv := &Server{Name: fmt.Sprint(i), Command: "x"}
+		servers = append(servers, srv)
+		c := Catalogue{Tools: make([]json.RawMessage, 20), Fetched: time.Now()}
+		for j := range c.Tools {
+			c.Tools[j] = tool
+		}
+		r.SaveCatalogue(srv, c)
+	}
+	if err := r.Flush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		got, err := r.LoadCatalogues(context.Background(), servers)
+		if err != nil || len(got) != 20 {
+			b.Fatalf("LoadCatalogues = %d catalogues, %v", len(got), err)
+		}
+	}
+}
