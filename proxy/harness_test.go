@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -264,12 +265,17 @@ func direct(tb testing.TB, args ...string) transport.Interface {
 	return c.GetTransport()
 }
 
+// directIDs numbers direct requests: mcp-go's stdio transport loses the
+// response to a request whose id was just used by another.
+var directIDs atomic.Int64
+
 // rawRequest sends a raw request on a direct transport.
 func rawRequest(tb testing.TB, tr transport.Interface, method string, params any) json.RawMessage {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	resp, err := tr.SendRequest(ctx, transport.JSONRPCRequest{JSONRPC: "2.0", ID: mcp.NewRequestId("d-1"), Method: method, Params: params})
+	id := mcp.NewRequestId(fmt.Sprintf("d-%d", directIDs.Add(1)))
+	resp, err := tr.SendRequest(ctx, transport.JSONRPCRequest{JSONRPC: "2.0", ID: id, Method: method, Params: params})
 	if err != nil || resp.Error != nil {
 		tb.Fatalf("direct %s = %v %+v", method, err, resp)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"time"
 
 	"github.com/mcpmux/mcpmux/upstream"
 )
@@ -29,16 +30,18 @@ func (sess *session) progressFor(token, server string) bool {
 	return sess.progress[token] == server
 }
 
-// asking reports whether server waits for the client to answer a request.
-func (sess *session) asking(server string) bool {
+// sinceAsking returns how much longer a call to server may run when its
+// timeout is counted from the last answer the client gave it: all of
+// timeout while the server is still waiting for an answer.
+func (sess *session) sinceAsking(server string, timeout time.Duration) time.Duration {
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
 	for _, o := range sess.outgoing {
 		if o.server == server {
-			return true
+			return timeout
 		}
 	}
-	return false
+	return timeout - time.Since(sess.answeredAt[server])
 }
 
 // clientRequest sends a request to the client on behalf of an upstream and
@@ -53,6 +56,7 @@ func (sess *session) clientRequest(ctx context.Context, server, method string, p
 	defer func() {
 		sess.mu.Lock()
 		delete(sess.outgoing, string(id))
+		sess.answeredAt[server] = time.Now()
 		sess.mu.Unlock()
 	}()
 

@@ -159,15 +159,15 @@ func (sess *session) forward(ctx context.Context, e entry, method string, params
 
 var errTimeout = errors.New("upstream timeout")
 
-// watchdog calls expire once timeout has passed, unless the server is
-// waiting for the client to answer one of its requests (a person may be
-// answering an elicitation): then the timeout starts again. It returns a
-// function that stops it.
+// watchdog calls expire once timeout has passed, not counting the time the
+// server spends waiting for the client to answer one of its requests (a
+// person may be answering an elicitation): the timeout starts again when
+// the client answers. It returns a function that stops it.
 func (sess *session) watchdog(server string, timeout time.Duration, expire func()) (stop func()) {
 	var t *time.Timer
 	t = time.AfterFunc(timeout, func() {
-		if sess.asking(server) {
-			t.Reset(timeout)
+		if wait := sess.sinceAsking(server, timeout); wait > 0 {
+			t.Reset(wait)
 			return
 		}
 		expire()

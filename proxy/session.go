@@ -32,6 +32,7 @@ type session struct {
 	inflight   map[string]*call       // client requests being served, by raw id
 	progress   map[string]string      // progress token → upstream, while its call runs
 	outgoing   map[string]*outgoing   // our requests to the client, by id
+	answeredAt map[string]time.Time   // when each upstream last got an answer from the client
 	pending    map[string]bool        // list_changed methods waiting to be sent
 	timer      *time.Timer            // sends pending when it fires
 	clientInfo mcp.Implementation     // from initialize
@@ -90,14 +91,15 @@ func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	sess := &session{
-		srv:      s,
-		id:       "stdio-" + strconv.FormatInt(sessionIDs.Add(1), 10),
-		out:      out,
-		notes:    make(chan mcp.JSONRPCNotification, 100),
-		inflight: map[string]*call{},
-		progress: map[string]string{},
-		outgoing: map[string]*outgoing{},
-		pending:  map[string]bool{},
+		srv:        s,
+		id:         "stdio-" + strconv.FormatInt(sessionIDs.Add(1), 10),
+		out:        out,
+		notes:      make(chan mcp.JSONRPCNotification, 100),
+		inflight:   map[string]*call{},
+		progress:   map[string]string{},
+		outgoing:   map[string]*outgoing{},
+		answeredAt: map[string]time.Time{},
+		pending:    map[string]bool{},
 	}
 	if err := s.mcp.RegisterSession(ctx, sess); err != nil {
 		return err
