@@ -41,24 +41,83 @@ type entry struct {
 	raw      json.RawMessage // the upstream's object, renamed where named
 }
 
-// source is one upstream's contribution to the merged catalogue.
+// source is one upstream's contribution to the merged catalogue, parsed
+// once when its catalogue arrives, so that merging is cheap however often
+// other upstreams change.
 type source struct {
-	server string
-	prefix string
-	cat    *registry.Catalogue
+	server  string
+	prefix  string
+	cat     *registry.Catalogue
+	tools   []named
+	prompts []named
+	// resources and templates keyed by URI, in the upstream's order.
+	resources, templates []entry
 }
 
-// buildCatalogue merges the sources.
-func buildCatalogue(sources []source, logger *slog.Logger) *catalogue {
+// named is one upstream tool or prompt. It remembers the last name it was
+// exposed under with its renamed object, which is reused while the name
+// stays the same.
+type named struct {
+	original string
+	raw      json.RawMessage
+	exposed  string
+	renamed  json.RawMessage
+}
+
+// newSource parses an upstream's catalogue. Entries without a usable name
+// or URI are left out and logged; a name listed twice keeps the first.
+func newSource(server, prefix string, cat *registry.Catalogue, logger *slog.Logger) *source {
+	return &source{
+		server:    server,
+		prefix:    prefix,
+		cat:       cat,
+		tools:     parseNamed(server, "tool", cat.Tools, logger),
+		prompts:   parseNamed(server, "prompt", cat.Prompts, logger),
+		resources: parseURIs(server, "uri", cat.Resources, logger),
+		templates: parseURIs(server, "uriTemplate", cat.ResourceTemplates, logger),
+	}
+}
+
+func parseNamed(server, kind string, items []json.RawMessage, logger *slog.Logger) []named {
+	var out []named
+	seen := map[string]bool{}
+	for _, raw := range items {
+		name, ok := stringMember(raw, "name")
+		if !ok || seen[name] {
+			logger.Warn("upstream "+kind+" without a name or listed twice; left out", "upstream", server, kind, name)
+			continue
+		}
+		seen[name] = true
+		out = append(out, named{original: name, raw: raw})
+	}
+	return out
+}
+
+func parseURIs(server, field string, items []json.RawMessage, logger *slog.Logger) []entry {
+	var out []entry
+	for _, raw := range items {
+		uri, ok := stringMember(raw, field)
+		if !ok {
+			logger.Warn("upstream resource without a "+field+"; left out", "upstream", server)
+			continue
+		}
+		out = append(out, entry{key: uri, server: server, original: uri, raw: raw})
+	}
+	return out
+}
+
+// buildCatalogue merges the sources. A URI that two upstreams list is
+// reported through conflict, which the caller makes log each URI once.
+func buildCatalogue(sources []*source, logger *slog.Logger, conflict func(uri, servedBy, ignored string)) *catalogue {
 	sort.Slice(sources, func(i, j int) bool { return sources[i].server < sources[j].server })
 	c := &catalogue{upstreams: map[string]*registry.Catalogue{}}
 	for _, src := range sources {
 		c.upstreams[src.server] = src.cat
 	}
-	c.tools = namedList(sources, "tool", func(c *registry.Catalogue) []json.RawMessage { return c.Tools }, logger)
-	c.prompts = namedList(sources, "prompt", func(c *registry.Catalogue) []json.RawMessage { return c.Prompts }, logger)
-	c.resources = uriList(sources, func(c *registry.Catalogue) []json.RawMessage { return c.Resources }, "uri", logger)
-	c.templates = uriList(sources, func(c *registry.Catalogue) []json.RawMessage { return c.ResourceTemplates }, "uriTemplate", logger)
+	c.tools = mergeNamed(sources, func(s *source) []named { return s.tools }, logger)
+	c.prompts = mergeNamed(sources, func(s *source) []named { return s.prompts }, logger)
+	c.resources = mergeURIs(sources, func(s *source) []entry { return s.resources }, conflict)
+	c.templates = mergeURIs(sources, func(s *source) []entry { return s.templates }, conflict)
 	for _, e := range c.templates.entries {
 		m, _ := uritemplate.New(e.key)
 		c.matchers = append(c.matchers, m)
@@ -66,57 +125,49 @@ func buildCatalogue(sources []source, logger *slog.Logger) *catalogue {
 	return c
 }
 
-// namedList merges tools or prompts under exposed names. Entries without
-// a name are left out and logged; a name listed twice keeps the first.
-func namedList(sources []source, kind string, items func(*registry.Catalogue) []json.RawMessage, logger *slog.Logger) list {
+// mergeNamed exposes the tools or prompts of every source under the names
+// AssignNames gives them.
+func mergeNamed(sources []*source, items func(*source) []named, logger *slog.Logger) list {
 	var names []NameEntry
-	var raws []json.RawMessage
+	var refs []*named
 	for _, src := range sources {
-		seen := map[string]bool{}
-		for _, raw := range items(src.cat) {
-			name, ok := stringMember(raw, "name")
-			if !ok || seen[name] {
-				logger.Warn("upstream "+kind+" without a name or listed twice; left out", "upstream", src.server, kind, name)
-				continue
-			}
-			seen[name] = true
-			names = append(names, NameEntry{Server: src.server, Prefix: src.prefix, Original: name})
-			raws = append(raws, raw)
+		for i := range items(src) {
+			n := &items(src)[i]
+			names = append(names, NameEntry{Server: src.server, Prefix: src.prefix, Original: n.original})
+			refs = append(refs, n)
 		}
 	}
 	exposed := AssignNames(names)
-	var entries []entry
-	for i, n := range names {
-		raw, err := withString(raws[i], "name", exposed[i])
-		if err != nil {
-			logger.Warn("upstream "+kind+" is not a JSON object; left out", "upstream", n.Server, kind, n.Original)
-			continue
+	entries := make([]entry, 0, len(refs))
+	for i, n := range refs {
+		if n.exposed != exposed[i] || n.renamed == nil {
+			raw, err := withString(n.raw, "name", exposed[i])
+			if err != nil {
+				logger.Warn("upstream entry is not a JSON object; left out", "upstream", names[i].Server, "name", n.original)
+				continue
+			}
+			n.exposed, n.renamed = exposed[i], raw
 		}
-		entries = append(entries, entry{key: exposed[i], server: n.Server, original: n.Original, raw: raw})
+		entries = append(entries, entry{key: n.exposed, server: names[i].Server, original: n.original, raw: n.renamed})
 	}
 	return newList(entries)
 }
 
-// uriList merges resources or templates by URI, unchanged. The first
+// mergeURIs merges resources or templates by URI, unchanged. The first
 // server (by name) to list a URI owns it; the others' entries are logged.
-func uriList(sources []source, items func(*registry.Catalogue) []json.RawMessage, field string, logger *slog.Logger) list {
+func mergeURIs(sources []*source, items func(*source) []entry, conflict func(uri, servedBy, ignored string)) list {
 	var entries []entry
 	owner := map[string]string{}
 	for _, src := range sources {
-		for _, raw := range items(src.cat) {
-			uri, ok := stringMember(raw, field)
-			if !ok {
-				logger.Warn("upstream resource without a "+field+"; left out", "upstream", src.server)
-				continue
-			}
-			if first, taken := owner[uri]; taken {
-				if first != src.server {
-					logger.Warn("two upstreams list one URI; the first by name serves it", field, uri, "served_by", first, "ignored", src.server)
+		for _, e := range items(src) {
+			if first, taken := owner[e.key]; taken {
+				if first != src.server && conflict != nil {
+					conflict(e.key, first, src.server)
 				}
 				continue
 			}
-			owner[uri] = src.server
-			entries = append(entries, entry{key: uri, server: src.server, original: uri, raw: raw})
+			owner[e.key] = src.server
+			entries = append(entries, e)
 		}
 	}
 	return newList(entries)

@@ -53,12 +53,16 @@ type Server struct {
 	logger *slog.Logger
 	mcp    *server.MCPServer
 
-	mu         sync.Mutex
-	upstreams  map[string]*route
-	catalogues map[string]*registry.Catalogue
-	session    *session // the client's session while Serve runs
+	mu        sync.Mutex
+	upstreams map[string]*route
+	sources   map[string]*source // each upstream's parsed catalogue
+	conflicts map[string]bool    // URIs two upstreams list, logged once
+	session   *session           // the client's session while Serve runs
 
 	cat atomic.Pointer[catalogue]
+
+	listed     chan struct{} // closed once a client has received a tool list
+	listedOnce sync.Once
 }
 
 // route is how requests reach one upstream.
@@ -81,8 +85,10 @@ func New(opts Options) *Server {
 	s := &Server{
 		opts:       opts,
 		logger:     opts.Logger,
-		upstreams:  map[string]*route{},
-		catalogues: map[string]*registry.Catalogue{},
+		upstreams: map[string]*route{},
+		sources:   map[string]*source{},
+		conflicts: map[string]bool{},
+		listed:    make(chan struct{}),
 	}
 	// Everything mcpmux can relay is declared here; initialize narrows it
 	// to what the upstreams offer (see capabilities).
@@ -94,7 +100,7 @@ func New(opts Options) *Server {
 		server.WithCompletions(),
 		server.WithInstructions("mcpmux serves the tools, prompts and resources of several MCP servers; each tool and prompt name starts with its server's prefix."),
 	)
-	s.cat.Store(buildCatalogue(nil, s.logger))
+	s.cat.Store(buildCatalogue(nil, s.logger, nil))
 	return s
 }
 
@@ -108,19 +114,27 @@ func (s *Server) AddUpstream(cfg *registry.Server, up Upstream) {
 // SetCatalogue replaces the catalogue of one upstream (nil removes it) and,
 // for every list whose merged view changed, tells the client.
 func (s *Server) SetCatalogue(name string, c *registry.Catalogue) {
+	s.SetCatalogues(map[string]*registry.Catalogue{name: c})
+}
+
+// SetCatalogues replaces the catalogues of several upstreams at once (a
+// nil value removes one), such as the cached ones at start-up, and tells
+// the client once of each list whose merged view changed.
+func (s *Server) SetCatalogues(cats map[string]*registry.Catalogue) {
 	s.mu.Lock()
-	if c == nil {
-		delete(s.catalogues, name)
-	} else {
-		s.catalogues[name] = c
-	}
-	var sources []source
-	for n, cat := range s.catalogues {
-		if r, ok := s.upstreams[n]; ok {
-			sources = append(sources, source{server: n, prefix: r.cfg.ExposedPrefix(), cat: cat})
+	for name, c := range cats {
+		r, ok := s.upstreams[name]
+		if c == nil || !ok {
+			delete(s.sources, name)
+			continue
 		}
+		s.sources[name] = newSource(name, r.cfg.ExposedPrefix(), c, s.logger)
 	}
-	next := buildCatalogue(sources, s.logger)
+	sources := make([]*source, 0, len(s.sources))
+	for _, src := range s.sources {
+		sources = append(sources, src)
+	}
+	next := buildCatalogue(sources, s.logger, s.conflict)
 	prev := s.cat.Swap(next)
 	sess := s.session
 	s.mu.Unlock()
@@ -131,6 +145,20 @@ func (s *Server) SetCatalogue(name string, c *registry.Catalogue) {
 		}
 	}
 }
+
+// conflict logs, once per URI, that two upstreams list it. s.mu is held.
+func (s *Server) conflict(uri, servedBy, ignored string) {
+	if s.conflicts[uri] {
+		return
+	}
+	s.conflicts[uri] = true
+	s.logger.Warn("two upstreams list one resource URI; the first by name serves it", "uri", uri, "served_by", servedBy, "ignored", ignored)
+}
+
+// Listed is closed once a client has received its first tool list. Upstreams
+// whose catalogue is cached can wait for it before starting, so that their
+// start-up does not compete with the answer for the CPU.
+func (s *Server) Listed() <-chan struct{} { return s.listed }
 
 // route returns how to reach the named upstream.
 func (s *Server) route(name string) *route {

@@ -10,6 +10,7 @@ import (
 
 // listTools answers tools/list from the merged catalogue.
 func (sess *session) listTools(_ context.Context, params json.RawMessage) (json.RawMessage, error) {
+	defer sess.srv.listedOnce.Do(func() { close(sess.srv.listed) })
 	return listPage("tools", sess.srv.cat.Load().tools, params, sess.srv.opts.PageSize)
 }
 

@@ -45,7 +45,12 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, s := range sups {
-		wg.Go(func() { _ = s.Run(ctx) })
+		wg.Go(func() {
+			if cached[s.Name()] != nil {
+				waitListed(ctx, srv)
+			}
+			_ = s.Run(ctx)
+		})
 	}
 	err = srv.Serve(ctx, stdin, stdout)
 	cancel()
@@ -53,6 +58,23 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	stopRecorder()
 	logger.Info("mcpmux stopped")
 	return err
+}
+
+// cachedStartDelay bounds how long an upstream whose catalogue is cached
+// waits for the client's first tool list before starting.
+const cachedStartDelay = 150 * time.Millisecond
+
+// waitListed waits until the client has its first tool list, or at most
+// cachedStartDelay: the cached catalogue answers that list, and the
+// upstreams' start-up would only compete with the answer for the CPU.
+func waitListed(ctx context.Context, srv *proxy.Server) {
+	t := time.NewTimer(cachedStartDelay)
+	defer t.Stop()
+	select {
+	case <-srv.Listed():
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // setup loads the configuration and makes the logger.
@@ -95,14 +117,12 @@ func build(cfg *registry.Config, logger *slog.Logger, rec *registry.Recorder, ca
 		cat := cached[s.Name]
 		sup := upstream.New(s, upstreamOptions(s, srv, rec, cat != nil, logger))
 		srv.AddUpstream(s, sup)
-		if cat != nil {
-			srv.SetCatalogue(s.Name, cat)
-		}
 		if rec != nil {
 			rec.SetState(serverState(sup.Status())) // a lazy one starts idle, unannounced
 		}
 		sups = append(sups, sup)
 	}
+	srv.SetCatalogues(cached) // one merge for all, before any client asks
 	return srv, sups
 }
 
