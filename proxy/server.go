@@ -83,8 +83,8 @@ func New(opts Options) *Server {
 		opts.Version = "dev"
 	}
 	s := &Server{
-		opts:       opts,
-		logger:     opts.Logger,
+		opts:      opts,
+		logger:    opts.Logger,
 		upstreams: map[string]*route{},
 		sources:   map[string]*source{},
 		conflicts: map[string]bool{},
