@@ -110,12 +110,40 @@ func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	defer s.setSession(nil)
 	defer sess.stopTimer()
 
-	var wg sync.WaitGroup
-	wg.Go(func() { sess.pumpNotes(ctx) })
-	err := sess.readLoop(ctx, in, &wg)
+	var notes sync.WaitGroup
+	notes.Go(func() { sess.pumpNotes(ctx) })
+	var calls group
+	err := sess.readLoop(ctx, in, &calls)
 	cancel()
-	wg.Wait()
+	calls.close()
+	notes.Wait()
 	return err
+}
+
+// group runs the goroutines of one session's requests. Once closed, it
+// starts no more and waits for those it started.
+type group struct {
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// Go runs f unless the group is closed, and reports whether it does.
+func (g *group) Go(f func()) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.wg.Go(f)
+	return true
+}
+
+func (g *group) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	g.wg.Wait()
 }
 
 func (s *Server) setSession(sess *session) {
@@ -124,45 +152,39 @@ func (s *Server) setSession(sess *session) {
 	s.mu.Unlock()
 }
 
-// readLoop reads messages until in ends or ctx is done. Requests are
-// served concurrently; notifications and responses are handled in order.
-func (sess *session) readLoop(ctx context.Context, in io.Reader, wg *sync.WaitGroup) error {
-	lines := make(chan []byte)
-	readErr := make(chan error, 1)
+// readLoop reads and dispatches messages until in ends or ctx is done.
+// Requests are served concurrently; notifications and responses are
+// handled in order, on the reading goroutine, which spares every message
+// a hand-off. A read blocked on in is left behind when ctx ends first; it
+// ends with the input.
+func (sess *session) readLoop(ctx context.Context, in io.Reader, calls *group) error {
+	done := make(chan error, 1)
 	go func() {
 		br := bufio.NewReaderSize(in, 64<<10)
 		for {
 			line, err := br.ReadBytes('\n')
-			if line = bytes.TrimSpace(line); len(line) > 0 {
-				select {
-				case lines <- line:
-				case <-ctx.Done():
-					return
-				}
+			if line = bytes.TrimSpace(line); len(line) > 0 && ctx.Err() == nil {
+				sess.dispatch(ctx, line, calls)
 			}
 			if err != nil {
-				readErr <- err
+				done <- err
 				return
 			}
 		}
 	}()
-	for {
-		select {
-		case <-ctx.Done():
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-done:
+		if errors.Is(err, io.EOF) {
 			return nil
-		case err := <-readErr:
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return err
-		case line := <-lines:
-			sess.dispatch(ctx, line, wg)
 		}
+		return err
 	}
 }
 
 // dispatch routes one message from the client.
-func (sess *session) dispatch(ctx context.Context, line []byte, wg *sync.WaitGroup) {
+func (sess *session) dispatch(ctx context.Context, line []byte, calls *group) {
 	var m envelope
 	if err := json.Unmarshal(line, &m); err != nil {
 		sess.send(errorMessage(nil, errorf(codeParseError, "parse error: %s", err)))
@@ -175,10 +197,12 @@ func (sess *session) dispatch(ctx context.Context, line []byte, wg *sync.WaitGro
 		sess.notification(ctx, m, line)
 	default:
 		ctx, c := sess.track(ctx, m.ID)
-		wg.Go(func() {
+		if !calls.Go(func() {
 			defer sess.untrack(m.ID)
 			sess.request(ctx, c, m, line)
-		})
+		}) {
+			sess.untrack(m.ID)
+		}
 	}
 }
 
