@@ -60,3 +60,34 @@ func TestNoProcessLeftAfterStdinClose(t *testing.T) {
 		})
 	}
 }
+
+// TestNoProcessLeftAfterMcpmuxIsKilled kills mcpmux with SIGKILL, which it
+// cannot catch: on Linux the kernel sends each upstream the parent-death
+// signal mcpmux asked for when it started them, and none may survive.
+func TestNoProcessLeftAfterMcpmuxIsKilled(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the parent-death signal is Linux's")
+	}
+	testutil.CheckNoChildren(t)
+	cfg := writeConfig(t, map[string]any{
+		"everything": everything(t),
+		"memory":     memory(t),
+		"go":         map[string]any{"command": testutil.TestServerPath(t), "args": []string{"-name", "go"}},
+	})
+	ctx := testContext(t, testTimeout)
+	m := startMcpmux(t, ctx, cfg)
+	waitForTools(t, ctx, m.client, "everything__", "memory__", "go__")
+	m.procs.scan()
+	if seen := m.procs.descendants(); len(seen) < 3 {
+		t.Fatalf("saw %d descendants of mcpmux, want at least its 3 upstreams:\n%s", len(seen), describe(seen))
+	}
+	if err := m.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("sending SIGKILL to mcpmux: %v", err)
+	}
+	if !m.waitExit(5 * time.Second) {
+		t.Fatal("mcpmux still running 5s after SIGKILL")
+	}
+	if alive := m.procs.survivors(3 * time.Second); len(alive) > 0 {
+		t.Errorf("upstreams outlived a killed mcpmux:\n%s", describe(alive))
+	}
+}
