@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -87,13 +88,32 @@ func tokenOf(obj json.RawMessage) (string, bool) {
 // cancelled, or the connection ended.
 func (s *Server) UpstreamRequest(ctx context.Context, server, method string, params json.RawMessage) (json.RawMessage, error) {
 	sess := s.current()
-	if sess == nil || !sess.Initialized() {
+	if sess == nil || !sess.awaitInitialized(ctx) {
 		return nil, &upstream.RPCError{Code: mcp.INTERNAL_ERROR, Message: "mcpmux has no client connected to answer " + method}
 	}
 	if err := sess.canRelay(method); err != nil {
 		return nil, err
 	}
 	return sess.clientRequest(ctx, server, method, params)
+}
+
+// clientHandshakeWait bounds how long an upstream's request waits for the
+// client to finish its handshake: upstreams are often ready first, and some
+// ask for roots the moment they are.
+const clientHandshakeWait = 30 * time.Second
+
+// awaitInitialized waits until the client has finished its handshake, and
+// reports whether it has.
+func (sess *session) awaitInitialized(ctx context.Context) bool {
+	t := time.NewTimer(clientHandshakeWait)
+	defer t.Stop()
+	select {
+	case <-sess.initDone:
+		return true
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	return false
 }
 
 // canRelay explains why the client cannot answer method, if it cannot.

@@ -24,7 +24,9 @@ type session struct {
 	outMu sync.Mutex // serialises whole messages on out
 
 	initialized atomic.Bool
-	modern      atomic.Bool // the client speaks 2026-07-28
+	initOnce    sync.Once
+	initDone    chan struct{} // closed by Initialize
+	modern      atomic.Bool   // the client speaks 2026-07-28
 	notes       chan mcp.JSONRPCNotification
 	nextID      atomic.Int64
 
@@ -56,8 +58,11 @@ var sessionIDs atomic.Int64
 
 func (s *session) SessionID() string                                   { return s.id }
 func (s *session) NotificationChannel() chan<- mcp.JSONRPCNotification { return s.notes }
-func (s *session) Initialize()                                         { s.initialized.Store(true) }
-func (s *session) Initialized() bool                                   { return s.initialized.Load() }
+func (s *session) Initialize() {
+	s.initialized.Store(true)
+	s.initOnce.Do(func() { close(s.initDone) })
+}
+func (s *session) Initialized() bool { return s.initialized.Load() }
 
 func (s *session) SetClientInfo(info mcp.Implementation) {
 	s.mu.Lock()
@@ -95,6 +100,7 @@ func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 		id:         "stdio-" + strconv.FormatInt(sessionIDs.Add(1), 10),
 		out:        out,
 		notes:      make(chan mcp.JSONRPCNotification, 100),
+		initDone:   make(chan struct{}),
 		inflight:   map[string]*call{},
 		progress:   map[string]string{},
 		outgoing:   map[string]*outgoing{},
