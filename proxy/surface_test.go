@@ -462,3 +462,18 @@ func TestElicitationOutlastsTheCallTimeout(t *testing.T) {
 		t.Error("a__slow outlasted the 700ms timeout without asking the client anything")
 	}
 }
+
+func TestClientGoneCancelsUpstreamRequests(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "seen.jsonl")
+	m := startMux(t, map[string]any{"a": ts(t, "-name", "a", "-log-file", log)})
+	m.waitTools("a__slow")
+	go func() {
+		_, _ = m.client.CallTool(context.Background(), callReq("a__slow", map[string]any{"ms": 20000, "tag": "orphaned"}))
+	}()
+	waitFor(t, func() bool { return countLines(log, `"orphaned"`) == 1 }, "the call to reach the upstream")
+	_ = m.client.Close() // the client drops: stdin EOF for mcpmux
+	waitFor(t, func() bool { return len(cancelledIDs(t, log)) == 1 }, "the upstream to see the call cancelled")
+	if got, want := cancelledIDs(t, log)[0], requestIDOf(t, log, "orphaned"); got != want {
+		t.Errorf("upstream saw %s cancelled, want %s", got, want)
+	}
+}
