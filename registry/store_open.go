@@ -52,17 +52,46 @@ func openDB(dir string, opts StoreOptions) (*badger.DB, error) {
 	case opts.ReadOnly || !isDamaged(err):
 		return nil, fmt.Errorf("opening store %q: %w", dir, err)
 	}
+	var fresh *badger.DB
+	err = withRepairLock(dir, func() error {
+		fresh, err = repair(dir, opts)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening store %q: %w", dir, err)
+	}
+	return fresh, nil
+}
+
+// repair opens the store again, now that this process alone may repair
+// it: another may have done so meanwhile. If it is still damaged, it is
+// moved aside and a fresh one is opened.
+func repair(dir string, opts StoreOptions) (*badger.DB, error) {
+	db, err := openBadger(badgerOptions(dir, opts))
+	switch {
+	case err == nil:
+		return db, nil
+	case isLocked(err) || inUse(dir):
+		return nil, fmt.Errorf("%w: %w", ErrLocked, err)
+	case !isDamaged(err):
+		return nil, err
+	}
 	aside, moveErr := moveAside(dir, time.Now())
 	if moveErr != nil {
-		return nil, fmt.Errorf("opening store %q: %w (moving it aside: %w)", dir, err, moveErr)
+		return nil, fmt.Errorf("%w (moving it aside: %w)", err, moveErr)
 	}
 	opts.Logger.Warn("store unreadable, moved aside and started afresh",
 		"dir", dir, "moved_to", aside, "err", err)
 	db, err = openBadger(badgerOptions(dir, opts))
-	if err != nil {
-		return nil, fmt.Errorf("opening fresh store %q: %w", dir, err)
+	switch {
+	case err == nil:
+		return db, nil
+	case isLocked(err):
+		// Another process found the directory gone and made the fresh
+		// store itself: it is in use, as after any other open that lost.
+		return nil, fmt.Errorf("%w: %w", ErrLocked, err)
 	}
-	return db, nil
+	return nil, fmt.Errorf("opening fresh store: %w", err)
 }
 
 // checkDir rejects a dir that is not a directory, and one that does not

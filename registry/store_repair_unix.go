@@ -1,0 +1,57 @@
+//go:build unix
+
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// repairLockWait bounds how long a process waits for another to finish
+// repairing the store.
+const repairLockWait = 5 * time.Second
+
+// withRepairLock runs repair while holding an exclusive lock on a file
+// beside dir, so that two processes finding the store damaged at once do
+// not both move it aside: the second would move aside the fresh store the
+// first has just made.
+func withRepairLock(dir string, repair func() error) error {
+	f, err := os.OpenFile(dir+".repair.lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("opening repair lock: %w", err)
+	}
+	defer f.Close()
+	deadline := time.Now().Add(repairLockWait)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+			return fmt.Errorf("taking repair lock: %w", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return repair()
+}
+
+// inUse reports whether another open store holds dir's Badger lock. Badger
+// may read a store's files before it takes that lock, and so take a store
+// that another process is writing for a damaged one.
+func inUse(dir string) bool {
+	f, err := os.Open(filepath.Join(dir, "LOCK"))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return errors.Is(err, syscall.EWOULDBLOCK)
+	}
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false
+}
