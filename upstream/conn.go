@@ -5,32 +5,26 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
-
-	"github.com/mcpmux/mcpmux/registry"
 )
 
 // conn is one live connection to an upstream: started, initialised, and
 // serving requests until it dies or is closed. A conn is never reused; the
-// Supervisor makes a new one for every attempt.
+// Supervisor makes a new one for every attempt. Everything protocol-level
+// lives here; how the upstream is reached is its link's business.
 type conn struct {
 	tr        transport.Interface
-	proc      *process       // nil for remote upstreams
-	pipe      *io.PipeWriter // feeds the child's stdout to the transport
+	link      link
 	logger    *slog.Logger
-	stop      stopTimeouts
 	notify    func(method string, params json.RawMessage) // never blocks
 	onRequest func(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error)
-	stdin     *lockedWriter   // the child's stdin, shared with the transport
 	life      context.Context // ends when the connection dies
 	endLife   context.CancelFunc
 	in        incoming
@@ -40,7 +34,33 @@ type conn struct {
 
 	done      chan struct{} // closed when the connection is dead
 	deathOnce sync.Once
-	deathErr  error // why the connection died; set before done closes
+	deathErr  error         // why the connection died; set before done closes
+	shut      chan struct{} // closed once the transport is closed and the link released
+}
+
+// link is how a conn reaches its upstream, beside the mcp-go transport: a
+// child process ([stdioLink]) or an HTTP endpoint ([remoteLink]). Its
+// methods are safe for concurrent use.
+type link interface {
+	// lost returns why err, the transport's error for a request or a
+	// notification, shows the connection to be dead, or nil if it does
+	// not; unsent reports that the message cannot have reached the upstream.
+	lost(err error) (reason error, unsent bool)
+	// deathGrace is how long a failed request waits for the connection to
+	// die of a cause the link learns of separately and that explains the
+	// failure better: a child's exit status follows its closed stdout.
+	deathGrace() time.Duration
+	// explain makes a transport error fit for a log line or a client:
+	// without secrets, with a hint where one helps.
+	explain(err error) error
+	// release frees what the closed transport leaves behind. It is called
+	// once, after the connection died.
+	release()
+	// stop ends the upstream's process, if there is one, and waits until it
+	// has been reaped; ctx cuts the grace periods short.
+	stop(ctx context.Context)
+	// pid is the process id of the upstream's child; 0 if there is none.
+	pid() int
 }
 
 // initResult is what the upstream said about itself in the handshake.
@@ -51,139 +71,54 @@ type initResult struct {
 	Instructions    string          `json:"instructions,omitempty"`
 }
 
-// dialStdio starts the child of srv and wraps its pipes in an mcp-go
-// transport. The child belongs to the conn until close returns.
-func dialStdio(srv *registry.Server, o *Options, notify func(string, json.RawMessage)) (*conn, error) {
-	msgs := make(chan []byte, 64)
-	proc, err := startProcess(srv, msgs, o.logger())
-	if err != nil {
-		return nil, err
-	}
-	fromChild, toTransport := io.Pipe()
-	stdin := &lockedWriter{w: proc.stdin}
+// newConn returns a connection to the upstream server over tr and l,
+// reporting its notifications to notify.
+func newConn(tr transport.Interface, l link, server string, o *Options, notify func(string, json.RawMessage)) *conn {
 	life, endLife := context.WithCancel(context.Background())
-	c := &conn{
-		tr:        transport.NewIO(fromChild, stdin, nil),
-		stdin:     stdin,
+	return &conn{
+		tr:        tr,
+		link:      l,
+		logger:    o.logger(),
+		notify:    notify,
+		onRequest: o.request(server),
 		life:      life,
 		endLife:   endLife,
-		onRequest: o.request(srv.Name),
 		in:        incoming{cancels: map[string]context.CancelFunc{}},
-		proc:      proc,
-		pipe:      toTransport,
-		logger:    o.logger(),
-		stop:      o.stopTimeouts(),
-		notify:    notify,
 		done:      make(chan struct{}),
+		shut:      make(chan struct{}),
 	}
-	go c.route(msgs, toTransport)
-	go func() {
-		<-proc.exited
-		c.die(proc.exitReason())
-	}()
-	return c, nil
-}
-
-// stdoutGrace is how long a child may live on after closing its stdout
-// before the connection is declared dead anyway.
-const stdoutGrace = time.Second
-
-// route hands each line from the child to its reader: notifications go to
-// c.notify as raw JSON (mcp-go's typed notifications lose detail), the
-// child's own requests to serveIncoming, responses to the mcp-go
-// transport, which matches them to requests. A line that is not a JSON
-// object is logged and skipped, so it never reaches the transport.
-func (c *conn) route(msgs <-chan []byte, w *io.PipeWriter) {
-	defer c.stdoutClosed()
-	defer w.Close()
-	garbage := 0
-	for line := range msgs {
-		var m struct {
-			ID     json.RawMessage `json:"id"`
-			Method string          `json:"method"`
-			Params json.RawMessage `json:"params"`
-		}
-		switch {
-		case json.Unmarshal(line, &m) != nil:
-			garbage++
-			logGarbage(c.logger, line, garbage)
-			continue
-		case m.Method == "":
-		case isNull(m.ID):
-			if m.Method == "notifications/cancelled" {
-				c.cancelIncoming(m.Params)
-			}
-			c.notify(m.Method, m.Params)
-			continue
-		default:
-			c.serveIncoming(m.ID, m.Method, m.Params)
-			continue
-		}
-		// After death nobody reads the pipe; keep draining msgs so that the
-		// child's stdout never blocks before it is gone.
-		_, _ = w.Write(append(line, '\n'))
-	}
-}
-
-// logGarbage reports a stdout line that is not a JSON-RPC message,
-// rate-limited: the first few in full, then one line per hundred.
-func logGarbage(logger *slog.Logger, line []byte, n int) {
-	if n > 5 && n%100 != 0 {
-		return
-	}
-	const max = 200
-	if len(line) > max {
-		line = append(line[:max:max], "…"...)
-	}
-	logger.Warn("upstream wrote non-JSON to stdout; skipped", "line", string(line), "count", n)
-}
-
-// stdoutClosed waits for the child to exit after its stdout ended, so that
-// the connection dies with the exit status as its reason; a child that
-// lives on without stdout is useless and dies with a reason of its own.
-func (c *conn) stdoutClosed() {
-	t := time.NewTimer(stdoutGrace)
-	defer t.Stop()
-	select {
-	case <-c.proc.exited:
-	case <-t.C:
-		c.die(errors.New("upstream closed its stdout"))
-	}
-}
-
-// isNull reports whether a raw JSON value is absent or null.
-func isNull(v json.RawMessage) bool {
-	return len(v) == 0 || string(v) == "null"
 }
 
 // die marks the connection dead for reason and fails every request in
-// flight at once. Only the first reason counts.
+// flight at once. Only the first reason counts. It never blocks: the
+// transport is closed on a goroutine that close waits for, because ending
+// a streamable HTTP session takes a request of its own.
 func (c *conn) die(reason error) {
 	c.deathOnce.Do(func() {
 		c.deathErr = reason
 		close(c.done)
 		c.endLife()
-		_ = c.tr.Close()
-		if c.pipe != nil {
-			_ = c.pipe.Close() // the transport's reader sees a clean EOF
-		}
+		go func() {
+			defer close(c.shut)
+			_ = c.tr.Close()
+			c.link.release()
+		}()
 	})
 }
 
 // close stops the connection and, for a stdio upstream, its child, and
-// waits until the child has been reaped.
+// waits until the transport is closed and the child has been reaped.
 func (c *conn) close(ctx context.Context) {
 	c.die(errors.New("connection closed by mcpmux"))
-	if c.proc != nil {
-		_ = c.proc.stop(ctx, c.stop)
-	}
+	<-c.shut
+	c.link.stop(ctx)
 }
 
 // handshake performs MCP's initialize exchange. mcpmux speaks the
 // handshake-based revisions to its upstreams, which every server supports.
 func (c *conn) handshake(ctx context.Context, clientInfo mcp.Implementation, caps json.RawMessage) error {
-	if err := c.tr.Start(ctx); err != nil {
-		return fmt.Errorf("starting transport: %w", err)
+	if err := c.start(ctx); err != nil {
+		return fmt.Errorf("starting transport: %w", c.link.explain(err))
 	}
 	if isNull(caps) {
 		caps = json.RawMessage("{}")
@@ -212,6 +147,15 @@ func (c *conn) handshake(ctx context.Context, clientInfo mcp.Implementation, cap
 	return c.sendNotification(ctx, "notifications/initialized", nil)
 }
 
+// start starts the transport for the life of the connection: SSE's event
+// stream and streamable HTTP's listening stream run on the context Start
+// is given. ctx bounds only the start itself.
+func (c *conn) start(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, c.endLife)
+	defer stop()
+	return c.tr.Start(c.life)
+}
+
 // request sends one request and returns the upstream's raw result. If ctx
 // ends first, the upstream is told the request is cancelled.
 func (c *conn) request(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
@@ -224,27 +168,43 @@ func (c *conn) request(ctx context.Context, method string, params json.RawMessag
 	switch {
 	case err == nil && resp.Error != nil:
 		return nil, rpcError(resp.Error)
+	case err == nil && resp.Result == nil:
+		return nil, fmt.Errorf("upstream answered %s with neither result nor error", method)
 	case err == nil:
 		return resp.Result, nil
 	case ctx.Err() != nil:
 		c.cancel(id, method, context.Cause(ctx))
 		return nil, context.Cause(ctx)
-	case c.awaitDeath(ctx):
-		return nil, fmt.Errorf("%w: %w", ErrConnectionLost, c.deathErr)
-	case errors.Is(err, syscall.EPIPE):
-		// The child closed its stdin but lives on: it can never be reached.
-		c.die(fmt.Errorf("writing to upstream: %w", err))
-		return nil, fmt.Errorf("%w: %w", ErrConnectionLost, c.deathErr)
-	default:
-		return nil, err
 	}
+	return nil, c.failed(ctx, err)
 }
 
-// awaitDeath reports whether the connection is dying after a transport
-// error. A closed stream or a failed write means the child is exiting; its
-// exit status, the better explanation, follows closely.
+// failed explains the transport error of a request. If the connection is
+// dead, or err shows it to be, the error says so and why; it is marked
+// unsent if the request cannot have reached the upstream.
+func (c *conn) failed(ctx context.Context, err error) error {
+	reason, unsent := c.link.lost(err)
+	if !c.awaitDeath(ctx) {
+		if reason == nil {
+			return c.link.explain(err)
+		}
+		c.die(reason)
+	}
+	lost := fmt.Errorf("%w: %w", ErrConnectionLost, c.deathErr)
+	if unsent {
+		return unsentError{lost}
+	}
+	return lost
+}
+
+// awaitDeath reports whether the connection is dead, or dies within the
+// link's grace period, after a transport error.
 func (c *conn) awaitDeath(ctx context.Context) bool {
-	t := time.NewTimer(stdoutGrace + time.Second)
+	grace := c.link.deathGrace()
+	if grace <= 0 {
+		return c.dead()
+	}
+	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {
 	case <-c.done:
@@ -256,15 +216,18 @@ func (c *conn) awaitDeath(ctx context.Context) bool {
 }
 
 // cancel tells the upstream to stop working on request id. It is sent off
-// the caller's path: a child that does not read its stdin must not hold up
-// the caller, who already has its answer.
+// the caller's path: an upstream that does not read what it is sent must
+// not hold up the caller, who already has its answer. mcp-go sends it by
+// itself only over stdio; mcpmux sends it over every transport, as the
+// handshake-based revisions it speaks want. A connection that dies takes
+// its cancellations with it.
 func (c *conn) cancel(id mcp.RequestId, method string, reason error) {
 	if method == "initialize" || c.dead() {
 		return
 	}
 	params, _ := json.Marshal(map[string]any{"requestId": id, "reason": reason.Error()})
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(c.life, 2*time.Second)
 		defer cancel()
 		_ = c.sendNotification(ctx, "notifications/cancelled", params)
 	}()
@@ -279,16 +242,18 @@ func (c *conn) sendNotification(ctx context.Context, method string, params json.
 			return fmt.Errorf("decoding %s params: %w", method, err)
 		}
 	}
-	return c.tr.SendNotification(ctx, n)
+	err := c.tr.SendNotification(ctx, n)
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	if reason, _ := c.link.lost(err); reason != nil {
+		c.die(reason)
+	}
+	return c.link.explain(err)
 }
 
 // pid returns the process id of the child; 0 for a remote upstream.
-func (c *conn) pid() int {
-	if c.proc == nil {
-		return 0
-	}
-	return c.proc.cmd.Process.Pid
-}
+func (c *conn) pid() int { return c.link.pid() }
 
 func (c *conn) dead() bool {
 	select {
@@ -297,6 +262,11 @@ func (c *conn) dead() bool {
 	default:
 		return false
 	}
+}
+
+// isNull reports whether a raw JSON value is absent or null.
+func isNull(v json.RawMessage) bool {
+	return len(v) == 0 || string(v) == "null"
 }
 
 func rpcError(d *mcp.JSONRPCErrorDetails) *RPCError {

@@ -18,7 +18,17 @@ var (
 	errIdle = errors.New("stopped while idle")
 	// errShutdown ends every connection when Run's context is done.
 	errShutdown = errors.New("mcpmux is shutting down")
+	// errSessionExpired ends a streamable HTTP connection whose server no
+	// longer knows its session (HTTP 404): a new connection starts a new
+	// session.
+	errSessionExpired = errors.New("session expired; re-initializing")
 )
+
+// unsentError marks the error of a request that cannot have reached the
+// upstream, which makes it safe to send again on a new connection.
+type unsentError struct{ error }
+
+func (e unsentError) Unwrap() error { return e.error }
 
 // RPCError is a JSON-RPC error that the upstream answered a request with.
 // mcpmux hands it to the client unchanged.

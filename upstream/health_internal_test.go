@@ -24,16 +24,9 @@ func pipeConn(t *testing.T, answer func(n int) bool) *conn {
 	t.Helper()
 	toUpstream, fromConn := io.Pipe()
 	fromUpstream, toConn := io.Pipe()
-	life, endLife := context.WithCancel(context.Background())
-	c := &conn{
-		tr:      transport.NewIO(fromUpstream, fromConn, nil),
-		pipe:    toConn,
-		logger:  slog.New(slog.DiscardHandler),
-		life:    life,
-		endLife: endLife,
-		init:    initResult{ProtocolVersion: "2025-11-25"},
-		done:    make(chan struct{}),
-	}
+	l := &stdioLink{pipe: toConn, logger: slog.New(slog.DiscardHandler)}
+	c := newConn(transport.NewIO(fromUpstream, fromConn, nil), l, "x", &Options{}, func(string, json.RawMessage) {})
+	c.init = initResult{ProtocolVersion: "2025-11-25"}
 	if err := c.tr.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -5,25 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"sync"
 )
-
-// lockedWriter serialises whole messages on the child's stdin, which both
-// the mcp-go transport (requests) and conn (answers to the child's own
-// requests) write to.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.WriteCloser
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-func (l *lockedWriter) Close() error { return l.w.Close() }
 
 // incoming is the bookkeeping of requests the upstream sends us.
 type incoming struct {
@@ -31,36 +14,47 @@ type incoming struct {
 	cancels map[string]context.CancelFunc // by the upstream's raw request id
 }
 
-// serveIncoming answers one request from the upstream: ping here, the rest
-// (sampling, elicitation, roots) through Options.OnRequest, on a goroutine
-// of its own. The request's context ends when the upstream cancels it or
-// the connection dies; there is no other time limit, because a person may
-// be answering an elicitation.
-func (c *conn) serveIncoming(id json.RawMessage, method string, params json.RawMessage) {
-	if method == "ping" || c.onRequest == nil {
-		var err error
-		if method != "ping" {
-			err = &RPCError{Code: -32601, Message: "mcpmux does not relay " + method}
-		}
-		c.answer(id, json.RawMessage(`{}`), err)
-		return
+// receive handles one notification from the upstream: a cancellation ends
+// the request of the upstream's it names, and every notification goes on
+// to notify, which never blocks.
+func (c *conn) receive(method string, params json.RawMessage) {
+	if method == "notifications/cancelled" {
+		c.cancelIncoming(params)
 	}
-	ctx, cancel := context.WithCancel(c.life)
+	c.notify(method, params)
+}
+
+// serveIncoming answers one request from the upstream: ping here, the rest
+// (sampling, elicitation, roots) through Options.OnRequest. There is no
+// time limit of mcpmux's own, because a person may be answering an
+// elicitation.
+func (c *conn) serveIncoming(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
+	switch {
+	case method == "ping":
+		return json.RawMessage(`{}`), nil
+	case c.onRequest == nil:
+		return nil, &RPCError{Code: -32601, Message: "mcpmux does not relay " + method}
+	}
+	return c.onRequest(ctx, method, params)
+}
+
+// track registers a request from the upstream under its raw id until done
+// is called. Its context, derived from parent, also ends when the upstream
+// cancels it or the connection dies.
+func (c *conn) track(parent context.Context, id json.RawMessage) (ctx context.Context, done func()) {
+	ctx, cancel := context.WithCancel(parent)
+	stop := context.AfterFunc(c.life, cancel)
+	key := string(bytes.TrimSpace(id))
 	c.in.mu.Lock()
-	c.in.cancels[string(id)] = cancel
+	c.in.cancels[key] = cancel
 	c.in.mu.Unlock()
-	go func() {
-		defer func() {
-			c.in.mu.Lock()
-			delete(c.in.cancels, string(id))
-			c.in.mu.Unlock()
-			cancel()
-		}()
-		res, err := c.onRequest(ctx, method, params)
-		if ctx.Err() == nil || err == nil {
-			c.answer(id, res, err)
-		}
-	}()
+	return ctx, func() {
+		c.in.mu.Lock()
+		delete(c.in.cancels, key)
+		c.in.mu.Unlock()
+		stop()
+		cancel()
+	}
 }
 
 // cancelIncoming ends the request the upstream cancelled.
@@ -79,27 +73,19 @@ func (c *conn) cancelIncoming(params json.RawMessage) {
 	}
 }
 
-// answer writes the response to one of the upstream's requests.
-func (c *conn) answer(id, result json.RawMessage, err error) {
-	var b bytes.Buffer
-	b.WriteString(`{"jsonrpc":"2.0","id":`)
-	b.Write(id)
+// wireError is a JSON-RPC error object.
+type wireError struct {
+	Code    int             `json:"code"`
+	Message string          `json:"message"`
+	Data    json.RawMessage `json:"data,omitempty"`
+}
+
+// errorObject turns the error of an answer to the upstream into a JSON-RPC
+// error: the client's own if it sent one, an internal error otherwise.
+func errorObject(err error) wireError {
 	var re *RPCError
-	switch {
-	case err == nil:
-		b.WriteString(`,"result":`)
-		b.Write(result)
-	case errors.As(err, &re):
-		e, _ := json.Marshal(map[string]any{"code": re.Code, "message": re.Message, "data": re.Data})
-		b.WriteString(`,"error":`)
-		b.Write(e)
-	default:
-		e, _ := json.Marshal(map[string]any{"code": -32603, "message": err.Error()})
-		b.WriteString(`,"error":`)
-		b.Write(e)
+	if errors.As(err, &re) {
+		return wireError{Code: re.Code, Message: re.Message, Data: re.Data}
 	}
-	b.WriteString("}\n")
-	if _, werr := c.stdin.Write(b.Bytes()); werr != nil {
-		c.logger.Debug("answering upstream request", "err", werr)
-	}
+	return wireError{Code: -32603, Message: err.Error()}
 }

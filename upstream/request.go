@@ -16,18 +16,42 @@ import (
 // say what happened.
 func (s *Supervisor) Request(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
 	defer s.using()()
+	res, err := s.request(ctx, method, params)
+	if errors.As(err, new(unsentError)) && !errors.Is(err, errShutdown) && ctx.Err() == nil {
+		// The upstream never saw the request: its session had expired, or
+		// it could not be reached. Send it once more, on a new connection.
+		s.logger.Debug("sending request again on a new connection", "method", method, "err", err)
+		res, err = s.request(ctx, method, params)
+	}
+	return res, s.explain(ctx, err)
+}
+
+// request sends one request on the live connection, waiting for one if
+// need be.
+func (s *Supervisor) request(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
 	c, err := s.awaitReady(ctx)
 	if err != nil {
 		return nil, err
 	}
-	res, err := c.request(ctx, method, params)
+	return c.request(ctx, method, params)
+}
+
+// explain names the server in an error of Request, unless the error is the
+// upstream's own answer, comes from ctx, or names the server already.
+func (s *Supervisor) explain(ctx context.Context, err error) error {
+	var rpcErr *RPCError
 	switch {
-	case errors.Is(err, errShutdown):
-		return nil, fmt.Errorf("upstream %q: %w", s.srv.Name, err)
-	case errors.Is(err, ErrConnectionLost):
-		return nil, fmt.Errorf("upstream %q: %w; reconnecting", s.srv.Name, err)
+	case err == nil || fromContext(ctx, err) || errors.As(err, &rpcErr) || errors.Is(err, ErrUnavailable):
+		return err
+	case errors.Is(err, ErrConnectionLost) && !errors.Is(err, errShutdown):
+		return fmt.Errorf("upstream %q: %w; reconnecting", s.srv.Name, err)
 	}
-	return res, err
+	return fmt.Errorf("upstream %q: %w", s.srv.Name, err)
+}
+
+// fromContext reports whether err is why ctx ended.
+func fromContext(ctx context.Context, err error) bool {
+	return ctx.Err() != nil && errors.Is(err, context.Cause(ctx))
 }
 
 // Notify sends a notification to the upstream if it is connected; it is

@@ -39,8 +39,10 @@ type Options struct {
 	OnState func(Status)
 	// OnRequest answers the upstream's requests to its client (sampling,
 	// elicitation, roots), each on a goroutine of its own; ctx ends when the
-	// upstream cancels the request or the connection dies. Nil answers them
-	// with an error. Ping is answered by mcpmux itself.
+	// upstream cancels the request or the connection dies, and over
+	// streamable HTTP after 30s, a limit of mcp-go's. Nil answers them with
+	// an error. Ping is answered by mcpmux itself. Upstreams reached over
+	// SSE cannot send requests: mcp-go's SSE transport drops them.
 	OnRequest func(ctx context.Context, server, method string, params json.RawMessage) (json.RawMessage, error)
 
 	// StartTimeout bounds starting, initialising and listing. Zero means 60s
@@ -266,10 +268,7 @@ func (s *Supervisor) serve(ctx context.Context, restart bool) (readyAt time.Time
 // connect starts the upstream, initialises it and reads its catalogue,
 // all within the start timeout.
 func (s *Supervisor) connect(ctx context.Context, notes *noteQueue) (*conn, *registry.Catalogue, error) {
-	if t := s.srv.Transport(); t != registry.TransportStdio {
-		return nil, nil, fmt.Errorf("transport %q is not supported yet", t)
-	}
-	c, err := dialStdio(s.srv, &s.opts, notes.push)
+	c, err := s.dial(notes)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -289,6 +288,18 @@ func (s *Supervisor) connect(ctx context.Context, notes *noteQueue) (*conn, *reg
 	}
 	s.disconnect(c)
 	return nil, nil, err
+}
+
+// dial makes a connection to the upstream, which is not initialised yet.
+func (s *Supervisor) dial(notes *noteQueue) (*conn, error) {
+	switch s.srv.Transport() {
+	case registry.TransportStdio:
+		return dialStdio(s.srv, &s.opts, notes.push)
+	case registry.TransportHTTP, registry.TransportSSE:
+		return dialRemote(s.srv, &s.opts, notes.push)
+	default:
+		return nil, fmt.Errorf("unknown transport %q", s.srv.Type)
+	}
 }
 
 // disconnect closes c and waits until its child is gone.
