@@ -257,7 +257,7 @@ func killTwice(tb testing.TB, m *mux, victims []string) {
 func TestGarbageNeverReachesClient(t *testing.T) {
 	testutil.CheckNoChildren(t)
 	testutil.CheckNoGoroutineLeak(t)
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	c := startRaw(t, slog.New(slog.NewTextHandler(logs, nil)), map[string]*registry.Server{
 		"noisy": {Command: testutil.TestServerPath(t), Args: []string{"-name", "noisy", "-garbage"}},
 		"calm":  {Command: testutil.TestServerPath(t), Args: []string{"-name", "calm"}},
@@ -404,21 +404,4 @@ func (c *rawClient) all() [][]byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([][]byte{}, c.seen...)
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -42,26 +41,8 @@ func writeConfig(tb testing.TB, servers map[string]any) string {
 	return path
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // warnings returns the log lines at warn level or above.
-func (b *syncBuffer) warnings() []string {
+func warnings(b *testutil.SyncBuffer) []string {
 	var out []string
 	for line := range strings.Lines(b.String()) {
 		if strings.Contains(line, " WRN ") || strings.Contains(line, " ERR ") {
@@ -210,7 +191,7 @@ func without(want, have []string) []string {
 // serving is `mcpmux serve` running in this process, with a client.
 type serving struct {
 	*muxClient
-	stderr *syncBuffer
+	stderr *testutil.SyncBuffer
 	stop   func() // closes the client and waits for run to return
 }
 
@@ -220,7 +201,7 @@ func serveInProcess(tb testing.TB, args ...string) *serving {
 	tb.Helper()
 	clientIn, muxOut := io.Pipe()
 	muxIn, clientOut := io.Pipe()
-	s := &serving{stderr: new(syncBuffer)}
+	s := &serving{stderr: new(testutil.SyncBuffer)}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(context.Background(), append([]string{"serve", "--log-level", "debug"}, args...), muxIn, muxOut, s.stderr)
@@ -282,7 +263,7 @@ func mcpmuxPath(tb testing.TB) string {
 type process struct {
 	*muxClient
 	cmd     *exec.Cmd
-	stderr  *syncBuffer
+	stderr  *testutil.SyncBuffer
 	started time.Time
 	stop    func() // closes the client and waits for the process to exit
 }
@@ -293,7 +274,7 @@ func startProcess(tb testing.TB, env []string, args ...string) (p *process, stdo
 	tb.Helper()
 	cmd := exec.Command(mcpmuxPath(tb), append([]string{"serve"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
-	p = &process{cmd: cmd, stderr: new(syncBuffer)}
+	p = &process{cmd: cmd, stderr: new(testutil.SyncBuffer)}
 	cmd.Stderr = p.stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -348,7 +329,7 @@ func runCommand(tb testing.TB, args ...string) string {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testutil.SyncBuffer
 	if err := run(ctx, args, strings.NewReader(""), &stdout, &stderr); err != nil {
 		tb.Fatalf("mcpmux %s = %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}

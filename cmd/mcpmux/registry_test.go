@@ -203,7 +203,7 @@ func TestServeTwoInstances(t *testing.T) {
 				return
 			default:
 			}
-			var stdout, stderr syncBuffer
+			var stdout, stderr testutil.SyncBuffer
 			err := run(context.Background(), []string{"status", "--json", "--config", config, "--data-dir", dataDir}, nil, &stdout, &stderr)
 			if err != nil || stderr.String() != "" {
 				t.Errorf("status while two instances run = %v\n%s", err, stderr.String())
@@ -229,10 +229,10 @@ func TestServeTwoInstances(t *testing.T) {
 	first.stop()
 	second.stop()
 
-	if w := first.stderr.warnings(); len(w) != 0 {
+	if w := warnings(first.stderr); len(w) != 0 {
 		t.Errorf("first instance warned: %q", w)
 	}
-	if w := second.stderr.warnings(); len(w) != 1 || !strings.Contains(w[0], "shared") {
+	if w := warnings(second.stderr); len(w) != 1 || !strings.Contains(w[0], "shared") {
 		t.Errorf("second instance warned %q, want one warning that the data directory is shared", w)
 	}
 	s, err := registry.OpenStore(registry.StoreDir(dataDir), registry.StoreOptions{ReadOnly: true})
@@ -285,7 +285,7 @@ func TestServeCorruptStore(t *testing.T) {
 		t.Errorf("a__echo = %q, want hi", got)
 	}
 	m.stop()
-	if w := m.stderr.warnings(); len(w) != 1 || !strings.Contains(w[0], "moved aside") {
+	if w := warnings(m.stderr); len(w) != 1 || !strings.Contains(w[0], "moved aside") {
 		t.Errorf("warnings = %q, want one about the store moved aside", w)
 	}
 	if aside, _ := filepath.Glob(registry.StoreDir(dataDir) + ".corrupt-*"); len(aside) != 1 {

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -82,7 +81,7 @@ func writeConfig(tb testing.TB, servers map[string]any) string {
 type mcpmux struct {
 	cmd    *exec.Cmd
 	client *client.Client
-	stderr *syncBuffer
+	stderr *testutil.SyncBuffer
 	procs  *tracker // mcpmux's descendants, seen while it ran
 
 	exited  chan struct{} // closed when the process has been reaped
@@ -95,7 +94,7 @@ type mcpmux struct {
 // still alive is killed; mcpmux's stderr is logged if the test failed.
 func startMcpmux(tb testing.TB, ctx context.Context, cfgPath string, opts ...client.ClientOption) *mcpmux {
 	tb.Helper()
-	m := &mcpmux{stderr: &syncBuffer{}, exited: make(chan struct{})}
+	m := &mcpmux{stderr: &testutil.SyncBuffer{}, exited: make(chan struct{})}
 	clientIn, muxOut, err := os.Pipe()
 	if err != nil {
 		tb.Fatal(err)
@@ -181,7 +180,7 @@ func (m *mcpmux) waitExit(d time.Duration) bool {
 // initialised client, which is closed at cleanup.
 func startDirect(tb testing.TB, ctx context.Context, command string, opts ...client.ClientOption) *client.Client {
 	tb.Helper()
-	stderr := &syncBuffer{}
+	stderr := &testutil.SyncBuffer{}
 	tr := transport.NewStdioWithOptions(command, nil, nil, transport.WithCommandStderrWriter(stderr))
 	c := client.NewClient(tr, opts...)
 	tb.Cleanup(func() {
@@ -305,24 +304,6 @@ func compact(tb testing.TB, raw []byte) []byte {
 		tb.Fatalf("invalid JSON %q: %v", raw, err)
 	}
 	return b.Bytes()
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // exitStatus describes how a process ended, from exec.Cmd.Wait's error.
