@@ -79,7 +79,8 @@ func (l *remoteLink) transport(srv *registry.Server, logger *slog.Logger) (trans
 		transport.WithHTTPHeaders(headers),
 		transport.WithHTTPBasicClient(l.client),
 		transport.WithHTTPLogger(tlog),
-		transport.WithContinuousListening(), // keeps the revision legacy, as mcpmux wants
+		//lint:ignore SA1019 mcpmux speaks the handshake-based revisions to upstreams, which need the GET stream for notifications outside requests.
+		transport.WithContinuousListening(),
 	)
 	if err != nil {
 		return nil, err

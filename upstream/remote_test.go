@@ -38,7 +38,6 @@ type recorder struct {
 	mu         sync.Mutex
 	notes      []note
 	catalogues []*registry.Catalogue
-	requests   []note
 }
 
 type note struct {

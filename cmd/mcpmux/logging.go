@@ -18,7 +18,7 @@ func newLogger(stderr io.Writer, level string) (*slog.Logger, error) {
 	if err := lvl.UnmarshalText([]byte(strings.TrimSpace(orString(level, "info")))); err != nil {
 		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
 	}
-	h := tint.NewHandler(stderr, &tint.Options{
+	h := tint.NewTextHandler(stderr, &tint.Options{
 		Level:      lvl,
 		TimeFormat: time.TimeOnly,
 		NoColor:    !isTerminal(stderr),
