@@ -103,6 +103,8 @@ func startMuxWith(tb testing.TB, servers map[string]any, protocol string, client
 			OnNotification: m.srv.UpstreamNotification,
 			OnRequest:      m.srv.UpstreamRequest,
 			StopGrace:      200 * time.Millisecond,
+
+			AwaitClientCapabilities: m.srv.ClientCapabilities,
 		}
 		for _, f := range opts {
 			f(&o)

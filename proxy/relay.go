@@ -116,6 +116,42 @@ func (sess *session) awaitInitialized(ctx context.Context) bool {
 	return false
 }
 
+// clientCapabilitiesWait bounds how long an upstream's handshake waits for
+// the client's: hosts start their handshake as soon as they start mcpmux.
+const clientCapabilitiesWait = 5 * time.Second
+
+// ClientCapabilities returns what mcpmux declares to an upstream: the
+// client's own sampling, elicitation and roots capabilities, which mcpmux
+// relays, so that an upstream offers through mcpmux what it would offer
+// the client directly. It waits for the client's handshake, within ctx and
+// at most a few seconds; nil means the client has not finished it (the
+// caller then declares what mcpmux could relay). A client on 2026-07-28
+// gets no server-to-client requests, so none is declared for it.
+func (s *Server) ClientCapabilities(ctx context.Context) json.RawMessage {
+	ctx, cancel := context.WithTimeout(ctx, clientCapabilitiesWait)
+	defer cancel()
+	sess := s.current()
+	if sess == nil || !sess.awaitInitialized(ctx) {
+		return nil
+	}
+	if sess.modern.Load() {
+		return json.RawMessage(`{}`)
+	}
+	caps := sess.GetClientCapabilities()
+	relayed := map[string]any{}
+	if caps.Sampling != nil {
+		relayed["sampling"] = caps.Sampling
+	}
+	if caps.Elicitation != nil {
+		relayed["elicitation"] = caps.Elicitation
+	}
+	if caps.Roots != nil {
+		relayed["roots"] = map[string]bool{"listChanged": true} // mcpmux passes roots changes on
+	}
+	b, _ := json.Marshal(relayed)
+	return b
+}
+
 // canRelay explains why the client cannot answer method, if it cannot.
 func (sess *session) canRelay(method string) error {
 	if sess.modern.Load() {

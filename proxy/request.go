@@ -35,7 +35,9 @@ var handlers = map[string]handler{
 // unless the client cancelled the request.
 func (sess *session) request(ctx context.Context, c *call, m envelope, line []byte) {
 	if modern(m.Params) {
+		// A 2026-07-28 client has no handshake: each request stands alone.
 		sess.modern.Store(true)
+		sess.Initialize()
 	}
 	if m.Method == "subscriptions/listen" {
 		sess.mu.Lock()

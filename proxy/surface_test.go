@@ -477,3 +477,36 @@ func TestClientGoneCancelsUpstreamRequests(t *testing.T) {
 		t.Errorf("upstream saw %s cancelled, want %s", got, want)
 	}
 }
+
+func TestUpstreamsAreToldTheClientsCapabilities(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		protocol string
+		opts     []client.ClientOption
+		want     string
+	}{
+		{"sampling and roots", mcp.LATEST_LEGACY_PROTOCOL_VERSION,
+			[]client.ClientOption{client.WithSamplingHandler(sampler{}), client.WithRootsHandler(rooter{})},
+			`{"roots":{"listChanged":true},"sampling":{}}`},
+		{"none", mcp.LATEST_LEGACY_PROTOCOL_VERSION, nil, `{}`},
+		{"2026-07-28 client", "", []client.ClientOption{client.WithSamplingHandler(sampler{})}, `{}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log := filepath.Join(t.TempDir(), "seen.jsonl")
+			m := startMuxWith(t, map[string]any{"a": ts(t, "-name", "a", "-log-file", log)}, tc.protocol, tc.opts)
+			m.waitTools("a__echo")
+			for _, msg := range loggedMessages(t, log) {
+				if msg.Method != "initialize" {
+					continue
+				}
+				var p struct{ Capabilities json.RawMessage }
+				_ = json.Unmarshal(msg.Params, &p)
+				if string(p.Capabilities) != tc.want {
+					t.Errorf("upstream was told capabilities %s, want %s", p.Capabilities, tc.want)
+				}
+				return
+			}
+			t.Fatal("the upstream saw no initialize")
+		})
+	}
+}

@@ -27,6 +27,12 @@ type Options struct {
 	// OnRequest can answer: sampling, elicitation and roots if it is set,
 	// none otherwise.
 	ClientCapabilities json.RawMessage
+	// AwaitClientCapabilities, if set, returns the capabilities to declare
+	// in each handshake, and takes precedence over ClientCapabilities. It
+	// may wait until they are known (mcpmux's own client has not finished
+	// its handshake yet), within ctx; the child is already starting
+	// meanwhile. A nil result means ClientCapabilities.
+	AwaitClientCapabilities func(ctx context.Context) json.RawMessage
 
 	// OnCatalogue receives every catalogue read from the upstream: after
 	// each connect and after each list change. It is called from the
@@ -91,7 +97,12 @@ func (o *Options) stopTimeouts() stopTimeouts {
 	return stopTimeouts{afterStdin: time.Second, afterTerm: 2 * time.Second}
 }
 
-func (o *Options) clientCapabilities() json.RawMessage {
+func (o *Options) clientCapabilities(ctx context.Context) json.RawMessage {
+	if o.AwaitClientCapabilities != nil {
+		if caps := o.AwaitClientCapabilities(ctx); caps != nil {
+			return caps
+		}
+	}
 	switch {
 	case o.ClientCapabilities != nil:
 		return o.ClientCapabilities
@@ -275,7 +286,7 @@ func (s *Supervisor) connect(ctx context.Context, notes *noteQueue) (*conn, *reg
 	s.setPID(c.pid())
 	startCtx, cancel := context.WithTimeout(ctx, s.opts.startTimeout())
 	defer cancel()
-	err = c.handshake(startCtx, s.opts.clientInfo(), s.opts.clientCapabilities())
+	err = c.handshake(startCtx, s.opts.clientInfo(), s.opts.clientCapabilities(startCtx))
 	var cat *registry.Catalogue
 	if err == nil {
 		cat, err = c.catalogue(startCtx)

@@ -136,6 +136,8 @@ func upstreamOptions(s *registry.Server, srv *proxy.Server, rec *registry.Record
 		OnCatalogue:    srv.SetCatalogue,
 		OnNotification: srv.UpstreamNotification,
 		OnRequest:      srv.UpstreamRequest,
+
+		AwaitClientCapabilities: srv.ClientCapabilities,
 	}
 	if rec != nil {
 		opts.OnCatalogue = func(name string, c *registry.Catalogue) {

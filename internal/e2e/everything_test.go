@@ -21,8 +21,13 @@ func TestEverythingThroughMcpmux(t *testing.T) {
 	testutil.CheckNoChildren(t)
 	bin := everythingBin(t)
 	ctx := testContext(t, testTimeout)
-	direct := startDirect(t, ctx, bin, client.WithClientCapabilities(upstreamCaps()))
-	m := startMcpmux(t, ctx, writeConfig(t, map[string]any{"everything": map[string]any{"command": bin}}))
+	// Both clients declare the same capabilities on the same revision:
+	// mcpmux declares its client's to the upstream, and server-everything
+	// offers some tools only to clients that can sample, elicit and list
+	// roots.
+	same := []client.ClientOption{client.WithClientCapabilities(relayedCaps()), client.WithProtocolVersion(mcp.LATEST_LEGACY_PROTOCOL_VERSION)}
+	direct := startDirect(t, ctx, bin, same...)
+	m := startMcpmux(t, ctx, writeConfig(t, map[string]any{"everything": map[string]any{"command": bin}}), same...)
 	waitForTools(t, ctx, m.client, "everything__")
 
 	want := rawTools(t, ctx, direct)
@@ -68,11 +73,9 @@ func TestEverythingThroughMcpmux(t *testing.T) {
 	})
 }
 
-// upstreamCaps returns the client capabilities that mcpmux declares to its
-// upstreams: all it can relay to its own client. server-everything offers
-// some tools only to clients with these, so a direct client must declare
-// them too to be offered the same tools.
-func upstreamCaps() mcp.ClientCapabilities {
+// relayedCaps returns the client capabilities that mcpmux relays:
+// sampling, elicitation and roots.
+func relayedCaps() mcp.ClientCapabilities {
 	var caps mcp.ClientCapabilities
 	caps.Sampling = &mcp.SamplingCapability{}
 	caps.Elicitation = &mcp.ElicitationCapability{}
