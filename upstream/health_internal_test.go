@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,8 +12,6 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"github.com/mark3labs/mcp-go/client/transport"
 
 	"github.com/mcpmux/mcpmux/registry"
 )
@@ -24,13 +23,18 @@ func pipeConn(t *testing.T, answer func(n int) bool) *conn {
 	t.Helper()
 	toUpstream, fromConn := io.Pipe()
 	fromUpstream, toConn := io.Pipe()
-	l := &stdioLink{pipe: toConn, logger: slog.New(slog.DiscardHandler)}
-	c := newConn(transport.NewIO(fromUpstream, fromConn, nil), l, "x", &Options{}, func(string, json.RawMessage) {})
+	stdin := &lockedWriter{w: fromConn}
+	l := &stdioLink{tr: newPipeTransport(stdin), stdin: stdin, logger: slog.New(slog.DiscardHandler)}
+	c := newConn(l.tr, l, "x", &Options{}, func(string, json.RawMessage) {})
 	c.init = initResult{ProtocolVersion: "2025-11-25"}
-	if err := c.tr.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	go func() { // what route does for a child's stdout
+		sc := bufio.NewScanner(fromUpstream)
+		for sc.Scan() {
+			c.routeLine(l, bytes.Clone(sc.Bytes()))
+		}
+	}()
 	go func() {
+		defer toConn.Close()
 		pings := 0
 		sc := bufio.NewScanner(toUpstream)
 		for sc.Scan() {
@@ -46,7 +50,10 @@ func pipeConn(t *testing.T, answer func(n int) bool) *conn {
 			}
 		}
 	}()
-	t.Cleanup(func() { c.die(errShutdown) })
+	t.Cleanup(func() {
+		c.die(errShutdown)
+		_ = fromConn.Close() // as stopping the child closes its stdin
+	})
 	return c
 }
 

@@ -24,6 +24,7 @@ import (
 type process struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
+	stdout io.ReadCloser // read by the connection (see conn.route)
 	logger *slog.Logger
 
 	exited  chan struct{} // closed once the child has been reaped
@@ -46,10 +47,9 @@ type stopTimeouts struct {
 	afterTerm  time.Duration // wait after SIGTERM before SIGKILL
 }
 
-// startProcess starts the child of srv. Each line the child writes to
-// stdout goes to msgs; stderr lines are logged. Neither pipe ever blocks
-// the child for long.
-func startProcess(srv *registry.Server, msgs chan<- []byte, logger *slog.Logger) (*process, error) {
+// startProcess starts the child of srv. Its stderr lines are logged; its
+// stdout is the connection's to read.
+func startProcess(srv *registry.Server, logger *slog.Logger) (*process, error) {
 	cmd := exec.Command(srv.Command, srv.Args...)
 	cmd.Env = mergeEnv(os.Environ(), srv.Env)
 	cmd.Dir = srv.Cwd
@@ -80,7 +80,7 @@ func startProcess(srv *registry.Server, msgs chan<- []byte, logger *slog.Logger)
 	}
 
 	p := &process{cmd: cmd, stdin: stdin, logger: logger, exited: make(chan struct{})}
-	go p.readStdout(stdout, msgs)
+	p.stdout = stdout
 	go p.readStderr(stderr)
 	go p.wait()
 	return p, nil
@@ -113,24 +113,6 @@ func (p *process) wait() {
 	// Members of the group that outlive the leader would be orphans.
 	killGroup(p.cmd, syscall.SIGKILL)
 	close(p.exited)
-}
-
-// readStdout forwards each non-empty line to msgs, where the connection
-// tells messages from garbage. It closes msgs at EOF, which is how the
-// connection learns that the child is gone.
-func (p *process) readStdout(r io.ReadCloser, msgs chan<- []byte) {
-	defer r.Close()
-	defer close(msgs)
-	br := bufio.NewReaderSize(r, 64<<10)
-	for {
-		line, err := br.ReadBytes('\n')
-		if line = bytes.TrimSpace(line); len(line) > 0 {
-			msgs <- line
-		}
-		if err != nil {
-			return
-		}
-	}
 }
 
 // readStderr logs the child's stderr line by line. Very long lines are

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcpmux/mcpmux/registry"
 )
@@ -22,11 +24,11 @@ import (
 const stdoutGrace = time.Second
 
 // stdioLink is the link of a stdio upstream: its child process, whose
-// stdout conn routes itself (see route) and whose stdin it shares with the
-// mcp-go transport.
+// stdout conn reads itself (see route), and whose stdin the transport and
+// the answers to the child's own requests share.
 type stdioLink struct {
 	proc   *process       // nil only in tests
-	pipe   *io.PipeWriter // feeds the child's responses to the transport
+	tr     *pipeTransport // matches the child's responses to requests
 	stdin  *lockedWriter  // the child's stdin
 	logger *slog.Logger
 	stops  stopTimeouts
@@ -34,24 +36,23 @@ type stdioLink struct {
 
 var _ link = (*stdioLink)(nil)
 
-// dialStdio starts the child of srv and wraps its pipes in an mcp-go
-// transport. The child belongs to the conn until close returns.
+// dialStdio starts the child of srv and connects to its pipes. The child
+// belongs to the conn until close returns.
 func dialStdio(srv *registry.Server, o *Options, notify func(string, json.RawMessage)) (*conn, error) {
-	msgs := make(chan []byte, 64)
-	proc, err := startProcess(srv, msgs, o.logger())
+	proc, err := startProcess(srv, o.logger())
 	if err != nil {
 		return nil, err
 	}
-	fromChild, toTransport := io.Pipe()
+	stdin := &lockedWriter{w: proc.stdin}
 	l := &stdioLink{
 		proc:   proc,
-		pipe:   toTransport,
-		stdin:  &lockedWriter{w: proc.stdin},
+		tr:     newPipeTransport(stdin),
+		stdin:  stdin,
 		logger: o.logger(),
 		stops:  o.stopTimeouts(),
 	}
-	c := newConn(transport.NewIO(fromChild, l.stdin, nil), l, srv.Name, o, notify)
-	go c.route(msgs, l)
+	c := newConn(l.tr, l, srv.Name, o, notify)
+	go c.route(proc.stdout, l)
 	go func() {
 		<-proc.exited
 		c.die(proc.exitReason())
@@ -74,8 +75,8 @@ func (l *stdioLink) deathGrace() time.Duration { return stdoutGrace + time.Secon
 
 func (l *stdioLink) explain(err error) error { return err }
 
-// release closes the pipe to the transport, whose reader sees a clean EOF.
-func (l *stdioLink) release() { _ = l.pipe.Close() }
+// release fails the requests still waiting for the child.
+func (l *stdioLink) release() { _ = l.tr.Close() }
 
 func (l *stdioLink) stop(ctx context.Context) {
 	if l.proc != nil {
@@ -90,38 +91,54 @@ func (l *stdioLink) pid() int {
 	return l.proc.cmd.Process.Pid
 }
 
-// route hands each line from the child to its reader: notifications go to
-// c.receive as raw JSON (mcp-go's typed notifications lose detail), the
-// child's own requests to serveStdio, responses to the mcp-go transport,
-// which matches them to requests. A line that is not a JSON object is
-// logged and skipped, so it never reaches the transport.
-func (c *conn) route(msgs <-chan []byte, l *stdioLink) {
+// route reads the child's stdout and hands each line on, on this one
+// goroutine: responses to the requests waiting for them, notifications to
+// c.receive as raw JSON, the child's own requests to serveStdio. A line
+// that is not a JSON-RPC message is logged and skipped. At EOF the child is
+// exiting; the connection dies with its exit status.
+func (c *conn) route(stdout io.ReadCloser, l *stdioLink) {
 	defer c.stdoutClosed(l.proc.exited)
-	defer l.pipe.Close()
+	defer stdout.Close()
+	br := bufio.NewReaderSize(stdout, 64<<10)
 	garbage := 0
-	for line := range msgs {
-		var m struct {
-			ID     json.RawMessage `json:"id"`
-			Method string          `json:"method"`
-			Params json.RawMessage `json:"params"`
-		}
-		switch {
-		case json.Unmarshal(line, &m) != nil:
+	for {
+		line, err := br.ReadBytes('\n')
+		if line = bytes.TrimSpace(line); len(line) > 0 && !c.routeLine(l, line) {
 			garbage++
 			logGarbage(c.logger, line, garbage)
-			continue
-		case m.Method == "":
-		case isNull(m.ID):
-			c.receive(m.Method, m.Params)
-			continue
-		default:
-			c.serveStdio(l, m.ID, m.Method, m.Params)
-			continue
 		}
-		// After death nobody reads the pipe; keep draining msgs so that the
-		// child's stdout never blocks before it is gone.
-		_, _ = l.pipe.Write(append(line, '\n'))
+		if err != nil {
+			return
+		}
 	}
+}
+
+// routeLine hands one message from the child on, and reports whether it
+// was a JSON-RPC message at all.
+func (c *conn) routeLine(l *stdioLink, line []byte) bool {
+	var m struct {
+		ID     json.RawMessage          `json:"id"`
+		Method string                   `json:"method"`
+		Params json.RawMessage          `json:"params"`
+		Result json.RawMessage          `json:"result"`
+		Error  *mcp.JSONRPCErrorDetails `json:"error"`
+	}
+	if json.Unmarshal(line, &m) != nil {
+		return false
+	}
+	switch {
+	case m.Method == "":
+		var id mcp.RequestId
+		if json.Unmarshal(m.ID, &id) != nil {
+			return false
+		}
+		l.tr.deliver(&transport.JSONRPCResponse{JSONRPC: mcp.JSONRPC_VERSION, ID: id, Result: m.Result, Error: m.Error})
+	case isNull(m.ID):
+		c.receive(m.Method, m.Params)
+	default:
+		c.serveStdio(l, m.ID, m.Method, m.Params)
+	}
+	return true
 }
 
 // logGarbage reports a stdout line that is not a JSON-RPC message,
@@ -183,8 +200,8 @@ func (l *stdioLink) answer(id, result json.RawMessage, err error) {
 }
 
 // lockedWriter serialises whole messages on the child's stdin, which both
-// the mcp-go transport (requests) and conn (answers to the child's own
-// requests) write to.
+// the transport (requests) and conn (answers to the child's own requests)
+// write to.
 type lockedWriter struct {
 	mu sync.Mutex
 	w  io.WriteCloser
