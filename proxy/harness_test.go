@@ -83,6 +83,18 @@ func startMux(tb testing.TB, servers map[string]any, opts ...func(*upstream.Opti
 // sampling, elicitation and roots.
 func startMuxWith(tb testing.TB, servers map[string]any, protocol string, clientOpts []client.ClientOption, opts ...func(*upstream.Options)) *mux {
 	tb.Helper()
+	return newMux(tb, servers, muxOptions{protocol: protocol, client: clientOpts}, opts...)
+}
+
+// muxOptions are the settings of a test's mcpmux and its client.
+type muxOptions struct {
+	protocol string                // the client's protocol version ("": its choice)
+	client   []client.ClientOption // handlers and capabilities
+	pageSize int                   // proxy.Options.PageSize
+}
+
+func newMux(tb testing.TB, servers map[string]any, mo muxOptions, opts ...func(*upstream.Options)) *mux {
+	tb.Helper()
 	testutil.CheckNoChildren(tb)
 	testutil.CheckNoGoroutineLeak(tb)
 	data, err := json.Marshal(map[string]any{"mcpServers": servers})
@@ -95,7 +107,7 @@ func startMuxWith(tb testing.TB, servers map[string]any, protocol string, client
 	}
 	logger := testLogger(tb)
 	m := &mux{t: tb, sups: map[string]*upstream.Supervisor{}}
-	m.srv = proxy.New(proxy.Options{Logger: logger, ListChangedDelay: 10 * time.Millisecond, Status: m.status})
+	m.srv = proxy.New(proxy.Options{Logger: logger, ListChangedDelay: 10 * time.Millisecond, Status: m.status, PageSize: mo.pageSize})
 	for _, s := range cfg.Enabled() {
 		o := upstream.Options{
 			Logger:         logger.With("upstream", s.Name),
@@ -125,7 +137,7 @@ func startMuxWith(tb testing.TB, servers map[string]any, protocol string, client
 		muxOut.Close()
 	})
 	m.raw = transport.NewIO(clientIn, clientOut, nil)
-	m.client = client.NewClient(m.raw, clientOpts...)
+	m.client = client.NewClient(m.raw, mo.client...)
 	tb.Cleanup(func() {
 		_ = m.client.Close()
 		cancel()
@@ -138,7 +150,7 @@ func startMuxWith(tb testing.TB, servers map[string]any, protocol string, client
 	ictx, icancel := context.WithTimeout(ctx, 10*time.Second)
 	defer icancel()
 	req := mcp.InitializeRequest{}
-	req.Params.ProtocolVersion = protocol
+	req.Params.ProtocolVersion = mo.protocol
 	req.Params.ClientInfo = mcp.Implementation{Name: "proxy-test", Version: "1"}
 	if _, err := m.client.Initialize(ictx, req); err != nil {
 		tb.Fatalf("initializing client: %v", err)

@@ -510,3 +510,74 @@ func TestUpstreamsAreToldTheClientsCapabilities(t *testing.T) {
 		})
 	}
 }
+
+func TestListsPagedWhenAsked(t *testing.T) {
+	m := newMux(t, map[string]any{"a": ts(t, "-name", "a", "-resources", "250", "-tools", "120")},
+		muxOptions{protocol: mcp.LATEST_LEGACY_PROTOCOL_VERSION, pageSize: 100})
+	m.waitToolsPaged("a__tool_0119")
+	for _, tc := range []struct{ method, field string }{{"tools/list", "tools"}, {"resources/list", "resources"}} {
+		seen, pages, cursor := map[string]bool{}, 0, ""
+		for {
+			var params any
+			if cursor != "" {
+				params = map[string]string{"cursor": cursor}
+			}
+			var page map[string]json.RawMessage
+			_ = json.Unmarshal(m.must(tc.method, params), &page)
+			var items []struct{ Name, URI string }
+			_ = json.Unmarshal(page[tc.field], &items)
+			if len(items) > 100 {
+				t.Fatalf("%s page of %d entries, want at most 100", tc.method, len(items))
+			}
+			for _, it := range items {
+				key := it.Name + it.URI
+				if seen[key] {
+					t.Fatalf("%s lists %q on two pages", tc.method, key)
+				}
+				seen[key] = true
+			}
+			pages++
+			cursor = ""
+			_ = json.Unmarshal(page["nextCursor"], &cursor)
+			if cursor == "" {
+				break
+			}
+		}
+		want := map[string]int{"tools/list": 120 + 19, "resources/list": 250 + 1}[tc.method]
+		if len(seen) != want || pages != (want+99)/100 {
+			t.Errorf("%s: %d entries on %d pages, want %d on %d", tc.method, len(seen), pages, want, (want+99)/100)
+		}
+	}
+	if e := m.fails("tools/list", map[string]string{"cursor": "!!not-ours"}); e.Code != -32602 {
+		t.Errorf("invalid cursor error = %+v, want -32602", e)
+	}
+}
+
+// waitToolsPaged waits, as long as waitTools does, until name is listed
+// on any page.
+func (m *mux) waitToolsPaged(name string) {
+	m.t.Helper()
+	listed := func() bool {
+		cursor := ""
+		for {
+			var params any
+			if cursor != "" {
+				params = map[string]string{"cursor": cursor}
+			}
+			res := m.must("tools/list", params)
+			if bytes.Contains(res, []byte(`"`+name+`"`)) {
+				return true
+			}
+			var page struct{ NextCursor string }
+			_ = json.Unmarshal(res, &page)
+			if cursor = page.NextCursor; cursor == "" {
+				return false
+			}
+		}
+	}
+	for deadline := time.Now().Add(20 * time.Second); !listed(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			m.t.Fatalf("%s never listed", name)
+		}
+	}
+}

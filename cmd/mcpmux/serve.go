@@ -25,6 +25,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fs := newFlagSet("serve", stderr, &c)
 	dir.register(fs)
 	noRegistry := fs.Bool("no-registry", false, "run without the registry: no cached catalogues, no history, no statistics")
+	pageSize := fs.Int("page-size", 0, "entries per page of the lists mcpmux serves (0: everything in one page, which every client understands)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -37,7 +38,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if !*noRegistry {
 		rec, cached = openRecorder(ctx, dir, cfg.Enabled(), logger)
 	}
-	srv, sups := build(cfg, logger, rec, cached)
+	srv, sups := build(cfg, logger, rec, cached, *pageSize)
 	logger.Info("mcpmux serving", "version", version(), "upstreams", len(sups), "cached", len(cached))
 
 	stopRecorder := runRecorder(ctx, rec, logger)
@@ -100,12 +101,13 @@ func setup(c commonFlags, stderr io.Writer) (*registry.Config, *slog.Logger, err
 // recorder (nil means none), the proxy serves each cached catalogue until
 // the live one arrives, a lazy upstream with a cached catalogue starts on
 // first use, and states, catalogues and calls are recorded.
-func build(cfg *registry.Config, logger *slog.Logger, rec *registry.Recorder, cached map[string]*registry.Catalogue) (*proxy.Server, []*upstream.Supervisor) {
+func build(cfg *registry.Config, logger *slog.Logger, rec *registry.Recorder, cached map[string]*registry.Catalogue, pageSize int) (*proxy.Server, []*upstream.Supervisor) {
 	var sups []*upstream.Supervisor
 	popts := proxy.Options{
-		Logger:  logger,
-		Version: version(),
-		Status:  func() json.RawMessage { return statusJSON(sups) },
+		PageSize: pageSize,
+		Logger:   logger,
+		Version:  version(),
+		Status:   func() json.RawMessage { return statusJSON(sups) },
 	}
 	if rec != nil {
 		popts.OnCall = func(server, tool string, took time.Duration, err error) {
