@@ -123,13 +123,19 @@ const clientCapabilitiesWait = 5 * time.Second
 // ClientCapabilities returns what mcpmux declares to an upstream: the
 // client's own sampling, elicitation and roots capabilities, which mcpmux
 // relays, so that an upstream offers through mcpmux what it would offer
-// the client directly. It waits for the client's handshake, within ctx and
-// at most a few seconds; nil means the client has not finished it (the
-// caller then declares what mcpmux could relay). A client on 2026-07-28
-// gets no server-to-client requests, so none is declared for it.
+// the client directly. It waits for Serve's session and the client's
+// handshake, within ctx and at most a few seconds; nil means the client
+// has not finished it (the caller then declares what mcpmux could relay).
+// A client on 2026-07-28 gets no server-to-client requests, so none is
+// declared for it.
 func (s *Server) ClientCapabilities(ctx context.Context) json.RawMessage {
 	ctx, cancel := context.WithTimeout(ctx, clientCapabilitiesWait)
 	defer cancel()
+	select {
+	case <-s.served:
+	case <-ctx.Done():
+		return nil
+	}
 	sess := s.current()
 	if sess == nil || !sess.awaitInitialized(ctx) {
 		return nil

@@ -63,6 +63,8 @@ type Server struct {
 
 	listed     chan struct{} // closed once a client has received a tool list
 	listedOnce sync.Once
+	served     chan struct{} // closed once Serve has a session
+	servedOnce sync.Once
 }
 
 // route is how requests reach one upstream.
@@ -89,6 +91,7 @@ func New(opts Options) *Server {
 		sources:   map[string]*source{},
 		conflicts: map[string]bool{},
 		listed:    make(chan struct{}),
+		served:    make(chan struct{}),
 	}
 	// Everything mcpmux can relay is declared here; initialize narrows it
 	// to what the upstreams offer (see capabilities).

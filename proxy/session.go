@@ -156,6 +156,9 @@ func (s *Server) setSession(sess *session) {
 	s.mu.Lock()
 	s.session = sess
 	s.mu.Unlock()
+	if sess != nil {
+		s.servedOnce.Do(func() { close(s.served) })
+	}
 }
 
 // readLoop reads and dispatches messages until in ends or ctx is done.

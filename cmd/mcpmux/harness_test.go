@@ -231,34 +231,6 @@ func serveInProcess(tb testing.TB, args ...string) *serving {
 	return s
 }
 
-var mcpmuxBinary struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// mcpmuxPath builds the mcpmux binary once per test binary and returns its
-// path.
-func mcpmuxPath(tb testing.TB) string {
-	tb.Helper()
-	mcpmuxBinary.once.Do(func() {
-		dir, err := os.MkdirTemp("", "mcpmux-bin-")
-		if err != nil {
-			mcpmuxBinary.err = err
-			return
-		}
-		mcpmuxBinary.path = filepath.Join(dir, "mcpmux")
-		out, err := exec.Command("go", "build", "-o", mcpmuxBinary.path, ".").CombinedOutput()
-		if err != nil {
-			mcpmuxBinary.err = fmt.Errorf("go build: %w\n%s", err, out)
-		}
-	})
-	if mcpmuxBinary.err != nil {
-		tb.Fatalf("building mcpmux: %v", mcpmuxBinary.err)
-	}
-	return mcpmuxBinary.path
-}
-
 // process is `mcpmux serve` running as a child process, with a client.
 type process struct {
 	*muxClient
@@ -272,7 +244,7 @@ type process struct {
 // It does not connect a client: see [process.connect].
 func startProcess(tb testing.TB, env []string, args ...string) (p *process, stdout io.Reader, stdin io.WriteCloser) {
 	tb.Helper()
-	cmd := exec.Command(mcpmuxPath(tb), append([]string{"serve"}, args...)...)
+	cmd := exec.Command(testutil.BuildMcpmuxNoRace(tb), append([]string{"serve"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	p = &process{cmd: cmd, stderr: new(testutil.SyncBuffer)}
 	cmd.Stderr = p.stderr

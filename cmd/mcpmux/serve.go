@@ -38,7 +38,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if !*noRegistry {
 		rec, cached = openRecorder(ctx, dir, cfg.Enabled(), logger)
 	}
-	srv, sups := build(cfg, logger, rec, cached, *pageSize)
+	srv, sups := build(cfg, logger, wiring{rec: rec, cached: cached, pageSize: *pageSize, client: true})
 	logger.Info("mcpmux serving", "version", version(), "upstreams", len(sups), "cached", len(cached))
 
 	stopRecorder := runRecorder(ctx, rec, logger)
@@ -97,14 +97,28 @@ func setup(c commonFlags, stderr io.Writer) (*registry.Config, *slog.Logger, err
 	return cfg, logger, nil
 }
 
-// build makes the proxy and one supervisor per enabled upstream. With a
-// recorder (nil means none), the proxy serves each cached catalogue until
-// the live one arrives, a lazy upstream with a cached catalogue starts on
-// first use, and states, catalogues and calls are recorded.
-func build(cfg *registry.Config, logger *slog.Logger, rec *registry.Recorder, cached map[string]*registry.Catalogue, pageSize int) (*proxy.Server, []*upstream.Supervisor) {
+// wiring says how build connects the pieces. The zero value serves no
+// client and records nothing, as `mcpmux tools` needs.
+type wiring struct {
+	// rec records states, catalogues and calls; nil records nothing.
+	rec *registry.Recorder
+	// cached are the catalogues the proxy serves until the live ones
+	// arrive; a lazy upstream with one starts on first use.
+	cached map[string]*registry.Catalogue
+	// pageSize is proxy.Options.PageSize.
+	pageSize int
+	// client: a client will connect, and upstreams are told its
+	// capabilities rather than everything mcpmux can relay.
+	client bool
+}
+
+// build makes the proxy and one supervisor per enabled upstream, wired as
+// w says.
+func build(cfg *registry.Config, logger *slog.Logger, w wiring) (*proxy.Server, []*upstream.Supervisor) {
+	rec, cached := w.rec, w.cached
 	var sups []*upstream.Supervisor
 	popts := proxy.Options{
-		PageSize: pageSize,
+		PageSize: w.pageSize,
 		Logger:   logger,
 		Version:  version(),
 		Status:   func() json.RawMessage { return statusJSON(sups) },
@@ -117,7 +131,11 @@ func build(cfg *registry.Config, logger *slog.Logger, rec *registry.Recorder, ca
 	srv := proxy.New(popts)
 	for _, s := range cfg.Enabled() {
 		cat := cached[s.Name]
-		sup := upstream.New(s, upstreamOptions(s, srv, rec, cat != nil, logger))
+		opts := upstreamOptions(s, srv, rec, cat != nil, logger)
+		if w.client {
+			opts.AwaitClientCapabilities = srv.ClientCapabilities
+		}
+		sup := upstream.New(s, opts)
 		srv.AddUpstream(s, sup)
 		if rec != nil {
 			rec.SetState(serverState(sup.Status())) // a lazy one starts idle, unannounced
@@ -138,8 +156,6 @@ func upstreamOptions(s *registry.Server, srv *proxy.Server, rec *registry.Record
 		OnCatalogue:    srv.SetCatalogue,
 		OnNotification: srv.UpstreamNotification,
 		OnRequest:      srv.UpstreamRequest,
-
-		AwaitClientCapabilities: srv.ClientCapabilities,
 	}
 	if rec != nil {
 		opts.OnCatalogue = func(name string, c *registry.Catalogue) {

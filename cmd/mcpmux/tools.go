@@ -28,7 +28,7 @@ func runTools(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	srv, sups := build(cfg, logger, nil, nil, 0)
+	srv, sups := build(cfg, logger, wiring{})
 
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
