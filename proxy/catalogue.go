@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"sort"
 
 	"github.com/yosida95/uritemplate/v3"
@@ -64,14 +65,18 @@ type named struct {
 	renamed  json.RawMessage
 }
 
-// newSource parses an upstream's catalogue. Entries without a usable name
-// or URI are left out and logged; a name listed twice keeps the first.
-func newSource(server, prefix string, cat *registry.Catalogue, logger *slog.Logger) *source {
+// newSource parses an upstream's catalogue, keeping the tools that cfg's
+// tool filter allows. Entries without a usable name or URI are left out and
+// logged; a name listed twice keeps the first.
+func newSource(cfg *registry.Server, cat *registry.Catalogue, logger *slog.Logger) *source {
+	server := cfg.Name
+	tools := parseNamed(server, "tool", cat.Tools, logger)
+	tools = slices.DeleteFunc(tools, func(n named) bool { return !cfg.ToolAllowed(n.original) })
 	return &source{
 		server:    server,
-		prefix:    prefix,
+		prefix:    cfg.ExposedPrefix(),
 		cat:       cat,
-		tools:     parseNamed(server, "tool", cat.Tools, logger),
+		tools:     tools,
 		prompts:   parseNamed(server, "prompt", cat.Prompts, logger),
 		resources: parseURIs(server, "uri", cat.Resources, logger),
 		templates: parseURIs(server, "uriTemplate", cat.ResourceTemplates, logger),

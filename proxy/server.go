@@ -131,7 +131,7 @@ func (s *Server) SetCatalogues(cats map[string]*registry.Catalogue) {
 			delete(s.sources, name)
 			continue
 		}
-		s.sources[name] = newSource(name, r.cfg.ExposedPrefix(), c, s.logger)
+		s.sources[name] = newSource(r.cfg, c, s.logger)
 	}
 	sources := make([]*source, 0, len(s.sources))
 	for _, src := range s.sources {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -579,5 +580,23 @@ func (m *mux) waitToolsPaged(name string) {
 		if time.Now().After(deadline) {
 			m.t.Fatalf("%s never listed", name)
 		}
+	}
+}
+
+func TestToolFilter(t *testing.T) {
+	a := ts(t, "-name", "a", "-tools", "3")
+	a["tools"] = map[string]any{"allow": []string{"echo", "tool_*", "slow"}, "deny": []string{"tool_0001", "slow"}}
+	m := startMux(t, map[string]any{"a": a})
+	tools := m.waitTools("a__echo")
+	var names []string
+	for name := range tools {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	if want := []string{"a__echo", "a__tool_0000", "a__tool_0002"}; !slices.Equal(names, want) {
+		t.Errorf("tools with allow [echo tool_* slow] and deny [tool_0001 slow] = %v, want %v", names, want)
+	}
+	if e := m.fails("tools/call", map[string]any{"name": "a__slow"}); !strings.Contains(e.Message, `"a__slow"`) {
+		t.Errorf("calling a filtered tool = %+v, want unknown tool", e)
 	}
 }

@@ -59,6 +59,10 @@ func (s *Server) decodeOwn(ch *checker, fields map[string]json.RawMessage) {
 	health := decodeObject(ch, fields, "healthCheck", "interval", "threshold")
 	decodeField(ch, health, "healthCheck.interval", &s.HealthCheck.Interval, "")
 	decodeField(ch, health, "healthCheck.threshold", &s.HealthCheck.Threshold, "an integer")
+
+	tools := decodeObject(ch, fields, "tools", "allow", "deny")
+	decodeStrings(ch, tools, "tools.allow", &s.Tools.Allow)
+	decodeStrings(ch, tools, "tools.deny", &s.Tools.Deny)
 }
 
 // decodeField decodes the value of field, if present, into dst. The key

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -216,4 +217,22 @@ func redactURL(s string) string {
 		u.RawQuery = q.Encode()
 	}
 	return u.String()
+}
+
+// ToolAllowed reports whether the server's tool named name is exposed,
+// according to the server's tool filter.
+func (s *Server) ToolAllowed(name string) bool {
+	if len(s.Tools.Allow) > 0 && !matchAny(s.Tools.Allow, name) {
+		return false
+	}
+	return !matchAny(s.Tools.Deny, name)
+}
+
+func matchAny(patterns []string, name string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return false
 }

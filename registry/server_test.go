@@ -181,3 +181,27 @@ func TestLogValueRedacts(t *testing.T) {
 		}
 	}
 }
+
+func TestToolAllowed(t *testing.T) {
+	tests := []struct {
+		name        string
+		allow, deny []string
+		tool        string
+		want        bool
+	}{
+		{name: "no filter", tool: "anything", want: true},
+		{name: "allowed by pattern", allow: []string{"list_*"}, tool: "list_issues", want: true},
+		{name: "not allowed", allow: []string{"list_*"}, tool: "create_issue", want: false},
+		{name: "denied", deny: []string{"delete_*"}, tool: "delete_repo", want: false},
+		{name: "deny wins over allow", allow: []string{"*"}, deny: []string{"push"}, tool: "push", want: false},
+		{name: "odd name matched literally", allow: []string{"get weather (beta)"}, tool: "get weather (beta)", want: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &Server{Tools: ToolFilter{Allow: tt.allow, Deny: tt.deny}}
+			if got := s.ToolAllowed(tt.tool); got != tt.want {
+				t.Errorf("ToolAllowed(%q) with allow %q, deny %q = %t, want %t", tt.tool, tt.allow, tt.deny, got, tt.want)
+			}
+		})
+	}
+}

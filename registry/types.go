@@ -55,6 +55,19 @@ type Server struct {
 	// IdleTimeout stops a lazy server after this long without calls. Zero
 	// means DefaultIdleTimeout.
 	IdleTimeout Duration `json:"idleTimeout,omitempty"`
+	// Tools chooses which of the server's tools are exposed.
+	Tools ToolFilter `json:"tools,omitzero"`
+}
+
+// ToolFilter chooses tools by the upstream's own names, with shell-style
+// patterns ("list_*", "get_?ssue"; see path.Match). The zero value exposes
+// every tool.
+type ToolFilter struct {
+	// Allow, if not empty, exposes only the tools that match one of its
+	// patterns.
+	Allow []string `json:"allow,omitempty"`
+	// Deny hides the tools that match one of its patterns, even allowed ones.
+	Deny []string `json:"deny,omitempty"`
 }
 
 // Backoff is the reconnect policy of one server.

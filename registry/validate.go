@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path"
 	"regexp"
 )
 
@@ -103,6 +104,17 @@ func (s *Server) checkOwn(ch *checker) {
 	}
 	if n := s.HealthCheck.Threshold; n < 0 {
 		ch.fail("healthCheck.threshold", "must not be negative (0 means the default, %d), got %d", DefaultHealthThreshold, n)
+	}
+	checkPatterns(ch, "tools.allow", s.Tools.Allow)
+	checkPatterns(ch, "tools.deny", s.Tools.Deny)
+}
+
+// checkPatterns reports patterns that path.Match cannot use.
+func checkPatterns(ch *checker, field string, patterns []string) {
+	for i, p := range patterns {
+		if _, err := path.Match(p, ""); err != nil {
+			ch.fail(fmt.Sprintf("%s[%d]", field, i), "is not a valid pattern (see path.Match): %q", p)
+		}
 	}
 }
 
