@@ -57,6 +57,9 @@ func (sess *session) setLevel(ctx context.Context, params json.RawMessage) (json
 	default:
 		return nil, errorf(codeInvalidParams, "invalid logging level %q", level)
 	}
+	sess.srv.mu.Lock()
+	sess.srv.logLevel = params // for upstreams that connect later
+	sess.srv.mu.Unlock()
 	cat := sess.srv.cat.Load()
 	var wg sync.WaitGroup
 	for name, c := range cat.upstreams {

@@ -58,6 +58,7 @@ type Server struct {
 	sources   map[string]*source // each upstream's parsed catalogue
 	conflicts map[string]bool    // URIs two upstreams list, logged once
 	session   *session           // the client's session while Serve runs
+	logLevel  json.RawMessage    // the client's last logging/setLevel params
 
 	cat atomic.Pointer[catalogue]
 
@@ -140,12 +141,33 @@ func (s *Server) SetCatalogues(cats map[string]*registry.Catalogue) {
 	next := buildCatalogue(sources, s.logger, s.conflict)
 	prev := s.cat.Swap(next)
 	sess := s.session
+	level := s.logLevel
 	s.mu.Unlock()
+
+	for name, c := range cats {
+		if c != nil && level != nil && offers(c.Capabilities, "logging") {
+			go s.passLevel(name, level)
+		}
+	}
 
 	if sess != nil {
 		for _, method := range changes(prev, next) {
 			sess.listChanged(method)
 		}
+	}
+}
+
+// passLevel tells an upstream that has just (re)connected the log level the
+// client set, which it would otherwise not know.
+func (s *Server) passLevel(name string, params json.RawMessage) {
+	r := s.route(name)
+	if r == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RequestTimeout())
+	defer cancel()
+	if _, err := r.up.Request(ctx, "logging/setLevel", params); err != nil {
+		s.logger.Warn("passing on the log level", "upstream", name, "err", err)
 	}
 }
 

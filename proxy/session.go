@@ -38,6 +38,7 @@ type session struct {
 	pending    map[string]bool        // list_changed methods waiting to be sent
 	timer      *time.Timer            // sends pending when it fires
 	clientInfo mcp.Implementation     // from initialize
+	capsSet    bool                   // SetClientCapabilities has run
 	clientCaps mcp.ClientCapabilities // from initialize
 	listen     listenState            // a modern client's notification stream
 }
@@ -58,9 +59,18 @@ var sessionIDs atomic.Int64
 
 func (s *session) SessionID() string                                   { return s.id }
 func (s *session) NotificationChannel() chan<- mcp.JSONRPCNotification { return s.notes }
+
+// Initialize marks the handshake done. mcp-go calls it before it stores
+// the client's capabilities, so for a legacy client initDone closes only
+// once SetClientCapabilities has run; a 2026-07-28 client has no handshake.
 func (s *session) Initialize() {
 	s.initialized.Store(true)
-	s.initOnce.Do(func() { close(s.initDone) })
+	s.mu.Lock()
+	ready := s.capsSet || s.modern.Load()
+	s.mu.Unlock()
+	if ready {
+		s.initOnce.Do(func() { close(s.initDone) })
+	}
 }
 func (s *session) Initialized() bool { return s.initialized.Load() }
 
@@ -78,8 +88,12 @@ func (s *session) GetClientInfo() mcp.Implementation {
 
 func (s *session) SetClientCapabilities(caps mcp.ClientCapabilities) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.clientCaps = caps
+	s.capsSet = true
+	s.mu.Unlock()
+	if s.initialized.Load() {
+		s.initOnce.Do(func() { close(s.initDone) })
+	}
 }
 
 func (s *session) GetClientCapabilities() mcp.ClientCapabilities {
