@@ -691,16 +691,30 @@ func (sc *surfaceClient) options() []client.ClientOption {
 	}
 }
 
-// fixedSampler answers every sampling request with sampledText.
-type fixedSampler struct {
+// seen records what a handler was asked, safe for concurrent use.
+type seen[T any] struct {
 	mu   sync.Mutex
-	reqs []mcp.CreateMessageParams
+	reqs []T
 }
 
-func (s *fixedSampler) CreateMessage(_ context.Context, req mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+func (s *seen[T]) add(req T) {
 	s.mu.Lock()
-	s.reqs = append(s.reqs, req.CreateMessageParams)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	s.reqs = append(s.reqs, req)
+}
+
+// requests returns what was asked so far.
+func (s *seen[T]) requests() []T {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.reqs)
+}
+
+// fixedSampler answers every sampling request with sampledText.
+type fixedSampler struct{ seen[mcp.CreateMessageParams] }
+
+func (s *fixedSampler) CreateMessage(_ context.Context, req mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+	s.add(req.CreateMessageParams)
 	return &mcp.CreateMessageResult{
 		SamplingMessage: mcp.SamplingMessage{Role: mcp.RoleAssistant, Content: mcp.NewTextContent(sampledText)},
 		Model:           sampledModel,
@@ -708,32 +722,15 @@ func (s *fixedSampler) CreateMessage(_ context.Context, req mcp.CreateMessageReq
 	}, nil
 }
 
-func (s *fixedSampler) requests() []mcp.CreateMessageParams {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.reqs)
-}
-
 // fixedElicitor accepts every elicitation with the same few fields.
-type fixedElicitor struct {
-	mu   sync.Mutex
-	reqs []mcp.ElicitationParams
-}
+type fixedElicitor struct{ seen[mcp.ElicitationParams] }
 
 func (e *fixedElicitor) Elicit(_ context.Context, req mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
-	e.mu.Lock()
-	e.reqs = append(e.reqs, req.Params)
-	e.mu.Unlock()
+	e.add(req.Params)
 	return &mcp.ElicitationResult{ElicitationResponse: mcp.ElicitationResponse{
 		Action:  mcp.ElicitationResponseActionAccept,
 		Content: map[string]any{"name": "Ada Lovelace", "check": true, "email": "ada@example.com", "integer": 42},
 	}}, nil
-}
-
-func (e *fixedElicitor) requests() []mcp.ElicitationParams {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return slices.Clone(e.reqs)
 }
 
 // fixedRoots answers roots/list with the roots last set, and counts calls.
