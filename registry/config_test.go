@@ -84,6 +84,8 @@ func TestParseClaudeDesktop(t *testing.T) {
 			Timeout:     Duration(2 * time.Minute),
 			Backoff:     Backoff{Initial: Duration(time.Second), Max: Duration(time.Minute), MaxAttempts: 5},
 			HealthCheck: HealthCheck{Interval: Duration(-time.Second), Threshold: 2},
+
+			expandedSecrets: []string{"ghp_secret"},
 		},
 		"linear": {
 			Name:     "linear",

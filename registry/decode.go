@@ -63,6 +63,8 @@ func (s *Server) decodeOwn(ch *checker, fields map[string]json.RawMessage) {
 	tools := decodeObject(ch, fields, "tools", "allow", "deny")
 	decodeStrings(ch, tools, "tools.allow", &s.Tools.Allow)
 	decodeStrings(ch, tools, "tools.deny", &s.Tools.Deny)
+
+	decodeStrings(ch, fields, "secrets", &s.SecretEnv)
 }
 
 // decodeField decodes the value of field, if present, into dst. The key
@@ -137,7 +139,14 @@ func decodeObject(ch *checker, fields map[string]json.RawMessage, field string, 
 // them. In a disabled server, a string that refers to an unset variable is
 // kept as written and is not an error.
 func (s *Server) expand(ch *checker, lookupEnv func(string) (string, bool)) {
-	ex := func(field string, v *string) { ch.expand(field, v, lookupEnv, s.Disabled) }
+	lookup := func(name string) (string, bool) {
+		v, ok := lookupEnv(name)
+		if ok && IsSecretName(name) {
+			s.expandedSecrets = append(s.expandedSecrets, v)
+		}
+		return v, ok
+	}
+	ex := func(field string, v *string) { ch.expand(field, v, lookup, s.Disabled) }
 	ex("command", &s.Command)
 	for i := range s.Args {
 		ex(fmt.Sprintf("args[%d]", i), &s.Args[i])

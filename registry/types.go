@@ -57,6 +57,13 @@ type Server struct {
 	IdleTimeout Duration `json:"idleTimeout,omitempty"`
 	// Tools chooses which of the server's tools are exposed.
 	Tools ToolFilter `json:"tools,omitzero"`
+	// SecretEnv names env entries whose values are secrets although their
+	// names do not say so (see [Server.IsSecretEnv]).
+	SecretEnv []string `json:"secrets,omitempty"`
+
+	// expandedSecrets are the values that ${NAME} references to
+	// secret-named variables expanded to (see [Server.SecretValues]).
+	expandedSecrets []string
 }
 
 // ToolFilter chooses tools by the upstream's own names, with shell-style
