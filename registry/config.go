@@ -19,11 +19,19 @@ import (
 // Defaults for a [Server]'s optional settings.
 const (
 	DefaultTimeout         = 60 * time.Second
+	DefaultStartTimeout    = 30 * time.Second
 	DefaultIdleTimeout     = 10 * time.Minute
 	DefaultBackoffInitial  = 500 * time.Millisecond
 	DefaultBackoffMax      = 30 * time.Second
 	DefaultHealthInterval  = 30 * time.Second
 	DefaultHealthThreshold = 3
+
+	// DefaultNameLength leaves room, within the 64 characters most hosts
+	// accept, for Claude Code's "mcp__<entry>__" with an entry name of up
+	// to 9 characters, and for Gemini CLI's "mcp_<entry>_".
+	DefaultNameLength = 48
+	// MinNameLength and MaxNameLength bound [Config.NameLength].
+	MinNameLength, MaxNameLength = 16, 64
 )
 
 // ErrNoServers is returned by [Parse] for a file without a "mcpServers"
@@ -93,12 +101,12 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 	}
 	// Some Windows editors start a UTF-8 file with a byte order mark.
 	data = bytes.TrimPrefix(data, []byte("\ufeff"))
-	entries, err := decodeServers(data)
+	entries, top, err := decodeServers(data)
 	if err != nil {
 		return nil, err
 	}
 	c := &Config{Servers: make(map[string]*Server, len(entries))}
-	var errs []error
+	errs := []error{decodeNameLength(top, &c.NameLength)}
 	for _, name := range slices.Sorted(maps.Keys(entries)) {
 		ch := &checker{server: name}
 		if s := decodeServer(ch, entries[name], lookupEnv); s != nil {
@@ -119,7 +127,7 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 // A disabled server is checked only for mcpmux's own settings: it may lack a
 // command or url.
 func (c *Config) Validate() error {
-	var errs []error
+	errs := []error{checkNameLength(c.NameLength)}
 	for _, name := range slices.Sorted(maps.Keys(c.Servers)) {
 		ch := &checker{server: name}
 		if s := c.Servers[name]; s == nil {
@@ -130,6 +138,35 @@ func (c *Config) Validate() error {
 		errs = append(errs, ch.errs...)
 	}
 	return errors.Join(errs...)
+}
+
+// ExposedNameLength returns the bound of exposed names: NameLength, or
+// [DefaultNameLength] if unset.
+func (c *Config) ExposedNameLength() int {
+	if c.NameLength == 0 {
+		return DefaultNameLength
+	}
+	return c.NameLength
+}
+
+// decodeNameLength decodes the top-level "nameLength", if present.
+func decodeNameLength(top map[string]json.RawMessage, dst *int) error {
+	raw, ok := top["nameLength"]
+	if !ok {
+		return nil
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return fmt.Errorf(`field "nameLength": must be an integer from %d to %d, got %s`, MinNameLength, MaxNameLength, jsonKind(raw))
+	}
+	return checkNameLength(*dst)
+}
+
+// checkNameLength reports a nameLength out of bounds; 0 means the default.
+func checkNameLength(n int) error {
+	if n != 0 && (n < MinNameLength || n > MaxNameLength) {
+		return fmt.Errorf(`field "nameLength": must be from %d to %d (the default is %d), got %d`, MinNameLength, MaxNameLength, DefaultNameLength, n)
+	}
+	return nil
 }
 
 // Enabled returns the servers that are not disabled, sorted by name.
@@ -145,24 +182,22 @@ func (c *Config) Enabled() []*Server {
 }
 
 // decodeServers decodes the top level of a configuration file and returns
-// the raw entries of its "mcpServers" object.
-func decodeServers(data []byte) (map[string]json.RawMessage, error) {
-	var top map[string]json.RawMessage
+// the raw entries of its "mcpServers" object, and its top-level members.
+func decodeServers(data []byte) (entries, top map[string]json.RawMessage, err error) {
 	if err := json.Unmarshal(data, &top); err != nil {
-		return nil, syntaxError(data, err)
+		return nil, nil, syntaxError(data, err)
 	}
 	raw, ok := top["mcpServers"]
 	if !ok {
-		return nil, ErrNoServers
+		return nil, nil, ErrNoServers
 	}
 	if kind := jsonKind(raw); kind != "an object" {
-		return nil, fmt.Errorf(`%w: "mcpServers" is %s`, ErrNoServers, kind)
+		return nil, nil, fmt.Errorf(`%w: "mcpServers" is %s`, ErrNoServers, kind)
 	}
-	var entries map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &entries); err != nil {
-		return nil, fmt.Errorf(`decoding "mcpServers": %w`, err)
+		return nil, nil, fmt.Errorf(`decoding "mcpServers": %w`, err)
 	}
-	return entries, nil
+	return entries, top, nil
 }
 
 // syntaxError explains why data could not be decoded as a JSON object,

@@ -124,6 +124,9 @@ func TestParseTopLevel(t *testing.T) {
 		{name: "top array", data: `[{"mcpServers": {}}]`, want: "top level is an array, want an object"},
 		{name: "entry string", data: `{"mcpServers": {"a": "npx"}}`, want: `server "a": must be an object, got a string`},
 		{name: "empty name", data: `{"mcpServers": {"": {"command": "x"}}}`, want: `server "": name must not be empty`},
+		{name: "name length", data: `{"mcpServers": {}, "nameLength": 40}`},
+		{name: "name length string", data: `{"mcpServers": {}, "nameLength": "40"}`, want: `field "nameLength": must be an integer from 16 to 64, got a string`},
+		{name: "name length too short", data: `{"mcpServers": {}, "nameLength": 8}`, want: `field "nameLength": must be from 16 to 64 (the default is 48), got 8`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -144,6 +147,15 @@ func TestParseTopLevel(t *testing.T) {
 				t.Errorf("errors.Is(Parse(%s) error, %v) = false, want true", tt.data, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestNameLength(t *testing.T) {
+	for data, want := range map[string]int{`{"mcpServers": {}}`: DefaultNameLength, `{"mcpServers": {}, "nameLength": 40}`: 40} {
+		c, err := Parse([]byte(data), env(nil))
+		if err != nil || c.ExposedNameLength() != want {
+			t.Errorf("Parse(%s).ExposedNameLength() = %v, %v; want %d", data, c.ExposedNameLength(), err, want)
+		}
 	}
 }
 

@@ -48,6 +48,7 @@ func (s *Server) decodeOwn(ch *checker, fields map[string]json.RawMessage) {
 	decodeField(ch, fields, "disabled", &s.Disabled, "true or false")
 	decodeField(ch, fields, "prefix", &s.Prefix, "a string")
 	decodeField(ch, fields, "timeout", &s.Timeout, "")
+	decodeField(ch, fields, "startTimeout", &s.StartTimeout, "")
 	decodeField(ch, fields, "lazy", &s.Lazy, "true or false")
 	decodeField(ch, fields, "idleTimeout", &s.IdleTimeout, "")
 

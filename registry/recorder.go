@@ -73,6 +73,7 @@ type Recorder struct {
 	self    Instance // PID and Started
 	now     func() time.Time
 	changed chan struct{} // a state changed: beat now; buffered
+	saved   chan struct{} // a catalogue arrived: flush now; buffered
 
 	flushMu sync.Mutex // serializes flushes
 	failing bool       // the last flush failed; guarded by flushMu
@@ -94,6 +95,7 @@ func NewRecorder(dataDir string, opts RecorderOptions) *Recorder {
 		self:    Instance{PID: os.Getpid(), Started: time.Now()},
 		now:     time.Now,
 		changed: make(chan struct{}, 1),
+		saved:   make(chan struct{}, 1),
 		tracks:  make(map[string]*track),
 	}
 }
@@ -136,7 +138,9 @@ func (r *Recorder) LoadCatalogues(ctx context.Context, servers []*Server) (map[s
 }
 
 // SaveCatalogue records c as the catalogue of srv, read with its current
-// configuration.
+// configuration. Run writes it at once rather than at the next flush: a
+// client that connects, lists and leaves within a second should find it
+// cached the next time.
 func (r *Recorder) SaveCatalogue(srv *Server, c Catalogue) {
 	c.Fingerprint = srv.Fingerprint()
 	r.mu.Lock()
@@ -145,6 +149,10 @@ func (r *Recorder) SaveCatalogue(srv *Server, c Catalogue) {
 		r.pending.Catalogues = make(map[string]Catalogue)
 	}
 	r.pending.Catalogues[srv.Name] = c
+	select {
+	case r.saved <- struct{}{}:
+	default:
+	}
 }
 
 // SetState records the state of a server, and the history events its

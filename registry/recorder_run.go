@@ -10,8 +10,8 @@ import (
 const finalWait = 3 * time.Second
 
 // Run writes the recorder's heartbeat and what it holds every
-// FlushInterval, and the heartbeat alone at once when a state changes,
-// until ctx is done; then it flushes a last time, removes its live file and
+// FlushInterval, the heartbeat alone at once when a state changes, and
+// what it holds at once when a catalogue arrives, until ctx is done; then it flushes a last time, removes its live file and
 // returns the last flush's error. Failures before that are logged, once
 // until a flush succeeds again. Cancel ctx only once nothing is left to
 // record (the supervisors have stopped), so that their last events are
@@ -26,6 +26,8 @@ func (r *Recorder) Run(ctx context.Context) error {
 			return r.stop(context.WithoutCancel(ctx))
 		case <-r.changed:
 			r.beat()
+		case <-r.saved:
+			r.logFlush(r.Flush(ctx))
 		case <-t.C:
 			r.beat()
 			r.logFlush(r.Flush(ctx))

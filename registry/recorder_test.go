@@ -339,3 +339,31 @@ func BenchmarkLoadCatalogues(b *testing.B) {
 		}
 	}
 }
+
+// A catalogue is written as soon as it arrives, not at the next flush: a
+// one-shot client's session is over long before that.
+func TestRecorderWritesCataloguesAtOnce(t *testing.T) {
+	r, dataDir, _ := newTestRecorder(t, RecorderOptions{FlushInterval: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run() = %v", err)
+		}
+	}()
+
+	a := &Server{Name: "a", Command: "a"}
+	r.SaveCatalogue(a, Catalogue{Tools: []json.RawMessage{json.RawMessage(`{"name":"t"}`)}, Fetched: time.Now()})
+	reader := NewRecorder(dataDir, RecorderOptions{})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		got, err := reader.LoadCatalogues(context.Background(), []*Server{a})
+		if err == nil && got["a"] != nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("catalogue not in the store 10s after it arrived (flush interval 1h): %v, %v", got, err)
+		}
+	}
+}

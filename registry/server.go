@@ -67,6 +67,12 @@ func (s *Server) RequestTimeout() time.Duration {
 	return orDefault(s.Timeout, DefaultTimeout)
 }
 
+// StartBound returns how long starting, initialising and listing the server
+// may take: StartTimeout, or [DefaultStartTimeout] if unset.
+func (s *Server) StartBound() time.Duration {
+	return orDefault(s.StartTimeout, DefaultStartTimeout)
+}
+
 // BackoffPolicy returns the reconnect policy with defaults filled in: the
 // first delay ([DefaultBackoffInitial]), the cap ([DefaultBackoffMax]) and
 // the failures in a row after which to give up (0, meaning never).
@@ -110,20 +116,43 @@ func orDefault(d Duration, def time.Duration) time.Duration {
 }
 
 // Fingerprint identifies what the server is and how it is reached: a short
-// hex digest of its command, args, env, cwd, url, transport and headers.
+// hex digest of its command, args, cwd, url, transport, the names of its env
+// entries and headers, and the values of env entries that are not secrets.
 // It is stable across runs and changes when any of those does, but not with
 // settings that only shape mcpmux's behaviour (prefix, timeouts, backoff,
-// health checks, disabled, lazy). Secret values are hashed, never shown.
+// health checks, disabled, lazy), and not when only a secret changes: a
+// rotated token keeps the cached catalogue. No secret goes into the digest:
+// header values and secret env values ([Server.IsSecretEnv]) are left out,
+// and every secret value ([Server.SecretValues]) that stands in the
+// command, args, cwd or url is replaced by a placeholder first.
 func (s *Server) Fingerprint() string {
+	secrets := s.SecretValues()
+	scrub := func(v string) string {
+		for _, sec := range secrets { // longest first
+			v = strings.ReplaceAll(v, sec, "\x00secret\x00")
+		}
+		return v
+	}
 	h := fingerprinter{sha256.New()}
-	h.str("mcpmux server fingerprint v1")
-	h.str(s.Command)
-	h.strs(s.Args)
-	h.strMap(s.Env)
-	h.str(s.Cwd)
-	h.str(s.URL)
+	h.str("mcpmux server fingerprint v2")
+	h.str(scrub(s.Command))
+	h.num(len(s.Args))
+	for _, a := range s.Args {
+		h.str(scrub(a))
+	}
+	h.num(len(s.Env))
+	for _, k := range slices.Sorted(maps.Keys(s.Env)) {
+		h.str(k)
+		if s.IsSecretEnv(k) {
+			h.str("\x00secret\x00")
+		} else {
+			h.str(scrub(s.Env[k]))
+		}
+	}
+	h.str(scrub(s.Cwd))
+	h.str(scrub(s.URL))
 	h.str(s.Transport())
-	h.strMap(s.Headers)
+	h.strs(slices.Sorted(maps.Keys(s.Headers)))
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
@@ -145,14 +174,6 @@ func (h fingerprinter) strs(ss []string) {
 	h.num(len(ss))
 	for _, s := range ss {
 		h.str(s)
-	}
-}
-
-func (h fingerprinter) strMap(m map[string]string) {
-	h.num(len(m))
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		h.str(k)
-		h.str(m[k])
 	}
 }
 

@@ -103,8 +103,9 @@ func TestPolicies(t *testing.T) {
 func TestFingerprint(t *testing.T) {
 	base := func() *Server {
 		return &Server{
-			Name: "a", Command: "npx", Args: []string{"-y", "pkg"}, Cwd: "/srv",
-			Env: map[string]string{"A": "1", "B": "2"}, Headers: map[string]string{"H": "v"},
+			Name: "a", Command: "npx", Args: []string{"-y", "pkg", "--token=first-token-1"}, Cwd: "/srv",
+			Env:     map[string]string{"A": "1", "B": "2", "GITHUB_TOKEN": "first-token-1", "DB": "first-password"},
+			Headers: map[string]string{"H": "Bearer first-token-1"}, SecretEnv: []string{"DB"},
 		}
 	}
 	want := base().Fingerprint()
@@ -117,7 +118,9 @@ func TestFingerprint(t *testing.T) {
 		changes bool
 	}{
 		{name: "same config", change: func(*Server) {}},
-		{name: "env rebuilt", change: func(s *Server) { s.Env = map[string]string{"B": "2", "A": "1"} }},
+		{name: "env rebuilt", change: func(s *Server) {
+			s.Env = map[string]string{"B": "2", "A": "1", "DB": "first-password", "GITHUB_TOKEN": "first-token-1"}
+		}},
 		{name: "prefix", change: func(s *Server) { s.Prefix = ptr("p") }},
 		{name: "timeout", change: func(s *Server) { s.Timeout = Duration(time.Second) }},
 		{name: "disabled", change: func(s *Server) { s.Disabled = true }},
@@ -131,11 +134,20 @@ func TestFingerprint(t *testing.T) {
 		{name: "args split differently", change: func(s *Server) { s.Args = []string{"-ypkg"} }, changes: true},
 		{name: "env value", change: func(s *Server) { s.Env["A"] = "other" }, changes: true},
 		{name: "env key", change: func(s *Server) { s.Env["C"] = "3" }, changes: true},
-		{name: "value moved between keys", change: func(s *Server) { s.Env = map[string]string{"A": "12", "B": ""} }, changes: true},
+		{name: "value moved between keys", change: func(s *Server) { s.Env["A"], s.Env["B"] = "12", "" }, changes: true},
 		{name: "cwd", change: func(s *Server) { s.Cwd = "" }, changes: true},
 		{name: "url", change: func(s *Server) { s.URL = "https://h" }, changes: true},
 		{name: "type", change: func(s *Server) { s.Type = "sse" }, changes: true},
-		{name: "header", change: func(s *Server) { s.Headers["H"] = "w" }, changes: true},
+		{name: "header name", change: func(s *Server) { s.Headers["I"] = "w" }, changes: true},
+		{name: "secret env name", change: func(s *Server) { s.Env["API_KEY"] = "rotated-token-2" }, changes: true},
+		// Secrets rotate without invalidating the cached catalogue.
+		{name: "header value", change: func(s *Server) { s.Headers["H"] = "Bearer rotated-token-2" }},
+		{name: "secret env value", change: func(s *Server) { s.Env["GITHUB_TOKEN"] = "rotated-token-2" }},
+		{name: "listed secret value", change: func(s *Server) { s.Env["DB"] = "rotated-password" }},
+		{name: "secret in args", change: func(s *Server) {
+			s.Env["GITHUB_TOKEN"] = "rotated-token-2"
+			s.Args[2] = "--token=rotated-token-2"
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -148,11 +160,22 @@ func TestFingerprint(t *testing.T) {
 	}
 }
 
+func TestFingerprintOfURLLeavesSecretsOut(t *testing.T) {
+	fp := func(url string) string { return (&Server{Name: "a", URL: url}).Fingerprint() }
+	base := fp("https://user:first-pass@h.example/mcp?key=first-token-1")
+	if got := fp("https://user:other-pass@h.example/mcp?key=rotated-token-2"); got != base {
+		t.Errorf("Fingerprint() changed with only the url's secrets: %s, was %s", got, base)
+	}
+	if got := fp("https://user:first-pass@other.example/mcp?key=first-token-1"); got == base {
+		t.Errorf("Fingerprint() did not change with the url's host")
+	}
+}
+
 func TestFingerprintIsStable(t *testing.T) {
 	// A literal, so that a change to the encoding, which would make every
 	// cached catalogue look stale, is a deliberate one.
 	s := &Server{Command: "npx", Args: []string{"-y", "pkg"}, Env: map[string]string{"K": "v"}}
-	if got, want := s.Fingerprint(), "922ebb6953d81d22"; got != want {
+	if got, want := s.Fingerprint(), "85c4fcbf5e8fa002"; got != want {
 		t.Errorf("Fingerprint() = %q, want %q", got, want)
 	}
 }

@@ -57,6 +57,7 @@ func marshalCatalogue(c Catalogue) ([]byte, error) {
 	w.raws("prompts", c.Prompts)
 	w.raws("resources", c.Resources)
 	w.raws("resourceTemplates", c.ResourceTemplates)
+	w.raw("clientCapabilities", c.ClientCapabilities)
 	w.value("fetched", c.Fetched)
 	w.str("fingerprint", c.Fingerprint)
 	return w.finish()

@@ -19,11 +19,12 @@ func TestStoreCatalogueRoundTrip(t *testing.T) {
 			json.RawMessage(`{ "name" : "search", "description":"<html> & \u00e9", "inputSchema":{"type":"object"}}`),
 			json.RawMessage(`{"z":1,"a":2,"name":"fetch","x-extra":[null, true, 1.50e3]}`),
 		},
-		Prompts:           []json.RawMessage{json.RawMessage(`{"name":"p"}`)},
-		Resources:         []json.RawMessage{json.RawMessage("{\"uri\":\"file:///x\"   }")},
-		ResourceTemplates: []json.RawMessage{json.RawMessage(`{"uriTemplate":"file:///{path}"}`)},
-		Fetched:           time.Date(2025, 3, 4, 5, 6, 7, 8, time.UTC),
-		Fingerprint:       "abc123",
+		Prompts:            []json.RawMessage{json.RawMessage(`{"name":"p"}`)},
+		Resources:          []json.RawMessage{json.RawMessage("{\"uri\":\"file:///x\"   }")},
+		ResourceTemplates:  []json.RawMessage{json.RawMessage(`{"uriTemplate":"file:///{path}"}`)},
+		Fetched:            time.Date(2025, 3, 4, 5, 6, 7, 8, time.UTC),
+		ClientCapabilities: json.RawMessage(`{"roots":{"listChanged":true}}`),
+		Fingerprint:        "abc123",
 	}
 	if err := s.SaveCatalogue("a/b", want); err != nil {
 		t.Fatalf("SaveCatalogue = %v", err)
@@ -59,7 +60,7 @@ func TestStoreCatalogueInvalidRaw(t *testing.T) {
 
 // marshalCatalogue lists Catalogue's fields by hand; this catches a new one.
 func TestStoreCatalogueFields(t *testing.T) {
-	if n := reflect.TypeFor[Catalogue]().NumField(); n != 10 {
-		t.Errorf("Catalogue has %d fields, marshalCatalogue writes 10: update it", n)
+	if n := reflect.TypeFor[Catalogue]().NumField(); n != 11 {
+		t.Errorf("Catalogue has %d fields, marshalCatalogue writes 11: update it", n)
 	}
 }

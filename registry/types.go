@@ -12,6 +12,10 @@ type Config struct {
 	// Servers are the upstream MCP servers, keyed by name. Each Server's Name
 	// is filled in from its key.
 	Servers map[string]*Server `json:"mcpServers"`
+	// NameLength bounds the length of every exposed tool and prompt name,
+	// leaving room for the prefix a host adds of its own. Zero means
+	// [DefaultNameLength].
+	NameLength int `json:"nameLength,omitempty"`
 }
 
 // Server is one upstream MCP server: Claude Desktop's fields (command, args,
@@ -46,6 +50,9 @@ type Server struct {
 	Prefix *string `json:"prefix,omitempty"`
 	// Timeout bounds each request to this server. Zero means DefaultTimeout.
 	Timeout Duration `json:"timeout,omitempty"`
+	// StartTimeout bounds starting, initialising and listing the server.
+	// Zero means DefaultStartTimeout.
+	StartTimeout Duration `json:"startTimeout,omitempty"`
 	// Backoff shapes reconnection after a failure.
 	Backoff Backoff `json:"backoff,omitzero"`
 	// HealthCheck shapes the periodic liveness check.
@@ -118,6 +125,11 @@ type Catalogue struct {
 	Prompts           []json.RawMessage `json:"prompts,omitempty"`
 	Resources         []json.RawMessage `json:"resources,omitempty"`
 	ResourceTemplates []json.RawMessage `json:"resourceTemplates,omitempty"`
+
+	// ClientCapabilities are the capabilities mcpmux declared to the
+	// upstream when it read the catalogue: servers offer some tools only to
+	// clients that can sample, elicit or list roots.
+	ClientCapabilities json.RawMessage `json:"clientCapabilities,omitempty"`
 
 	// Fetched is when the catalogue was read from the upstream.
 	Fetched time.Time `json:"fetched"`

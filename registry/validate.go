@@ -89,6 +89,7 @@ func (s *Server) checkOwn(ch *checker) {
 		ch.fail("prefix", `must be at most 40 letters, digits, "_" or "-" ("" means no prefix), got %q`, *s.Prefix)
 	}
 	ch.positive("timeout", s.Timeout)
+	ch.positive("startTimeout", s.StartTimeout)
 	ch.positive("idleTimeout", s.IdleTimeout)
 	ch.positive("backoff.initial", s.Backoff.Initial)
 	ch.positive("backoff.max", s.Backoff.Max)

@@ -18,9 +18,11 @@ func TestParseReportsEveryProblem(t *testing.T) {
 	  "ws":       {"type": "websocket", "url": "https://example.com"},
 	  "off":      {"disabled": true, "env": {"T": "${MISSING}"}},
 	  "offbad":   {"disabled": true, "timeout": 30},
-	  "fine":     {"command": "x", "timeout": "30s"}
-	}}`
+	  "fine":     {"command": "x", "timeout": "30s", "startTimeout": "2m"},
+	  "slow":     {"command": "x", "startTimeout": "-5s"}
+	}, "nameLength": 70}`
 	want := []string{
+		`field "nameLength": must be from 16 to 64 (the default is 48), got 70`,
 		`server "backoff": field "backoff.jitter": unknown key (want initial, max, maxAttempts)`,
 		`server "backoff": field "backoff.max": must be at least backoff.initial (10s), got 1s`,
 		`server "backoff": field "backoff.maxAttempts": must not be negative (0 means no limit), got -1`,
@@ -32,6 +34,7 @@ func TestParseReportsEveryProblem(t *testing.T) {
 		`server "health": field "healthCheck.threshold": must be an integer, got a string`,
 		`server "neither": field "command": is not set, and neither is "url"; set exactly one of them`,
 		`server "offbad": field "timeout": must be a duration string like "30s" or "1m30s", got the number 30`,
+		`server "slow": field "startTimeout": must be positive, got "-5s"`,
 		`server "spaced": field "prefix": must be at most 40 letters, digits, "_" or "-" ("" means no prefix), got "has space"`,
 		`server "ws": field "type": is "websocket", want "stdio", "sse" or "http" (or "streamable-http")`,
 	}
