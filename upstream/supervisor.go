@@ -51,8 +51,8 @@ type Options struct {
 	// SSE cannot send requests: mcp-go's SSE transport drops them.
 	OnRequest func(ctx context.Context, server, method string, params json.RawMessage) (json.RawMessage, error)
 
-	// StartTimeout bounds starting, initialising and listing. Zero means 60s
-	// (a first `npx -y` may download its package).
+	// StartTimeout bounds starting, initialising and listing. Zero means
+	// the server's StartBound() (its "startTimeout", default 30s).
 	StartTimeout time.Duration
 	// StableAfter is how long a connection must live for the backoff to
 	// start again from its initial delay. Zero means 30s.
@@ -87,8 +87,7 @@ func (o *Options) request(server string) func(context.Context, string, json.RawM
 	}
 }
 
-func (o *Options) startTimeout() time.Duration { return orDefault(o.StartTimeout, 60*time.Second) }
-func (o *Options) stableAfter() time.Duration  { return orDefault(o.StableAfter, 30*time.Second) }
+func (o *Options) stableAfter() time.Duration { return orDefault(o.StableAfter, 30*time.Second) }
 
 func (o *Options) stopTimeouts() stopTimeouts {
 	if o.StopGrace > 0 {
@@ -133,7 +132,8 @@ type Supervisor struct {
 	srv    *registry.Server
 	opts   Options
 	logger *slog.Logger
-	wake   chan struct{} // a request wants a connection now; buffered
+	wake   chan struct{}   // a request wants a connection now; buffered
+	caps   json.RawMessage // declared in the live connection's handshake; Run's goroutine only
 
 	inflight atomic.Int64 // requests inside Request
 	lastUse  atomic.Int64 // when a request last started or ended; Unix ns
@@ -276,6 +276,10 @@ func (s *Supervisor) serve(ctx context.Context, restart bool) (readyAt time.Time
 	return readyAt, s.watch(ctx, c, notes, readyAt)
 }
 
+func (s *Supervisor) startTimeout() time.Duration {
+	return orDefault(s.opts.StartTimeout, s.srv.StartBound())
+}
+
 // connect starts the upstream, initialises it and reads its catalogue,
 // all within the start timeout.
 func (s *Supervisor) connect(ctx context.Context, notes *noteQueue) (*conn, *registry.Catalogue, error) {
@@ -284,21 +288,48 @@ func (s *Supervisor) connect(ctx context.Context, notes *noteQueue) (*conn, *reg
 		return nil, nil, err
 	}
 	s.setPID(c.pid())
-	startCtx, cancel := context.WithTimeout(ctx, s.opts.startTimeout())
+	startCtx, cancel := context.WithTimeout(ctx, s.startTimeout())
 	defer cancel()
-	err = c.handshake(startCtx, s.opts.clientInfo(), s.opts.clientCapabilities(startCtx))
+	caps := s.opts.clientCapabilities(startCtx)
+	err = c.handshake(startCtx, s.opts.clientInfo(), caps)
 	var cat *registry.Catalogue
 	if err == nil {
-		cat, err = c.catalogue(startCtx)
+		cat, err = s.firstCatalogue(startCtx, c, notes)
 	}
 	if err == nil {
+		s.caps = caps
+		cat.ClientCapabilities = caps
 		return c, cat, nil
 	}
 	if startCtx.Err() != nil && ctx.Err() == nil {
-		err = fmt.Errorf("no answer within %s while starting", s.opts.startTimeout())
+		err = fmt.Errorf("no answer within %s while starting (see \"startTimeout\")", s.startTimeout())
 	}
 	s.disconnect(c)
 	return nil, nil, err
+}
+
+// maxEarlyRereads bounds how often the first catalogue is read again
+// because the upstream changed a list while it was being read.
+const maxEarlyRereads = 3
+
+// firstCatalogue reads the catalogue of a new connection. Servers that add
+// tools once they know the client (server-everything adds some when it is
+// told initialized) announce them with a list change; one that arrives
+// while the catalogue is read makes it be read again, so that the first
+// catalogue published is the one a direct client would list.
+func (s *Supervisor) firstCatalogue(ctx context.Context, c *conn, notes *noteQueue) (*registry.Catalogue, error) {
+	for i := 0; ; i++ {
+		cat, err := c.catalogue(ctx)
+		if err != nil || i == maxEarlyRereads {
+			return cat, err
+		}
+		select {
+		case <-notes.listChanged:
+			s.logger.Debug("list changed while reading the first catalogue; reading it again")
+		default:
+			return cat, nil
+		}
+	}
 }
 
 // dial makes a connection to the upstream, which is not initialised yet.
@@ -349,7 +380,7 @@ func (s *Supervisor) watch(ctx context.Context, c *conn, notes *noteQueue, ready
 // refresh re-reads the catalogue after a list change. A failure is logged;
 // if the connection died meanwhile, watch sees it next.
 func (s *Supervisor) refresh(ctx context.Context, c *conn) {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.startTimeout())
+	ctx, cancel := context.WithTimeout(ctx, s.startTimeout())
 	defer cancel()
 	cat, err := c.catalogue(ctx)
 	if err != nil {
@@ -358,6 +389,7 @@ func (s *Supervisor) refresh(ctx context.Context, c *conn) {
 		}
 		return
 	}
+	cat.ClientCapabilities = s.caps
 	if s.opts.OnCatalogue != nil {
 		s.opts.OnCatalogue(s.srv.Name, cat)
 	}

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -396,4 +397,29 @@ func readLog(tb testing.TB, path string) []logEntry {
 func countLines(path, s string) int {
 	data, _ := os.ReadFile(path)
 	return bytes.Count(data, []byte(s))
+}
+
+// A server that adds tools as soon as it has answered the first tools/list
+// (server-everything adds some once it is told initialized) has them in the
+// first catalogue, which also records the capabilities it was read under.
+func TestFirstCatalogueHasToolsAddedWhileListing(t *testing.T) {
+	leakChecks(t)
+	cats := make(chan *registry.Catalogue, 10)
+	supervise(t, testServer(t, "late", "-late-tools", "2", "-roots-tool"), upstream.Options{
+		ClientCapabilities: json.RawMessage(`{"roots":{"listChanged":true}}`),
+		OnCatalogue:        func(_ string, c *registry.Catalogue) { cats <- c },
+	})
+	first := <-cats
+	var names []string
+	for _, raw := range first.Tools {
+		var tool struct{ Name string }
+		_ = json.Unmarshal(raw, &tool)
+		names = append(names, tool.Name)
+	}
+	if !slices.Contains(names, "late_0001") || !slices.Contains(names, "roots_tool") {
+		t.Errorf("first catalogue lists %q, want the late tools and roots_tool", names)
+	}
+	if got := string(first.ClientCapabilities); got != `{"roots":{"listChanged":true}}` {
+		t.Errorf("first catalogue's ClientCapabilities = %s, want the declared ones", got)
+	}
 }

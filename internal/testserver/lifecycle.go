@@ -37,9 +37,15 @@ func (s *server) initialize(r *request) (any, *rpcError) {
 	}
 	var p struct {
 		ProtocolVersion string `json:"protocolVersion"`
+		Capabilities    struct {
+			Roots json.RawMessage `json:"roots"`
+		} `json:"capabilities"`
 	}
 	if err := decodeParams(r.msg.Params, &p); err != nil {
 		return nil, err
+	}
+	if s.cfg.rootsTool && len(p.Capabilities.Roots) > 0 && string(p.Capabilities.Roots) != "null" {
+		s.addTools(nameTool("roots_tool"))
 	}
 	version := latestVersion
 	if slices.Contains(supportedVersions, p.ProtocolVersion) {

@@ -43,6 +43,8 @@ type config struct {
 	stderrChatter  bool
 	startDelay     time.Duration
 	slowList       time.Duration
+	lateTools      int
+	rootsTool      bool
 	logFile        string
 }
 
@@ -89,6 +91,8 @@ func parseConfig(argv []string, env string) (config, error) {
 	fs.BoolVar(&c.stderrChatter, "stderr-chatter", false, "log every received message to stderr")
 	fs.DurationVar(&c.startDelay, "start-delay", 0, "sleep before answering initialize")
 	fs.DurationVar(&c.slowList, "slow-list", 0, "sleep before answering tools/list")
+	fs.IntVar(&c.lateTools, "late-tools", 0, "after answering the first tools/list, add tools late_0000.. and notify tools/list_changed")
+	fs.BoolVar(&c.rootsTool, "roots-tool", false, "offer tool roots_tool only to a client that declares roots in initialize")
 	fs.StringVar(&c.logFile, "log-file", "", "append one JSON line per received message to this file")
 
 	args := append(append([]string{}, argv...), strings.Fields(env)...)

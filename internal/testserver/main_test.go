@@ -438,3 +438,42 @@ func TestHangInitialize(t *testing.T) {
 		t.Errorf("initialize or tools/list was answered")
 	}
 }
+
+func TestLateTools(t *testing.T) {
+	leakChecks(t)
+	p := start(t, nil, "-late-tools", "2")
+	listed := func() []string {
+		var res struct{ Tools []struct{ Name string } }
+		mustUnmarshal(t, p.call("tools/list", nil), &res)
+		var names []string
+		for _, tool := range res.Tools {
+			names = append(names, tool.Name)
+		}
+		return names
+	}
+	if first := listed(); slices.Contains(first, "late_0000") {
+		t.Fatalf("first tools/list = %q, want no late tools yet", first)
+	}
+	var n rpcMessage
+	mustUnmarshal(t, p.next(), &n)
+	if n.Method != "notifications/tools/list_changed" {
+		t.Fatalf("after the first tools/list got %+v, want tools/list_changed", n)
+	}
+	if second := listed(); !slices.Contains(second, "late_0001") {
+		t.Errorf("second tools/list = %q, want the late tools", second)
+	}
+}
+
+func TestRootsTool(t *testing.T) {
+	leakChecks(t)
+	for caps, want := range map[string]bool{`{}`: false, `{"roots":{}}`: true} {
+		p := start(t, nil, "-roots-tool")
+		p.call("initialize", map[string]any{"protocolVersion": "2025-11-25", "capabilities": json.RawMessage(caps)})
+		var res struct{ Tools []struct{ Name string } }
+		mustUnmarshal(t, p.call("tools/list", nil), &res)
+		got := slices.ContainsFunc(res.Tools, func(t struct{ Name string }) bool { return t.Name == "roots_tool" })
+		if got != want {
+			t.Errorf("client capabilities %s: roots_tool listed = %t, want %t", caps, got, want)
+		}
+	}
+}

@@ -26,17 +26,18 @@ type server struct {
 
 	active sync.WaitGroup // requests being handled
 
-	mu         sync.Mutex // guards everything below
-	tools      []*tool
-	toolIndex  map[string]*tool
-	added      int
-	calls      int
-	cancelled  []json.RawMessage
-	inflight   map[string]*request
-	pending    map[string]chan *message
-	nextOutID  int
-	subscribed map[string]bool
-	logLevel   string
+	mu          sync.Mutex // guards everything below
+	tools       []*tool
+	toolIndex   map[string]*tool
+	added       int
+	listedTools bool // a tools/list has been answered
+	calls       int
+	cancelled   []json.RawMessage
+	inflight    map[string]*request
+	pending     map[string]chan *message
+	nextOutID   int
+	subscribed  map[string]bool
+	logLevel    string
 }
 
 // request is one incoming request being handled.

@@ -138,7 +138,17 @@ func (s *server) toolsList(r *request) (any, *rpcError) {
 	for i, t := range s.tools {
 		defs[i] = t.def
 	}
+	late := s.cfg.lateTools > 0 && !s.listedTools
+	s.listedTools = true
 	s.mu.Unlock()
+	if late {
+		r.after = func() {
+			for i := range s.cfg.lateTools {
+				s.addTools(nameTool(fmt.Sprintf("late_%04d", i)))
+			}
+			s.notify("notifications/tools/list_changed", nil)
+		}
+	}
 	return listPage(s, r, "tools", defs)
 }
 
