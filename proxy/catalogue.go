@@ -49,6 +49,7 @@ type source struct {
 	server  string
 	prefix  string
 	cat     *registry.Catalogue
+	caps    string // cat.ClientCapabilities, canonical
 	tools   []named
 	prompts []named
 	// resources and templates keyed by URI, in the upstream's order.
@@ -76,6 +77,7 @@ func newSource(cfg *registry.Server, cat *registry.Catalogue, logger *slog.Logge
 		server:    server,
 		prefix:    cfg.ExposedPrefix(),
 		cat:       cat,
+		caps:      canonical(cat.ClientCapabilities),
 		tools:     tools,
 		prompts:   parseNamed(server, "prompt", cat.Prompts, logger),
 		resources: parseURIs(server, "uri", cat.Resources, logger),
@@ -111,18 +113,25 @@ func parseURIs(server, field string, items []json.RawMessage, logger *slog.Logge
 	return out
 }
 
-// buildCatalogue merges the sources. A URI that two upstreams list is
-// reported through conflict, which the caller makes log each URI once.
-func buildCatalogue(sources []*source, logger *slog.Logger, conflict func(uri, servedBy, ignored string)) *catalogue {
+// merger says how buildCatalogue names entries and reports what it finds.
+type merger struct {
+	logger     *slog.Logger
+	nameLength int                                          // see AssignNames
+	conflict   func(uri, servedBy, ignored string)          // a URI two upstreams list; nil ignores
+	renamed    func(kind, server, original, exposed string) // an entry not exposed as prefix__name; nil ignores
+}
+
+// buildCatalogue merges the sources.
+func buildCatalogue(sources []*source, m merger) *catalogue {
 	sort.Slice(sources, func(i, j int) bool { return sources[i].server < sources[j].server })
 	c := &catalogue{upstreams: map[string]*registry.Catalogue{}}
 	for _, src := range sources {
 		c.upstreams[src.server] = src.cat
 	}
-	c.tools = mergeNamed(sources, func(s *source) []named { return s.tools }, logger)
-	c.prompts = mergeNamed(sources, func(s *source) []named { return s.prompts }, logger)
-	c.resources = mergeURIs(sources, func(s *source) []entry { return s.resources }, conflict)
-	c.templates = mergeURIs(sources, func(s *source) []entry { return s.templates }, conflict)
+	c.tools = mergeNamed(sources, "tool", func(s *source) []named { return s.tools }, m)
+	c.prompts = mergeNamed(sources, "prompt", func(s *source) []named { return s.prompts }, m)
+	c.resources = mergeURIs(sources, func(s *source) []entry { return s.resources }, m.conflict)
+	c.templates = mergeURIs(sources, func(s *source) []entry { return s.templates }, m.conflict)
 	for _, e := range c.templates.entries {
 		m, _ := uritemplate.New(e.key)
 		c.matchers = append(c.matchers, m)
@@ -132,7 +141,7 @@ func buildCatalogue(sources []*source, logger *slog.Logger, conflict func(uri, s
 
 // mergeNamed exposes the tools or prompts of every source under the names
 // AssignNames gives them.
-func mergeNamed(sources []*source, items func(*source) []named, logger *slog.Logger) list {
+func mergeNamed(sources []*source, kind string, items func(*source) []named, m merger) list {
 	var names []NameEntry
 	var refs []*named
 	for _, src := range sources {
@@ -142,20 +151,32 @@ func mergeNamed(sources []*source, items func(*source) []named, logger *slog.Log
 			refs = append(refs, n)
 		}
 	}
-	exposed := AssignNames(names)
+	exposed := AssignNames(names, m.nameLength)
 	entries := make([]entry, 0, len(refs))
 	for i, n := range refs {
 		if n.exposed != exposed[i] || n.renamed == nil {
 			raw, err := withString(n.raw, "name", exposed[i])
 			if err != nil {
-				logger.Warn("upstream entry is not a JSON object; left out", "upstream", names[i].Server, "name", n.original)
+				m.logger.Warn("upstream entry is not a JSON object; left out", "upstream", names[i].Server, "name", n.original)
 				continue
 			}
 			n.exposed, n.renamed = exposed[i], raw
 		}
+		if plain := plainName(names[i]); exposed[i] != plain && m.renamed != nil {
+			m.renamed(kind, names[i].Server, n.original, exposed[i])
+		}
 		entries = append(entries, entry{key: n.exposed, server: names[i].Server, original: n.original, raw: n.renamed})
 	}
 	return newList(entries)
+}
+
+// plainName is the name e would have if it needed no change: its prefix
+// and its own name.
+func plainName(e NameEntry) string {
+	if e.Prefix == "" {
+		return e.Original
+	}
+	return e.Prefix + nameSep + e.Original
 }
 
 // mergeURIs merges resources or templates by URI, unchanged. The first

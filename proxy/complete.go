@@ -23,7 +23,7 @@ func (sess *session) complete(ctx context.Context, params json.RawMessage) (json
 	switch kind {
 	case "ref/prompt":
 		var newRef json.RawMessage
-		if e, newRef, err = renamed(cat.prompts, "prompt", ref); err != nil {
+		if e, newRef, err = sess.renamed(ctx, promptsOf, "prompt", ref); err != nil {
 			return nil, err
 		}
 		params = splice(params, start, end, newRef)

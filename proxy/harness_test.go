@@ -114,6 +114,7 @@ func newMux(tb testing.TB, servers map[string]any, mo muxOptions, opts ...func(*
 			OnCatalogue:    m.srv.SetCatalogue,
 			OnNotification: m.srv.UpstreamNotification,
 			OnRequest:      m.srv.UpstreamRequest,
+			OnState:        m.srv.UpstreamState,
 			StopGrace:      200 * time.Millisecond,
 
 			AwaitClientCapabilities: m.srv.ClientCapabilities,

@@ -313,7 +313,7 @@ func startRaw(tb testing.TB, logger *slog.Logger, servers map[string]*registry.S
 	var wg sync.WaitGroup
 	for name, s := range servers {
 		s.Name = name
-		sup := upstream.New(s, upstream.Options{Logger: logger.With("upstream", name), OnCatalogue: srv.SetCatalogue, StopGrace: 200 * time.Millisecond})
+		sup := upstream.New(s, upstream.Options{Logger: logger.With("upstream", name), OnCatalogue: srv.SetCatalogue, OnState: srv.UpstreamState, StopGrace: 200 * time.Millisecond})
 		srv.AddUpstream(s, sup)
 		wg.Go(func() { _ = sup.Run(ctx) })
 	}

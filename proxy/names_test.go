@@ -52,7 +52,7 @@ func TestAssignNamesSingle(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := AssignNames([]NameEntry{tt.entry})
+			got := AssignNames([]NameEntry{tt.entry}, 64)
 			if len(got) != 1 || got[0] != tt.want {
 				t.Errorf("AssignNames(%+q) = %q, want [%q]", tt.entry, got, tt.want)
 			}
@@ -80,10 +80,39 @@ func TestAssignNamesGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := AssignNames([]NameEntry{tt.entry}); got[0] != tt.want {
+			if got := AssignNames([]NameEntry{tt.entry}, 64); got[0] != tt.want {
 				t.Errorf("AssignNames(%+q) = %q, want [%q]", tt.entry, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestAssignNamesShortened pins names shortened to fit a bound below 64:
+// the start of the prefix and of the tool name, then the hash.
+func TestAssignNamesShortened(t *testing.T) {
+	tests := []struct {
+		entry  NameEntry
+		maxLen int
+		want   string
+	}{
+		{NameEntry{"github", "github", "create_issue"}, 48, "github__create_issue"},
+		{NameEntry{"everything", "everything", "trigger-long-running-operation"}, 48, "everything__trigger-long-running-operation"},
+		{NameEntry{"everything", "everything", "trigger-long-running-operation"}, 40, "everything__trigger-long-runnin_39dfed1f"},
+		{NameEntry{"go-everything", "go-everything", "greet: content with ResourceLink"}, 48, "go-everything__greet__content_with_Reso_1a504e73"},
+		{NameEntry{"a-very-long-server-name-for-testing", "a-very-long-server-name-for-testing", "create_pull_request_review_comment"}, 48,
+			"a-very-long-server__create_pull_request_787b6ab4"},
+		{NameEntry{"srv", "", "a_tool_name_without_any_prefix_that_goes_on_and_on"}, 48, "a_tool_name_without_any_prefix_that_goe_c6900cea"},
+		{NameEntry{"github", "github", "create_issue"}, 16, "gi__cre_5b9912e6"},
+		{NameEntry{"github", "github", "create_issue"}, 0, "github__create_issue"},
+	}
+	for _, tt := range tests {
+		got := AssignNames([]NameEntry{tt.entry}, tt.maxLen)[0]
+		if got != tt.want {
+			t.Errorf("AssignNames(%+q, %d) = %q, want %q", tt.entry, tt.maxLen, got, tt.want)
+		}
+		if len(got) > max(tt.maxLen, 1) && tt.maxLen != 0 || len(got) > DefaultNameLength {
+			t.Errorf("AssignNames(%+q, %d) = %q: %d bytes, over the bound", tt.entry, tt.maxLen, got, len(got))
+		}
 	}
 }
 
@@ -138,13 +167,13 @@ func TestAssignNamesCollisions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := AssignNames(tt.entries); !slices.Equal(got, tt.want) {
+			if got := AssignNames(tt.entries, 64); !slices.Equal(got, tt.want) {
 				t.Errorf("AssignNames(%+q) = %q, want %q", tt.entries, got, tt.want)
 			}
 			rev, wantRev := slices.Clone(tt.entries), slices.Clone(tt.want)
 			slices.Reverse(rev)
 			slices.Reverse(wantRev)
-			if got := AssignNames(rev); !slices.Equal(got, wantRev) {
+			if got := AssignNames(rev, 64); !slices.Equal(got, wantRev) {
 				t.Errorf("AssignNames(%+q) = %q, want %q", rev, got, wantRev)
 			}
 		})
@@ -155,7 +184,7 @@ func TestAssignNamesCounter(t *testing.T) {
 	// Four prefixes that clean alike exhaust the three hash lengths of one
 	// (Server, Original), so the last entry falls back to the counter.
 	entries := []NameEntry{{"s", "p q", "t"}, {"s", "p.q", "t"}, {"s", "p:q", "t"}, {"s", "p;q", "t"}}
-	got := AssignNames(entries)
+	got := AssignNames(entries, 64)
 	want := "p_q__t_" + hashOf("s", "t", 8) + "_2" // "p;q" sorts last
 	if got[3] != want {
 		t.Errorf("AssignNames(%+q)[3] = %q, want %q", entries, got[3], want)
@@ -171,9 +200,9 @@ func TestAssignNamesStable(t *testing.T) {
 		{"fs", "", "write.file"},
 		{"db", "db", strings.Repeat("query", 20)},
 	}
-	before := AssignNames(catalogue)
+	before := AssignNames(catalogue, 64)
 	for i, e := range catalogue {
-		if alone := AssignNames([]NameEntry{e}); alone[0] != before[i] {
+		if alone := AssignNames([]NameEntry{e}, 64); alone[0] != before[i] {
 			t.Errorf("AssignNames(%+q) = %q, want %q (its name in the catalogue)", e, alone, before[i])
 		}
 	}
@@ -183,7 +212,7 @@ func TestAssignNamesStable(t *testing.T) {
 	for i := range 200 {
 		prefix := []string{"extra", "other server", "x-y"}[i%3]
 		grown = append(grown, NameEntry{"extra" + prefix, prefix, randomName(rng)})
-		after := AssignNames(grown)
+		after := AssignNames(grown, 64)
 		if !slices.Equal(after[:len(catalogue)], before) {
 			t.Fatalf("AssignNames(%+q)[:%d] = %q, want %q", grown, len(catalogue), after[:len(catalogue)], before)
 		}
@@ -200,16 +229,16 @@ func TestAssignNamesOrder(t *testing.T) {
 	}
 	entries = append(entries, entries[:20]...) // duplicates
 	want := make(map[NameEntry]string)
-	for i, name := range AssignNames(entries) {
+	for i, name := range AssignNames(entries, 64) {
 		want[entries[i]] = name
 	}
-	checkUnique(t, entries, AssignNames(entries))
+	checkUnique(t, entries, AssignNames(entries, 64))
 
 	for range 100 {
 		rng.Shuffle(len(entries), func(i, j int) { entries[i], entries[j] = entries[j], entries[i] })
-		for i, got := range AssignNames(entries) {
+		for i, got := range AssignNames(entries, 64) {
 			if got != want[entries[i]] {
-				t.Fatalf("AssignNames(shuffled)[%d] = %q for %+q, want %q", i, got, entries[i], want[entries[i]])
+				t.Fatalf("AssignNames(shuffled, 64)[%d] = %q for %+q, want %q", i, got, entries[i], want[entries[i]])
 			}
 		}
 	}
@@ -278,27 +307,27 @@ func FuzzAssignNames(f *testing.F) {
 			{server + "2", prefix + "2", original2},
 		}
 		// An exact name that equals the other entries' names.
-		for _, name := range AssignNames(entries) {
+		for _, name := range AssignNames(entries, 64) {
 			entries = append(entries, NameEntry{"z" + server, "", name})
 		}
 		entries = append(entries, entries[0]) // a duplicate
 
-		got := AssignNames(entries)
+		got := AssignNames(entries, 64)
 		checkUnique(t, entries, got)
 
-		if again := AssignNames(entries); !slices.Equal(again, got) {
+		if again := AssignNames(entries, 64); !slices.Equal(again, got) {
 			t.Fatalf("AssignNames(%+q) = %q, then %q", entries, got, again)
 		}
 		rev := slices.Clone(entries)
 		slices.Reverse(rev)
-		gotRev := AssignNames(rev)
+		gotRev := AssignNames(rev, 64)
 		slices.Reverse(gotRev)
 		if !slices.Equal(gotRev, got) {
 			t.Fatalf("AssignNames(reversed %+q) = %q reversed, want %q", entries, gotRev, got)
 		}
 
 		for i, e := range entries {
-			alone := AssignNames([]NameEntry{e})[0]
+			alone := AssignNames([]NameEntry{e}, 64)[0]
 			if want := modelName(e); alone != want {
 				t.Fatalf("AssignNames([%+q]) = %q, want %q", e, alone, want)
 			}
@@ -307,6 +336,40 @@ func FuzzAssignNames(f *testing.F) {
 			if got[i] != alone && !slices.Contains(got, alone) {
 				t.Fatalf("AssignNames(%+q)[%d] = %q, but its own name %q is free", entries, i, got[i], alone)
 			}
+		}
+	})
+}
+
+// FuzzAssignNamesLength checks that names fit any bound from 16 to 64 and
+// stay valid, distinct, deterministic and independent of order.
+func FuzzAssignNamesLength(f *testing.F) {
+	f.Add("github", "github", "create issue", strings.Repeat("x", 70), uint8(32))
+	f.Add("a-long-server-name", "a-long-server-name", "tool", "tool ", uint8(0))
+	f.Add("s", "", "", "_", uint8(48))
+	f.Fuzz(func(t *testing.T, server, prefix, original, original2 string, n uint8) {
+		maxLen := 16 + int(n)%49
+		entries := []NameEntry{
+			{server, prefix, original},
+			{server, prefix, original2},
+			{"other", "", original},
+			{server + "2", prefix + "2", original2},
+		}
+		for _, name := range AssignNames(entries, maxLen) {
+			entries = append(entries, NameEntry{"z" + server, "", name})
+		}
+		got := AssignNames(entries, maxLen)
+		checkUnique(t, entries, got)
+		for i, name := range got {
+			if len(name) > maxLen {
+				t.Fatalf("AssignNames(%+q, %d)[%d] = %q, longer than %d", entries, maxLen, i, name, maxLen)
+			}
+		}
+		rev := slices.Clone(entries)
+		slices.Reverse(rev)
+		gotRev := AssignNames(rev, maxLen)
+		slices.Reverse(gotRev)
+		if !slices.Equal(gotRev, got) {
+			t.Fatalf("AssignNames(reversed %+q, %d) = %q reversed, want %q", entries, maxLen, gotRev, got)
 		}
 	})
 }
@@ -362,6 +425,6 @@ func BenchmarkAssignNames(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		AssignNames(entries)
+		AssignNames(entries, 64)
 	}
 }

@@ -140,8 +140,19 @@ func (s *Server) ClientCapabilities(ctx context.Context) json.RawMessage {
 	if sess == nil || !sess.awaitInitialized(ctx) {
 		return nil
 	}
-	if sess.modern.Load() {
-		return json.RawMessage(`{}`)
+	caps, _ := sess.relayedCaps()
+	return caps
+}
+
+// relayedCaps returns what mcpmux declares to upstreams for this client:
+// its sampling, elicitation and roots, if it declared them; and whether
+// they are known yet. A 2026-07-28 client declares its capabilities in
+// each request's _meta; mcpmux takes those of its first request.
+func (sess *session) relayedCaps() (json.RawMessage, bool) {
+	select {
+	case <-sess.initDone:
+	default:
+		return nil, false
 	}
 	caps := sess.GetClientCapabilities()
 	relayed := map[string]any{}
@@ -155,7 +166,7 @@ func (s *Server) ClientCapabilities(ctx context.Context) json.RawMessage {
 		relayed["roots"] = map[string]bool{"listChanged": true} // mcpmux passes roots changes on
 	}
 	b, _ := json.Marshal(relayed)
-	return b
+	return b, true
 }
 
 // canRelay explains why the client cannot answer method, if it cannot.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -35,8 +36,10 @@ var handlers = map[string]handler{
 // unless the client cancelled the request.
 func (sess *session) request(ctx context.Context, c *call, m envelope, line []byte) {
 	if modern(m.Params) {
-		// A 2026-07-28 client has no handshake: each request stands alone.
+		// A 2026-07-28 client has no handshake: each request stands alone,
+		// with the client's capabilities in its _meta.
 		sess.modern.Store(true)
+		sess.modernCapabilities(m.Params)
 		sess.Initialize()
 	}
 	if m.Method == "subscriptions/listen" {
@@ -49,6 +52,10 @@ func (sess *session) request(ctx context.Context, c *call, m envelope, line []by
 		sess.delegate(ctx, c, m, line)
 		return
 	}
+	if err := unsupportedVersion(m.Params); err != nil {
+		sess.send(errorMessage(m.ID, err))
+		return
+	}
 	result, err := h(sess, ctx, m.Params)
 	if c.cancelled.Load() {
 		return // the client asked us not to answer
@@ -58,7 +65,7 @@ func (sess *session) request(ctx context.Context, c *call, m envelope, line []by
 		return
 	}
 	if modern(m.Params) {
-		result = withResultType(result)
+		result = modernResult(m.Method, result)
 	}
 	sess.send(resultMessage(m.ID, result))
 }
@@ -121,13 +128,64 @@ func modern(params json.RawMessage) bool {
 	return ok
 }
 
-// withResultType adds the resultType that 2026-07-28 requires to a result
-// from an upstream that predates it.
-func withResultType(result json.RawMessage) json.RawMessage {
-	if _, _, ok, err := member(result, "resultType"); ok || err != nil {
-		return result
+// modernCapabilities keeps the client capabilities that the first request
+// of a 2026-07-28 client declares in its _meta.
+func (sess *session) modernCapabilities(params json.RawMessage) {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if sess.capsSet {
+		return
 	}
-	return insertMember(result, "resultType", []byte(`"complete"`))
+	var p struct {
+		Meta struct {
+			Caps mcp.ClientCapabilities `json:"io.modelcontextprotocol/clientCapabilities"`
+		} `json:"_meta"`
+	}
+	_ = json.Unmarshal(params, &p)
+	sess.clientCaps, sess.capsSet = p.Meta.Caps, true
+}
+
+// unsupportedVersion returns the error 2026-07-28 prescribes (-32022, with
+// the versions mcpmux supports) for a request whose _meta names a protocol
+// version mcpmux does not know; nil for any other request.
+func unsupportedVersion(params json.RawMessage) *rpcError {
+	if !modern(params) {
+		return nil
+	}
+	meta, _ := memberValue(params, "_meta")
+	version, _ := stringMember(meta, mcp.MetaKeyProtocolVersion)
+	if mcp.IsValidProtocolVersion(version) {
+		return nil
+	}
+	data, _ := json.Marshal(mcp.UnsupportedProtocolVersionData{Supported: mcp.ValidProtocolVersions, Requested: version})
+	return &rpcError{Code: mcp.UNSUPPORTED_PROTOCOL_VERSION, Message: fmt.Sprintf("unsupported protocol version %q", version), Data: data}
+}
+
+// cacheable are the methods whose results 2026-07-28 requires to carry
+// caching hints (ttlMs and cacheScope).
+var cacheable = map[string]bool{
+	"tools/list": true, "prompts/list": true, "resources/list": true,
+	"resources/templates/list": true, "resources/read": true,
+}
+
+// modernResult adds to a result what 2026-07-28 requires of it and what an
+// upstream that predates that revision does not send: resultType
+// "complete", and, for a list or a read, the caching hints. mcpmux speaks
+// the handshake revisions to its upstreams, which carry no hints, so a
+// merged list is "private" with a TTL of 0 (to be re-fetched whenever the
+// client wants it fresh); a read keeps hints the upstream sent.
+func modernResult(method string, result json.RawMessage) json.RawMessage {
+	add := func(key string, value []byte) {
+		if _, _, ok, err := member(result, key); !ok && err == nil {
+			result = insertMember(result, key, value)
+		}
+	}
+	if cacheable[method] {
+		add("cacheScope", []byte(`"private"`))
+		add("ttlMs", []byte(`0`))
+	}
+	add("resultType", []byte(`"complete"`))
+	return result
 }
 
 // forward sends one request to the upstream that owns e, bounded by the

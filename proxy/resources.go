@@ -10,7 +10,9 @@ const statusURI = "mcpmux://status"
 
 // listResources answers resources/list: every upstream's resources with
 // their URIs unchanged, and mcpmux's own status resource.
-func (sess *session) listResources(_ context.Context, params json.RawMessage) (json.RawMessage, error) {
+func (sess *session) listResources(ctx context.Context, params json.RawMessage) (json.RawMessage, error) {
+	sess.awaitFirst(ctx, "resources/list")
+	sess.answeredList("notifications/resources/list_changed")
 	l := sess.srv.cat.Load().resources
 	if sess.srv.opts.Status != nil {
 		l = withEntry(l, entry{key: statusURI, raw: json.RawMessage(`{"uri":"mcpmux://status","name":"mcpmux-status","title":"mcpmux upstream status","description":"The live state of every upstream MCP server behind mcpmux: state, since when, last error, restarts, next retry.","mimeType":"application/json"}`)})
@@ -19,7 +21,9 @@ func (sess *session) listResources(_ context.Context, params json.RawMessage) (j
 }
 
 // listTemplates answers resources/templates/list.
-func (sess *session) listTemplates(_ context.Context, params json.RawMessage) (json.RawMessage, error) {
+func (sess *session) listTemplates(ctx context.Context, params json.RawMessage) (json.RawMessage, error) {
+	sess.awaitFirst(ctx, "resources/templates/list")
+	sess.answeredList("notifications/resources/list_changed")
 	return listPage("resourceTemplates", sess.srv.cat.Load().templates, params, sess.srv.opts.PageSize)
 }
 
@@ -30,7 +34,7 @@ func (sess *session) readResource(ctx context.Context, params json.RawMessage) (
 		contents, _ := json.Marshal([]map[string]string{{"uri": statusURI, "mimeType": "application/json", "text": string(sess.srv.opts.Status())}})
 		return json.RawMessage(`{"contents":` + string(contents) + `}`), nil
 	}
-	e, err := sess.srv.resourceOwner(uri)
+	e, err := sess.resourceOwner(ctx, uri)
 	if err != nil {
 		return nil, err
 	}
@@ -52,19 +56,26 @@ func (sess *session) toResourceOwner(ctx context.Context, method string, params 
 	if uri == statusURI {
 		return json.RawMessage(`{}`), nil
 	}
-	e, err := sess.srv.resourceOwner(uri)
+	e, err := sess.resourceOwner(ctx, uri)
 	if err != nil {
 		return nil, err
 	}
 	return sess.forward(ctx, e, method, params)
 }
 
-// resourceOwner returns who serves uri, or an error that names it.
-func (s *Server) resourceOwner(uri string) (entry, error) {
+// resourceOwner returns who serves uri, or an error that names it. While
+// an upstream's catalogue is still to come, a URI no other upstream serves
+// waits for it, within ctx and the upstreams' start timeouts.
+func (sess *session) resourceOwner(ctx context.Context, uri string) (entry, error) {
 	if uri == "" {
 		return entry{}, errorf(codeInvalidParams, "the request needs a resource uri")
 	}
+	s := sess.srv
 	e, ok := s.cat.Load().resourceOwner(uri)
+	if !ok {
+		s.awaitCatalogues(ctx, sess.capsKey(), func(*route) bool { return true })
+		e, ok = s.cat.Load().resourceOwner(uri)
+	}
 	if !ok {
 		return entry{}, &rpcError{Code: codeResourceNotFound, Message: "no upstream serves resource " + string(quote(uri)), Data: json.RawMessage(`{"uri":` + string(quote(uri)) + `}`)}
 	}

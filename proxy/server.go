@@ -11,6 +11,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/server"
 
+	"github.com/mcpmux/mcpmux/internal/clock"
 	"github.com/mcpmux/mcpmux/registry"
 )
 
@@ -34,6 +35,12 @@ type Options struct {
 	// PageSize is how many entries one page of a list holds. Zero means a
 	// single page with everything, which every client understands.
 	PageSize int
+	// NameLength bounds every exposed tool and prompt name (see
+	// [AssignNames]). Zero means DefaultNameLength.
+	NameLength int
+	// Clock tells the time for the waits of the first lists. Nil means the
+	// system clock.
+	Clock clock.Clock
 	// ListChangedDelay coalesces bursts of catalogue changes into one
 	// list_changed notification. Zero means 50ms.
 	ListChangedDelay time.Duration
@@ -52,13 +59,16 @@ type Server struct {
 	opts   Options
 	logger *slog.Logger
 	mcp    *server.MCPServer
+	clock  clock.Clock
 
 	mu        sync.Mutex
 	upstreams map[string]*route
 	sources   map[string]*source // each upstream's parsed catalogue
 	conflicts map[string]bool    // URIs two upstreams list, logged once
+	renamed   map[string]bool    // exposed names that differ from prefix__name, logged once
 	session   *session           // the client's session while Serve runs
 	logLevel  json.RawMessage    // the client's last logging/setLevel params
+	changed   chan struct{}      // closed and replaced when a catalogue or an upstream's state changes
 
 	cat atomic.Pointer[catalogue]
 
@@ -70,8 +80,9 @@ type Server struct {
 
 // route is how requests reach one upstream.
 type route struct {
-	cfg *registry.Server
-	up  Upstream
+	cfg   *registry.Server
+	up    Upstream
+	state catalogueState // guarded by Server.mu
 }
 
 // New returns a Server with no upstreams.
@@ -91,6 +102,9 @@ func New(opts Options) *Server {
 		upstreams: map[string]*route{},
 		sources:   map[string]*source{},
 		conflicts: map[string]bool{},
+		renamed:   map[string]bool{},
+		changed:   make(chan struct{}),
+		clock:     clock.Or(opts.Clock),
 		listed:    make(chan struct{}),
 		served:    make(chan struct{}),
 	}
@@ -104,27 +118,36 @@ func New(opts Options) *Server {
 		server.WithCompletions(),
 		server.WithInstructions("mcpmux serves the tools, prompts and resources of several MCP servers; each tool and prompt name starts with its server's prefix."),
 	)
-	s.cat.Store(buildCatalogue(nil, s.logger, nil))
+	s.cat.Store(buildCatalogue(nil, s.merger()))
 	return s
 }
 
-// AddUpstream makes cfg's server reachable through up.
+// AddUpstream makes cfg's server reachable through up. Its start timeout
+// runs from now: the first lists wait at most that long for its catalogue.
 func (s *Server) AddUpstream(cfg *registry.Server, up Upstream) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.upstreams[cfg.Name] = &route{cfg: cfg, up: up}
+	s.upstreams[cfg.Name] = &route{cfg: cfg, up: up, state: catalogueState{added: s.clock.Now()}}
 }
 
-// SetCatalogue replaces the catalogue of one upstream (nil removes it) and,
-// for every list whose merged view changed, tells the client.
+// SetCatalogue replaces the catalogue of one upstream with the one it has
+// just sent (nil removes it) and, for every list whose merged view
+// changed, tells the client.
 func (s *Server) SetCatalogue(name string, c *registry.Catalogue) {
-	s.SetCatalogues(map[string]*registry.Catalogue{name: c})
+	s.setCatalogues(map[string]*registry.Catalogue{name: c}, true)
 }
 
-// SetCatalogues replaces the catalogues of several upstreams at once (a
-// nil value removes one), such as the cached ones at start-up, and tells
-// the client once of each list whose merged view changed.
-func (s *Server) SetCatalogues(cats map[string]*registry.Catalogue) {
+// SetCached sets the catalogues the registry cached for several upstreams
+// at once, at start-up. They answer the client's lists until the live ones
+// arrive, if they were read under the capabilities this client has.
+func (s *Server) SetCached(cats map[string]*registry.Catalogue) {
+	s.setCatalogues(cats, false)
+}
+
+// setCatalogues replaces the catalogues of several upstreams at once (a
+// nil value removes one), and tells the client once of each list whose
+// merged view changed.
+func (s *Server) setCatalogues(cats map[string]*registry.Catalogue, live bool) {
 	s.mu.Lock()
 	for name, c := range cats {
 		r, ok := s.upstreams[name]
@@ -133,13 +156,15 @@ func (s *Server) SetCatalogues(cats map[string]*registry.Catalogue) {
 			continue
 		}
 		s.sources[name] = newSource(r.cfg, c, s.logger)
+		r.state.live = r.state.live || live
 	}
 	sources := make([]*source, 0, len(s.sources))
 	for _, src := range s.sources {
 		sources = append(sources, src)
 	}
-	next := buildCatalogue(sources, s.logger, s.conflict)
+	next := buildCatalogue(sources, s.merger())
 	prev := s.cat.Swap(next)
+	s.changedLocked()
 	sess := s.session
 	level := s.logLevel
 	s.mu.Unlock()
@@ -169,6 +194,23 @@ func (s *Server) passLevel(name string, params json.RawMessage) {
 	if _, err := r.up.Request(ctx, "logging/setLevel", params); err != nil {
 		s.logger.Warn("passing on the log level", "upstream", name, "err", err)
 	}
+}
+
+// merger returns how buildCatalogue names entries and reports what it
+// finds; its callbacks run with s.mu held.
+func (s *Server) merger() merger {
+	return merger{logger: s.logger, nameLength: s.opts.NameLength, conflict: s.conflict, renamed: s.logRenamed}
+}
+
+// logRenamed logs, once per entry and name, that an entry is exposed under
+// another name than its prefix and its own name. s.mu is held.
+func (s *Server) logRenamed(kind, server, original, exposed string) {
+	key := kind + "\x00" + server + "\x00" + original + "\x00" + exposed
+	if s.renamed[key] {
+		return
+	}
+	s.renamed[key] = true
+	s.logger.Info(kind+" exposed under a changed name", "upstream", server, "original", original, "exposed", exposed)
 }
 
 // conflict logs, once per URI, that two upstreams list it. s.mu is held.

@@ -39,8 +39,10 @@ type session struct {
 	timer      *time.Timer            // sends pending when it fires
 	clientInfo mcp.Implementation     // from initialize
 	capsSet    bool                   // SetClientCapabilities has run
-	clientCaps mcp.ClientCapabilities // from initialize
+	clientCaps mcp.ClientCapabilities // from initialize, or a modern client's first request
 	listen     listenState            // a modern client's notification stream
+	listed     map[string]bool        // list methods asked for at least once
+	shown      map[string]bool        // list_changed methods of the lists answered at least once
 }
 
 // call is one client request being served.
@@ -120,6 +122,8 @@ func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 		outgoing:   map[string]*outgoing{},
 		answeredAt: map[string]time.Time{},
 		pending:    map[string]bool{},
+		listed:     map[string]bool{},
+		shown:      map[string]bool{},
 	}
 	if err := s.mcp.RegisterSession(ctx, sess); err != nil {
 		return err
@@ -300,13 +304,18 @@ func (sess *session) pumpNotes(ctx context.Context) {
 	}
 }
 
-// listChanged tells the client that a list changed, once per burst.
+// listChanged tells the client that a list changed, once per burst; not
+// before the client has been answered a list of that kind, which holds
+// every change until then.
 func (sess *session) listChanged(method string) {
 	if !sess.Initialized() {
 		return
 	}
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
+	if !sess.shown[method] {
+		return
+	}
 	sess.pending[method] = true
 	if sess.timer == nil {
 		delay := sess.srv.opts.ListChangedDelay

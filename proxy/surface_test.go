@@ -490,7 +490,9 @@ func TestUpstreamsAreToldTheClientsCapabilities(t *testing.T) {
 			[]client.ClientOption{client.WithSamplingHandler(sampler{}), client.WithRootsHandler(rooter{})},
 			`{"roots":{"listChanged":true},"sampling":{}}`},
 		{"none", mcp.LATEST_LEGACY_PROTOCOL_VERSION, nil, `{}`},
-		{"2026-07-28 client", "", []client.ClientOption{client.WithSamplingHandler(sampler{})}, `{}`},
+		// A 2026-07-28 client declares its capabilities in each request's
+		// _meta; upstreams offer it what they would offer it directly.
+		{"2026-07-28 client", "", []client.ClientOption{client.WithSamplingHandler(sampler{})}, `{"sampling":{}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			log := filepath.Join(t.TempDir(), "seen.jsonl")

@@ -9,15 +9,17 @@ import (
 )
 
 // listTools answers tools/list from the merged catalogue.
-func (sess *session) listTools(_ context.Context, params json.RawMessage) (json.RawMessage, error) {
-	defer sess.srv.listedOnce.Do(func() { close(sess.srv.listed) })
+func (sess *session) listTools(ctx context.Context, params json.RawMessage) (json.RawMessage, error) {
+	defer sess.srv.releaseStart()
+	sess.awaitFirst(ctx, "tools/list")
+	sess.answeredList("notifications/tools/list_changed")
 	return listPage("tools", sess.srv.cat.Load().tools, params, sess.srv.opts.PageSize)
 }
 
 // callTool routes tools/call to the tool's upstream under its original
 // name. Arguments, _meta and the result pass through unchanged.
 func (sess *session) callTool(ctx context.Context, params json.RawMessage) (json.RawMessage, error) {
-	e, params, err := renamed(sess.srv.cat.Load().tools, "tool", params)
+	e, params, err := sess.renamed(ctx, toolsOf, "tool", params)
 	if err != nil {
 		return nil, err
 	}
@@ -25,18 +27,22 @@ func (sess *session) callTool(ctx context.Context, params json.RawMessage) (json
 	return sess.forward(ctx, e, "tools/call", params)
 }
 
-// renamed looks up the entry that params names and returns params with
-// the upstream's own name in its place, every other byte unchanged.
-func renamed(l list, kind string, params json.RawMessage) (entry, json.RawMessage, error) {
+func toolsOf(c *catalogue) list   { return c.tools }
+func promptsOf(c *catalogue) list { return c.prompts }
+
+// renamed looks up the entry that params names (see lookup) and returns
+// params with the upstream's own name in its place, every other byte
+// unchanged.
+func (sess *session) renamed(ctx context.Context, of func(*catalogue) list, kind string, params json.RawMessage) (entry, json.RawMessage, error) {
 	name, ok := stringMember(params, "name")
 	if !ok {
 		return entry{}, nil, errorf(codeInvalidParams, "the request needs a %s name", kind)
 	}
-	e, ok := l.get(name)
-	if !ok {
-		return entry{}, nil, errorf(codeInvalidParams, "unknown %s %q", kind, name)
+	e, err := sess.lookup(ctx, of, kind, name)
+	if err != nil {
+		return entry{}, nil, err
 	}
-	params, err := withString(params, "name", e.original)
+	params, err = withString(params, "name", e.original)
 	if err != nil {
 		return entry{}, nil, errorf(codeInvalidParams, "%s params: %s", kind, err)
 	}

@@ -18,10 +18,6 @@ import (
 	"github.com/mcpmux/mcpmux/registry"
 )
 
-// firstListBudget is how soon after the client's initialize a cached
-// catalogue must be listed.
-const firstListBudget = 100 * time.Millisecond
-
 // prime runs mcpmux with config until want is listed, so that the
 // catalogues are cached in dataDir.
 func prime(t *testing.T, config, dataDir string, want ...string) {
@@ -48,15 +44,15 @@ func TestServeCachedCatalogue(t *testing.T) {
 	start := time.Now()
 	m := serveInProcess(t, "--config", config, "--data-dir", dataDir)
 	tools := m.tools()
-	took := time.Since(start)
-	prompts := names(t, m.request(time.Second, "prompts/list", nil), "prompts", "name")
-	resources := names(t, m.request(time.Second, "resources/list", nil), "resources", "uri")
-	t.Logf("first tools/list %v after start: %d tools, then %d prompts, %d resources", took, len(tools), len(prompts), len(resources))
-	if took > firstListBudget {
-		t.Errorf("first tools/list took %v, want under %v", took, firstListBudget)
-	}
+	prompts := names(t, m.request(10*time.Second, "prompts/list", nil), "prompts", "name")
+	resources := names(t, m.request(10*time.Second, "resources/list", nil), "resources", "uri")
+	// Answered from the cache, not by the upstream, which is still
+	// starting. (How fast: BenchmarkStartupToFirstToolsList.)
 	if !slices.Contains(tools, "a__echo") || slices.Contains(tools, "a__tool_0000") {
 		t.Errorf("first tools/list = %q, want the cached tools (a__echo, no a__tool_0000)", tools)
+	}
+	if st := upstreamStatus(m.muxClient, "a"); st.State != "starting" {
+		t.Errorf("upstream a is %s after the first lists, want still starting (3s start delay)", st.State)
 	}
 	if len(prompts) == 0 || len(resources) == 0 {
 		t.Errorf("cached prompts %q, resources %q; want some of each", prompts, resources)
@@ -79,7 +75,8 @@ func TestServeCachedCatalogue(t *testing.T) {
 	wg.Wait()
 }
 
-// A cached catalogue read with another configuration is not served.
+// A cached catalogue read with another configuration is not served: the
+// first list waits for the live one.
 func TestServeConfigChangeInvalidatesCache(t *testing.T) {
 	testutil.CheckNoChildren(t)
 	testutil.CheckNoGoroutineLeak(t)
@@ -88,10 +85,9 @@ func TestServeConfigChangeInvalidatesCache(t *testing.T) {
 
 	t.Setenv("TESTSERVER_ARGS", "-start-delay 1s")
 	m := serveInProcess(t, "--config", writeConfig(t, map[string]any{"a": ts(t, "-name", "a", "-tools", "1")}), "--data-dir", dataDir)
-	if tools := m.tools(); len(tools) != 0 {
-		t.Errorf("first tools/list after a config change = %q, want nothing stale", tools)
+	if tools := m.tools(); !slices.Contains(tools, "a__tool_0000") {
+		t.Errorf("first tools/list after a config change = %q, want the live catalogue, with a__tool_0000", tools)
 	}
-	m.waitTools("a__echo", "a__tool_0000")
 }
 
 // A lazy server with a cached catalogue starts on its first call and stops

@@ -26,12 +26,20 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	dir.register(fs)
 	noRegistry := fs.Bool("no-registry", false, "run without the registry: no cached catalogues, no history, no statistics")
 	pageSize := fs.Int("page-size", 0, "entries per page of the lists mcpmux serves (0: everything in one page, which every client understands)")
+	nameLength := fs.Int("name-length", 0, fmt.Sprintf("longest exposed tool or prompt name, %d to %d (default: the config's \"nameLength\", else %d)",
+		registry.MinNameLength, registry.MaxNameLength, registry.DefaultNameLength))
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	cfg, logger, err := setup(c, stderr)
 	if err != nil {
 		return err
+	}
+	if *nameLength != 0 {
+		cfg.NameLength = *nameLength
+		if err := cfg.Validate(); err != nil {
+			return fmt.Errorf("--name-length: %w", err)
+		}
 	}
 	var rec *registry.Recorder
 	var cached map[string]*registry.Catalogue
@@ -118,10 +126,11 @@ func build(cfg *registry.Config, logger *slog.Logger, w wiring) (*proxy.Server, 
 	rec, cached := w.rec, w.cached
 	var sups []*upstream.Supervisor
 	popts := proxy.Options{
-		PageSize: w.pageSize,
-		Logger:   logger,
-		Version:  version(),
-		Status:   func() json.RawMessage { return statusJSON(sups) },
+		PageSize:   w.pageSize,
+		NameLength: cfg.ExposedNameLength(),
+		Logger:     logger,
+		Version:    version(),
+		Status:     func() json.RawMessage { return statusJSON(sups) },
 	}
 	if rec != nil {
 		popts.OnCall = func(server, tool string, took time.Duration, err error) {
@@ -142,7 +151,7 @@ func build(cfg *registry.Config, logger *slog.Logger, w wiring) (*proxy.Server, 
 		}
 		sups = append(sups, sup)
 	}
-	srv.SetCatalogues(cached) // one merge for all, before any client asks
+	srv.SetCached(cached) // one merge for all, before any client asks
 	return srv, sups
 }
 
@@ -156,13 +165,17 @@ func upstreamOptions(s *registry.Server, srv *proxy.Server, rec *registry.Record
 		OnCatalogue:    srv.SetCatalogue,
 		OnNotification: srv.UpstreamNotification,
 		OnRequest:      srv.UpstreamRequest,
+		OnState:        srv.UpstreamState,
 	}
 	if rec != nil {
 		opts.OnCatalogue = func(name string, c *registry.Catalogue) {
 			srv.SetCatalogue(name, c)
 			rec.SaveCatalogue(s, *c)
 		}
-		opts.OnState = func(st upstream.Status) { rec.SetState(serverState(st)) }
+		opts.OnState = func(st upstream.Status) {
+			srv.UpstreamState(st)
+			rec.SetState(serverState(st))
+		}
 	}
 	if s.Lazy && cached {
 		opts.Lazy, opts.IdleTimeout = true, s.IdleAfter()

@@ -5,22 +5,24 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
-	"time"
 
 	"github.com/mcpmux/mcpmux/proxy"
 	"github.com/mcpmux/mcpmux/upstream"
 )
 
-// runTools starts every upstream, waits until each is ready or has failed,
-// prints the merged tool catalogue, and stops them all again.
+// runTools starts every upstream, waits until each has delivered its
+// catalogue or failed (as the first tools/list of serve does), prints the
+// merged tool catalogue, and stops them all again. It fails, after
+// printing what it has, if any upstream did not deliver its catalogue.
 func runTools(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c commonFlags
 	fs := newFlagSet("tools", stderr, &c)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	wait := fs.Duration("wait", 60*time.Second, "how long to wait for upstreams to start")
+	wait := fs.Duration("wait", 0, "wait at most this long for the upstreams (0: each one's \"startTimeout\")")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -35,7 +37,13 @@ func runTools(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, s := range sups {
 		wg.Go(func() { _ = s.Run(ctx) })
 	}
-	settle(ctx, sups, *wait)
+	waitCtx := ctx
+	if *wait > 0 {
+		var stop context.CancelFunc
+		waitCtx, stop = context.WithTimeout(ctx, *wait)
+		defer stop()
+	}
+	srv.WaitCatalogues(waitCtx)
 	statuses := make([]upstream.Status, len(sups))
 	for i, s := range sups {
 		statuses[i] = s.Status()
@@ -43,43 +51,28 @@ func runTools(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cancel()
 	wg.Wait()
 
+	var failed []string
 	for _, st := range statuses {
 		if st.State != upstream.StateReady {
-			fmt.Fprintf(stderr, "mcpmux: upstream %q is unavailable (%s): %s\n", st.Server, st.State, st.LastError)
+			failed = append(failed, strconv.Quote(st.Server))
+			why := st.LastError
+			if why == "" {
+				why = "still starting"
+			}
+			fmt.Fprintf(stderr, "mcpmux: upstream %q is unavailable (%s): %s\n", st.Server, st.State, why)
 		}
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(srv.Tools())
+		err = enc.Encode(srv.Tools())
+	} else {
+		err = printTools(stdout, srv.Tools())
 	}
-	return printTools(stdout, srv.Tools())
-}
-
-// settle waits until no upstream is still starting, or until d has passed.
-func settle(ctx context.Context, sups []*upstream.Supervisor, d time.Duration) {
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		starting := false
-		for _, s := range sups {
-			if s.Status().State == upstream.StateStarting {
-				starting = true
-			}
-		}
-		if !starting {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-deadline.C:
-			return
-		case <-tick.C:
-		}
+	if err == nil && len(failed) > 0 {
+		err = fmt.Errorf("%d of %d upstreams unavailable: %s", len(failed), len(statuses), strings.Join(failed, ", "))
 	}
+	return err
 }
 
 // printTools writes the catalogue as a table: exposed name, server,
