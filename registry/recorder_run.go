@@ -27,7 +27,11 @@ func (r *Recorder) Run(ctx context.Context) error {
 		case <-r.changed:
 			r.beat()
 		case <-r.saved:
-			r.logFlush(r.Flush(ctx))
+			// Best effort: what is not written now, the next flush
+			// writes, and reports if it fails too.
+			if err := r.Flush(ctx); err != nil {
+				r.logger.Debug("writing a new catalogue at once; keeping it for the next flush", "err", err)
+			}
 		case <-t.C:
 			r.beat()
 			r.logFlush(r.Flush(ctx))
