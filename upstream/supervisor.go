@@ -106,7 +106,7 @@ func (o *Options) clientCapabilities(ctx context.Context) json.RawMessage {
 	case o.ClientCapabilities != nil:
 		return o.ClientCapabilities
 	case o.OnRequest != nil:
-		return json.RawMessage(`{"sampling":{},"elicitation":{},"roots":{"listChanged":true}}`)
+		return json.RawMessage(`{"sampling":{},"elicitation":{"form":{},"url":{}},"roots":{"listChanged":true}}`)
 	}
 	return json.RawMessage(`{}`)
 }

@@ -26,6 +26,12 @@ const (
 	MemoryPkg     = "@modelcontextprotocol/server-memory"
 	MemoryVersion = "2026.8.31"
 	MemoryBin     = "mcp-server-memory"
+
+	// Claude Code, a real host: its bin is a native executable shipped in
+	// the package (through an optional dependency per platform).
+	ClaudeCodePkg     = "@anthropic-ai/claude-code"
+	ClaudeCodeVersion = "2.1.328"
+	ClaudeCodeBin     = "claude"
 )
 
 // npmInstallTimeout bounds one npm install, which downloads packages.
