@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,4 +44,123 @@ func benchEcho(b *testing.B, ctx context.Context, c *client.Client, tool string)
 			b.Fatalf("CallTool(%s) = %+v, %v", tool, res, err)
 		}
 	}
+}
+
+// BenchmarkColdFirstToolsList measures a new user's first session: five
+// real npm upstreams (three server-everything, two server-memory) and no
+// registry yet. Each iteration starts the five directly, in parallel, and
+// times the slowest one's start (spawn, initialize, tools/list answered);
+// and starts mcpmux on a fresh data dir and times its start (spawn,
+// initialize, the first tools/list answered, complete). The two take
+// turns at going first, since whatever runs second competes with the
+// first's exiting processes. It reports the medians of both, and of what
+// mcpmux adds to the slowest upstream's own start. Run it with
+// -benchtime=10x or so, and MCPMUX_BENCH_NORACE=1.
+func BenchmarkColdFirstToolsList(b *testing.B) {
+	servers := map[string]any{}
+	for i := range 3 {
+		servers[fmt.Sprintf("everything%d", i)] = everything(b)
+	}
+	for i := range 2 {
+		servers[fmt.Sprintf("memory%d", i)] = memory(b)
+	}
+	cfg := writeConfig(b, servers)
+	mcpmuxBin(b) // built before anything is timed
+	var direct, mux, added []time.Duration
+	for i := 0; b.Loop(); i++ {
+		var slowest, took time.Duration
+		var tools, got int
+		if i%2 == 0 {
+			slowest, tools = startDirectly(b, servers)
+			took, got = startThroughMcpmux(b, cfg)
+		} else {
+			took, got = startThroughMcpmux(b, cfg)
+			slowest, tools = startDirectly(b, servers)
+		}
+		if got != tools {
+			b.Fatalf("first tools/list through mcpmux has %d tools, directly %d", got, tools)
+		}
+		b.Logf("slowest upstream %s, mcpmux %s", slowest.Round(time.Millisecond), took.Round(time.Millisecond))
+		direct, mux, added = append(direct, slowest), append(mux, took), append(added, took-slowest)
+	}
+	b.ReportMetric(medianMs(direct), "slowest-upstream-ms")
+	b.ReportMetric(medianMs(mux), "mcpmux-ms")
+	b.ReportMetric(medianMs(added), "added-ms")
+}
+
+// medianMs returns the median of ds in milliseconds.
+func medianMs(ds []time.Duration) float64 {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return float64(m.Microseconds()) / 1000
+}
+
+// startDirectly starts every server with a client of its own, all at once,
+// and returns how long the slowest took to answer its tools/list, and how
+// many tools they list in all.
+func startDirectly(b *testing.B, servers map[string]any) (slowest time.Duration, tools int) {
+	ctx := testContext(b, benchTimeout)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var clients []*client.Client
+	start := time.Now()
+	for _, entry := range servers {
+		e := entry.(map[string]any)
+		wg.Go(func() {
+			var env []string
+			if m, ok := e["env"].(map[string]string); ok {
+				for k, v := range m {
+					env = append(env, k+"="+v)
+				}
+			}
+			c, err := client.NewStdioMCPClient(e["command"].(string), env)
+			if err == nil {
+				_, err = initialize(ctx, c)
+			}
+			var res *mcp.ListToolsResult
+			if err == nil {
+				res, err = c.ListTools(ctx, mcp.ListToolsRequest{})
+			}
+			took := time.Since(start)
+			mu.Lock()
+			defer mu.Unlock()
+			if c != nil {
+				clients = append(clients, c)
+			}
+			if err != nil {
+				b.Errorf("starting %s directly: %v", e["command"], err)
+				return
+			}
+			slowest = max(slowest, took)
+			tools += len(res.Tools)
+		})
+	}
+	wg.Wait()
+	for _, c := range clients {
+		_ = c.Close()
+	}
+	if b.Failed() {
+		b.FailNow()
+	}
+	return slowest, tools
+}
+
+// startThroughMcpmux starts mcpmux with the configuration at cfg and a
+// fresh data dir, and returns how long it took from its spawn to the
+// answer of the client's first tools/list, and how many tools that lists.
+func startThroughMcpmux(b *testing.B, cfg string) (time.Duration, int) {
+	ctx := testContext(b, benchTimeout)
+	start := time.Now()
+	m := startMcpmux(b, ctx, cfg)
+	res, err := m.client.ListTools(ctx, mcp.ListToolsRequest{})
+	took := time.Since(start)
+	if err != nil {
+		b.Fatalf("first tools/list through mcpmux: %v", err)
+	}
+	m.stop()
+	return took, len(res.Tools)
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -86,6 +87,10 @@ type mcpmux struct {
 
 	exited  chan struct{} // closed when the process has been reaped
 	waitErr error         // set before exited closes
+	closed  sync.Once
+	// stop closes the client and waits for mcpmux to exit, killing it and
+	// what it left if need be. It runs at cleanup if not before.
+	stop func()
 }
 
 // startMcpmux runs mcpmux with the configuration at cfgPath and returns it
@@ -122,21 +127,24 @@ func startMcpmux(tb testing.TB, ctx context.Context, cfgPath string, opts ...cli
 		close(m.exited)
 	}()
 	m.client = client.NewClient(transport.NewIO(clientIn, clientOut, nil), opts...)
-	tb.Cleanup(func() {
-		_ = m.client.Close() // closes mcpmux's stdin
-		if !m.waitExit(10 * time.Second) {
-			tb.Errorf("mcpmux did not exit within 10s of its stdin closing; killing it")
-			_ = m.cmd.Process.Kill()
-			<-m.exited
-		}
-		clientIn.Close()
-		if left := m.procs.killSurvivors(2 * time.Second); left != "" {
-			tb.Logf("killed processes that outlived mcpmux:\n%s", left)
-		}
-		if tb.Failed() {
-			tb.Logf("mcpmux stderr:\n%s", m.stderr.String())
-		}
-	})
+	m.stop = func() {
+		m.closed.Do(func() {
+			_ = m.client.Close() // closes mcpmux's stdin
+			if !m.waitExit(10 * time.Second) {
+				tb.Errorf("mcpmux did not exit within 10s of its stdin closing; killing it")
+				_ = m.cmd.Process.Kill()
+				<-m.exited
+			}
+			clientIn.Close()
+			if left := m.procs.killSurvivors(2 * time.Second); left != "" {
+				tb.Logf("killed processes that outlived mcpmux:\n%s", left)
+			}
+			if tb.Failed() {
+				tb.Logf("mcpmux stderr:\n%s", m.stderr.String())
+			}
+		})
+	}
+	tb.Cleanup(m.stop)
 	if err := m.client.Start(ctx); err != nil {
 		tb.Fatalf("starting the client of mcpmux: %v", err)
 	}
