@@ -15,9 +15,12 @@ func (sess *session) listPrompts(ctx context.Context, params json.RawMessage) (j
 // getPrompt routes prompts/get to the prompt's upstream under its original
 // name; the arguments and the result pass through unchanged.
 func (sess *session) getPrompt(ctx context.Context, params json.RawMessage) (json.RawMessage, error) {
+	if state, ok := sess.resumed(params); ok {
+		return sess.resume(ctx, state, params)
+	}
 	e, params, err := sess.renamed(ctx, promptsOf, "prompt", params)
 	if err != nil {
 		return nil, err
 	}
-	return sess.forward(ctx, e, "prompts/get", params)
+	return sess.forwardCall(ctx, e, "prompts/get", params)
 }

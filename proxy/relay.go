@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -94,6 +95,14 @@ func (s *Server) UpstreamRequest(ctx context.Context, server, method string, par
 	if err := sess.canRelay(method); err != nil {
 		return nil, err
 	}
+	if sess.modern.Load() {
+		res, err := sess.askInput(ctx, server, method, params)
+		if errors.Is(err, errNoCall) {
+			return nil, &upstream.RPCError{Code: mcp.METHOD_NOT_FOUND, Message: fmt.Sprintf(
+				"the client speaks MCP 2026-07-28, which takes %s only as part of a call; no call to %q is running", method, server)}
+		}
+		return res, err
+	}
 	return sess.clientRequest(ctx, server, method, params)
 }
 
@@ -171,10 +180,6 @@ func (sess *session) relayedCaps() (json.RawMessage, bool) {
 
 // canRelay explains why the client cannot answer method, if it cannot.
 func (sess *session) canRelay(method string) error {
-	if sess.modern.Load() {
-		return &upstream.RPCError{Code: mcp.METHOD_NOT_FOUND, Message: fmt.Sprintf(
-			"the client speaks MCP 2026-07-28, which has no server-to-client requests; mcpmux cannot relay %s to it", method)}
-	}
 	caps := sess.GetClientCapabilities()
 	var ok bool
 	switch method {
@@ -185,7 +190,7 @@ func (sess *session) canRelay(method string) error {
 	case "roots/list":
 		ok = caps.Roots != nil
 	case "ping":
-		ok = true
+		ok = !sess.modern.Load() // 2026-07-28 has no ping; mcpmux answers upstreams' pings itself
 	}
 	if !ok {
 		return &upstream.RPCError{Code: mcp.METHOD_NOT_FOUND, Message: "the client connected to mcpmux does not support " + method}

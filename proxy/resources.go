@@ -34,11 +34,14 @@ func (sess *session) readResource(ctx context.Context, params json.RawMessage) (
 		contents, _ := json.Marshal([]map[string]string{{"uri": statusURI, "mimeType": "application/json", "text": string(sess.srv.opts.Status())}})
 		return json.RawMessage(`{"contents":` + string(contents) + `}`), nil
 	}
+	if state, ok := sess.resumed(params); ok {
+		return sess.resume(ctx, state, params)
+	}
 	e, err := sess.resourceOwner(ctx, uri)
 	if err != nil {
 		return nil, err
 	}
-	return sess.forward(ctx, e, "resources/read", params)
+	return sess.forwardCall(ctx, e, "resources/read", params)
 }
 
 // subscribe routes resources/subscribe to the URI's upstream.

@@ -41,8 +41,12 @@ type session struct {
 	capsSet    bool                   // SetClientCapabilities has run
 	clientCaps mcp.ClientCapabilities // from initialize, or a modern client's first request
 	listen     listenState            // a modern client's notification stream
-	listed     map[string]bool        // list methods asked for at least once
-	shown      map[string]bool        // list_changed methods of the lists answered at least once
+
+	life    context.Context // Serve's: ends with the session
+	calls   *group          // runs the session's requests and flights
+	flights flights         // a modern client's calls that may need its input
+	listed  map[string]bool // list methods asked for at least once
+	shown   map[string]bool // list_changed methods of the lists answered at least once
 }
 
 // call is one client request being served.
@@ -123,6 +127,7 @@ func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 		answeredAt: map[string]time.Time{},
 		pending:    map[string]bool{},
 		listed:     map[string]bool{},
+		flights:    flights{running: map[string][]*flight{}, waiting: map[string]*flight{}},
 		shown:      map[string]bool{},
 	}
 	if err := s.mcp.RegisterSession(ctx, sess); err != nil {
@@ -137,8 +142,10 @@ func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	var notes sync.WaitGroup
 	notes.Go(func() { sess.pumpNotes(ctx) })
 	var calls group
+	sess.life, sess.calls = ctx, &calls
 	err := sess.readLoop(ctx, in, &calls)
 	cancel()
+	sess.endFlights()
 	calls.close()
 	notes.Wait()
 	return err

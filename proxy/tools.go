@@ -19,12 +19,15 @@ func (sess *session) listTools(ctx context.Context, params json.RawMessage) (jso
 // callTool routes tools/call to the tool's upstream under its original
 // name. Arguments, _meta and the result pass through unchanged.
 func (sess *session) callTool(ctx context.Context, params json.RawMessage) (json.RawMessage, error) {
+	if state, ok := sess.resumed(params); ok {
+		return sess.resume(ctx, state, params)
+	}
 	e, params, err := sess.renamed(ctx, toolsOf, "tool", params)
 	if err != nil {
 		return nil, err
 	}
 	sess.srv.logger.Debug("tool call", "tool", e.key, "upstream", e.server)
-	return sess.forward(ctx, e, "tools/call", params)
+	return sess.forwardCall(ctx, e, "tools/call", params)
 }
 
 func toolsOf(c *catalogue) list   { return c.tools }
