@@ -1,20 +1,17 @@
-// Package registry owns what mcpmux reads from and writes to disk.
+// Package registry holds mcpmux's configuration and the domain types the
+// other packages share.
 //
 // The configuration file keeps Claude Desktop's claude_desktop_config.json
 // shape, so a user's existing file works as is. [Load] and [Parse] decode
 // it into a [Config] of upstream [Server] entries, expand ${VAR}
 // references and check every entry; a [Server] answers the questions the
 // rest of mcpmux asks of it ([Server.Transport], [Server.RequestTimeout],
-// [Server.Fingerprint], ...) with defaults filled in.
+// [Server.Fingerprint], [Server.SecretValues], ...) with defaults filled
+// in. A [Catalogue] is what one upstream offers, as it sent it.
 //
-// The [Store] remembers what happened: each upstream's last known
-// [Catalogue], its connection history, per-tool call statistics and a
-// discovery cache. It is backed by Badger, but callers never see a Badger
-// type. Badger locks its directory, and several hosts often run mcpmux at
-// once, so a serving mcpmux does not hold the store open: a [Recorder]
-// keeps what happens in memory and writes it in one batch every few
-// seconds, opening the store only for that ([UseStore] waits its turn on
-// the lock). Each serving instance also keeps a small heartbeat file with
-// the live state of its upstreams ([Instances]), which `mcpmux status`
-// reads while serve runs.
+// What mcpmux remembers across runs (cached catalogues, history,
+// statistics) is kept by package [github.com/mcpmux/mcpmux/registry/store],
+// which depends on this one; this package depends on nothing but the
+// standard library, so that every other package can use its types without
+// pulling in the storage backend.
 package registry

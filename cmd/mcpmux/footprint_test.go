@@ -12,6 +12,7 @@ import (
 
 	"github.com/mcpmux/mcpmux/internal/testutil"
 	"github.com/mcpmux/mcpmux/registry"
+	"github.com/mcpmux/mcpmux/registry/store"
 )
 
 // maxRSS is the most memory mcpmux itself may hold serving ten upstreams.
@@ -106,7 +107,7 @@ func serveTenAndMeasure(tb testing.TB) (rss, peak int64) {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		sums, _ := registry.Summarize(ctx, dataDir, srvs, time.Now())
+		sums, _ := store.Summarize(ctx, dataDir, srvs, time.Now())
 		cancel()
 		if len(sums) > 0 && sums[len(sums)-1].Calls.Calls == 5 {
 			break

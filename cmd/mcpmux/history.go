@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mcpmux/mcpmux/registry"
+	"github.com/mcpmux/mcpmux/registry/store"
 )
 
 // runHistory prints the connection history of one server, or of all,
@@ -31,14 +31,14 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
-	events, err := registry.ReadHistory(ctx, path, server, *limit)
+	events, err := store.ReadHistory(ctx, path, server, *limit)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(append([]registry.Event{}, events...)) // [] rather than null
+		return enc.Encode(append([]store.Event{}, events...)) // [] rather than null
 	}
 	return printHistory(stdout, events)
 }
@@ -63,7 +63,7 @@ func parseWithServer(fs *flag.FlagSet, args []string) (string, error) {
 }
 
 // printHistory writes one aligned row per event.
-func printHistory(w io.Writer, events []registry.Event) error {
+func printHistory(w io.Writer, events []store.Event) error {
 	rows := make([][]string, 0, len(events))
 	for _, e := range events {
 		rows = append(rows, []string{e.Time.Local().Format(time.DateTime), e.Server, string(e.Kind), eventDetail(e)})
@@ -72,7 +72,7 @@ func printHistory(w io.Writer, events []registry.Event) error {
 }
 
 // eventDetail describes an event's reason, duration and attempt.
-func eventDetail(e registry.Event) string {
+func eventDetail(e store.Event) string {
 	var parts []string
 	if e.Duration > 0 {
 		parts = append(parts, "after "+roundAge(e.Duration))

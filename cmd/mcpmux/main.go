@@ -15,7 +15,7 @@
 // statistics; status and history read it, even while serve runs.
 //
 // This package only parses flags and wires the pieces together; the work is
-// done in packages proxy, upstream and registry.
+// done in packages proxy, upstream, registry and registry/store.
 package main
 
 import (

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/mcpmux/mcpmux/registry"
+	"github.com/mcpmux/mcpmux/registry/store"
 	"github.com/mcpmux/mcpmux/upstream"
 )
 
@@ -21,19 +22,19 @@ func (d dataDirFlag) path() (string, error) {
 	if d != "" {
 		return string(d), nil
 	}
-	return registry.DefaultDataDir()
+	return store.DefaultDataDir()
 }
 
 // openRecorder returns the registry's recorder for serve, and the cached
 // catalogues of servers that may be served at once; nil and nil without a
 // registry. Problems are logged: mcpmux serves without a cache all the same.
-func openRecorder(ctx context.Context, dir dataDirFlag, servers []*registry.Server, logger *slog.Logger) (*registry.Recorder, map[string]*registry.Catalogue) {
+func openRecorder(ctx context.Context, dir dataDirFlag, servers []*registry.Server, logger *slog.Logger) (*store.Recorder, map[string]*registry.Catalogue) {
 	path, err := dir.path()
 	if err != nil {
 		logger.Warn("running without a registry", "err", err)
 		return nil, nil
 	}
-	rec := registry.NewRecorder(path, registry.RecorderOptions{Logger: logger.With("component", "registry")})
+	rec := store.NewRecorder(path, store.RecorderOptions{Logger: logger.With("component", "registry")})
 	cached, err := rec.LoadCatalogues(ctx, servers)
 	if err != nil {
 		logger.Warn("reading cached catalogues; starting without them", "err", err)
@@ -44,7 +45,7 @@ func openRecorder(ctx context.Context, dir dataDirFlag, servers []*registry.Serv
 
 // runRecorder runs rec until stop is called; stop returns once rec has
 // written what it holds. Without a recorder it does nothing.
-func runRecorder(ctx context.Context, rec *registry.Recorder, logger *slog.Logger) (stop func()) {
+func runRecorder(ctx context.Context, rec *store.Recorder, logger *slog.Logger) (stop func()) {
 	if rec == nil {
 		return func() {}
 	}
@@ -61,8 +62,8 @@ func runRecorder(ctx context.Context, rec *registry.Recorder, logger *slog.Logge
 }
 
 // serverState is st in the registry's terms.
-func serverState(st upstream.Status) registry.ServerState {
-	return registry.ServerState{
+func serverState(st upstream.Status) store.ServerState {
+	return store.ServerState{
 		Server:    st.Server,
 		State:     st.State.String(),
 		Since:     st.Since,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mcpmux/mcpmux/internal/testutil"
 	"github.com/mcpmux/mcpmux/registry"
+	"github.com/mcpmux/mcpmux/registry/store"
 )
 
 // prime runs mcpmux with config until want is listed, so that the
@@ -181,7 +182,7 @@ func TestServeTwoInstances(t *testing.T) {
 	first := serveProcess(t, nil, args...)
 	first.waitTools("a__echo", "b__echo")
 	waitFor(t, 10*time.Second, "the first instance's heartbeat", func() bool {
-		insts, _ := registry.Instances(dataDir)
+		insts, _ := store.Instances(dataDir)
 		return len(insts) == 1 && insts[0].PID == first.cmd.Process.Pid
 	})
 	second := serveProcess(t, nil, args...)
@@ -231,17 +232,17 @@ func TestServeTwoInstances(t *testing.T) {
 	if w := warnings(second.stderr); len(w) != 1 || !strings.Contains(w[0], "shared") {
 		t.Errorf("second instance warned %q, want one warning that the data directory is shared", w)
 	}
-	s, err := registry.OpenStore(registry.StoreDir(dataDir), registry.StoreOptions{ReadOnly: true})
+	s, err := store.Open(store.Dir(dataDir), store.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatalf("opening the store afterwards: %v", err)
 	}
 	defer s.Close()
 	events, err := s.History("a", 0)
-	kinds := map[registry.EventKind]int{}
+	kinds := map[store.EventKind]int{}
 	for _, e := range events {
 		kinds[e.Kind]++
 	}
-	if err != nil || kinds[registry.EventConnected] != 2 || kinds[registry.EventStopped] != 2 {
+	if err != nil || kinds[store.EventConnected] != 2 || kinds[store.EventStopped] != 2 {
 		t.Errorf("history of a = %v, %v; want two connects and two stops, one of each instance", kinds, err)
 	}
 	stats, err := s.ToolStats("a")
@@ -255,7 +256,7 @@ func storedCalls(t *testing.T, dataDir, server string) int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	sums, err := registry.Summarize(ctx, dataDir, []*registry.Server{{Name: server}}, time.Now())
+	sums, err := store.Summarize(ctx, dataDir, []*registry.Server{{Name: server}}, time.Now())
 	if err != nil {
 		t.Fatalf("reading the store: %v", err)
 	}
@@ -270,7 +271,7 @@ func TestServeCorruptStore(t *testing.T) {
 	dataDir := t.TempDir()
 	config := writeConfig(t, map[string]any{"a": ts(t, "-name", "a")})
 	prime(t, config, dataDir, "a__echo")
-	manifest := filepath.Join(registry.StoreDir(dataDir), "MANIFEST")
+	manifest := filepath.Join(store.Dir(dataDir), "MANIFEST")
 	if err := os.WriteFile(manifest, []byte("this is not a Badger manifest"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -284,14 +285,14 @@ func TestServeCorruptStore(t *testing.T) {
 	if w := warnings(m.stderr); len(w) != 1 || !strings.Contains(w[0], "moved aside") {
 		t.Errorf("warnings = %q, want one about the store moved aside", w)
 	}
-	if aside, _ := filepath.Glob(registry.StoreDir(dataDir) + ".corrupt-*"); len(aside) != 1 {
+	if aside, _ := filepath.Glob(store.Dir(dataDir) + ".corrupt-*"); len(aside) != 1 {
 		t.Errorf("copies moved aside = %q, want one", aside)
 	}
 	if data, err := os.ReadFile(config); err != nil || !strings.Contains(string(data), "mcpServers") {
 		t.Errorf("config after recovery = %q, %v; want it untouched", data, err)
 	}
 	out := runCommand(t, "history", "a", "--data-dir", dataDir, "--json")
-	var events []registry.Event
+	var events []store.Event
 	if err := json.Unmarshal([]byte(out), &events); err != nil || len(events) != 2 {
 		t.Errorf("history of a in the fresh store = %s, %v; want this run's connect and stop", out, err)
 	}
@@ -331,7 +332,7 @@ func TestServeDataDir(t *testing.T) {
 				}
 				return
 			}
-			s, err := registry.OpenStore(tt.store, registry.StoreOptions{ReadOnly: true})
+			s, err := store.Open(tt.store, store.Options{ReadOnly: true})
 			if err != nil {
 				t.Fatalf("opening the store: %v", err)
 			}

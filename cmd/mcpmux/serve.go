@@ -13,6 +13,7 @@ import (
 
 	"github.com/mcpmux/mcpmux/proxy"
 	"github.com/mcpmux/mcpmux/registry"
+	"github.com/mcpmux/mcpmux/registry/store"
 	"github.com/mcpmux/mcpmux/upstream"
 )
 
@@ -41,7 +42,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return fmt.Errorf("--name-length: %w", err)
 		}
 	}
-	var rec *registry.Recorder
+	var rec *store.Recorder
 	var cached map[string]*registry.Catalogue
 	if !*noRegistry {
 		rec, cached = openRecorder(ctx, dir, cfg.Enabled(), logger)
@@ -109,7 +110,7 @@ func setup(c commonFlags, stderr io.Writer) (*registry.Config, *slog.Logger, err
 // client and records nothing, as `mcpmux tools` needs.
 type wiring struct {
 	// rec records states, catalogues and calls; nil records nothing.
-	rec *registry.Recorder
+	rec *store.Recorder
 	// cached are the catalogues the proxy serves until the live ones
 	// arrive; a lazy upstream with one starts on first use.
 	cached map[string]*registry.Catalogue
@@ -158,7 +159,7 @@ func build(cfg *registry.Config, logger *slog.Logger, w wiring) (*proxy.Server, 
 // upstreamOptions wires the supervisor of s to the proxy and, if not nil,
 // to the recorder. A lazy server starts on first use only if a cached
 // catalogue lists it meanwhile; without one it starts at once.
-func upstreamOptions(s *registry.Server, srv *proxy.Server, rec *registry.Recorder, cached bool, logger *slog.Logger) upstream.Options {
+func upstreamOptions(s *registry.Server, srv *proxy.Server, rec *store.Recorder, cached bool, logger *slog.Logger) upstream.Options {
 	opts := upstream.Options{
 		Logger:         logger.With("upstream", s.Name),
 		ClientInfo:     mcp.Implementation{Name: "mcpmux", Version: version()},

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mcpmux/mcpmux/registry"
+	"github.com/mcpmux/mcpmux/registry/store"
 )
 
 // readTimeout bounds how long status and history wait for a running
@@ -41,7 +42,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
 	now := time.Now()
-	sums, err := registry.Summarize(ctx, path, servers, now)
+	sums, err := store.Summarize(ctx, path, servers, now)
 	if err != nil {
 		logger.Warn("reading the registry; showing what could be read", "dir", path, "err", err)
 	}
@@ -53,13 +54,13 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 // statusEntry is one server in `mcpmux status --json`.
 type statusEntry struct {
-	registry.Summary
+	store.Summary
 	ErrorRate float64 `json:"errorRate"`
 	P50       string  `json:"latencyP50,omitempty"`
 	P95       string  `json:"latencyP95,omitempty"`
 }
 
-func printStatusJSON(w io.Writer, dataDir string, sums []registry.Summary) error {
+func printStatusJSON(w io.Writer, dataDir string, sums []store.Summary) error {
 	out := struct {
 		DataDir string        `json:"dataDir"`
 		Servers []statusEntry `json:"servers"`
@@ -77,7 +78,7 @@ func printStatusJSON(w io.Writer, dataDir string, sums []registry.Summary) error
 }
 
 // printStatus writes one aligned row per server.
-func printStatus(w io.Writer, sums []registry.Summary, now time.Time) error {
+func printStatus(w io.Writer, sums []store.Summary, now time.Time) error {
 	header := []string{"SERVER", "STATE", "SEEN", "FOR", "RESTARTS/24H", "TOOLS", "PROMPTS", "RESOURCES", "CALLS", "ERRORS", "P95", "LAST ERROR"}
 	rows := make([][]string, 0, len(sums))
 	for _, s := range sums {
@@ -87,7 +88,7 @@ func printStatus(w io.Writer, sums []registry.Summary, now time.Time) error {
 }
 
 // statusRow is the row of one server in the status table.
-func statusRow(s registry.Summary, now time.Time) []string {
+func statusRow(s store.Summary, now time.Time) []string {
 	state, seen, since, lastErr := "-", "never", "-", ""
 	switch {
 	case s.State != nil:

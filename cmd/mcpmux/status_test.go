@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/mcpmux/mcpmux/internal/testutil"
-	"github.com/mcpmux/mcpmux/registry"
+	"github.com/mcpmux/mcpmux/registry/store"
 )
 
 // statusOf runs `mcpmux status --json` and returns the entry of server.
@@ -50,7 +50,7 @@ func TestStatusAndHistory(t *testing.T) {
 	var st statusEntry
 	waitFor(t, 10*time.Second, "a live and ready in status", func() bool {
 		st = statusOf(t, config, dataDir, "a")
-		return st.Live && st.State.State == registry.StateReady && st.State.PID != 0
+		return st.Live && st.State.State == store.StateReady && st.State.PID != 0
 	})
 	killed := st.State.PID
 	if err := syscall.Kill(killed, syscall.SIGKILL); err != nil {
@@ -58,7 +58,7 @@ func TestStatusAndHistory(t *testing.T) {
 	}
 	waitFor(t, 15*time.Second, "a restarted, in status and in history", func() bool {
 		st = statusOf(t, config, dataDir, "a")
-		return st.Live && st.State.State == registry.StateReady && st.State.PID != killed &&
+		return st.Live && st.State.State == store.StateReady && st.State.PID != killed &&
 			st.State.Restarts >= 1 && st.RestartsLastDay >= 1 && st.Calls.Calls == 4
 	})
 	if st.Tools == 0 || st.Calls.Errors != 1 || st.ErrorRate != 0.25 {
@@ -68,22 +68,22 @@ func TestStatusAndHistory(t *testing.T) {
 		t.Errorf("status of off = %+v, want disabled, never run", off)
 	}
 
-	var events []registry.Event
+	var events []store.Event
 	if err := json.Unmarshal([]byte(runCommand(t, "history", "a", "--json", "--data-dir", dataDir)), &events); err != nil {
 		t.Fatal(err)
 	}
-	var kinds []registry.EventKind
+	var kinds []store.EventKind
 	for _, e := range events {
 		kinds = append(kinds, e.Kind)
 	}
-	want := []registry.EventKind{registry.EventRestart, registry.EventConnected, registry.EventDisconnected, registry.EventConnected}
+	want := []store.EventKind{store.EventRestart, store.EventConnected, store.EventDisconnected, store.EventConnected}
 	if !slices.Equal(kinds, want) {
 		t.Fatalf("history of a = %v, want %v (newest first)", kinds, want)
 	}
 	if d := events[2]; d.Reason == "" || d.Duration <= 0 {
 		t.Errorf("disconnected event = %+v, want a reason and a duration", d)
 	}
-	if !slices.IsSortedFunc(events, func(a, b registry.Event) int { return b.Time.Compare(a.Time) }) {
+	if !slices.IsSortedFunc(events, func(a, b store.Event) int { return b.Time.Compare(a.Time) }) {
 		t.Errorf("history is not newest first: %+v", events)
 	}
 
@@ -98,15 +98,15 @@ func TestStatusAndHistory(t *testing.T) {
 
 func TestStatusTable(t *testing.T) {
 	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
-	sums := []registry.Summary{
+	sums := []store.Summary{
 		{
 			Server: "github", Live: true, RestartsLastDay: 2, Tools: 34, Prompts: 1, Fetched: now,
-			State: &registry.ServerState{Server: "github", State: "ready", Since: now.Add(-3*time.Minute - 12*time.Second)},
-			Calls: registry.CallStats{Calls: 8, Errors: 1},
+			State: &store.ServerState{Server: "github", State: "ready", Since: now.Add(-3*time.Minute - 12*time.Second)},
+			Calls: store.CallStats{Calls: 8, Errors: 1},
 		},
 		{
 			Server: "slack", Tools: 2, Fetched: now, Stale: true,
-			State: &registry.ServerState{Server: "slack", State: "backoff", Since: now.Add(-2 * time.Hour), LastError: "exit status 1"},
+			State: &store.ServerState{Server: "slack", State: "backoff", Since: now.Add(-2 * time.Hour), LastError: "exit status 1"},
 		},
 		{Server: "off", Disabled: true},
 	}

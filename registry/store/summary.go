@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"time"
+
+	"github.com/mcpmux/mcpmux/registry"
 )
 
 // Summary is what a data directory knows of one configured server: its
@@ -52,14 +54,14 @@ func (s Summary) ErrorRate() float64 {
 // waiting while a running mcpmux writes to it, until ctx ends. A missing
 // store is empty. If the store cannot be read, Summarize returns what the
 // live files tell, and the error.
-func Summarize(ctx context.Context, dataDir string, servers []*Server, now time.Time) ([]Summary, error) {
+func Summarize(ctx context.Context, dataDir string, servers []*registry.Server, now time.Time) ([]Summary, error) {
 	out := make([]Summary, len(servers))
 	for i, srv := range servers {
 		out[i] = Summary{Server: srv.Name, Disabled: srv.Disabled}
 	}
 	insts, instErr := Instances(dataDir)
 	live := liveStates(insts, now)
-	err := UseStore(ctx, StoreDir(dataDir), StoreOptions{ReadOnly: true}, func(s *Store) error {
+	err := Use(ctx, Dir(dataDir), Options{ReadOnly: true}, func(s *DB) error {
 		states, err := s.States()
 		if err != nil {
 			return err
@@ -102,7 +104,7 @@ func liveStates(insts []Instance, now time.Time) map[string]ServerState {
 }
 
 // summarizeStored fills in sum from what the store holds of srv.
-func summarizeStored(s *Store, srv *Server, sum *Summary, now time.Time) error {
+func summarizeStored(s *DB, srv *registry.Server, sum *Summary, now time.Time) error {
 	c, ok, err := s.LoadCatalogue(srv.Name)
 	if err != nil {
 		return err
@@ -135,13 +137,13 @@ func summarizeStored(s *Store, srv *Server, sum *Summary, now time.Time) error {
 }
 
 // ReadHistory returns the newest limit events of server (all servers if
-// server is ""), newest first, as [Store.History] does, from the store of
+// server is ""), newest first, as [DB.History] does, from the store of
 // the data directory dataDir, which it opens read-only for a moment,
 // waiting while a running mcpmux writes to it, until ctx ends. A missing
 // store has no history.
 func ReadHistory(ctx context.Context, dataDir, server string, limit int) ([]Event, error) {
 	var events []Event
-	err := UseStore(ctx, StoreDir(dataDir), StoreOptions{ReadOnly: true}, func(s *Store) error {
+	err := Use(ctx, Dir(dataDir), Options{ReadOnly: true}, func(s *DB) error {
 		var err error
 		events, err = s.History(server, limit)
 		return err

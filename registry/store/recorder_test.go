@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpmux/mcpmux/registry"
 )
 
 // newTestRecorder returns a recorder on a fresh data directory, logging to
@@ -29,18 +31,18 @@ func newTestRecorder(t *testing.T, opts RecorderOptions) (r *Recorder, dataDir s
 func TestRecorderFlush(t *testing.T) {
 	r, dataDir, logs := newTestRecorder(t, RecorderOptions{})
 	ctx := context.Background()
-	a := &Server{Name: "a", Command: "a"}
-	if got, err := r.LoadCatalogues(ctx, []*Server{a}); len(got) != 0 || err != nil {
+	a := &registry.Server{Name: "a", Command: "a"}
+	if got, err := r.LoadCatalogues(ctx, []*registry.Server{a}); len(got) != 0 || err != nil {
 		t.Errorf("LoadCatalogues before any flush = %v, %v; want none, nil", got, err)
 	}
-	if _, err := os.Stat(StoreDir(dataDir)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(Dir(dataDir)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("reading a missing store created it: %v", err)
 	}
 
 	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	r.SetState(ServerState{Server: "a", State: StateStarting, Since: at})
 	r.SetState(ServerState{Server: "a", State: StateReady, Since: at.Add(time.Second), PID: 42})
-	r.SaveCatalogue(a, Catalogue{Tools: []json.RawMessage{json.RawMessage(`{"name":"t"}`)}, Fetched: at})
+	r.SaveCatalogue(a, registry.Catalogue{Tools: []json.RawMessage{json.RawMessage(`{"name":"t"}`)}, Fetched: at})
 	r.RecordCall("a", "t", time.Millisecond, false)
 	r.RecordCall("a", "t", time.Millisecond, true)
 	if err := r.Flush(ctx); err != nil {
@@ -50,15 +52,15 @@ func TestRecorderFlush(t *testing.T) {
 		t.Fatalf("second Flush() = %v", err)
 	}
 
-	got, err := r.LoadCatalogues(ctx, []*Server{a, {Name: "b", Command: "b"}})
+	got, err := r.LoadCatalogues(ctx, []*registry.Server{a, {Name: "b", Command: "b"}})
 	if err != nil || len(got) != 1 || got["a"] == nil || got["a"].Fingerprint != a.Fingerprint() {
 		t.Errorf("LoadCatalogues = %+v, %v; want a's, with its fingerprint", got, err)
 	}
-	changed := &Server{Name: "a", Command: "a", Args: []string{"--other"}}
-	if got, err := r.LoadCatalogues(ctx, []*Server{changed}); len(got) != 0 || err != nil {
+	changed := &registry.Server{Name: "a", Command: "a", Args: []string{"--other"}}
+	if got, err := r.LoadCatalogues(ctx, []*registry.Server{changed}); len(got) != 0 || err != nil {
 		t.Errorf("LoadCatalogues with changed args = %+v, %v; want none: the cache is stale", got, err)
 	}
-	s := openTestStore(t, StoreDir(dataDir), StoreOptions{ReadOnly: true})
+	s := openTestStore(t, Dir(dataDir), Options{ReadOnly: true})
 	checkStats(t, s, "a", map[string][2]int64{"t": {2, 1}})
 	events, err := s.History("a", 0)
 	if err != nil || len(events) != 1 || events[0].Kind != EventConnected {
@@ -78,7 +80,7 @@ func TestRecorderFlush(t *testing.T) {
 func TestRecorderKeepsWhileLocked(t *testing.T) {
 	r, dataDir, logs := newTestRecorder(t, RecorderOptions{LockWait: 50 * time.Millisecond, MaxPendingEvents: 3})
 	ctx := context.Background()
-	held := openTestStore(t, StoreDir(dataDir), StoreOptions{})
+	held := openTestStore(t, Dir(dataDir), Options{})
 	for i := range 3 { // six events: connected, stopped, ...
 		r.SetState(ServerState{Server: "a", State: StateReady, Since: time.Unix(int64(2*i), 0)})
 		r.SetState(ServerState{Server: "a", State: StateStopped, Since: time.Unix(int64(2*i+1), 0)})
@@ -101,7 +103,7 @@ func TestRecorderKeepsWhileLocked(t *testing.T) {
 	if err := r.Flush(ctx); err != nil {
 		t.Fatalf("Flush() after release = %v", err)
 	}
-	s := openTestStore(t, StoreDir(dataDir), StoreOptions{ReadOnly: true})
+	s := openTestStore(t, Dir(dataDir), Options{ReadOnly: true})
 	checkStats(t, s, "a", map[string][2]int64{"t": {2, 0}})
 	events, err := s.History("a", 0)
 	var times []int64
@@ -118,25 +120,25 @@ func TestRecorderKeepsWhileLocked(t *testing.T) {
 func TestRecorderCorruptStore(t *testing.T) {
 	r, dataDir, logs := newTestRecorder(t, RecorderOptions{})
 	ctx := context.Background()
-	a := &Server{Name: "a", Command: "a"}
-	r.SaveCatalogue(a, Catalogue{Instructions: "old"})
+	a := &registry.Server{Name: "a", Command: "a"}
+	r.SaveCatalogue(a, registry.Catalogue{Instructions: "old"})
 	if err := r.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(StoreDir(dataDir), "MANIFEST"), []byte("garbage"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(Dir(dataDir), "MANIFEST"), []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := r.LoadCatalogues(ctx, []*Server{a}); len(got) != 0 || err != nil {
+	if got, err := r.LoadCatalogues(ctx, []*registry.Server{a}); len(got) != 0 || err != nil {
 		t.Errorf("LoadCatalogues(corrupt store) = %+v, %v; want none, nil", got, err)
 	}
-	if aside, _ := filepath.Glob(StoreDir(dataDir) + ".corrupt-*"); len(aside) != 1 {
+	if aside, _ := filepath.Glob(Dir(dataDir) + ".corrupt-*"); len(aside) != 1 {
 		t.Errorf("moved aside: %q, want one copy", aside)
 	}
-	r.SaveCatalogue(a, Catalogue{Instructions: "new"})
+	r.SaveCatalogue(a, registry.Catalogue{Instructions: "new"})
 	if err := r.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := r.LoadCatalogues(ctx, []*Server{a}); err != nil || got["a"] == nil || got["a"].Instructions != "new" {
+	if got, err := r.LoadCatalogues(ctx, []*registry.Server{a}); err != nil || got["a"] == nil || got["a"].Instructions != "new" {
 		t.Errorf("LoadCatalogues = %+v, %v; want the new one", got, err)
 	}
 	if msgs := logs.atLeast(slog.LevelWarn); len(msgs) != 1 {
@@ -241,22 +243,22 @@ func TestInstanceRunning(t *testing.T) {
 func TestUseStoreWaitsWhileLocked(t *testing.T) {
 	checkGoroutines(t)
 	dir := filepath.Join(t.TempDir(), "store")
-	held := openTestStore(t, dir, StoreOptions{})
+	held := openTestStore(t, dir, Options{})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	err := UseStore(ctx, dir, StoreOptions{ReadOnly: true}, func(*Store) error { return nil })
+	err := Use(ctx, dir, Options{ReadOnly: true}, func(*DB) error { return nil })
 	if !errors.Is(err, ErrLocked) {
-		t.Errorf("UseStore while held = %v, want ErrLocked", err)
+		t.Errorf("Use while held = %v, want ErrLocked", err)
 	}
 
 	time.AfterFunc(100*time.Millisecond, func() { held.Close() })
 	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	called := false
-	err = UseStore(ctx, dir, StoreOptions{}, func(*Store) error { called = true; return nil })
+	err = Use(ctx, dir, Options{}, func(*DB) error { called = true; return nil })
 	if err != nil || !called {
-		t.Errorf("UseStore once released = %v, called %t; want nil, true", err, called)
+		t.Errorf("Use once released = %v, called %t; want nil, true", err, called)
 	}
 }
 
@@ -264,15 +266,15 @@ func TestSummarize(t *testing.T) {
 	checkGoroutines(t)
 	dataDir := t.TempDir()
 	now := time.Now()
-	a := &Server{Name: "a", Command: "a"}
-	b := &Server{Name: "b", Command: "b"}
-	c := &Server{Name: "c", Command: "c", Disabled: true}
-	if got, err := Summarize(context.Background(), dataDir, []*Server{a}, now); err != nil || len(got) != 1 || got[0].State != nil {
+	a := &registry.Server{Name: "a", Command: "a"}
+	b := &registry.Server{Name: "b", Command: "b"}
+	c := &registry.Server{Name: "c", Command: "c", Disabled: true}
+	if got, err := Summarize(context.Background(), dataDir, []*registry.Server{a}, now); err != nil || len(got) != 1 || got[0].State != nil {
 		t.Errorf("Summarize(empty data dir) = %+v, %v; want a without state", got, err)
 	}
 
 	batch := Batch{
-		Catalogues: map[string]Catalogue{
+		Catalogues: map[string]registry.Catalogue{
 			"a": {Tools: make([]json.RawMessage, 3), Prompts: make([]json.RawMessage, 1), Fetched: now, Fingerprint: a.Fingerprint()},
 			"b": {Tools: make([]json.RawMessage, 2), Fetched: now, Fingerprint: "old"},
 		},
@@ -288,7 +290,7 @@ func TestSummarize(t *testing.T) {
 	}
 	batch.addCall("a", "x", CallStats{Calls: 3, Errors: 1})
 	batch.addCall("a", "y", CallStats{Calls: 1})
-	err := UseStore(context.Background(), StoreDir(dataDir), StoreOptions{}, func(s *Store) error { return s.Write(&batch) })
+	err := Use(context.Background(), Dir(dataDir), Options{}, func(s *DB) error { return s.Write(&batch) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +299,7 @@ func TestSummarize(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	got, err := Summarize(context.Background(), dataDir, []*Server{a, b, c}, now)
+	got, err := Summarize(context.Background(), dataDir, []*registry.Server{a, b, c}, now)
 	if err != nil || len(got) != 3 {
 		t.Fatalf("Summarize() = %+v, %v; want three summaries", got, err)
 	}
@@ -319,11 +321,11 @@ func BenchmarkLoadCatalogues(b *testing.B) {
 	dataDir := b.TempDir()
 	r := NewRecorder(dataDir, RecorderOptions{})
 	tool := json.RawMessage(`{"name":"tool","description":"Does a thing","inputSchema":{"type":"object","properties":{"q":{"type":"string"}}}}`)
-	var servers []*Server
+	var servers []*registry.Server
 	for i := range 20 {
-		srv := &Server{Name: fmt.Sprint(i), Command: "x"}
+		srv := &registry.Server{Name: fmt.Sprint(i), Command: "x"}
 		servers = append(servers, srv)
-		c := Catalogue{Tools: make([]json.RawMessage, 20), Fetched: time.Now()}
+		c := registry.Catalogue{Tools: make([]json.RawMessage, 20), Fetched: time.Now()}
 		for j := range c.Tools {
 			c.Tools[j] = tool
 		}
@@ -354,11 +356,11 @@ func TestRecorderWritesCataloguesAtOnce(t *testing.T) {
 		}
 	}()
 
-	a := &Server{Name: "a", Command: "a"}
-	r.SaveCatalogue(a, Catalogue{Tools: []json.RawMessage{json.RawMessage(`{"name":"t"}`)}, Fetched: time.Now()})
+	a := &registry.Server{Name: "a", Command: "a"}
+	r.SaveCatalogue(a, registry.Catalogue{Tools: []json.RawMessage{json.RawMessage(`{"name":"t"}`)}, Fetched: time.Now()})
 	reader := NewRecorder(dataDir, RecorderOptions{})
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		got, err := reader.LoadCatalogues(context.Background(), []*Server{a})
+		got, err := reader.LoadCatalogues(context.Background(), []*registry.Server{a})
 		if err == nil && got["a"] != nil {
 			return
 		}

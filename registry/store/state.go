@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"encoding/json"
@@ -42,7 +42,7 @@ type ServerState struct {
 
 // States returns the last known state of every server that has one, keyed
 // by server name.
-func (s *Store) States() (map[string]ServerState, error) {
+func (s *DB) States() (map[string]ServerState, error) {
 	states := make(map[string]ServerState)
 	prefix := []byte("state/")
 	err := s.view(func(txn *badger.Txn) error {

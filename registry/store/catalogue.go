@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"encoding/json"
@@ -6,11 +6,13 @@ import (
 	"fmt"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/mcpmux/mcpmux/registry"
 )
 
 // SaveCatalogue stores c as the catalogue of server, replacing any other.
 // Every raw message in c must be valid JSON; it is stored byte for byte.
-func (s *Store) SaveCatalogue(server string, c Catalogue) error {
+func (s *DB) SaveCatalogue(server string, c registry.Catalogue) error {
 	data, err := marshalCatalogue(c)
 	if err != nil {
 		return fmt.Errorf("saving catalogue of %q: %w", server, err)
@@ -26,8 +28,8 @@ func (s *Store) SaveCatalogue(server string, c Catalogue) error {
 
 // LoadCatalogue returns the catalogue last saved for server, and false if
 // there is none.
-func (s *Store) LoadCatalogue(server string) (Catalogue, bool, error) {
-	var c Catalogue
+func (s *DB) LoadCatalogue(server string) (registry.Catalogue, bool, error) {
+	var c registry.Catalogue
 	err := s.view(func(txn *badger.Txn) error {
 		item, err := txn.Get(makeKey("cat", server))
 		if err != nil {
@@ -37,17 +39,17 @@ func (s *Store) LoadCatalogue(server string) (Catalogue, bool, error) {
 	})
 	switch {
 	case errors.Is(err, badger.ErrKeyNotFound):
-		return Catalogue{}, false, nil
+		return registry.Catalogue{}, false, nil
 	case err != nil:
-		return Catalogue{}, false, fmt.Errorf("loading catalogue of %q: %w", server, err)
+		return registry.Catalogue{}, false, fmt.Errorf("loading catalogue of %q: %w", server, err)
 	}
 	return c, true, nil
 }
 
 // marshalCatalogue encodes c as json.Marshal would, but copies its raw
 // messages verbatim: json.Marshal compacts them and escapes HTML in them.
-// It must list every field of Catalogue.
-func marshalCatalogue(c Catalogue) ([]byte, error) {
+// It must list every field of registry.Catalogue.
+func marshalCatalogue(c registry.Catalogue) ([]byte, error) {
 	var w rawWriter
 	w.str("protocolVersion", c.ProtocolVersion)
 	w.raw("serverInfo", c.ServerInfo)

@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"encoding/json"
@@ -36,7 +36,7 @@ type statKey struct{ server, tool string }
 
 // RecordCall counts a call to tool of server that took latency. It only
 // updates memory: the counts are written every few seconds, and on Close.
-func (s *Store) RecordCall(server, tool string, latency time.Duration, failed bool) error {
+func (s *DB) RecordCall(server, tool string, latency time.Duration, failed bool) error {
 	if s.opts.ReadOnly {
 		return fmt.Errorf("recording call to %s of %q: %w", tool, server, ErrReadOnly)
 	}
@@ -64,7 +64,7 @@ func (s *Store) RecordCall(server, tool string, latency time.Duration, failed bo
 
 // ToolStats returns the statistics of every tool of server that was
 // called, keyed by tool name, calls not yet written included.
-func (s *Store) ToolStats(server string) (map[string]CallStats, error) {
+func (s *DB) ToolStats(server string) (map[string]CallStats, error) {
 	s.life.RLock()
 	defer s.life.RUnlock()
 	if s.closed {
@@ -88,7 +88,7 @@ func (s *Store) ToolStats(server string) (map[string]CallStats, error) {
 	return stats, nil
 }
 
-func (s *Store) storedStats(server string) (map[string]CallStats, error) {
+func (s *DB) storedStats(server string) (map[string]CallStats, error) {
 	stats := make(map[string]CallStats)
 	prefix := makeKey("stat", server, "")
 	err := s.db.View(func(txn *badger.Txn) error {
@@ -114,7 +114,7 @@ func (s *Store) storedStats(server string) (map[string]CallStats, error) {
 
 // flushStats adds the pending statistics to the stored ones. If that fails,
 // they stay pending. The caller holds life and flushMu.
-func (s *Store) flushStats() error {
+func (s *DB) flushStats() error {
 	s.mu.Lock()
 	batch := s.pending
 	s.pending = make(map[statKey]*CallStats, len(batch))
@@ -139,7 +139,7 @@ func (s *Store) flushStats() error {
 
 // writeStats merges batch into the database in one transaction, or more if
 // it is too big for one. It removes what it has committed from batch.
-func (s *Store) writeStats(batch map[statKey]*CallStats) error {
+func (s *DB) writeStats(batch map[statKey]*CallStats) error {
 	txn := s.db.NewTransaction(true)
 	defer func() { txn.Discard() }()
 	var inTxn []statKey

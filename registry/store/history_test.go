@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"reflect"
@@ -7,7 +7,7 @@ import (
 )
 
 func TestHistory(t *testing.T) {
-	s, _ := newTestStore(t, StoreOptions{})
+	s, _ := newTestStore(t, Options{})
 	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(sec int) time.Time { return base.Add(time.Duration(sec) * time.Second) }
 	a1 := Event{Server: "a", Kind: EventConnected, Time: at(1)}
@@ -45,7 +45,7 @@ func TestHistory(t *testing.T) {
 }
 
 func TestHistoryZeroTime(t *testing.T) {
-	s, _ := newTestStore(t, StoreOptions{})
+	s, _ := newTestStore(t, Options{})
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	s.now = func() time.Time { return now }
 	if err := s.AppendEvent(Event{Server: "a", Kind: EventConnected}); err != nil {
@@ -58,9 +58,9 @@ func TestHistoryZeroTime(t *testing.T) {
 }
 
 func TestHistoryMaxHistory(t *testing.T) {
-	s, dir := newTestStore(t, StoreOptions{MaxHistory: 5})
+	s, dir := newTestStore(t, Options{MaxHistory: 5})
 	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	appendN := func(s *Store, server string, n int) {
+	appendN := func(s *DB, server string, n int) {
 		t.Helper()
 		for i := range n {
 			e := Event{Server: server, Kind: EventConnected, Time: base.Add(time.Duration(i) * time.Second), Attempt: i}
@@ -79,7 +79,7 @@ func TestHistoryMaxHistory(t *testing.T) {
 	}
 
 	// Reopened with a larger MaxHistory, the store shows what was kept.
-	s = openTestStore(t, dir, StoreOptions{MaxHistory: 100})
+	s = openTestStore(t, dir, Options{MaxHistory: 100})
 	checkAttempts(t, s, "a", 11, 10, 9, 8, 7)
 	checkAttempts(t, s, "b", 2, 1, 0)
 	if err := s.Close(); err != nil {
@@ -87,7 +87,7 @@ func TestHistoryMaxHistory(t *testing.T) {
 	}
 
 	// Reopened with a smaller one, the store trims what it counted at open.
-	s = openTestStore(t, dir, StoreOptions{MaxHistory: 2})
+	s = openTestStore(t, dir, Options{MaxHistory: 2})
 	if err := s.Flush(); err != nil {
 		t.Fatalf("Flush() = %v", err)
 	}
@@ -96,7 +96,7 @@ func TestHistoryMaxHistory(t *testing.T) {
 }
 
 // checkAttempts checks the Attempt of each event of server's history.
-func checkAttempts(t *testing.T, s *Store, server string, want ...int) {
+func checkAttempts(t *testing.T, s *DB, server string, want ...int) {
 	t.Helper()
 	events, err := s.History(server, 0)
 	if err != nil {
@@ -112,7 +112,7 @@ func checkAttempts(t *testing.T, s *Store, server string, want ...int) {
 }
 
 func TestHistoryTTL(t *testing.T) {
-	s, _ := newTestStore(t, StoreOptions{HistoryTTL: 2 * time.Second})
+	s, _ := newTestStore(t, Options{HistoryTTL: 2 * time.Second})
 	appended := time.Now()
 	if err := s.AppendEvent(Event{Server: "a", Kind: EventConnected}); err != nil {
 		t.Fatal(err)

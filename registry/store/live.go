@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"cmp"
@@ -18,11 +18,11 @@ import (
 // to count as running. A serving mcpmux beats every few seconds.
 const LiveWindow = 10 * time.Second
 
-// StoreDir returns where the Badger store of a data directory lives. A data
+// Dir returns where the Badger store of a data directory lives. A data
 // directory (see [DefaultDataDir]) holds the store in its subdirectory
 // "store" and, in "live", one small file per running `mcpmux serve`,
 // rewritten every few seconds without opening the store (see [Instance]).
-func StoreDir(dataDir string) string { return filepath.Join(dataDir, "store") }
+func Dir(dataDir string) string { return filepath.Join(dataDir, "store") }
 
 func liveDir(dataDir string) string { return filepath.Join(dataDir, "live") }
 

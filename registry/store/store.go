@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"context"
@@ -14,17 +14,17 @@ import (
 )
 
 var (
-	// ErrLocked is returned (wrapped) by [OpenStore] when another process,
-	// or another Store in this one, has the directory open.
+	// ErrLocked is returned (wrapped) by [Open] when another process,
+	// or another DB in this one, has the directory open.
 	ErrLocked = errors.New("store is in use by another mcpmux")
-	// ErrReadOnly is returned (wrapped) by writes to a read-only [Store].
+	// ErrReadOnly is returned (wrapped) by writes to a read-only [DB].
 	ErrReadOnly = errors.New("store is read-only")
-	// ErrClosed is returned (wrapped) by every method of a closed [Store]
+	// ErrClosed is returned (wrapped) by every method of a closed [DB]
 	// but Close.
 	ErrClosed = errors.New("store is closed")
 )
 
-// Defaults of [StoreOptions].
+// Defaults of [Options].
 const (
 	DefaultHistoryTTL = 30 * 24 * time.Hour // how long connection events are kept
 	DefaultMaxHistory = 1000                // events kept per server at most
@@ -34,8 +34,8 @@ const (
 // histories trimmed. A variable so that tests can shorten it.
 var flushInterval = 5 * time.Second
 
-// StoreOptions configures [OpenStore]. The zero value means defaults.
-type StoreOptions struct {
+// Options configures [Open]. The zero value means defaults.
+type Options struct {
 	// Logger receives the store's messages and Badger's: its errors and
 	// warnings at their level, the rest at debug. Nil means discard.
 	Logger *slog.Logger
@@ -46,12 +46,12 @@ type StoreOptions struct {
 	// less) means DefaultMaxHistory.
 	MaxHistory int
 	// ReadOnly opens the store without writing to it, for `mcpmux status`.
-	// A store open for writing cannot be opened read-only too: OpenStore
+	// A store open for writing cannot be opened read-only too: Open
 	// returns ErrLocked. Writes to a read-only store return ErrReadOnly.
 	ReadOnly bool
 }
 
-func (o StoreOptions) withDefaults() StoreOptions {
+func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -64,15 +64,15 @@ func (o StoreOptions) withDefaults() StoreOptions {
 	return o
 }
 
-// Store is mcpmux's memory across runs: upstream catalogues (so that it
-// starts instantly), connection history, per-tool call statistics and a
-// discovery cache, kept in a Badger database in one directory.
+// DB is mcpmux's memory across runs: upstream catalogues (so that it
+// starts instantly), connection history and per-tool call statistics,
+// kept in a Badger database in one directory.
 //
-// A Store is safe for concurrent use. Only one process may open a directory
+// A DB is safe for concurrent use. Only one process may open a directory
 // for writing; see [ErrLocked].
-type Store struct {
+type DB struct {
 	dir    string
-	opts   StoreOptions // defaults applied
+	opts   Options // defaults applied
 	logger *slog.Logger
 	db     *badger.DB
 	now    func() time.Time // time.Now; tests replace it
@@ -94,18 +94,18 @@ type Store struct {
 	events  map[string]int         // per server, about how many events it has stored
 }
 
-// OpenStore opens the store in dir, creating it if needed. A store that
+// Open opens the store in dir, creating it if needed. A store that
 // Badger cannot open is moved aside to dir.corrupt-<time> and replaced by
-// an empty one, with a warning logged (unless opts.ReadOnly: then OpenStore
-// returns the error). If dir is in use, OpenStore returns at once with an
+// an empty one, with a warning logged (unless opts.ReadOnly: then Open
+// returns the error). If dir is in use, Open returns at once with an
 // error wrapping [ErrLocked].
-func OpenStore(dir string, opts StoreOptions) (*Store, error) {
+func Open(dir string, opts Options) (*DB, error) {
 	opts = opts.withDefaults()
 	db, err := openDB(dir, opts)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{
+	s := &DB{
 		dir:     dir,
 		opts:    opts,
 		logger:  opts.Logger,
@@ -127,16 +127,16 @@ func OpenStore(dir string, opts StoreOptions) (*Store, error) {
 }
 
 // Dir returns the directory the store was opened in.
-func (s *Store) Dir() string { return s.dir }
+func (s *DB) Dir() string { return s.dir }
 
 // Close writes buffered statistics, reclaims value-log space once and closes
 // the database. Calls after the first return the first call's result.
-func (s *Store) Close() error {
+func (s *DB) Close() error {
 	s.closeOnce.Do(func() { s.closeErr = s.close() })
 	return s.closeErr
 }
 
-func (s *Store) close() error {
+func (s *DB) close() error {
 	if s.cancel != nil {
 		s.cancel()
 		<-s.done
@@ -156,7 +156,7 @@ func (s *Store) close() error {
 }
 
 // collectGarbage runs one pass of value-log garbage collection.
-func (s *Store) collectGarbage() {
+func (s *DB) collectGarbage() {
 	err := s.db.RunValueLogGC(0.5)
 	if err != nil && !errors.Is(err, badger.ErrNoRewrite) {
 		s.logger.Warn("value log gc failed", "err", err)
@@ -165,7 +165,7 @@ func (s *Store) collectGarbage() {
 
 // Flush writes buffered call statistics and trims histories longer than
 // MaxHistory. The store does so every few seconds and on Close by itself.
-func (s *Store) Flush() error {
+func (s *DB) Flush() error {
 	s.life.RLock()
 	defer s.life.RUnlock()
 	if s.closed {
@@ -178,7 +178,7 @@ func (s *Store) Flush() error {
 }
 
 // flush is Flush for a caller that holds life.
-func (s *Store) flush() error {
+func (s *DB) flush() error {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
 	return errors.Join(s.flushStats(), s.trimHistory())
@@ -186,7 +186,7 @@ func (s *Store) flush() error {
 
 // run flushes every flushInterval until ctx is done. It logs a failure
 // once, until the error changes or a flush succeeds again.
-func (s *Store) run(ctx context.Context) {
+func (s *DB) run(ctx context.Context) {
 	defer close(s.done)
 	t := time.NewTicker(flushInterval)
 	defer t.Stop()
@@ -209,7 +209,7 @@ func (s *Store) run(ctx context.Context) {
 }
 
 // view runs fn in a read-only transaction.
-func (s *Store) view(fn func(*badger.Txn) error) error {
+func (s *DB) view(fn func(*badger.Txn) error) error {
 	s.life.RLock()
 	defer s.life.RUnlock()
 	if s.closed {
@@ -219,7 +219,7 @@ func (s *Store) view(fn func(*badger.Txn) error) error {
 }
 
 // update runs fn in a read-write transaction and commits it.
-func (s *Store) update(fn func(*badger.Txn) error) error {
+func (s *DB) update(fn func(*badger.Txn) error) error {
 	if s.opts.ReadOnly {
 		return ErrReadOnly
 	}

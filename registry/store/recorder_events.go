@@ -1,4 +1,4 @@
-package registry
+package store
 
 // track follows the states of one server to turn them into history events.
 type track struct {

@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"cmp"
@@ -54,7 +54,7 @@ func eventKey(server string, t time.Time, seq uint32) []byte {
 // AppendEvent adds e to the history of e.Server. Events expire after
 // HistoryTTL; beyond MaxHistory per server the oldest are deleted, at the
 // next flush.
-func (s *Store) AppendEvent(e Event) error {
+func (s *DB) AppendEvent(e Event) error {
 	if e.Server == "" {
 		return errors.New("appending event: no server")
 	}
@@ -80,7 +80,7 @@ func (s *Store) AppendEvent(e Event) error {
 
 // History returns the newest limit events of server, newest first; all of
 // them if limit is zero or less. Server "" means all servers, merged.
-func (s *Store) History(server string, limit int) ([]Event, error) {
+func (s *DB) History(server string, limit int) ([]Event, error) {
 	var events []Event
 	err := s.view(func(txn *badger.Txn) error {
 		var err error
@@ -180,7 +180,7 @@ func eachKey(txn *badger.Txn, prefix []byte, fn func(key []byte)) {
 }
 
 // countHistory fills s.events from the keys in the store.
-func (s *Store) countHistory() error {
+func (s *DB) countHistory() error {
 	return s.db.View(func(txn *badger.Txn) error {
 		eachKey(txn, []byte("ev/"), func(k []byte) {
 			if len(k) < len("ev/x/")+eventSuffixLen {
@@ -197,7 +197,7 @@ func (s *Store) countHistory() error {
 
 // trimHistory deletes the oldest events of servers that have more than
 // MaxHistory. The caller holds life and flushMu.
-func (s *Store) trimHistory() error {
+func (s *DB) trimHistory() error {
 	s.mu.Lock()
 	over := make(map[string]int)
 	for server, n := range s.events {
@@ -222,7 +222,7 @@ func (s *Store) trimHistory() error {
 
 // trimServer deletes the oldest events of server beyond MaxHistory and
 // returns how many it kept.
-func (s *Store) trimServer(server string) (int, error) {
+func (s *DB) trimServer(server string) (int, error) {
 	var keys [][]byte
 	err := s.db.View(func(txn *badger.Txn) error {
 		eachKey(txn, makeKey("ev", server, ""), func(k []byte) {

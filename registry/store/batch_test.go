@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"context"
@@ -9,10 +9,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpmux/mcpmux/registry"
 )
 
 func TestStoreWrite(t *testing.T) {
-	s, dir := newTestStore(t, StoreOptions{})
+	s, dir := newTestStore(t, Options{})
 	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	if err := s.RecordCall("a", "search", time.Millisecond, true); err != nil {
 		t.Fatal(err)
@@ -20,11 +22,11 @@ func TestStoreWrite(t *testing.T) {
 	if err := s.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	cat := Catalogue{Tools: []json.RawMessage{json.RawMessage(`{"name":"search"}`)}, Fetched: at, Fingerprint: "f"}
+	cat := registry.Catalogue{Tools: []json.RawMessage{json.RawMessage(`{"name":"search"}`)}, Fetched: at, Fingerprint: "f"}
 	st := ServerState{Server: "a", State: StateReady, Since: at, Restarts: 2, PID: 7, MuxPID: 9}
 	ev := Event{Server: "a", Kind: EventConnected, Time: at}
 	b := Batch{
-		Catalogues: map[string]Catalogue{"a": cat},
+		Catalogues: map[string]registry.Catalogue{"a": cat},
 		States:     map[string]ServerState{"a": st},
 		Events:     []Event{ev, {Kind: EventError}}, // the second has no server: dropped
 	}
@@ -40,7 +42,7 @@ func TestStoreWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s = openTestStore(t, dir, StoreOptions{ReadOnly: true})
+	s = openTestStore(t, dir, Options{ReadOnly: true})
 	if got, ok, err := s.LoadCatalogue("a"); !ok || err != nil || !reflect.DeepEqual(got, cat) {
 		t.Errorf("LoadCatalogue(a) = %+v, %t, %v; want %+v", got, ok, err, cat)
 	}
@@ -55,11 +57,11 @@ func TestStoreWrite(t *testing.T) {
 
 // A batch too big for one transaction is written in several.
 func TestStoreWriteSplits(t *testing.T) {
-	s, _ := newTestStore(t, StoreOptions{})
+	s, _ := newTestStore(t, Options{})
 	big := json.RawMessage(fmt.Sprintf(`{"name":"t","description":%q}`, strings.Repeat("x", 40<<10)))
-	b := Batch{Catalogues: map[string]Catalogue{}}
+	b := Batch{Catalogues: map[string]registry.Catalogue{}}
 	for i := range 40 { // 1.6 MB, more than one transaction of this store takes
-		b.Catalogues[fmt.Sprint(i)] = Catalogue{Tools: []json.RawMessage{big}}
+		b.Catalogues[fmt.Sprint(i)] = registry.Catalogue{Tools: []json.RawMessage{big}}
 	}
 	if err := s.Write(&b); err != nil {
 		t.Fatalf("Write() = %v", err)
@@ -72,9 +74,9 @@ func TestStoreWriteSplits(t *testing.T) {
 }
 
 func TestStoreWriteInvalidCatalogue(t *testing.T) {
-	s, _ := newTestStore(t, StoreOptions{})
+	s, _ := newTestStore(t, Options{})
 	b := Batch{
-		Catalogues: map[string]Catalogue{"bad": {Tools: []json.RawMessage{json.RawMessage(`{`)}}},
+		Catalogues: map[string]registry.Catalogue{"bad": {Tools: []json.RawMessage{json.RawMessage(`{`)}}},
 		Events:     []Event{{Server: "a", Kind: EventConnected}},
 	}
 	if err := s.Write(&b); err == nil {
@@ -95,7 +97,7 @@ func TestStoreWriteCompacts(t *testing.T) {
 	checkGoroutines(t)
 	dir := filepath.Join(t.TempDir(), "store")
 	for i := range 3 * compactAfter {
-		err := UseStore(context.Background(), dir, StoreOptions{}, func(s *Store) error {
+		err := Use(context.Background(), dir, Options{}, func(s *DB) error {
 			if n := len(s.db.Tables()); n > compactAfter+1 {
 				t.Errorf("cycle %d: %d tables, want at most %d", i, n, compactAfter+1)
 			}
@@ -108,7 +110,7 @@ func TestStoreWriteCompacts(t *testing.T) {
 			t.Fatalf("cycle %d: %v", i, err)
 		}
 	}
-	s := openTestStore(t, dir, StoreOptions{ReadOnly: true})
+	s := openTestStore(t, dir, Options{ReadOnly: true})
 	if got, err := s.History("a", 0); len(got) != 3*compactAfter || err != nil {
 		t.Errorf("History(a) = %d events, %v; want %d", len(got), err, 3*compactAfter)
 	}
@@ -116,7 +118,7 @@ func TestStoreWriteCompacts(t *testing.T) {
 
 // Events written in a batch expire after HistoryTTL too.
 func TestStoreWriteTTL(t *testing.T) {
-	s, _ := newTestStore(t, StoreOptions{HistoryTTL: 2 * time.Second})
+	s, _ := newTestStore(t, Options{HistoryTTL: 2 * time.Second})
 	written := time.Now()
 	if err := s.Write(&Batch{Events: []Event{{Server: "a", Kind: EventConnected}}}); err != nil {
 		t.Fatal(err)
@@ -143,18 +145,18 @@ func TestStoreWriteTTL(t *testing.T) {
 func TestBatchRequeue(t *testing.T) {
 	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	older := Batch{
-		Catalogues: map[string]Catalogue{"a": {Instructions: "old"}, "b": {Instructions: "b"}},
+		Catalogues: map[string]registry.Catalogue{"a": {Instructions: "old"}, "b": {Instructions: "b"}},
 		Events:     []Event{{Server: "a", Kind: EventConnected}},
 	}
 	older.addCall("a", "t", CallStats{Calls: 2, Errors: 1, LastCall: at})
 	newer := Batch{
-		Catalogues: map[string]Catalogue{"a": {Instructions: "new"}},
+		Catalogues: map[string]registry.Catalogue{"a": {Instructions: "new"}},
 		Events:     []Event{{Server: "a", Kind: EventStopped}},
 	}
 	newer.addCall("a", "t", CallStats{Calls: 1, LastCall: at.Add(time.Second)})
 	newer.requeue(&older)
 	want := Batch{
-		Catalogues: map[string]Catalogue{"a": {Instructions: "new"}, "b": {Instructions: "b"}},
+		Catalogues: map[string]registry.Catalogue{"a": {Instructions: "new"}, "b": {Instructions: "b"}},
 		Events:     []Event{{Server: "a", Kind: EventConnected}, {Server: "a", Kind: EventStopped}},
 		Calls:      map[string]map[string]CallStats{"a": {"t": {Calls: 3, Errors: 1, LastCall: at.Add(time.Second)}}},
 	}
@@ -169,18 +171,18 @@ func TestBatchRequeue(t *testing.T) {
 func BenchmarkStoreCycle(b *testing.B) {
 	dir := filepath.Join(b.TempDir(), "store")
 	tool := json.RawMessage(`{"name":"tool","description":"Does a thing","inputSchema":{"type":"object","properties":{"q":{"type":"string"}}}}`)
-	cat := Catalogue{Tools: make([]json.RawMessage, 20), Fetched: time.Now()}
+	cat := registry.Catalogue{Tools: make([]json.RawMessage, 20), Fetched: time.Now()}
 	for i := range cat.Tools {
 		cat.Tools[i] = tool
 	}
 	for b.Loop() {
-		batch := Batch{Catalogues: map[string]Catalogue{}}
+		batch := Batch{Catalogues: map[string]registry.Catalogue{}}
 		for i := range 10 {
 			batch.Catalogues[fmt.Sprint(i)] = cat
 			batch.addCall(fmt.Sprint(i), "tool", CallStats{Calls: 1})
 		}
 		batch.Events = []Event{{Server: "0", Kind: EventDisconnected}, {Server: "0", Kind: EventConnected}}
-		err := UseStore(context.Background(), dir, StoreOptions{}, func(s *Store) error { return s.Write(&batch) })
+		err := Use(context.Background(), dir, Options{}, func(s *DB) error { return s.Write(&batch) })
 		if err != nil {
 			b.Fatal(err)
 		}

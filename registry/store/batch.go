@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"encoding/json"
@@ -7,14 +7,16 @@ import (
 	"maps"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/mcpmux/mcpmux/registry"
 )
 
-// Batch is a set of writes that [Store.Write] applies together. The zero
+// Batch is a set of writes that [DB.Write] applies together. The zero
 // value is an empty batch.
 type Batch struct {
 	// Catalogues replace the stored catalogue of each server they are
 	// keyed by.
-	Catalogues map[string]Catalogue
+	Catalogues map[string]registry.Catalogue
 	// States replace the last known state of each server they are keyed by.
 	States map[string]ServerState
 	// Calls are added to the stored statistics: server → tool → stats.
@@ -66,7 +68,7 @@ func mergeNewer[V any](older, newer map[string]V) map[string]V {
 	return older
 }
 
-// compactAfter is how many tables the store may hold before [Store.Write]
+// compactAfter is how many tables the store may hold before [DB.Write]
 // merges them. Every Close turns what was written into a new table, so a
 // store opened for one batch at a time would otherwise collect a table per
 // batch, each one making the next open slower.
@@ -76,7 +78,7 @@ const compactAfter = 8
 // one. What is committed is removed from b: after an error, b holds what was
 // not written, but for catalogues that cannot be encoded, which are dropped
 // (and reported) as no retry could write them.
-func (s *Store) Write(b *Batch) error {
+func (s *DB) Write(b *Batch) error {
 	if s.opts.ReadOnly {
 		return fmt.Errorf("writing batch: %w", ErrReadOnly)
 	}
@@ -110,7 +112,7 @@ type batchOp struct {
 
 // batchOps lists the writes of b. Catalogues that cannot be encoded are
 // removed from b and reported.
-func (s *Store) batchOps(b *Batch) ([]batchOp, error) {
+func (s *DB) batchOps(b *Batch) ([]batchOp, error) {
 	var ops []batchOp
 	var invalid []error
 	for server, c := range b.Catalogues {
@@ -183,7 +185,7 @@ func unwritten(events []Event) []Event {
 
 // writeOps commits ops in as few transactions as they fit in, calling each
 // op's done once it is committed.
-func (s *Store) writeOps(ops []batchOp) error {
+func (s *DB) writeOps(ops []batchOp) error {
 	txn := s.db.NewTransaction(true)
 	defer func() { txn.Discard() }()
 	var inTxn []batchOp
@@ -224,7 +226,7 @@ func setJSON(txn *badger.Txn, key []byte, v any) error {
 }
 
 // encodeEvent returns the key and value of e.
-func (s *Store) encodeEvent(e Event) (key, data []byte, err error) {
+func (s *DB) encodeEvent(e Event) (key, data []byte, err error) {
 	data, err = json.Marshal(e)
 	if err != nil {
 		return nil, nil, fmt.Errorf("encoding event of %q: %w", e.Server, err)
@@ -233,7 +235,7 @@ func (s *Store) encodeEvent(e Event) (key, data []byte, err error) {
 }
 
 // countEvent counts a stored event of server, for trimming.
-func (s *Store) countEvent(server string) {
+func (s *DB) countEvent(server string) {
 	s.mu.Lock()
 	s.events[server]++
 	s.mu.Unlock()

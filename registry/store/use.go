@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"context"
@@ -8,21 +8,21 @@ import (
 	"time"
 )
 
-// Waits between attempts of [UseStore] to open a store another process
+// Waits between attempts of [Use] to open a store another process
 // holds: random, so that processes retrying together spread out.
 const (
 	minLockWait = 5 * time.Millisecond
 	maxLockWait = 40 * time.Millisecond
 )
 
-// UseStore opens the store in dir, calls fn with it, and closes it again,
+// Use opens the store in dir, calls fn with it, and closes it again,
 // so that other processes can open it in between: several mcpmux processes
 // can share one store this way, each holding it only for a moment.
 //
-// While another process holds the store, UseStore tries again after a short
+// While another process holds the store, Use tries again after a short
 // random wait, until ctx ends; then it returns an error wrapping
 // [ErrLocked]. Errors of fn and of closing are returned joined.
-func UseStore(ctx context.Context, dir string, opts StoreOptions, fn func(*Store) error) error {
+func Use(ctx context.Context, dir string, opts Options, fn func(*DB) error) error {
 	s, err := openWaiting(ctx, dir, opts)
 	if err != nil {
 		return err
@@ -32,9 +32,9 @@ func UseStore(ctx context.Context, dir string, opts StoreOptions, fn func(*Store
 }
 
 // openWaiting opens the store in dir, waiting while it is locked.
-func openWaiting(ctx context.Context, dir string, opts StoreOptions) (*Store, error) {
+func openWaiting(ctx context.Context, dir string, opts Options) (*DB, error) {
 	for tries := 1; ; tries++ {
-		s, err := OpenStore(dir, opts)
+		s, err := Open(dir, opts)
 		if !errors.Is(err, ErrLocked) {
 			return s, err
 		}

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package registry
+package store
 
 // withRepairLock runs repair; without flock, two processes repairing one
 // store at once remain possible.

@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"bufio"
@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mcpmux/mcpmux/registry"
 )
 
 // checkGoroutines fails tb if, once its other cleanups have run, more
@@ -39,7 +41,7 @@ func checkGoroutines(tb testing.TB) {
 
 // newTestStore opens a store in a fresh directory, checks for leaked
 // goroutines and closes the store at the end of the test.
-func newTestStore(tb testing.TB, opts StoreOptions) (*Store, string) {
+func newTestStore(tb testing.TB, opts Options) (*DB, string) {
 	tb.Helper()
 	checkGoroutines(tb)
 	dir := filepath.Join(tb.TempDir(), "store")
@@ -47,11 +49,11 @@ func newTestStore(tb testing.TB, opts StoreOptions) (*Store, string) {
 }
 
 // openTestStore opens the store in dir and closes it at the end of the test.
-func openTestStore(tb testing.TB, dir string, opts StoreOptions) *Store {
+func openTestStore(tb testing.TB, dir string, opts Options) *DB {
 	tb.Helper()
-	s, err := OpenStore(dir, opts)
+	s, err := Open(dir, opts)
 	if err != nil {
-		tb.Fatalf("OpenStore(%q) = %v", dir, err)
+		tb.Fatalf("Open(%q) = %v", dir, err)
 	}
 	tb.Cleanup(func() {
 		if err := s.Close(); err != nil {
@@ -92,7 +94,7 @@ func (r *recorder) atLeast(level slog.Level) []string {
 }
 
 func TestStoreClose(t *testing.T) {
-	s, dir := newTestStore(t, StoreOptions{})
+	s, dir := newTestStore(t, Options{})
 	if got := s.Dir(); got != dir {
 		t.Errorf("Dir() = %q, want %q", got, dir)
 	}
@@ -106,14 +108,12 @@ func TestStoreClose(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"SaveCatalogue", func() error { return s.SaveCatalogue("a", Catalogue{}) }},
+		{"SaveCatalogue", func() error { return s.SaveCatalogue("a", registry.Catalogue{}) }},
 		{"LoadCatalogue", func() error { _, _, err := s.LoadCatalogue("a"); return err }},
 		{"AppendEvent", func() error { return s.AppendEvent(Event{Server: "a", Kind: EventConnected}) }},
 		{"History", func() error { _, err := s.History("", 0); return err }},
 		{"RecordCall", func() error { return s.RecordCall("a", "t", time.Millisecond, false) }},
 		{"ToolStats", func() error { _, err := s.ToolStats("a"); return err }},
-		{"PutDiscovery", func() error { return s.PutDiscovery("k", nil, 0) }},
-		{"GetDiscovery", func() error { _, _, err := s.GetDiscovery("k"); return err }},
 		{"Flush", s.Flush},
 	}
 	for _, c := range calls {
@@ -124,18 +124,18 @@ func TestStoreClose(t *testing.T) {
 }
 
 func TestStoreLockedInProcess(t *testing.T) {
-	_, dir := newTestStore(t, StoreOptions{})
-	for _, opts := range []StoreOptions{{}, {ReadOnly: true}} {
+	_, dir := newTestStore(t, Options{})
+	for _, opts := range []Options{{}, {ReadOnly: true}} {
 		start := time.Now()
-		s, err := OpenStore(dir, opts)
+		s, err := Open(dir, opts)
 		if err == nil {
 			s.Close()
 		}
 		if !errors.Is(err, ErrLocked) {
-			t.Errorf("second OpenStore(%q, ReadOnly: %t) = %v, want ErrLocked", dir, opts.ReadOnly, err)
+			t.Errorf("second Open(%q, ReadOnly: %t) = %v, want ErrLocked", dir, opts.ReadOnly, err)
 		}
 		if d := time.Since(start); d > 2*time.Second {
-			t.Errorf("second OpenStore took %v, want it to fail at once", d)
+			t.Errorf("second Open took %v, want it to fail at once", d)
 		}
 	}
 }
@@ -150,7 +150,7 @@ func TestHelperProcess(t *testing.T) {
 	if dir == "" {
 		return
 	}
-	s, err := OpenStore(dir, StoreOptions{})
+	s, err := Open(dir, Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -168,17 +168,17 @@ func TestStoreLockedByOtherProcess(t *testing.T) {
 	checkGoroutines(t)
 	dir := filepath.Join(t.TempDir(), "store")
 	startHelper(t, dir)
-	for _, opts := range []StoreOptions{{}, {ReadOnly: true}} {
+	for _, opts := range []Options{{}, {ReadOnly: true}} {
 		start := time.Now()
-		s, err := OpenStore(dir, opts)
+		s, err := Open(dir, opts)
 		if err == nil {
 			s.Close()
 		}
 		if !errors.Is(err, ErrLocked) {
-			t.Errorf("OpenStore(%q, ReadOnly: %t) = %v, want ErrLocked", dir, opts.ReadOnly, err)
+			t.Errorf("Open(%q, ReadOnly: %t) = %v, want ErrLocked", dir, opts.ReadOnly, err)
 		}
 		if d := time.Since(start); d > 2*time.Second {
-			t.Errorf("OpenStore took %v, want it to fail at once", d)
+			t.Errorf("Open took %v, want it to fail at once", d)
 		}
 	}
 }
@@ -217,18 +217,18 @@ func startHelper(t *testing.T, dir string) {
 func TestStoreReadOnly(t *testing.T) {
 	checkGoroutines(t)
 	dir := filepath.Join(t.TempDir(), "store")
-	if _, err := OpenStore(dir, StoreOptions{ReadOnly: true}); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("OpenStore(missing dir, ReadOnly) = %v, want fs.ErrNotExist", err)
+	if _, err := Open(dir, Options{ReadOnly: true}); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Open(missing dir, ReadOnly) = %v, want fs.ErrNotExist", err)
 	}
-	w := openTestStore(t, dir, StoreOptions{})
-	if err := w.SaveCatalogue("a", Catalogue{Instructions: "hi"}); err != nil {
+	w := openTestStore(t, dir, Options{})
+	if err := w.SaveCatalogue("a", registry.Catalogue{Instructions: "hi"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
 
-	s := openTestStore(t, dir, StoreOptions{ReadOnly: true})
+	s := openTestStore(t, dir, Options{ReadOnly: true})
 	if c, ok, err := s.LoadCatalogue("a"); !ok || err != nil || c.Instructions != "hi" {
 		t.Errorf("LoadCatalogue(a) = %+v, %t, %v; want the saved one", c, ok, err)
 	}
@@ -239,10 +239,9 @@ func TestStoreReadOnly(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"SaveCatalogue", func() error { return s.SaveCatalogue("a", Catalogue{}) }},
+		{"SaveCatalogue", func() error { return s.SaveCatalogue("a", registry.Catalogue{}) }},
 		{"AppendEvent", func() error { return s.AppendEvent(Event{Server: "a", Kind: EventConnected}) }},
 		{"RecordCall", func() error { return s.RecordCall("a", "t", time.Millisecond, false) }},
-		{"PutDiscovery", func() error { return s.PutDiscovery("k", nil, 0) }},
 	}
 	for _, w := range writes {
 		if err := w.call(); !errors.Is(err, ErrReadOnly) {
@@ -254,8 +253,8 @@ func TestStoreReadOnly(t *testing.T) {
 func TestStoreCorruptMovedAside(t *testing.T) {
 	checkGoroutines(t)
 	dir := filepath.Join(t.TempDir(), "store")
-	old := openTestStore(t, dir, StoreOptions{})
-	if err := old.SaveCatalogue("a", Catalogue{Instructions: "old"}); err != nil {
+	old := openTestStore(t, dir, Options{})
+	if err := old.SaveCatalogue("a", registry.Catalogue{Instructions: "old"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := old.Close(); err != nil {
@@ -267,19 +266,19 @@ func TestStoreCorruptMovedAside(t *testing.T) {
 	}
 
 	// A read-only open leaves the damaged store alone.
-	if _, err := OpenStore(dir, StoreOptions{ReadOnly: true}); err == nil || errors.Is(err, ErrLocked) {
-		t.Errorf("OpenStore(corrupt, ReadOnly) = %v, want an error other than ErrLocked", err)
+	if _, err := Open(dir, Options{ReadOnly: true}); err == nil || errors.Is(err, ErrLocked) {
+		t.Errorf("Open(corrupt, ReadOnly) = %v, want an error other than ErrLocked", err)
 	}
 	if aside, _ := filepath.Glob(dir + ".corrupt-*"); len(aside) != 0 {
 		t.Fatalf("read-only open moved the store aside to %q", aside)
 	}
 
 	var rec recorder
-	s := openTestStore(t, dir, StoreOptions{Logger: slog.New(&rec)})
+	s := openTestStore(t, dir, Options{Logger: slog.New(&rec)})
 	if _, ok, err := s.LoadCatalogue("a"); ok || err != nil {
 		t.Errorf("LoadCatalogue(a) in fresh store = %t, %v; want false, nil", ok, err)
 	}
-	if err := s.SaveCatalogue("a", Catalogue{Instructions: "new"}); err != nil {
+	if err := s.SaveCatalogue("a", registry.Catalogue{Instructions: "new"}); err != nil {
 		t.Errorf("SaveCatalogue in fresh store = %v", err)
 	}
 	if msgs := rec.atLeast(slog.LevelWarn); len(msgs) != 1 {

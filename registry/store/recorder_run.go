@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"context"
@@ -100,7 +100,7 @@ func (r *Recorder) Flush(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.opts.LockWait)
 	defer cancel()
-	err := UseStore(ctx, StoreDir(r.dataDir), r.opts.Store, func(s *Store) error { return s.Write(&b) })
+	err := Use(ctx, Dir(r.dataDir), r.opts.Store, func(s *DB) error { return s.Write(&b) })
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if b.Empty() {

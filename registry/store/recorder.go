@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"cmp"
@@ -11,6 +11,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/mcpmux/mcpmux/registry"
 )
 
 // Defaults of [RecorderOptions].
@@ -26,7 +28,7 @@ type RecorderOptions struct {
 	Logger *slog.Logger
 	// Store configures every opening of the store. Its Logger defaults to
 	// Logger; ReadOnly is ignored.
-	Store StoreOptions
+	Store Options
 	// FlushInterval is how often the recorder writes what it holds, and
 	// its heartbeat. Zero means DefaultFlushInterval.
 	FlushInterval time.Duration
@@ -85,7 +87,7 @@ type Recorder struct {
 }
 
 // NewRecorder returns a Recorder for the data directory dataDir (see
-// [StoreDir]). Nothing is read or written until it is used.
+// [Dir]). Nothing is read or written until it is used.
 func NewRecorder(dataDir string, opts RecorderOptions) *Recorder {
 	opts = opts.withDefaults()
 	return &Recorder{
@@ -102,15 +104,15 @@ func NewRecorder(dataDir string, opts RecorderOptions) *Recorder {
 
 // LoadCatalogues returns the cached catalogues of servers, keyed by name,
 // leaving out those read with another configuration than the server's
-// current one (see [Server.Fingerprint]): a changed command never serves a
+// current one (see [registry.Server.Fingerprint]): a changed command never serves a
 // stale catalogue. A store that does not exist yet holds none; one that
-// cannot be read is moved aside and replaced, as [OpenStore] does.
-func (r *Recorder) LoadCatalogues(ctx context.Context, servers []*Server) (map[string]*Catalogue, error) {
+// cannot be read is moved aside and replaced, as [Open] does.
+func (r *Recorder) LoadCatalogues(ctx context.Context, servers []*registry.Server) (map[string]*registry.Catalogue, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.opts.LockWait)
 	defer cancel()
-	out := make(map[string]*Catalogue)
+	out := make(map[string]*registry.Catalogue)
 	var loadErr error
-	load := func(s *Store) error {
+	load := func(s *DB) error {
 		var errs []error
 		for _, srv := range servers {
 			c, ok, err := s.LoadCatalogue(srv.Name)
@@ -127,12 +129,12 @@ func (r *Recorder) LoadCatalogues(ctx context.Context, servers []*Server) (map[s
 	// writing, which moves it aside at once if it is damaged.
 	ro := r.opts.Store
 	ro.ReadOnly = true
-	err := UseStore(ctx, StoreDir(r.dataDir), ro, load)
+	err := Use(ctx, Dir(r.dataDir), ro, load)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return out, nil
 	case err != nil && !errors.Is(err, ErrLocked):
-		err = UseStore(ctx, StoreDir(r.dataDir), r.opts.Store, load)
+		err = Use(ctx, Dir(r.dataDir), r.opts.Store, load)
 	}
 	return out, errors.Join(err, loadErr)
 }
@@ -141,12 +143,12 @@ func (r *Recorder) LoadCatalogues(ctx context.Context, servers []*Server) (map[s
 // configuration. Run writes it at once rather than at the next flush: a
 // client that connects, lists and leaves within a second should find it
 // cached the next time.
-func (r *Recorder) SaveCatalogue(srv *Server, c Catalogue) {
+func (r *Recorder) SaveCatalogue(srv *registry.Server, c registry.Catalogue) {
 	c.Fingerprint = srv.Fingerprint()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.pending.Catalogues == nil {
-		r.pending.Catalogues = make(map[string]Catalogue)
+		r.pending.Catalogues = make(map[string]registry.Catalogue)
 	}
 	r.pending.Catalogues[srv.Name] = c
 	select {

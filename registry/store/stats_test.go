@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"sync"
@@ -7,7 +7,7 @@ import (
 )
 
 func TestRecordCall(t *testing.T) {
-	s, dir := newTestStore(t, StoreOptions{})
+	s, dir := newTestStore(t, Options{})
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	s.now = func() time.Time { return now }
 	record := func(server, tool string, failed bool) {
@@ -44,7 +44,7 @@ func TestRecordCall(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = openTestStore(t, dir, StoreOptions{})
+	s = openTestStore(t, dir, Options{})
 	stats := checkStats(t, s, "a", map[string][2]int64{"search": {4, 2}, "fetch/x": {1, 0}})
 	search := stats["search"]
 	if n := search.Latency.Count(); n != 4 {
@@ -57,7 +57,7 @@ func TestRecordCall(t *testing.T) {
 }
 
 // checkStats checks the calls and errors of each of server's tools.
-func checkStats(t *testing.T, s *Store, server string, want map[string][2]int64) map[string]CallStats {
+func checkStats(t *testing.T, s *DB, server string, want map[string][2]int64) map[string]CallStats {
 	t.Helper()
 	stats, err := s.ToolStats(server)
 	if err != nil {
@@ -79,7 +79,7 @@ func checkStats(t *testing.T, s *Store, server string, want map[string][2]int64)
 }
 
 func TestRecordCallConcurrentFlush(t *testing.T) {
-	s, _ := newTestStore(t, StoreOptions{})
+	s, _ := newTestStore(t, Options{})
 	const workers, calls = 8, 500
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -118,7 +118,7 @@ func TestRecordCallBackgroundFlush(t *testing.T) {
 	saved := flushInterval
 	t.Cleanup(func() { flushInterval = saved }) // after the store has closed
 	flushInterval = 10 * time.Millisecond
-	s, _ := newTestStore(t, StoreOptions{})
+	s, _ := newTestStore(t, Options{})
 	if err := s.RecordCall("a", "tool", time.Millisecond, false); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestRecordCallBackgroundFlush(t *testing.T) {
 }
 
 func BenchmarkRecordCall(b *testing.B) {
-	s, _ := newTestStore(b, StoreOptions{})
+	s, _ := newTestStore(b, Options{})
 	tools := []string{"search", "fetch", "read_file", "write_file"}
 	b.Run("serial", func(b *testing.B) {
 		i := 0

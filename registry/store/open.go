@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"context"
@@ -39,7 +39,7 @@ func DefaultDataDir() (string, error) {
 
 // openDB opens the Badger database in dir. A locked directory is reported
 // as ErrLocked; a damaged one is moved aside and replaced by a fresh one.
-func openDB(dir string, opts StoreOptions) (*badger.DB, error) {
+func openDB(dir string, opts Options) (*badger.DB, error) {
 	if err := checkDir(dir, opts.ReadOnly); err != nil {
 		return nil, fmt.Errorf("opening store %q: %w", dir, err)
 	}
@@ -66,7 +66,7 @@ func openDB(dir string, opts StoreOptions) (*badger.DB, error) {
 // repair opens the store again, now that this process alone may repair
 // it: another may have done so meanwhile. If it is still damaged, it is
 // moved aside and a fresh one is opened.
-func repair(dir string, opts StoreOptions) (*badger.DB, error) {
+func repair(dir string, opts Options) (*badger.DB, error) {
 	db, err := openBadger(badgerOptions(dir, opts))
 	switch {
 	case err == nil:
@@ -159,7 +159,7 @@ func moveAside(dir string, now time.Time) (string, error) {
 
 // badgerOptions tunes Badger for a small process: a few small tables of
 // small values, mcpmux's own footprint under 40 MB with ten upstreams.
-func badgerOptions(dir string, opts StoreOptions) badger.Options {
+func badgerOptions(dir string, opts Options) badger.Options {
 	return badger.DefaultOptions(dir).
 		WithReadOnly(opts.ReadOnly).
 		WithLogger(badgerLogger{opts.Logger.With("component", "badger")}).

@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"errors"
@@ -14,7 +14,7 @@ func TestStoreCorruptRepairedOnceUnderRace(t *testing.T) {
 	checkGoroutines(t)
 	for round := range 5 {
 		dir := filepath.Join(t.TempDir(), "store")
-		s := openTestStore(t, dir, StoreOptions{})
+		s := openTestStore(t, dir, Options{})
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -23,9 +23,9 @@ func TestStoreCorruptRepairedOnceUnderRace(t *testing.T) {
 		}
 		var wg sync.WaitGroup
 		results := make([]error, 2)
-		stores := make([]*Store, 2)
+		stores := make([]*DB, 2)
 		for i := range 2 {
-			wg.Go(func() { stores[i], results[i] = OpenStore(dir, StoreOptions{}) })
+			wg.Go(func() { stores[i], results[i] = Open(dir, Options{}) })
 		}
 		wg.Wait()
 		opened := 0
@@ -35,7 +35,7 @@ func TestStoreCorruptRepairedOnceUnderRace(t *testing.T) {
 				opened++
 				_ = stores[i].Close()
 			case !errors.Is(err, ErrLocked):
-				t.Errorf("round %d: OpenStore = %v, want success or ErrLocked", round, err)
+				t.Errorf("round %d: Open = %v, want success or ErrLocked", round, err)
 			}
 		}
 		if aside, _ := filepath.Glob(dir + ".corrupt-*"); len(aside) != 1 || opened != 1 {

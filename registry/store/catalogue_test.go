@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"bytes"
@@ -6,11 +6,13 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/mcpmux/mcpmux/registry"
 )
 
 func TestStoreCatalogueRoundTrip(t *testing.T) {
-	s, dir := newTestStore(t, StoreOptions{})
-	want := Catalogue{
+	s, dir := newTestStore(t, Options{})
+	want := registry.Catalogue{
 		ProtocolVersion: "2025-06-18",
 		ServerInfo:      json.RawMessage(`{"name":"odd",  "version" : "1.0", "_meta":{}}`),
 		Capabilities:    json.RawMessage("{\n\t\"tools\": {\"listChanged\": true},\n\t\"zzz\":[ 1,2 ]\n}"),
@@ -32,7 +34,7 @@ func TestStoreCatalogueRoundTrip(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = openTestStore(t, dir, StoreOptions{})
+	s = openTestStore(t, dir, Options{})
 	got, ok, err := s.LoadCatalogue("a/b")
 	if !ok || err != nil {
 		t.Fatalf("LoadCatalogue(a/b) = _, %t, %v; want true, nil", ok, err)
@@ -51,16 +53,16 @@ func TestStoreCatalogueRoundTrip(t *testing.T) {
 }
 
 func TestStoreCatalogueInvalidRaw(t *testing.T) {
-	s, _ := newTestStore(t, StoreOptions{})
-	c := Catalogue{Tools: []json.RawMessage{json.RawMessage(`{"name":`)}}
+	s, _ := newTestStore(t, Options{})
+	c := registry.Catalogue{Tools: []json.RawMessage{json.RawMessage(`{"name":`)}}
 	if err := s.SaveCatalogue("a", c); err == nil {
 		t.Errorf("SaveCatalogue with invalid tool JSON = nil, want an error")
 	}
 }
 
-// marshalCatalogue lists Catalogue's fields by hand; this catches a new one.
+// marshalCatalogue lists registry.Catalogue's fields by hand; this catches a new one.
 func TestStoreCatalogueFields(t *testing.T) {
-	if n := reflect.TypeFor[Catalogue]().NumField(); n != 11 {
-		t.Errorf("Catalogue has %d fields, marshalCatalogue writes 11: update it", n)
+	if n := reflect.TypeFor[registry.Catalogue]().NumField(); n != 11 {
+		t.Errorf("registry.Catalogue has %d fields, marshalCatalogue writes 11: update it", n)
 	}
 }

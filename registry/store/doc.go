@@ -1,0 +1,13 @@
+// Package store is mcpmux's memory across runs: each upstream's last known
+// [registry.Catalogue], its connection history, per-tool call statistics
+// and the live state of running instances.
+//
+// The [DB] is backed by Badger, but callers never see a Badger type.
+// Badger locks its directory, and several hosts often run mcpmux at once,
+// so a serving mcpmux does not hold the store open: a [Recorder] keeps
+// what happens in memory and writes it in one batch every few seconds,
+// opening the store only for that ([Use] waits its turn on the lock). Each
+// serving instance also keeps a small heartbeat file with the live state
+// of its upstreams ([Instances]), which `mcpmux status` reads while serve
+// runs ([Summarize], [ReadHistory]).
+package store
