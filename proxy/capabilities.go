@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
 // capabilities narrows what mcpmux declares to the client to the union of
@@ -55,5 +57,5 @@ func offers(caps json.RawMessage, key string) bool {
 	if json.Unmarshal(caps, &m) != nil {
 		return false
 	}
-	return !isNull(m[key])
+	return !jsonrpc.IsNull(m[key])
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/yosida95/uritemplate/v3"
 
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 	"github.com/mcpmux/mcpmux/registry"
 )
 
@@ -89,7 +90,7 @@ func parseNamed(server, kind string, items []json.RawMessage, logger *slog.Logge
 	var out []named
 	seen := map[string]bool{}
 	for _, raw := range items {
-		name, ok := stringMember(raw, "name")
+		name, ok := jsonrpc.StringMember(raw, "name")
 		if !ok || seen[name] {
 			logger.Warn("upstream "+kind+" without a name or listed twice; left out", "upstream", server, kind, name)
 			continue
@@ -103,7 +104,7 @@ func parseNamed(server, kind string, items []json.RawMessage, logger *slog.Logge
 func parseURIs(server, field string, items []json.RawMessage, logger *slog.Logger) []entry {
 	var out []entry
 	for _, raw := range items {
-		uri, ok := stringMember(raw, field)
+		uri, ok := jsonrpc.StringMember(raw, field)
 		if !ok {
 			logger.Warn("upstream resource without a "+field+"; left out", "upstream", server)
 			continue
@@ -155,7 +156,7 @@ func mergeNamed(sources []*source, kind string, items func(*source) []named, m m
 	entries := make([]entry, 0, len(refs))
 	for i, n := range refs {
 		if n.exposed != exposed[i] || n.renamed == nil {
-			raw, err := withString(n.raw, "name", exposed[i])
+			raw, err := jsonrpc.Set(n.raw, "name", jsonrpc.Quote(exposed[i]))
 			if err != nil {
 				m.logger.Warn("upstream entry is not a JSON object; left out", "upstream", names[i].Server, "name", n.original)
 				continue

@@ -3,75 +3,52 @@ package proxy
 import (
 	"context"
 	"encoding/json"
-	"sync"
+	"errors"
 
-	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
+)
+
+// Indexes into refKeys.
+const (
+	refType = iota
+	refName
+	refURI
 )
 
 // complete routes completion/complete: a prompt reference by its exposed
 // name (rewritten to the original), a resource reference by the upstream
-// that lists the template.
-func (sess *session) complete(ctx context.Context, params json.RawMessage) (json.RawMessage, error) {
-	start, end, ok, err := member(params, "ref")
-	if err != nil || !ok {
-		return nil, errorf(codeInvalidParams, "completion/complete needs a ref")
+// that lists the template. The reference is checked as the params are: a
+// member that could be read two ways is refused.
+func (sess *session) complete(ctx context.Context, p *params) (json.RawMessage, error) {
+	ref := p.spans[keyRoute]
+	raw := ref.In(p.raw)
+	var sp [3]jsonrpc.Span
+	switch err := jsonrpc.Scan(raw, refKeys, sp[:]); {
+	case raw == nil || errors.Is(err, jsonrpc.ErrNotObject):
+		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "completion/complete needs a ref")
+	case err != nil:
+		return nil, invalidParams("params.ref", err)
 	}
-	ref := params[start:end]
-	kind, _ := stringMember(ref, "type")
+	kind, _ := jsonrpc.String(sp[refType].In(raw))
 	cat := sess.srv.cat.Load()
 	var e entry
+	params := p.raw
 	switch kind {
 	case "ref/prompt":
 		var newRef json.RawMessage
-		if e, newRef, err = sess.renamed(ctx, promptsOf, "prompt", ref); err != nil {
+		var err error
+		if e, newRef, err = sess.renamed(ctx, promptsOf, "prompt", raw, sp[refName]); err != nil {
 			return nil, err
 		}
-		params = splice(params, start, end, newRef)
+		params = jsonrpc.Replace(p.raw, ref, newRef)
 	case "ref/resource":
-		uri, _ := stringMember(ref, "uri")
+		uri, _ := jsonrpc.String(sp[refURI].In(raw))
+		var ok bool
 		if e, ok = cat.templateOwner(uri); !ok {
-			return nil, errorf(codeInvalidParams, "no upstream serves resource template %q", uri)
+			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "no upstream serves resource template %q", uri)
 		}
 	default:
-		return nil, errorf(codeInvalidParams, "unknown completion reference type %q", kind)
+		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "unknown completion reference type %q", kind)
 	}
-	return sess.forward(ctx, e, "completion/complete", params)
-}
-
-// splice returns b with b[start:end] replaced by v.
-func splice(b []byte, start, end int, v []byte) []byte {
-	out := make([]byte, 0, len(b)-(end-start)+len(v))
-	out = append(out, b[:start]...)
-	out = append(out, v...)
-	return append(out, b[end:]...)
-}
-
-// setLevel answers logging/setLevel and passes the level on to every
-// upstream that logs. Upstream failures are logged, not returned: the
-// level applies to the others all the same.
-func (sess *session) setLevel(ctx context.Context, params json.RawMessage) (json.RawMessage, error) {
-	level, _ := stringMember(params, "level")
-	switch mcp.LoggingLevel(level) {
-	case mcp.LoggingLevelDebug, mcp.LoggingLevelInfo, mcp.LoggingLevelNotice, mcp.LoggingLevelWarning,
-		mcp.LoggingLevelError, mcp.LoggingLevelCritical, mcp.LoggingLevelAlert, mcp.LoggingLevelEmergency:
-	default:
-		return nil, errorf(codeInvalidParams, "invalid logging level %q", level)
-	}
-	sess.srv.mu.Lock()
-	sess.srv.logLevel = params // for upstreams that connect later
-	sess.srv.mu.Unlock()
-	cat := sess.srv.cat.Load()
-	var wg sync.WaitGroup
-	for name, c := range cat.upstreams {
-		if !offers(c.Capabilities, "logging") {
-			continue
-		}
-		wg.Go(func() {
-			if _, err := sess.forward(ctx, entry{server: name}, "logging/setLevel", params); err != nil {
-				sess.srv.logger.Warn("passing on the log level", "upstream", name, "err", err)
-			}
-		})
-	}
-	wg.Wait()
-	return json.RawMessage(`{}`), nil
+	return sess.forward(ctx, e, "completion/complete", params, p)
 }

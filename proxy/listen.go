@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
 // In protocol revision 2026-07-28 every notification outside a request is
@@ -57,11 +59,12 @@ func (sess *session) SubscribedResources() []string {
 }
 
 func (sess *session) resourceSubscription(method, uri string) {
-	params, _ := json.Marshal(map[string]string{"uri": uri})
+	raw, _ := json.Marshal(map[string]string{"uri": uri})
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if _, err := sess.toResourceOwner(ctx, method, params); err != nil {
+		p := params{raw: raw}
+		if _, err := sess.toResourceOwner(ctx, method, uri, &p); err != nil {
 			sess.srv.logger.Warn("passing on a resource subscription", "uri", uri, "method", method, "err", err)
 		}
 	}()
@@ -86,16 +89,16 @@ func (sess *session) listenParams(method string, params json.RawMessage) (json.R
 	case "notifications/resources/list_changed":
 		allowed = l.filter.ResourcesListChanged
 	case "notifications/resources/updated":
-		uri, _ := stringMember(params, "uri")
+		uri, _ := jsonrpc.StringMember(params, "uri")
 		allowed = slices.Contains(l.filter.ResourceSubscriptions, uri)
 	}
 	if !allowed {
 		return nil, false
 	}
 	meta, _ := json.Marshal(map[string]json.RawMessage{mcp.MetaKeySubscriptionID: l.id})
-	if isNull(params) {
+	if jsonrpc.IsNull(params) {
 		params = json.RawMessage(`{}`)
 	}
-	out, err := withMember(params, "_meta", meta)
+	out, err := jsonrpc.Set(params, "_meta", meta)
 	return out, err == nil
 }

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mcpmux/mcpmux/upstream"
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
 // Protocol revision 2026-07-28 has no requests from server to client.
@@ -75,7 +75,7 @@ type flights struct {
 
 // forwardModern runs a call of a 2026-07-28 client as a flight and waits
 // for its answer, or for its first request for input.
-func (sess *session) forwardModern(ctx context.Context, e entry, method string, params json.RawMessage) (json.RawMessage, error) {
+func (sess *session) forwardModern(ctx context.Context, e entry, method string, params json.RawMessage, p *params) (json.RawMessage, error) {
 	fctx, cancel := context.WithCancelCause(sess.life)
 	f := &flight{server: e.server, cancel: cancel, asks: make(chan *ask), done: make(chan struct{}), open: map[string]*ask{}}
 	fl := &sess.flights
@@ -84,14 +84,14 @@ func (sess *session) forwardModern(ctx context.Context, e entry, method string, 
 	fl.mu.Unlock()
 	if !sess.calls.Go(func() {
 		defer cancel(nil)
-		f.result, f.err = sess.forward(fctx, e, method, params)
+		f.result, f.err = sess.forward(fctx, e, method, params, p)
 		fl.mu.Lock()
 		fl.running[e.server] = deleted(fl.running[e.server], f)
 		fl.mu.Unlock()
 		close(f.done)
 	}) {
 		cancel(nil)
-		return nil, errorf(codeUnavailable, "mcpmux is closing the session")
+		return nil, jsonrpc.Errorf(jsonrpc.CodeUnavailable, "mcpmux is closing the session")
 	}
 	return sess.await(ctx, f)
 }
@@ -130,8 +130,8 @@ func (sess *session) inputRequired(f *flight, a *ask) json.RawMessage {
 	f.mu.Lock()
 	for _, a := range asks {
 		f.open[a.key] = a
-		req := map[string]json.RawMessage{"method": quote(a.method)}
-		if !isNull(a.params) {
+		req := map[string]json.RawMessage{"method": jsonrpc.Quote(a.method)}
+		if !jsonrpc.IsNull(a.params) {
 			req["params"] = a.params
 		}
 		requests[a.key], _ = json.Marshal(req)
@@ -156,7 +156,7 @@ func (sess *session) resume(ctx context.Context, state string, params json.RawMe
 	delete(fl.waiting, state)
 	fl.mu.Unlock()
 	if f == nil {
-		return nil, errorf(codeInvalidParams, "requestState %q is unknown or has expired; send the request again without it", state)
+		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "requestState %q is unknown or has expired; send the request again without it", state)
 	}
 	var p struct {
 		InputResponses map[string]json.RawMessage `json:"inputResponses"`
@@ -168,10 +168,10 @@ func (sess *session) resume(ctx context.Context, state string, params json.RawMe
 	f.open = map[string]*ask{}
 	f.mu.Unlock()
 	for key, a := range open {
-		if res, ok := p.InputResponses[key]; ok && !isNull(res) {
+		if res, ok := p.InputResponses[key]; ok && !jsonrpc.IsNull(res) {
 			a.answer <- askAnswer{result: res}
 		} else {
-			a.answer <- askAnswer{err: &upstream.RPCError{Code: codeInvalidParams, Message: "the client sent no answer to " + a.method}}
+			a.answer <- askAnswer{err: &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "the client sent no answer to " + a.method}}
 		}
 	}
 	return sess.await(ctx, f)
@@ -272,11 +272,11 @@ func (sess *session) endFlights() {
 
 // forwardCall forwards a call that may need the client's input: as a
 // flight for a 2026-07-28 client, directly for others.
-func (sess *session) forwardCall(ctx context.Context, e entry, method string, params json.RawMessage) (json.RawMessage, error) {
+func (sess *session) forwardCall(ctx context.Context, e entry, method string, params json.RawMessage, p *params) (json.RawMessage, error) {
 	if sess.modern.Load() {
-		return sess.forwardModern(ctx, e, method, params)
+		return sess.forwardModern(ctx, e, method, params, p)
 	}
-	return sess.forward(ctx, e, method, params)
+	return sess.forward(ctx, e, method, params, p)
 }
 
 // resumed reports whether params carry the requestState of a 2026-07-28
@@ -285,7 +285,7 @@ func (sess *session) resumed(params json.RawMessage) (string, bool) {
 	if !sess.modern.Load() {
 		return "", false
 	}
-	state, ok := stringMember(params, "requestState")
+	state, ok := jsonrpc.StringMember(params, "requestState")
 	return state, ok && state != ""
 }
 

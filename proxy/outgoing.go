@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/mcpmux/mcpmux/upstream"
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
 // watchProgress routes progress with token from server to the client
@@ -49,7 +49,7 @@ func (sess *session) sinceAsking(server string, timeout time.Duration) time.Dura
 // the request is cancelled.
 func (sess *session) clientRequest(ctx context.Context, server, method string, params json.RawMessage) (json.RawMessage, error) {
 	id := json.RawMessage(strconv.Quote("mcpmux-" + strconv.FormatInt(sess.nextID.Add(1), 10)))
-	o := &outgoing{server: server, answer: make(chan json.RawMessage, 1)}
+	o := &outgoing{server: server, answer: make(chan *jsonrpc.Message, 1)}
 	sess.mu.Lock()
 	sess.outgoing[string(id)] = o
 	sess.mu.Unlock()
@@ -60,50 +60,31 @@ func (sess *session) clientRequest(ctx context.Context, server, method string, p
 		sess.mu.Unlock()
 	}()
 
-	sess.send(requestMessage(id, method, params))
+	sess.send(jsonrpc.AppendRequest(nil, id, method, params))
 	select {
-	case msg := <-o.answer:
-		return clientAnswer(msg)
+	case m := <-o.answer:
+		if m.Error != nil {
+			return nil, m.Error
+		}
+		return m.Result, nil
 	case <-ctx.Done():
-		cancelled, _ := json.Marshal(map[string]any{"requestId": id, "reason": "the upstream no longer needs the answer"})
-		sess.send(notificationMessage("notifications/cancelled", cancelled))
+		cancelled := jsonrpc.Insert([]byte(`{"reason":"the upstream no longer needs the answer"}`), "requestId", id)
+		sess.send(jsonrpc.AppendNotification(nil, "notifications/cancelled", cancelled))
 		return nil, context.Cause(ctx)
 	}
 }
 
 // answered hands the client's response to the request waiting for it.
-func (sess *session) answered(id json.RawMessage, msg []byte) {
+func (sess *session) answered(m *jsonrpc.Message) {
 	sess.mu.Lock()
-	o := sess.outgoing[string(id)]
+	o := sess.outgoing[string(m.ID)]
 	sess.mu.Unlock()
 	if o == nil {
-		sess.srv.logger.Debug("response to no request of ours", "id", string(id))
+		sess.srv.logger.Debug("response to no request of ours", "id", string(m.ID))
 		return
 	}
 	select {
-	case o.answer <- msg:
+	case o.answer <- m:
 	default:
 	}
-}
-
-// clientAnswer decodes the client's response into a result or an error
-// for the upstream.
-func clientAnswer(msg []byte) (json.RawMessage, error) {
-	var r struct {
-		Result json.RawMessage `json:"result"`
-		Error  *rpcError       `json:"error"`
-	}
-	if err := json.Unmarshal(msg, &r); err != nil {
-		return nil, &upstream.RPCError{Code: codeInternalError, Message: "the client's answer does not parse: " + err.Error()}
-	}
-	if r.Error != nil {
-		return nil, &upstream.RPCError{Code: r.Error.Code, Message: r.Error.Message, Data: r.Error.Data}
-	}
-	return r.Result, nil
-}
-
-// requestMessage returns a request with a raw id and params.
-func requestMessage(id json.RawMessage, method string, params json.RawMessage) []byte {
-	msg := notificationMessage(method, params)
-	return append(append([]byte(`{"jsonrpc":"2.0","id":`), id...), msg[len(`{"jsonrpc":"2.0"`):]...)
 }

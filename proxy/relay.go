@@ -5,13 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/mark3labs/mcp-go/mcp"
-
-	"github.com/mcpmux/mcpmux/upstream"
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
 // UpstreamNotification relays one notification from an upstream to the
@@ -28,12 +25,15 @@ func (s *Server) UpstreamNotification(server, method string, params json.RawMess
 	case strings.HasSuffix(method, "/list_changed"):
 		return
 	case method == "notifications/progress":
-		token, found := tokenOf(params)
-		if !found || !sess.progressFor(token, server) {
+		raw, err := jsonrpc.Member(params, "progressToken")
+		token, found := tokenKey(raw)
+		if err != nil || !found || !sess.progressFor(token, server) {
 			return // not for a call of this upstream that is still running
 		}
 	case method == "notifications/message":
-		params = withLogger(params, server)
+		if params, ok = withLogger(params, server); !ok {
+			return
+		}
 	case method == "notifications/resources/updated":
 		if params, ok = sess.listenParams(method, params); !ok {
 			return
@@ -41,46 +41,24 @@ func (s *Server) UpstreamNotification(server, method string, params json.RawMess
 	case method == "notifications/cancelled":
 		return // the upstream cancelled a request of its own: its context ends (see UpstreamRequest)
 	}
-	sess.send(notificationMessage(method, params))
+	sess.send(jsonrpc.AppendNotification(nil, method, params))
 }
 
-// withLogger prefixes a log message's logger with the upstream's name.
-func withLogger(params json.RawMessage, server string) json.RawMessage {
-	logger, _ := stringMember(params, "logger")
+// withLogger prefixes a log message's logger with the upstream's name. It
+// reports false for params that could be read two ways.
+func withLogger(params json.RawMessage, server string) (json.RawMessage, bool) {
+	raw, err := jsonrpc.Member(params, "logger")
+	if err != nil && !errors.Is(err, jsonrpc.ErrNotObject) {
+		return nil, false
+	}
 	name := server
-	if logger != "" {
+	if logger, _ := jsonrpc.String(raw); logger != "" {
 		name = server + "/" + logger
 	}
-	if out, err := withString(params, "logger", name); err == nil {
-		return out
+	if out, err := jsonrpc.Set(params, "logger", jsonrpc.Quote(name)); err == nil {
+		return out, true
 	}
-	return params
-}
-
-// progressToken returns the progress token in a request's _meta, in a form
-// that compares equal however the upstream re-encodes it.
-func progressToken(params json.RawMessage) (string, bool) {
-	meta, ok := memberValue(params, "_meta")
-	if !ok {
-		return "", false
-	}
-	return tokenOf(meta)
-}
-
-// tokenOf returns the progressToken member of obj in comparable form.
-func tokenOf(obj json.RawMessage) (string, bool) {
-	raw, ok := memberValue(obj, "progressToken")
-	if !ok {
-		return "", false
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return "s:" + s, true
-	}
-	if f, err := strconv.ParseFloat(string(raw), 64); err == nil {
-		return "n:" + strconv.FormatFloat(f, 'g', -1, 64), true
-	}
-	return "", false
+	return params, true
 }
 
 // UpstreamRequest relays a request from an upstream (sampling, elicitation,
@@ -90,7 +68,7 @@ func tokenOf(obj json.RawMessage) (string, bool) {
 func (s *Server) UpstreamRequest(ctx context.Context, server, method string, params json.RawMessage) (json.RawMessage, error) {
 	sess := s.current()
 	if sess == nil || !sess.awaitInitialized(ctx) {
-		return nil, &upstream.RPCError{Code: mcp.INTERNAL_ERROR, Message: "mcpmux has no client connected to answer " + method}
+		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpmux has no client connected to answer " + method}
 	}
 	if err := sess.canRelay(method); err != nil {
 		return nil, err
@@ -98,7 +76,7 @@ func (s *Server) UpstreamRequest(ctx context.Context, server, method string, par
 	if sess.modern.Load() {
 		res, err := sess.askInput(ctx, server, method, params)
 		if errors.Is(err, errNoCall) {
-			return nil, &upstream.RPCError{Code: mcp.METHOD_NOT_FOUND, Message: fmt.Sprintf(
+			return nil, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: fmt.Sprintf(
 				"the client speaks MCP 2026-07-28, which takes %s only as part of a call; no call to %q is running", method, server)}
 		}
 		return res, err
@@ -193,7 +171,7 @@ func (sess *session) canRelay(method string) error {
 		ok = !sess.modern.Load() // 2026-07-28 has no ping; mcpmux answers upstreams' pings itself
 	}
 	if !ok {
-		return &upstream.RPCError{Code: mcp.METHOD_NOT_FOUND, Message: "the client connected to mcpmux does not support " + method}
+		return &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: "the client connected to mcpmux does not support " + method}
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,11 +9,13 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 	"github.com/mcpmux/mcpmux/upstream"
 )
 
-// handler serves one method that carries upstream data.
-type handler func(sess *session, ctx context.Context, params json.RawMessage) (json.RawMessage, error)
+// handler serves one method that carries upstream data, with the params
+// that readParams checked.
+type handler func(sess *session, ctx context.Context, p *params) (json.RawMessage, error)
 
 // handlers are the methods served here rather than by mcp-go, so that what
 // upstreams send passes through as raw JSON.
@@ -34,8 +35,8 @@ var handlers = map[string]handler{
 
 // request serves one request from the client and sends the response,
 // unless the client cancelled the request.
-func (sess *session) request(ctx context.Context, c *call, m envelope, line []byte) {
-	if modern(m.Params) {
+func (sess *session) request(ctx context.Context, c *call, m *jsonrpc.Message, p *params, line []byte) {
+	if p.modern() {
 		// A 2026-07-28 client has no handshake: each request stands alone,
 		// with the client's capabilities in its _meta.
 		sess.modern.Store(true)
@@ -52,27 +53,29 @@ func (sess *session) request(ctx context.Context, c *call, m envelope, line []by
 		sess.delegate(ctx, c, m, line)
 		return
 	}
-	if err := unsupportedVersion(m.Params); err != nil {
-		sess.send(errorMessage(m.ID, err))
+	if err := unsupportedVersion(p); err != nil {
+		sess.send(jsonrpc.AppendError(nil, m.ID, err))
 		return
 	}
-	result, err := h(sess, ctx, m.Params)
+	result, err := h(sess, ctx, p)
 	if c.cancelled.Load() {
 		return // the client asked us not to answer
 	}
 	if err != nil {
-		sess.send(errorMessage(m.ID, toRPCError(err)))
+		sess.send(jsonrpc.AppendError(nil, m.ID, sess.srv.clientError(err)))
 		return
 	}
-	if modern(m.Params) {
+	if p.modern() {
 		result = modernResult(m.Method, result)
 	}
-	sess.send(resultMessage(m.ID, result))
+	sess.sendResult(m.ID, result)
 }
 
 // delegate lets mcp-go serve a protocol method: the handshake, discovery,
 // ping. The capabilities it reports are narrowed to what upstreams offer.
-func (sess *session) delegate(ctx context.Context, c *call, m envelope, line []byte) {
+// mcp-go decodes the request's id, and would answer an integer above 2^53
+// with another; the answer goes out under the id as the client wrote it.
+func (sess *session) delegate(ctx context.Context, c *call, m *jsonrpc.Message, line []byte) {
 	resp := sess.srv.mcp.HandleMessage(ctx, line)
 	if resp == nil || c.cancelled.Load() {
 		return
@@ -87,45 +90,44 @@ func (sess *session) delegate(ctx context.Context, c *call, m envelope, line []b
 		}
 		resp = r
 	}
-	b, err := json.Marshal(resp)
-	if err != nil {
-		b = errorMessage(m.ID, errorf(codeInternalError, "encoding response: %s", err))
+	out, err := reframe(resp)
+	switch {
+	case err != nil:
+		sess.send(jsonrpc.AppendError(nil, m.ID, err))
+	case out.Error != nil:
+		sess.send(jsonrpc.AppendError(nil, m.ID, out.Error))
+	default:
+		sess.send(jsonrpc.AppendResult(nil, m.ID, out.Result))
 	}
-	sess.send(b)
 }
 
-// toRPCError turns an error into what the client receives: an upstream's
-// own JSON-RPC error unchanged, anything else with a message that names the
-// server and says what happened.
-func toRPCError(err error) *rpcError {
-	var re *rpcError
+// reframe encodes mcp-go's response and decodes it again in the wire's
+// terms.
+func reframe(resp mcp.JSONRPCMessage) (jsonrpc.Message, *jsonrpc.Error) {
+	b, err := json.Marshal(resp)
+	if err != nil {
+		return jsonrpc.Message{}, jsonrpc.Errorf(jsonrpc.CodeInternalError, "encoding response: %s", err)
+	}
+	return jsonrpc.Decode(b)
+}
+
+// toRPCError turns an error into what the client receives: a JSON-RPC
+// error unchanged (an upstream's own, or mcpmux's), anything else with a
+// message that names the server and says what happened.
+func toRPCError(err error) *jsonrpc.Error {
+	var re *jsonrpc.Error
 	if errors.As(err, &re) {
 		return re
 	}
-	var ue *upstream.RPCError
-	if errors.As(err, &ue) {
-		return &rpcError{Code: ue.Code, Message: ue.Message, Data: ue.Data}
-	}
 	if errors.Is(err, upstream.ErrUnavailable) || errors.Is(err, upstream.ErrConnectionLost) {
-		return &rpcError{Code: codeUnavailable, Message: err.Error()}
+		return &jsonrpc.Error{Code: jsonrpc.CodeUnavailable, Message: err.Error()}
 	}
-	return &rpcError{Code: codeInternalError, Message: err.Error()}
+	return &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: err.Error()}
 }
 
-// modern reports whether a request follows protocol revision 2026-07-28,
-// whose requests carry their protocol version in _meta.
-func modern(params json.RawMessage) bool {
-	if isNull(params) || !bytes.Contains(params, []byte(mcp.MetaKeyProtocolVersion)) {
-		return false
-	}
-	var p struct {
-		Meta map[string]json.RawMessage `json:"_meta"`
-	}
-	if json.Unmarshal(params, &p) != nil {
-		return false
-	}
-	_, ok := p.Meta[mcp.MetaKeyProtocolVersion]
-	return ok
+// clientError is the error the client receives for err.
+func (s *Server) clientError(err error) *jsonrpc.Error {
+	return toRPCError(err)
 }
 
 // modernCapabilities keeps the client capabilities that the first request
@@ -148,17 +150,16 @@ func (sess *session) modernCapabilities(params json.RawMessage) {
 // unsupportedVersion returns the error 2026-07-28 prescribes (-32022, with
 // the versions mcpmux supports) for a request whose _meta names a protocol
 // version mcpmux does not know; nil for any other request.
-func unsupportedVersion(params json.RawMessage) *rpcError {
-	if !modern(params) {
+func unsupportedVersion(p *params) *jsonrpc.Error {
+	if !p.modern() {
 		return nil
 	}
-	meta, _ := memberValue(params, "_meta")
-	version, _ := stringMember(meta, mcp.MetaKeyProtocolVersion)
+	version, _ := jsonrpc.String(p.metaValue(metaProtocolVersion))
 	if mcp.IsValidProtocolVersion(version) {
 		return nil
 	}
 	data, _ := json.Marshal(mcp.UnsupportedProtocolVersionData{Supported: mcp.ValidProtocolVersions, Requested: version})
-	return &rpcError{Code: mcp.UNSUPPORTED_PROTOCOL_VERSION, Message: fmt.Sprintf("unsupported protocol version %q", version), Data: data}
+	return &jsonrpc.Error{Code: mcp.UNSUPPORTED_PROTOCOL_VERSION, Message: fmt.Sprintf("unsupported protocol version %q", version), Data: data}
 }
 
 // cacheable are the methods whose results 2026-07-28 requires to carry
@@ -176,8 +177,8 @@ var cacheable = map[string]bool{
 // client wants it fresh); a read keeps hints the upstream sent.
 func modernResult(method string, result json.RawMessage) json.RawMessage {
 	add := func(key string, value []byte) {
-		if _, _, ok, err := member(result, key); !ok && err == nil {
-			result = insertMember(result, key, value)
+		if v, err := jsonrpc.Member(result, key); v == nil && err == nil {
+			result = jsonrpc.Insert(result, key, value)
 		}
 	}
 	if cacheable[method] {
@@ -189,15 +190,15 @@ func modernResult(method string, result json.RawMessage) json.RawMessage {
 }
 
 // forward sends one request to the upstream that owns e, bounded by the
-// server's timeout. The call's progress token, if any, is routed back to
-// the client while the request runs.
-func (sess *session) forward(ctx context.Context, e entry, method string, params json.RawMessage) (json.RawMessage, error) {
+// server's timeout. The call's progress token (from p; nil for none) is
+// routed back to the client while the request runs.
+func (sess *session) forward(ctx context.Context, e entry, method string, params json.RawMessage, p *params) (json.RawMessage, error) {
 	s := sess.srv
 	r := s.route(e.server)
 	if r == nil {
-		return nil, errorf(codeUnavailable, "upstream %q is not configured", e.server)
+		return nil, jsonrpc.Errorf(jsonrpc.CodeUnavailable, "upstream %q is not configured", e.server)
 	}
-	if token, ok := progressToken(params); ok {
+	if token, ok := p.progressToken(); p != nil && ok {
 		sess.watchProgress(token, e.server)
 		defer sess.unwatchProgress(token)
 	}
@@ -208,7 +209,7 @@ func (sess *session) forward(ctx context.Context, e entry, method string, params
 	start := time.Now()
 	res, err := r.up.Request(ctx, method, params)
 	if errors.Is(err, errTimeout) {
-		err = errorf(codeUpstreamTimeout, "upstream %q did not answer %s %q within %s; the request was cancelled",
+		err = jsonrpc.Errorf(jsonrpc.CodeUpstreamTimeout, "upstream %q did not answer %s %q within %s; the request was cancelled",
 			e.server, method, e.key, timeout)
 	}
 	if s.opts.OnCall != nil && method == "tools/call" {

@@ -3,6 +3,8 @@ package proxy
 import (
 	"context"
 	"encoding/json"
+
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
 // statusURI is the resource that shows the live state of every upstream.
@@ -10,52 +12,54 @@ const statusURI = "mcpmux://status"
 
 // listResources answers resources/list: every upstream's resources with
 // their URIs unchanged, and mcpmux's own status resource.
-func (sess *session) listResources(ctx context.Context, params json.RawMessage) (json.RawMessage, error) {
+func (sess *session) listResources(ctx context.Context, p *params) (json.RawMessage, error) {
 	sess.awaitFirst(ctx, "resources/list")
 	sess.answeredList("notifications/resources/list_changed")
 	l := sess.srv.cat.Load().resources
 	if sess.srv.opts.Status != nil {
 		l = withEntry(l, entry{key: statusURI, raw: json.RawMessage(`{"uri":"mcpmux://status","name":"mcpmux-status","title":"mcpmux upstream status","description":"The live state of every upstream MCP server behind mcpmux: state, since when, last error, restarts, next retry.","mimeType":"application/json"}`)})
 	}
-	return listPage("resources", l, params, sess.srv.opts.PageSize)
+	return listPage("resources", l, p, sess.srv.opts.PageSize)
 }
 
 // listTemplates answers resources/templates/list.
-func (sess *session) listTemplates(ctx context.Context, params json.RawMessage) (json.RawMessage, error) {
+func (sess *session) listTemplates(ctx context.Context, p *params) (json.RawMessage, error) {
 	sess.awaitFirst(ctx, "resources/templates/list")
 	sess.answeredList("notifications/resources/list_changed")
-	return listPage("resourceTemplates", sess.srv.cat.Load().templates, params, sess.srv.opts.PageSize)
+	return listPage("resourceTemplates", sess.srv.cat.Load().templates, p, sess.srv.opts.PageSize)
 }
 
 // readResource routes resources/read to the upstream that serves the URI.
-func (sess *session) readResource(ctx context.Context, params json.RawMessage) (json.RawMessage, error) {
-	uri, _ := stringMember(params, "uri")
+func (sess *session) readResource(ctx context.Context, p *params) (json.RawMessage, error) {
+	uri, _ := p.str(keyRoute)
 	if uri == statusURI && sess.srv.opts.Status != nil {
-		contents, _ := json.Marshal([]map[string]string{{"uri": statusURI, "mimeType": "application/json", "text": string(sess.srv.opts.Status())}})
+		contents, _ := json.Marshal([]map[string]string{{"uri": statusURI, "mimeType": "application/json", "text": string(sess.srv.status())}})
 		return json.RawMessage(`{"contents":` + string(contents) + `}`), nil
 	}
-	if state, ok := sess.resumed(params); ok {
-		return sess.resume(ctx, state, params)
+	if state, ok := sess.resumed(p.raw); ok {
+		return sess.resume(ctx, state, p.raw)
 	}
 	e, err := sess.resourceOwner(ctx, uri)
 	if err != nil {
 		return nil, err
 	}
-	return sess.forwardCall(ctx, e, "resources/read", params)
+	return sess.forwardCall(ctx, e, "resources/read", p.raw, p)
 }
 
 // subscribe routes resources/subscribe to the URI's upstream.
-func (sess *session) subscribe(ctx context.Context, params json.RawMessage) (json.RawMessage, error) {
-	return sess.toResourceOwner(ctx, "resources/subscribe", params)
+func (sess *session) subscribe(ctx context.Context, p *params) (json.RawMessage, error) {
+	uri, _ := p.str(keyRoute)
+	return sess.toResourceOwner(ctx, "resources/subscribe", uri, p)
 }
 
 // unsubscribe routes resources/unsubscribe to the URI's upstream.
-func (sess *session) unsubscribe(ctx context.Context, params json.RawMessage) (json.RawMessage, error) {
-	return sess.toResourceOwner(ctx, "resources/unsubscribe", params)
+func (sess *session) unsubscribe(ctx context.Context, p *params) (json.RawMessage, error) {
+	uri, _ := p.str(keyRoute)
+	return sess.toResourceOwner(ctx, "resources/unsubscribe", uri, p)
 }
 
-func (sess *session) toResourceOwner(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
-	uri, _ := stringMember(params, "uri")
+// toResourceOwner sends p.raw to the upstream that serves uri.
+func (sess *session) toResourceOwner(ctx context.Context, method, uri string, p *params) (json.RawMessage, error) {
 	if uri == statusURI {
 		return json.RawMessage(`{}`), nil
 	}
@@ -63,7 +67,7 @@ func (sess *session) toResourceOwner(ctx context.Context, method string, params 
 	if err != nil {
 		return nil, err
 	}
-	return sess.forward(ctx, e, method, params)
+	return sess.forward(ctx, e, method, p.raw, p)
 }
 
 // resourceOwner returns who serves uri, or an error that names it. While
@@ -71,7 +75,7 @@ func (sess *session) toResourceOwner(ctx context.Context, method string, params 
 // waits for it, within ctx and the upstreams' start timeouts.
 func (sess *session) resourceOwner(ctx context.Context, uri string) (entry, error) {
 	if uri == "" {
-		return entry{}, errorf(codeInvalidParams, "the request needs a resource uri")
+		return entry{}, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "the request needs a resource uri")
 	}
 	s := sess.srv
 	e, ok := s.cat.Load().resourceOwner(uri)
@@ -80,10 +84,14 @@ func (sess *session) resourceOwner(ctx context.Context, uri string) (entry, erro
 		e, ok = s.cat.Load().resourceOwner(uri)
 	}
 	if !ok {
-		return entry{}, &rpcError{Code: codeResourceNotFound, Message: "no upstream serves resource " + string(quote(uri)), Data: json.RawMessage(`{"uri":` + string(quote(uri)) + `}`)}
+		q := string(jsonrpc.Quote(uri))
+		return entry{}, &jsonrpc.Error{Code: jsonrpc.CodeResourceNotFound, Message: "no upstream serves resource " + q, Data: json.RawMessage(`{"uri":` + q + `}`)}
 	}
 	return e, nil
 }
+
+// status returns what mcpmux://status shows.
+func (s *Server) status() json.RawMessage { return s.opts.Status() }
 
 // withEntry returns l with e added in order.
 func withEntry(l list, e entry) list {

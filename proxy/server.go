@@ -49,6 +49,9 @@ type Options struct {
 	// Status, if set, returns the live state of every upstream as JSON; it
 	// is served to clients as the resource mcpmux://status.
 	Status func() json.RawMessage
+	// MaxMessageSize bounds a message from the client, in bytes; a larger
+	// one is refused. Zero means jsonrpc.DefaultMaxMessageSize (64 MB).
+	MaxMessageSize int
 }
 
 // Server is the one MCP server the client sees. Upstreams are added with

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
 // session is the client's connection while Serve runs. It implements
@@ -57,8 +58,8 @@ type call struct {
 
 // outgoing is one request of ours to the client, on behalf of an upstream.
 type outgoing struct {
-	server string               // the upstream that asked
-	answer chan json.RawMessage // the client's whole response message
+	server string                // the upstream that asked
+	answer chan *jsonrpc.Message // the client's response
 }
 
 var sessionIDs atomic.Int64
@@ -189,20 +190,25 @@ func (s *Server) setSession(sess *session) {
 // readLoop reads and dispatches messages until in ends or ctx is done.
 // Requests are served concurrently; notifications and responses are
 // handled in order, on the reading goroutine, which spares every message
-// a hand-off. A read blocked on in is left behind when ctx ends first; it
-// ends with the input.
+// a hand-off. A message larger than the limit is refused and the next one
+// read. A read blocked on in is left behind when ctx ends first; it ends
+// with the input.
 func (sess *session) readLoop(ctx context.Context, in io.Reader, calls *group) error {
 	done := make(chan error, 1)
 	go func() {
-		br := bufio.NewReaderSize(in, 64<<10)
+		r := jsonrpc.NewReader(in, sess.srv.opts.MaxMessageSize)
 		for {
-			line, err := br.ReadBytes('\n')
-			if line = bytes.TrimSpace(line); len(line) > 0 && ctx.Err() == nil {
-				sess.dispatch(ctx, line, calls)
-			}
-			if err != nil {
+			line, err := r.Next()
+			var tooLarge *jsonrpc.TooLargeError
+			switch {
+			case errors.As(err, &tooLarge):
+				sess.tooLarge(tooLarge)
+				continue
+			case err != nil:
 				done <- err
 				return
+			case ctx.Err() == nil:
+				sess.dispatch(ctx, line, calls)
 			}
 		}
 	}()
@@ -217,34 +223,45 @@ func (sess *session) readLoop(ctx context.Context, in io.Reader, calls *group) e
 	}
 }
 
-// dispatch routes one message from the client.
+// dispatch routes one message from the client. A message that is not
+// JSON-RPC 2.0, or whose params could be read two ways, gets an error and
+// goes no further; so does a request whose id is that of one in flight.
 func (sess *session) dispatch(ctx context.Context, line []byte, calls *group) {
-	var m envelope
-	if err := json.Unmarshal(line, &m); err != nil {
-		sess.send(errorMessage(nil, errorf(codeParseError, "parse error: %s", err)))
-		return
+	m, err := jsonrpc.Decode(line)
+	var p params
+	if err == nil && !m.IsResponse() {
+		p, err = readParams(m.Method, m.Params)
 	}
 	switch {
-	case m.Method == "":
-		sess.answered(m.ID, line)
-	case isNull(m.ID):
-		sess.notification(ctx, m, line)
+	case err != nil && (m.IsResponse() || m.IsNotification()):
+		sess.srv.logger.Debug("invalid message from the client; dropped", "err", err)
+	case err != nil:
+		sess.send(jsonrpc.AppendError(nil, m.ID, sess.srv.clientError(err)))
+	case m.IsResponse():
+		sess.answered(&m)
+	case m.IsNotification():
+		sess.notification(ctx, &m, &p, line)
 	default:
-		ctx, c := sess.track(ctx, m.ID)
+		ctx, c, ok := sess.track(ctx, m.ID)
+		if !ok {
+			sess.send(jsonrpc.AppendError(nil, m.ID, jsonrpc.Errorf(jsonrpc.CodeInvalidRequest,
+				"invalid request: id %s is already in use by a request in flight", m.ID)))
+			return
+		}
 		if !calls.Go(func() {
-			defer sess.untrack(m.ID)
-			sess.request(ctx, c, m, line)
+			defer sess.untrack(m.ID, c)
+			sess.request(ctx, c, &m, &p, line)
 		}) {
-			sess.untrack(m.ID)
+			sess.untrack(m.ID, c)
 		}
 	}
 }
 
 // notification handles one notification from the client.
-func (sess *session) notification(ctx context.Context, m envelope, line []byte) {
+func (sess *session) notification(ctx context.Context, m *jsonrpc.Message, p *params, line []byte) {
 	switch m.Method {
 	case "notifications/cancelled":
-		if id, ok := memberValue(m.Params, "requestId"); ok {
+		if id := p.get(keyRoute); id != nil {
 			sess.cancel(id)
 		}
 	case "notifications/roots/list_changed":
@@ -257,30 +274,35 @@ func (sess *session) notification(ctx context.Context, m envelope, line []byte) 
 	sess.srv.mcp.HandleMessage(ctx, line)
 }
 
-// track registers a request so that the client can cancel it.
-func (sess *session) track(ctx context.Context, id json.RawMessage) (context.Context, *call) {
+// track registers a request so that the client can cancel it. It reports
+// false if a request with the same id is in flight: ids must be unique
+// among them, or a cancellation could not tell which is meant.
+func (sess *session) track(ctx context.Context, id json.RawMessage) (context.Context, *call, bool) {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if sess.inflight[string(id)] != nil {
+		return nil, nil, false
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	c := &call{cancel: cancel}
-	sess.mu.Lock()
 	sess.inflight[string(id)] = c
-	sess.mu.Unlock()
-	return ctx, c
+	return ctx, c, true
 }
 
-func (sess *session) untrack(id json.RawMessage) {
+// untrack ends request c, which is tracked under id.
+func (sess *session) untrack(id json.RawMessage, c *call) {
 	sess.mu.Lock()
-	c := sess.inflight[string(id)]
-	delete(sess.inflight, string(id))
-	sess.mu.Unlock()
-	if c != nil {
-		c.cancel()
+	if sess.inflight[string(id)] == c {
+		delete(sess.inflight, string(id))
 	}
+	sess.mu.Unlock()
+	c.cancel()
 }
 
 // cancel cancels the request with the given id, as the client asked.
 func (sess *session) cancel(id json.RawMessage) {
 	sess.mu.Lock()
-	c := sess.inflight[string(bytes.TrimSpace(id))]
+	c := sess.inflight[string(id)]
 	sess.mu.Unlock()
 	if c != nil {
 		c.cancelled.Store(true)
@@ -288,11 +310,42 @@ func (sess *session) cancel(id json.RawMessage) {
 	}
 }
 
-// send writes one message to the client.
+// tooLarge answers a message that was larger than the limit, if its id
+// can be told: the client would wait for an answer in vain otherwise.
+func (sess *session) tooLarge(e *jsonrpc.TooLargeError) {
+	id := e.ID()
+	sess.srv.logger.Warn("message from the client too large; dropped", "size", e.Size, "max_message_size", e.Max, "id", string(id))
+	msg := "invalid request: the client sent " + e.Error()
+	sess.send(jsonrpc.AppendError(nil, id, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: msg}))
+}
+
+// largeResult is the size above which a result is written to the client in
+// pieces rather than copied into one message first.
+const largeResult = 1 << 20
+
+// sendResult writes the response to request id with a raw result.
+func (sess *session) sendResult(id, result json.RawMessage) {
+	if len(result) < largeResult || bytes.IndexByte(result, '\n') >= 0 || bytes.IndexByte(result, '\r') >= 0 {
+		sess.send(jsonrpc.AppendResult(nil, id, result))
+		return
+	}
+	msg := jsonrpc.AppendResult(nil, id, json.RawMessage("0"))
+	end := len(msg) - len("0}\n")
+	sess.outMu.Lock()
+	defer sess.outMu.Unlock()
+	for _, part := range [][]byte{msg[:end], result, msg[end+1:]} {
+		if _, err := sess.out.Write(part); err != nil {
+			sess.srv.logger.Debug("writing to client", "err", err)
+			return
+		}
+	}
+}
+
+// send writes one message, newline included, to the client.
 func (sess *session) send(msg []byte) {
 	sess.outMu.Lock()
 	defer sess.outMu.Unlock()
-	if _, err := sess.out.Write(append(msg, '\n')); err != nil {
+	if _, err := sess.out.Write(msg); err != nil {
 		sess.srv.logger.Debug("writing to client", "err", err)
 	}
 }
@@ -305,7 +358,7 @@ func (sess *session) pumpNotes(ctx context.Context) {
 			return
 		case n := <-sess.notes:
 			if b, err := json.Marshal(n); err == nil {
-				sess.send(b)
+				sess.send(append(b, '\n'))
 			}
 		}
 	}
@@ -341,7 +394,7 @@ func (sess *session) flushListChanged() {
 	sess.mu.Unlock()
 	for m := range methods {
 		if params, ok := sess.listenParams(m, nil); ok {
-			sess.send(notificationMessage(m, params))
+			sess.send(jsonrpc.AppendNotification(nil, m, params))
 		}
 	}
 }

@@ -6,62 +6,61 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"sort"
+
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
 // listTools answers tools/list from the merged catalogue.
-func (sess *session) listTools(ctx context.Context, params json.RawMessage) (json.RawMessage, error) {
+func (sess *session) listTools(ctx context.Context, p *params) (json.RawMessage, error) {
 	defer sess.srv.releaseStart()
 	sess.awaitFirst(ctx, "tools/list")
 	sess.answeredList("notifications/tools/list_changed")
-	return listPage("tools", sess.srv.cat.Load().tools, params, sess.srv.opts.PageSize)
+	return listPage("tools", sess.srv.cat.Load().tools, p, sess.srv.opts.PageSize)
 }
 
 // callTool routes tools/call to the tool's upstream under its original
 // name. Arguments, _meta and the result pass through unchanged.
-func (sess *session) callTool(ctx context.Context, params json.RawMessage) (json.RawMessage, error) {
-	if state, ok := sess.resumed(params); ok {
-		return sess.resume(ctx, state, params)
+func (sess *session) callTool(ctx context.Context, p *params) (json.RawMessage, error) {
+	if state, ok := sess.resumed(p.raw); ok {
+		return sess.resume(ctx, state, p.raw)
 	}
-	e, params, err := sess.renamed(ctx, toolsOf, "tool", params)
+	e, params, err := sess.renamed(ctx, toolsOf, "tool", p.raw, p.spans[keyRoute])
 	if err != nil {
 		return nil, err
 	}
 	sess.srv.logger.Debug("tool call", "tool", e.key, "upstream", e.server)
-	return sess.forwardCall(ctx, e, "tools/call", params)
+	return sess.forwardCall(ctx, e, "tools/call", params, p)
 }
 
 func toolsOf(c *catalogue) list   { return c.tools }
 func promptsOf(c *catalogue) list { return c.prompts }
 
-// renamed looks up the entry that params names (see lookup) and returns
-// params with the upstream's own name in its place, every other byte
-// unchanged.
-func (sess *session) renamed(ctx context.Context, of func(*catalogue) list, kind string, params json.RawMessage) (entry, json.RawMessage, error) {
-	name, ok := stringMember(params, "name")
+// renamed looks up the entry that obj names (see lookup; its name member
+// is at span name) and returns obj with the upstream's own name in its
+// place, every other byte unchanged. obj has been scanned, so no other
+// member can name another entry to the upstream.
+func (sess *session) renamed(ctx context.Context, of func(*catalogue) list, kind string, obj json.RawMessage, name jsonrpc.Span) (entry, json.RawMessage, error) {
+	exposed, ok := jsonrpc.Unquote(name.In(obj))
 	if !ok {
-		return entry{}, nil, errorf(codeInvalidParams, "the request needs a %s name", kind)
+		return entry{}, nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "the request needs a %s name", kind)
 	}
-	e, err := sess.lookup(ctx, of, kind, name)
+	e, err := sess.lookup(ctx, of, kind, string(exposed))
 	if err != nil {
 		return entry{}, nil, err
 	}
-	params, err = withString(params, "name", e.original)
-	if err != nil {
-		return entry{}, nil, errorf(codeInvalidParams, "%s params: %s", kind, err)
-	}
-	return e, params, nil
+	return e, jsonrpc.Replace(obj, name, jsonrpc.Quote(e.original)), nil
 }
 
 // listPage renders the page of l that the request's cursor asks for. The
 // cursor is the key the previous page ended with, so it stays valid when
 // the catalogue changes between pages.
-func listPage(field string, l list, params json.RawMessage, size int) (json.RawMessage, error) {
-	cursor, _ := stringMember(params, "cursor")
+func listPage(field string, l list, p *params, size int) (json.RawMessage, error) {
+	cursor, _ := p.str(keyRoute)
 	start := 0
 	if cursor != "" {
 		last, err := base64.RawURLEncoding.DecodeString(cursor)
 		if err != nil {
-			return nil, errorf(codeInvalidParams, "invalid cursor %q", cursor)
+			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid cursor %q", cursor)
 		}
 		start = sort.Search(len(l.entries), func(i int) bool { return l.entries[i].key > string(last) })
 	}
@@ -86,7 +85,7 @@ func listResult(field string, page []entry, next string) json.RawMessage {
 	b.WriteString("]")
 	if next != "" {
 		b.WriteString(`,"nextCursor":`)
-		b.Write(quote(next))
+		b.Write(jsonrpc.Quote(next))
 	}
 	b.WriteString("}")
 	return b.Bytes()
@@ -109,7 +108,7 @@ func (s *Server) Tools() []ToolInfo {
 	cat := s.cat.Load()
 	out := make([]ToolInfo, 0, len(cat.tools.entries))
 	for _, t := range cat.tools.entries {
-		desc, _ := stringMember(t.raw, "description")
+		desc, _ := jsonrpc.StringMember(t.raw, "description")
 		out = append(out, ToolInfo{Name: t.key, Server: t.server, Original: t.original, Description: desc})
 	}
 	return out

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 	"github.com/mcpmux/mcpmux/upstream"
 )
 
@@ -154,19 +155,19 @@ func (sess *session) lookup(ctx context.Context, of func(*catalogue) list, kind,
 		return e, nil
 	}
 	if len(pending) > 0 {
-		return entry{}, errorf(codeUnavailable, "%s %q is not known yet: upstream %s still starting after %s",
+		return entry{}, jsonrpc.Errorf(jsonrpc.CodeUnavailable, "%s %q is not known yet: upstream %s still starting after %s",
 			kind, name, quoteList(pending), s.clock.Now().Sub(start).Round(time.Millisecond))
 	}
 	if r := owners.byPrefix; r != nil {
 		if why := s.unavailable(r); why != "" {
-			return entry{}, errorf(codeUnavailable, "%s %q: upstream %q is unavailable: %s", kind, name, r.cfg.Name, why)
+			return entry{}, jsonrpc.Errorf(jsonrpc.CodeUnavailable, "%s %q: upstream %q is unavailable: %s", kind, name, r.cfg.Name, why)
 		}
 	}
-	msg := "unknown " + kind + " " + string(quote(name))
+	msg := "unknown " + kind + " " + string(jsonrpc.Quote(name))
 	if near := closest(of(s.cat.Load()), name); len(near) > 0 {
 		msg += "; did you mean " + quoteList(near) + "?"
 	}
-	return entry{}, &rpcError{Code: codeInvalidParams, Message: msg}
+	return entry{}, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: msg}
 }
 
 // unavailable says why r has no catalogue at all, or "" if it has one or
@@ -243,7 +244,7 @@ func canonical(raw json.RawMessage) string {
 func quoteList(names []string) string {
 	q := make([]string, len(names))
 	for i, n := range names {
-		q[i] = string(quote(n))
+		q[i] = string(jsonrpc.Quote(n))
 	}
 	if len(q) == 1 {
 		return q[0]

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 	"github.com/mcpmux/mcpmux/registry"
 )
 
@@ -44,7 +45,7 @@ func (c *conn) catalogue(ctx context.Context) (*registry.Catalogue, error) {
 		{caps.Resources, "resources/templates/list", "resourceTemplates", &cat.ResourceTemplates},
 	}
 	for _, l := range lists {
-		if isNull(l.declared) {
+		if jsonrpc.IsNull(l.declared) {
 			continue
 		}
 		items, err := c.listAll(ctx, l.method, l.field)

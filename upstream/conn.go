@@ -13,6 +13,9 @@ import (
 
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
+	"github.com/mcpmux/mcpmux/registry"
 )
 
 // conn is one live connection to an upstream: started, initialised, and
@@ -29,8 +32,9 @@ type conn struct {
 	endLife   context.CancelFunc
 	in        incoming
 
-	init   initResult
-	nextID atomic.Int64
+	init         initResult
+	nextID       atomic.Int64
+	garbageLines atomic.Int64 // lines that were not JSON-RPC messages
 
 	done      chan struct{} // closed when the connection is dead
 	deathOnce sync.Once
@@ -71,19 +75,19 @@ type initResult struct {
 	Instructions    string          `json:"instructions,omitempty"`
 }
 
-// newConn returns a connection to the upstream server over tr and l,
+// newConn returns a connection to the upstream srv over tr and l,
 // reporting its notifications to notify.
-func newConn(tr transport.Interface, l link, server string, o *Options, notify func(string, json.RawMessage)) *conn {
+func newConn(tr transport.Interface, l link, srv *registry.Server, o *Options, notify func(string, json.RawMessage)) *conn {
 	life, endLife := context.WithCancel(context.Background())
 	return &conn{
 		tr:        tr,
 		link:      l,
 		logger:    o.logger(),
 		notify:    notify,
-		onRequest: o.request(server),
+		onRequest: o.request(srv.Name),
 		life:      life,
 		endLife:   endLife,
-		in:        incoming{cancels: map[string]context.CancelFunc{}},
+		in:        incoming{max: o.maxIncoming(), timeout: srv.RequestTimeout(), cancels: map[string]context.CancelFunc{}},
 		done:      make(chan struct{}),
 		shut:      make(chan struct{}),
 	}
@@ -120,7 +124,7 @@ func (c *conn) handshake(ctx context.Context, clientInfo mcp.Implementation, cap
 	if err := c.start(ctx); err != nil {
 		return fmt.Errorf("starting transport: %w", c.link.explain(err))
 	}
-	if isNull(caps) {
+	if jsonrpc.IsNull(caps) {
 		caps = json.RawMessage("{}")
 	}
 	params, err := json.Marshal(map[string]any{
@@ -225,7 +229,7 @@ func (c *conn) cancel(id mcp.RequestId, method string, reason error) {
 	if method == "initialize" || c.dead() {
 		return
 	}
-	params, _ := json.Marshal(map[string]any{"requestId": id, "reason": reason.Error()})
+	params, _ := json.Marshal(map[string]any{"requestId": id.Value(), "reason": reason.Error()})
 	go func() {
 		ctx, cancel := context.WithTimeout(c.life, 2*time.Second)
 		defer cancel()
@@ -264,15 +268,16 @@ func (c *conn) dead() bool {
 	}
 }
 
-// isNull reports whether a raw JSON value is absent or null.
-func isNull(v json.RawMessage) bool {
-	return len(v) == 0 || string(v) == "null"
-}
-
-func rpcError(d *mcp.JSONRPCErrorDetails) *RPCError {
-	e := &RPCError{Code: d.Code, Message: d.Message}
-	if d.Data != nil {
-		e.Data, _ = json.Marshal(d.Data)
+// rpcError returns the upstream's error in the wire's terms. The stdio
+// transport keeps data raw; mcp-go's remote ones decode it.
+func rpcError(d *mcp.JSONRPCErrorDetails) *jsonrpc.Error {
+	e := &jsonrpc.Error{Code: d.Code, Message: d.Message}
+	switch data := d.Data.(type) {
+	case nil:
+	case json.RawMessage:
+		e.Data = data
+	default:
+		e.Data, _ = json.Marshal(data)
 	}
 	return e
 }

@@ -1,9 +1,7 @@
 package upstream
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 )
 
 var (
@@ -29,18 +27,6 @@ var (
 type unsentError struct{ error }
 
 func (e unsentError) Unwrap() error { return e.error }
-
-// RPCError is a JSON-RPC error that the upstream answered a request with.
-// mcpmux hands it to the client unchanged.
-type RPCError struct {
-	Code    int
-	Message string
-	Data    json.RawMessage // nil if the upstream sent none
-}
-
-func (e *RPCError) Error() string {
-	return fmt.Sprintf("upstream error %d: %s", e.Code, e.Message)
-}
 
 // exitError says why a child process ended, with the last line it wrote
 // to stderr, which usually names the cause ("Cannot find module …").

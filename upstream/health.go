@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
 // maxPingTimeout caps how long a health check waits for its answer.
@@ -72,7 +74,7 @@ func (c *conn) ping(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("no answer within %s", timeout))
 	defer cancel()
 	_, err := c.request(ctx, "ping", nil)
-	var rpcErr *RPCError
+	var rpcErr *jsonrpc.Error
 	if errors.As(err, &rpcErr) {
 		return nil
 	}

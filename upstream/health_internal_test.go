@@ -25,7 +25,7 @@ func pipeConn(t *testing.T, answer func(n int) bool) *conn {
 	fromUpstream, toConn := io.Pipe()
 	stdin := &lockedWriter{w: fromConn}
 	l := &stdioLink{tr: newPipeTransport(stdin), stdin: stdin, logger: slog.New(slog.DiscardHandler)}
-	c := newConn(l.tr, l, "x", &Options{}, func(string, json.RawMessage) {})
+	c := newConn(l.tr, l, &registry.Server{Name: "x"}, &Options{}, func(string, json.RawMessage) {})
 	c.init = initResult{ProtocolVersion: "2025-11-25"}
 	go func() { // what route does for a child's stdout
 		sc := bufio.NewScanner(fromUpstream)

@@ -1,15 +1,32 @@
 package upstream
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
+	"time"
+
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
-// incoming is the bookkeeping of requests the upstream sends us.
+// DefaultMaxIncoming bounds the requests one upstream may have waiting for
+// the client at once (see [Options.MaxIncoming]).
+const DefaultMaxIncoming = 32
+
+// PersonWait bounds how long an upstream's request that a person may be
+// answering (sampling, which hosts have a person approve, and
+// elicitation) waits for the client, if the server's timeout is shorter.
+const PersonWait = 10 * time.Minute
+
+// incoming is the bookkeeping of requests the upstream sends us: at most
+// max at once, each for at most timeout (PersonWait, if longer, for those
+// a person answers).
 type incoming struct {
+	max     int
+	timeout time.Duration
+
 	mu      sync.Mutex
 	cancels map[string]context.CancelFunc // by the upstream's raw request id
 }
@@ -25,67 +42,85 @@ func (c *conn) receive(method string, params json.RawMessage) {
 }
 
 // serveIncoming answers one request from the upstream: ping here, the rest
-// (sampling, elicitation, roots) through Options.OnRequest. There is no
-// time limit of mcpmux's own, because a person may be answering an
-// elicitation.
+// (sampling, elicitation, roots) through Options.OnRequest, within ctx,
+// which track bounds.
 func (c *conn) serveIncoming(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
 	switch {
 	case method == "ping":
 		return json.RawMessage(`{}`), nil
 	case c.onRequest == nil:
-		return nil, &RPCError{Code: -32601, Message: "mcpmux does not relay " + method}
+		return nil, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: "mcpmux does not relay " + method}
 	}
-	return c.onRequest(ctx, method, params)
+	ctx, cancel := context.WithTimeoutCause(ctx, c.in.bound(method), errIncomingTimeout)
+	defer cancel()
+	res, err := c.onRequest(ctx, method, params)
+	if err != nil && errors.Is(context.Cause(ctx), errIncomingTimeout) {
+		err = &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf(
+			"mcpmux: no answer to %s from the client within %s", method, c.in.bound(method))}
+	}
+	return res, err
 }
 
+// bound is how long a request with method may wait for the client.
+func (in *incoming) bound(method string) time.Duration {
+	switch method {
+	case "sampling/createMessage", "elicitation/create":
+		return max(in.timeout, PersonWait)
+	}
+	return in.timeout
+}
+
+var errIncomingTimeout = errors.New("the client did not answer in time")
+
 // track registers a request from the upstream under its raw id until done
-// is called. Its context, derived from parent, also ends when the upstream
-// cancels it or the connection dies.
-func (c *conn) track(parent context.Context, id json.RawMessage) (ctx context.Context, done func()) {
+// is called. Its context, derived from parent, ends when the upstream
+// cancels it or the connection dies. It fails
+// with an error for the upstream, at once, if the id is in use by another
+// request in flight or if the upstream has the most requests in flight
+// that it may have: a flood of them costs a bounded amount of memory.
+func (c *conn) track(parent context.Context, id json.RawMessage) (ctx context.Context, done func(), err error) {
+	key := string(id)
+	c.in.mu.Lock()
+	defer c.in.mu.Unlock()
+	switch {
+	case c.in.cancels[key] != nil:
+		return nil, nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "invalid request: id " + key + " is already in use by a request in flight"}
+	case len(c.in.cancels) >= c.in.max:
+		return nil, nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf(
+			"mcpmux: too many requests from this server waiting for the client (at most %d at once); try again later", c.in.max)}
+	}
 	ctx, cancel := context.WithCancel(parent)
 	stop := context.AfterFunc(c.life, cancel)
-	key := string(bytes.TrimSpace(id))
-	c.in.mu.Lock()
 	c.in.cancels[key] = cancel
-	c.in.mu.Unlock()
 	return ctx, func() {
 		c.in.mu.Lock()
 		delete(c.in.cancels, key)
 		c.in.mu.Unlock()
 		stop()
 		cancel()
-	}
+	}, nil
 }
 
 // cancelIncoming ends the request the upstream cancelled.
 func (c *conn) cancelIncoming(params json.RawMessage) {
-	var p struct {
-		RequestID json.RawMessage `json:"requestId"`
-	}
-	if json.Unmarshal(params, &p) != nil {
+	id, err := jsonrpc.Member(params, "requestId")
+	if err != nil || id == nil {
 		return
 	}
 	c.in.mu.Lock()
-	cancel := c.in.cancels[string(bytes.TrimSpace(p.RequestID))]
+	cancel := c.in.cancels[string(id)]
 	c.in.mu.Unlock()
 	if cancel != nil {
 		cancel()
 	}
 }
 
-// wireError is a JSON-RPC error object.
-type wireError struct {
-	Code    int             `json:"code"`
-	Message string          `json:"message"`
-	Data    json.RawMessage `json:"data,omitempty"`
-}
-
 // errorObject turns the error of an answer to the upstream into a JSON-RPC
 // error: the client's own if it sent one, an internal error otherwise.
-func errorObject(err error) wireError {
-	var re *RPCError
+func errorObject(err error) *jsonrpc.Error {
+	var re *jsonrpc.Error
 	if errors.As(err, &re) {
-		return wireError{Code: re.Code, Message: re.Message, Data: re.Data}
+		return re
 	}
-	return wireError{Code: -32603, Message: err.Error()}
+	return &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: err.Error()}
 }

@@ -1,13 +1,15 @@
 package upstream
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
 // pipeTransport is the transport of a stdio upstream. Requests are written
@@ -19,7 +21,7 @@ type pipeTransport struct {
 	stdin *lockedWriter
 
 	mu      sync.Mutex
-	pending map[string]chan *transport.JSONRPCResponse // by request id
+	pending map[string]chan *transport.JSONRPCResponse // by request id, a string
 
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
@@ -39,13 +41,16 @@ func (t *pipeTransport) GetSessionId() string { return "" }
 func (t *pipeTransport) SetNotificationHandler(func(mcp.JSONRPCNotification)) {}
 
 // SendRequest writes the request and waits for its response, for ctx to
-// end, or for the transport to close.
+// end, or for the transport to close. The connection's ids are strings.
 func (t *pipeTransport) SendRequest(ctx context.Context, req transport.JSONRPCRequest) (*transport.JSONRPCResponse, error) {
-	line, err := requestLine(req)
+	key, ok := req.ID.Value().(string)
+	if !ok {
+		return nil, fmt.Errorf("request id %v is not a string", req.ID.Value())
+	}
+	line, err := requestLine(key, req)
 	if err != nil {
 		return nil, err
 	}
-	key := req.ID.String()
 	answer := make(chan *transport.JSONRPCResponse, 1)
 	t.mu.Lock()
 	t.pending[key] = answer
@@ -74,14 +79,19 @@ func (t *pipeTransport) SendNotification(_ context.Context, n mcp.JSONRPCNotific
 	if err != nil {
 		return err
 	}
-	return t.write(line)
+	return t.write(append(line, '\n'))
 }
 
-// deliver hands a response from the child to the request waiting for it;
-// a response nobody waits for (its request was cancelled) is dropped.
-func (t *pipeTransport) deliver(resp *transport.JSONRPCResponse) {
+// deliver hands the response to request id (raw, as the child wrote it)
+// to the request waiting for it; a response nobody waits for (its request
+// was cancelled) is dropped.
+func (t *pipeTransport) deliver(id json.RawMessage, resp *transport.JSONRPCResponse) {
+	key, ok := jsonrpc.Unquote(id)
+	if !ok {
+		return // not one of ours: they are strings
+	}
 	t.mu.Lock()
-	answer := t.pending[resp.ID.String()]
+	answer := t.pending[string(key)]
 	t.mu.Unlock()
 	if answer != nil {
 		select {
@@ -97,41 +107,45 @@ func (t *pipeTransport) Close() error {
 	return nil
 }
 
+// write writes one line, newline included.
 func (t *pipeTransport) write(line []byte) error {
 	select {
 	case <-t.done:
 		return transport.ErrTransportClosed
 	default:
 	}
-	_, err := t.stdin.Write(append(line, '\n'))
+	_, err := t.stdin.Write(line)
 	return err
 }
 
-// requestLine encodes a request as one line. Raw params are written as
-// they are, so that a client's arguments reach the upstream byte for byte.
-func requestLine(req transport.JSONRPCRequest) ([]byte, error) {
-	raw, ok := req.Params.(json.RawMessage)
-	if !ok || bytes.ContainsAny(raw, "\r\n") {
-		return json.Marshal(req)
+// requestLine encodes a request with the string id as one line. Raw
+// params are written as they are, so that a client's arguments reach the
+// upstream byte for byte.
+func requestLine(id string, req transport.JSONRPCRequest) ([]byte, error) {
+	var params json.RawMessage
+	switch p := req.Params.(type) {
+	case nil:
+	case json.RawMessage:
+		params = p
+	default:
+		var err error
+		if params, err = json.Marshal(p); err != nil {
+			return nil, err
+		}
 	}
-	id, err := json.Marshal(req.ID)
-	if err != nil {
-		return nil, err
+	var idBuf [40]byte
+	return jsonrpc.AppendRequest(nil, jsonrpc.AppendQuote(idBuf[:0], id), req.Method, params), nil
+}
+
+// responseOf returns a decoded response in the transport's terms. The
+// error's data stays raw.
+func responseOf(m *jsonrpc.Message) *transport.JSONRPCResponse {
+	resp := &transport.JSONRPCResponse{JSONRPC: jsonrpc.Version, Result: m.Result}
+	if m.Error != nil {
+		resp.Error = &mcp.JSONRPCErrorDetails{Code: m.Error.Code, Message: m.Error.Message}
+		if m.Error.Data != nil {
+			resp.Error.Data = m.Error.Data
+		}
 	}
-	var b bytes.Buffer
-	b.Grow(len(raw) + len(id) + len(req.Method) + 48)
-	b.WriteString(`{"jsonrpc":"2.0","id":`)
-	b.Write(id)
-	method, err := json.Marshal(req.Method)
-	if err != nil {
-		return nil, err
-	}
-	b.WriteString(`,"method":`)
-	b.Write(method)
-	if len(raw) > 0 {
-		b.WriteString(`,"params":`)
-		b.Write(raw)
-	}
-	b.WriteString("}")
-	return b.Bytes(), nil
+	return resp
 }

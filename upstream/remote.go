@@ -41,7 +41,7 @@ func dialRemote(srv *registry.Server, o *Options, notify func(string, json.RawMe
 	if err != nil {
 		return nil, l.explain(err)
 	}
-	c := newConn(tr, l, srv.Name, o, notify)
+	c := newConn(tr, l, srv, o, notify)
 	tr.SetNotificationHandler(c.receiveRemote)
 	if b, ok := tr.(transport.BidirectionalInterface); ok {
 		b.SetRequestHandler(c.serveRemote)

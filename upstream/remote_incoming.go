@@ -42,13 +42,16 @@ func (c *conn) serveRemote(ctx context.Context, req transport.JSONRPCRequest) (*
 	if req.Params != nil {
 		params, _ = json.Marshal(req.Params)
 	}
-	ctx, done := c.track(ctx, id)
-	defer done()
-	res, err := c.serveIncoming(ctx, req.Method, params)
+	ctx, done, err := c.track(ctx, id)
+	var res json.RawMessage
+	if err == nil {
+		defer done()
+		res, err = c.serveIncoming(ctx, req.Method, params)
+	}
 	switch {
 	case err == nil:
 		return transport.NewJSONRPCResultResponse(req.ID, res), nil
-	case ctx.Err() != nil:
+	case ctx != nil && ctx.Err() != nil:
 		return nil, nil // cancelled, or the connection died: nobody wants the answer
 	}
 	e := errorObject(err)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mcpmux/mcpmux/internal/httpserver"
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 	"github.com/mcpmux/mcpmux/registry"
 	"github.com/mcpmux/mcpmux/upstream"
 )
@@ -270,7 +271,7 @@ func TestRemoteSamplingReachesOnRequest(t *testing.T) {
 			Messages []struct{ Content struct{ Text string } }
 		}
 		if err := json.Unmarshal(params, &p); err != nil || len(p.Messages) == 0 {
-			return nil, &upstream.RPCError{Code: -32602, Message: "no message"}
+			return nil, &jsonrpc.Error{Code: -32602, Message: "no message"}
 		}
 		text, _ := json.Marshal("sampled: " + p.Messages[0].Content.Text)
 		return json.RawMessage(`{"role":"assistant","content":{"type":"text","text":` + string(text) + `},"model":"test"}`), nil

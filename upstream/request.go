@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
 // Request sends one request to the upstream by its own method and names,
@@ -39,7 +41,7 @@ func (s *Supervisor) request(ctx context.Context, method string, params json.Raw
 // explain names the server in an error of Request, unless the error is the
 // upstream's own answer, comes from ctx, or names the server already.
 func (s *Supervisor) explain(ctx context.Context, err error) error {
-	var rpcErr *RPCError
+	var rpcErr *jsonrpc.Error
 	switch {
 	case err == nil || fromContext(ctx, err) || errors.As(err, &rpcErr) || errors.Is(err, ErrUnavailable):
 		return err

@@ -1,8 +1,6 @@
 package upstream
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,9 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mark3labs/mcp-go/client/transport"
-	"github.com/mark3labs/mcp-go/mcp"
-
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 	"github.com/mcpmux/mcpmux/registry"
 )
 
@@ -51,8 +47,8 @@ func dialStdio(srv *registry.Server, o *Options, notify func(string, json.RawMes
 		logger: o.logger(),
 		stops:  o.stopTimeouts(),
 	}
-	c := newConn(l.tr, l, srv.Name, o, notify)
-	go c.route(proc.stdout, l)
+	c := newConn(l.tr, l, srv, o, notify)
+	go c.route(proc.stdout, l, o.MaxMessageSize)
 	go func() {
 		<-proc.exited
 		c.die(proc.exitReason())
@@ -92,58 +88,92 @@ func (l *stdioLink) pid() int {
 }
 
 // route reads the child's stdout and hands each line on, on this one
-// goroutine: responses to the requests waiting for them, notifications to
-// c.receive as raw JSON, the child's own requests to serveStdio. A line
-// that is not a JSON-RPC message is logged and skipped. At EOF the child is
-// exiting; the connection dies with its exit status.
-func (c *conn) route(stdout io.ReadCloser, l *stdioLink) {
+// goroutine (see routeLine). A line longer than maxSize is skipped; the
+// request it answers, if that can be told, fails with an error that names
+// the limit. At EOF the child is exiting; the connection dies with its
+// exit status.
+func (c *conn) route(stdout io.ReadCloser, l *stdioLink, maxSize int) {
 	defer c.stdoutClosed(l.proc.exited)
 	defer stdout.Close()
-	br := bufio.NewReaderSize(stdout, 64<<10)
-	garbage := 0
+	r := jsonrpc.NewReader(stdout, maxSize)
 	for {
-		line, err := br.ReadBytes('\n')
-		if line = bytes.TrimSpace(line); len(line) > 0 && !c.routeLine(l, line) {
-			garbage++
-			logGarbage(c.logger, line, garbage)
-		}
-		if err != nil {
+		line, err := r.Next()
+		var tooLarge *jsonrpc.TooLargeError
+		switch {
+		case errors.As(err, &tooLarge):
+			c.tooLarge(l, tooLarge)
+		case err != nil:
 			return
+		default:
+			c.routeLine(l, line)
 		}
 	}
 }
 
-// routeLine hands one message from the child on, and reports whether it
-// was a JSON-RPC message at all.
-func (c *conn) routeLine(l *stdioLink, line []byte) bool {
-	var m struct {
-		ID     json.RawMessage          `json:"id"`
-		Method string                   `json:"method"`
-		Params json.RawMessage          `json:"params"`
-		Result json.RawMessage          `json:"result"`
-		Error  *mcp.JSONRPCErrorDetails `json:"error"`
-	}
-	if json.Unmarshal(line, &m) != nil {
-		return false
+// routeLine hands one message from the child on: a response to the
+// request waiting for it, a notification to c.receive as raw JSON, the
+// child's own request to serveStdio. What is not a JSON-RPC 2.0 message
+// is logged, rate-limited, and skipped; an invalid response to a request
+// of ours fails that request, and an invalid request with a usable id gets
+// an error, so that neither side waits in vain.
+func (c *conn) routeLine(l *stdioLink, line []byte) {
+	m, err := jsonrpc.Decode(line)
+	if err == nil && m.IsNotification() {
+		err = checkNotification(m.Params)
 	}
 	switch {
-	case m.Method == "":
-		var id mcp.RequestId
-		if json.Unmarshal(m.ID, &id) != nil {
-			return false
-		}
-		l.tr.deliver(&transport.JSONRPCResponse{JSONRPC: mcp.JSONRPC_VERSION, ID: id, Result: m.Result, Error: m.Error})
-	case isNull(m.ID):
+	case err != nil && m.IsResponse() && m.ID != nil:
+		l.tr.deliver(m.ID, responseOf(&jsonrpc.Message{Error: &jsonrpc.Error{
+			Code: jsonrpc.CodeInternalError, Message: "the upstream sent an invalid response: " + err.Message}}))
+	case err != nil && m.ID != nil && !m.IsResponse():
+		l.answer(m.ID, nil, err)
+	case err != nil:
+		c.garbage(line, err)
+	case m.IsResponse():
+		l.tr.deliver(m.ID, responseOf(&m))
+	case m.IsNotification():
 		c.receive(m.Method, m.Params)
 	default:
 		c.serveStdio(l, m.ID, m.Method, m.Params)
 	}
-	return true
 }
 
-// logGarbage reports a stdout line that is not a JSON-RPC message,
+// notificationKeys are the members of an upstream notification's params
+// that mcpmux routes by (a progress token, a cancelled request, a
+// resource, a logger), which may not differ from these only in case.
+var notificationKeys = []string{"progressToken", "requestId", "uri", "logger", "_meta"}
+
+// checkNotification refuses params that could be read two ways (see
+// [jsonrpc.Scan]): mcpmux could route a notification by one member and the
+// client read another.
+func checkNotification(params json.RawMessage) *jsonrpc.Error {
+	var sp [5]jsonrpc.Span
+	if err := jsonrpc.Scan(params, notificationKeys, sp[:]); err != nil && params != nil && !errors.Is(err, jsonrpc.ErrNotObject) {
+		return jsonrpc.Errorf(jsonrpc.CodeInvalidRequest, "invalid notification: params: %s", err)
+	}
+	return nil
+}
+
+// tooLarge handles a message from the child that was larger than the
+// limit: the request it answers fails with an error that says so, a
+// request of the child's gets one.
+func (c *conn) tooLarge(l *stdioLink, e *jsonrpc.TooLargeError) {
+	id := e.ID()
+	c.logger.Warn("message from upstream too large; dropped", "size", e.Size, "max_message_size", e.Max, "id", string(id))
+	switch {
+	case id == nil:
+	case e.Method() != "":
+		l.answer(id, nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "invalid request: mcpmux received " + e.Error()})
+	default:
+		l.tr.deliver(id, responseOf(&jsonrpc.Message{Error: &jsonrpc.Error{
+			Code: jsonrpc.CodeInternalError, Message: "the upstream sent " + e.Error()}}))
+	}
+}
+
+// garbage logs a line from the child that is not a JSON-RPC message,
 // rate-limited: the first few in full, then one line per hundred.
-func logGarbage(logger *slog.Logger, line []byte, n int) {
+func (c *conn) garbage(line []byte, err *jsonrpc.Error) {
+	n := c.garbageLines.Add(1)
 	if n > 5 && n%100 != 0 {
 		return
 	}
@@ -151,7 +181,11 @@ func logGarbage(logger *slog.Logger, line []byte, n int) {
 	if len(line) > max {
 		line = append(line[:max:max], "…"...)
 	}
-	logger.Warn("upstream wrote non-JSON to stdout; skipped", "line", string(line), "count", n)
+	if err.Code == jsonrpc.CodeParseError {
+		c.logger.Warn("upstream wrote non-JSON to stdout; skipped", "line", string(line), "count", n)
+		return
+	}
+	c.logger.Warn("upstream wrote an invalid JSON-RPC message; skipped", "line", string(line), "err", err.Message, "count", n)
 }
 
 // stdoutClosed waits for the child to exit after its stdout ended, so that
@@ -168,9 +202,15 @@ func (c *conn) stdoutClosed(exited <-chan struct{}) {
 }
 
 // serveStdio answers one request from the child on a goroutine of its own
-// and writes the answer to its stdin, unless the request was cancelled.
+// and writes the answer to its stdin, unless the child cancelled it or the
+// connection died. A request beyond the bound of those in flight gets its
+// error at once, from the reader.
 func (c *conn) serveStdio(l *stdioLink, id json.RawMessage, method string, params json.RawMessage) {
-	ctx, done := c.track(c.life, id)
+	ctx, done, err := c.track(c.life, id)
+	if err != nil {
+		l.answer(id, nil, err)
+		return
+	}
 	go func() {
 		defer done()
 		res, err := c.serveIncoming(ctx, method, params)
@@ -182,19 +222,13 @@ func (c *conn) serveStdio(l *stdioLink, id json.RawMessage, method string, param
 
 // answer writes the response to one of the child's requests.
 func (l *stdioLink) answer(id, result json.RawMessage, err error) {
-	var b bytes.Buffer
-	b.WriteString(`{"jsonrpc":"2.0","id":`)
-	b.Write(id)
+	var msg []byte
 	if err == nil {
-		b.WriteString(`,"result":`)
-		b.Write(result)
+		msg = jsonrpc.AppendResult(nil, id, result)
 	} else {
-		e, _ := json.Marshal(errorObject(err))
-		b.WriteString(`,"error":`)
-		b.Write(e)
+		msg = jsonrpc.AppendError(nil, id, errorObject(err))
 	}
-	b.WriteString("}\n")
-	if _, werr := l.stdin.Write(b.Bytes()); werr != nil {
+	if _, werr := l.stdin.Write(msg); werr != nil {
 		l.logger.Debug("answering upstream request", "err", werr)
 	}
 }

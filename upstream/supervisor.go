@@ -61,6 +61,16 @@ type Options struct {
 	// and again after SIGTERM, before it is killed. Zero means 1s and 2s.
 	StopGrace time.Duration
 
+	// MaxMessageSize bounds a message from a stdio upstream, in bytes; a
+	// larger one is dropped, and the request it answers fails. Zero means
+	// jsonrpc.DefaultMaxMessageSize (64 MB).
+	MaxMessageSize int
+	// MaxIncoming bounds the upstream's requests to its client that may
+	// wait for an answer at once; one beyond it gets an error at once.
+	// Each waits at most the server's timeout. Zero means
+	// DefaultMaxIncoming.
+	MaxIncoming int
+
 	// Lazy: Run does not start the upstream until the first Request; it is
 	// started on demand.
 	Lazy bool
@@ -87,6 +97,12 @@ func (o *Options) request(server string) func(context.Context, string, json.RawM
 	}
 }
 
+func (o *Options) maxIncoming() int {
+	if o.MaxIncoming <= 0 {
+		return DefaultMaxIncoming
+	}
+	return o.MaxIncoming
+}
 func (o *Options) stableAfter() time.Duration { return orDefault(o.StableAfter, 30*time.Second) }
 
 func (o *Options) stopTimeouts() stopTimeouts {

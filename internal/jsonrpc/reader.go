@@ -162,7 +162,19 @@ func keepTail(tail, frag []byte) []byte {
 	return tail
 }
 
-var idKey = []string{"id"}
+// Method returns the method of the dropped message, if it is a request
+// or a notification whose method comes early enough to be told; "".
+func (e *TooLargeError) Method() string {
+	var sp [1]Span
+	_ = Scan(e.Head, methodKey, sp[:])
+	method, _ := String(sp[0].In(e.Head))
+	return method
+}
+
+var (
+	idKey     = []string{"id"}
+	methodKey = []string{"method"}
+)
 
 // FindID returns the id of the message whose first bytes are head, if
 // its top-level members up to the end of head include a usable id (a
