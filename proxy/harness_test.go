@@ -31,6 +31,7 @@ type mux struct {
 	sups   map[string]*upstream.Supervisor
 	client *client.Client
 	raw    transport.Interface
+	lines  *lineClient // with muxOptions.raw, instead of client and raw
 	ids    int
 	idMu   sync.Mutex
 
@@ -91,6 +92,10 @@ type muxOptions struct {
 	protocol string                // the client's protocol version ("": its choice)
 	client   []client.ClientOption // handlers and capabilities
 	pageSize int                   // proxy.Options.PageSize
+	maxSize  int                   // proxy.Options.MaxMessageSize
+	// raw: no MCP client; the test speaks JSON-RPC lines itself (see
+	// lineClient), starting with the handshake.
+	raw bool
 }
 
 func newMux(tb testing.TB, servers map[string]any, mo muxOptions, opts ...func(*upstream.Options)) *mux {
@@ -107,7 +112,7 @@ func newMux(tb testing.TB, servers map[string]any, mo muxOptions, opts ...func(*
 	}
 	logger := testLogger(tb)
 	m := &mux{t: tb, sups: map[string]*upstream.Supervisor{}}
-	m.srv = proxy.New(proxy.Options{Logger: logger, ListChangedDelay: 10 * time.Millisecond, Status: m.status, PageSize: mo.pageSize})
+	m.srv = proxy.New(proxy.Options{Logger: logger, ListChangedDelay: 10 * time.Millisecond, Status: m.status, PageSize: mo.pageSize, MaxMessageSize: mo.maxSize})
 	for _, s := range cfg.Enabled() {
 		o := upstream.Options{
 			Logger:         logger.With("upstream", s.Name),
@@ -137,6 +142,15 @@ func newMux(tb testing.TB, servers map[string]any, mo muxOptions, opts ...func(*
 		_ = m.srv.Serve(ctx, muxIn, muxOut)
 		muxOut.Close()
 	})
+	if mo.raw {
+		m.lines = newLineClient(tb, clientIn, clientOut)
+		tb.Cleanup(func() {
+			clientOut.Close()
+			cancel()
+			wg.Wait()
+		})
+		return m
+	}
 	m.raw = transport.NewIO(clientIn, clientOut, nil)
 	m.client = client.NewClient(m.raw, mo.client...)
 	tb.Cleanup(func() {

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -54,7 +57,7 @@ func (sess *session) request(ctx context.Context, c *call, m *jsonrpc.Message, p
 		return
 	}
 	if err := unsupportedVersion(p); err != nil {
-		sess.send(jsonrpc.AppendError(nil, m.ID, err))
+		sess.reply(c, jsonrpc.AppendError(nil, m.ID, err))
 		return
 	}
 	result, err := h(sess, ctx, p)
@@ -62,20 +65,26 @@ func (sess *session) request(ctx context.Context, c *call, m *jsonrpc.Message, p
 		return // the client asked us not to answer
 	}
 	if err != nil {
-		sess.send(jsonrpc.AppendError(nil, m.ID, sess.srv.clientError(err)))
+		sess.reply(c, jsonrpc.AppendError(nil, m.ID, sess.srv.clientError(err)))
 		return
 	}
 	if p.modern() {
 		result = modernResult(m.Method, result)
 	}
-	sess.sendResult(m.ID, result)
+	sess.replyResult(c, result)
 }
 
 // delegate lets mcp-go serve a protocol method: the handshake, discovery,
 // ping. The capabilities it reports are narrowed to what upstreams offer.
 // mcp-go decodes the request's id, and would answer an integer above 2^53
-// with another; the answer goes out under the id as the client wrote it.
+// with another (or fail to decode 1e400): the answer goes out under the id
+// as the client wrote it, and mcp-go sees a stand-in for an id it cannot
+// hold. (A stand-in cannot serve throughout: mcp-go tags the notifications
+// of a subscriptions/listen stream with the listen request's id.)
 func (sess *session) delegate(ctx context.Context, c *call, m *jsonrpc.Message, line []byte) {
+	if !exactInMCPGo(m.ID) {
+		line = jsonrpc.AppendRequest(nil, standIn(), m.Method, m.Params)
+	}
 	resp := sess.srv.mcp.HandleMessage(ctx, line)
 	if resp == nil || c.cancelled.Load() {
 		return
@@ -93,12 +102,29 @@ func (sess *session) delegate(ctx context.Context, c *call, m *jsonrpc.Message, 
 	out, err := reframe(resp)
 	switch {
 	case err != nil:
-		sess.send(jsonrpc.AppendError(nil, m.ID, err))
+		sess.reply(c, jsonrpc.AppendError(nil, m.ID, err))
 	case out.Error != nil:
-		sess.send(jsonrpc.AppendError(nil, m.ID, out.Error))
+		sess.reply(c, jsonrpc.AppendError(nil, m.ID, out.Error))
 	default:
-		sess.send(jsonrpc.AppendResult(nil, m.ID, out.Result))
+		sess.reply(c, jsonrpc.AppendResult(nil, m.ID, out.Result))
 	}
+}
+
+// exactInMCPGo reports whether mcp-go's RequestId holds id exactly: a
+// string, or an integer of at most 15 digits (float64 holds those).
+func exactInMCPGo(id json.RawMessage) bool {
+	if id[0] == '"' {
+		return true
+	}
+	digits := strings.TrimPrefix(string(id), "-")
+	return len(digits) <= 15 && strings.Trim(digits, "0123456789") == ""
+}
+
+var standIns atomic.Int64
+
+// standIn returns a fresh id for a request mcp-go serves under another.
+func standIn() json.RawMessage {
+	return jsonrpc.Quote("mcpmux-stand-in-" + strconv.FormatInt(standIns.Add(1), 10))
 }
 
 // reframe encodes mcp-go's response and decodes it again in the wire's

@@ -52,6 +52,7 @@ type session struct {
 
 // call is one client request being served.
 type call struct {
+	id        json.RawMessage // as the client wrote it
 	cancel    context.CancelFunc
 	cancelled atomic.Bool // by the client: no response is sent
 }
@@ -249,10 +250,10 @@ func (sess *session) dispatch(ctx context.Context, line []byte, calls *group) {
 			return
 		}
 		if !calls.Go(func() {
-			defer sess.untrack(m.ID, c)
+			defer sess.untrack(c)
 			sess.request(ctx, c, &m, &p, line)
 		}) {
-			sess.untrack(m.ID, c)
+			sess.untrack(c)
 		}
 	}
 }
@@ -284,19 +285,26 @@ func (sess *session) track(ctx context.Context, id json.RawMessage) (context.Con
 		return nil, nil, false
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	c := &call{cancel: cancel}
+	c := &call{id: id, cancel: cancel}
 	sess.inflight[string(id)] = c
 	return ctx, c, true
 }
 
-// untrack ends request c, which is tracked under id.
-func (sess *session) untrack(id json.RawMessage, c *call) {
+// untrack ends request c. Calling it again does nothing.
+func (sess *session) untrack(c *call) {
 	sess.mu.Lock()
-	if sess.inflight[string(id)] == c {
-		delete(sess.inflight, string(id))
+	if sess.inflight[string(c.id)] == c {
+		delete(sess.inflight, string(c.id))
 	}
 	sess.mu.Unlock()
 	c.cancel()
+}
+
+// reply ends request c and sends its response. The request is no longer
+// in flight when the client reads the response, which may reuse its id.
+func (sess *session) reply(c *call, msg []byte) {
+	sess.untrack(c)
+	sess.send(msg)
 }
 
 // cancel cancels the request with the given id, as the client asked.
@@ -323,13 +331,14 @@ func (sess *session) tooLarge(e *jsonrpc.TooLargeError) {
 // pieces rather than copied into one message first.
 const largeResult = 1 << 20
 
-// sendResult writes the response to request id with a raw result.
-func (sess *session) sendResult(id, result json.RawMessage) {
+// replyResult ends request c and sends its raw result (see reply).
+func (sess *session) replyResult(c *call, result json.RawMessage) {
 	if len(result) < largeResult || bytes.IndexByte(result, '\n') >= 0 || bytes.IndexByte(result, '\r') >= 0 {
-		sess.send(jsonrpc.AppendResult(nil, id, result))
+		sess.reply(c, jsonrpc.AppendResult(nil, c.id, result))
 		return
 	}
-	msg := jsonrpc.AppendResult(nil, id, json.RawMessage("0"))
+	sess.untrack(c)
+	msg := jsonrpc.AppendResult(nil, c.id, json.RawMessage("0"))
 	end := len(msg) - len("0}\n")
 	sess.outMu.Lock()
 	defer sess.outMu.Unlock()
