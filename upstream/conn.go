@@ -42,9 +42,9 @@ type conn struct {
 	shut      chan struct{} // closed once the transport is closed and the link released
 }
 
-// link is how a conn reaches its upstream, beside the mcp-go transport: a
-// child process ([stdioLink]) or an HTTP endpoint ([remoteLink]). Its
-// methods are safe for concurrent use.
+// link is how a conn reaches its upstream, beside the transport: a child
+// process ([stdioLink]) or an HTTP endpoint ([remoteLink]). Its methods are
+// safe for concurrent use.
 type link interface {
 	// lost returns why err, the transport's error for a request or a
 	// notification, shows the connection to be dead, or nil if it does
@@ -145,15 +145,17 @@ func (c *conn) handshake(ctx context.Context, clientInfo mcp.Implementation, cap
 	if !mcp.IsValidProtocolVersion(c.init.ProtocolVersion) {
 		return fmt.Errorf("initializing: unsupported protocol version %q", c.init.ProtocolVersion)
 	}
-	if h, ok := c.tr.(transport.HTTPConnection); ok {
-		h.SetProtocolVersion(c.init.ProtocolVersion)
+	if n, ok := c.tr.(negotiator); ok {
+		if err := n.negotiated(ctx, c.init.ProtocolVersion); err != nil {
+			return fmt.Errorf("opening the listening stream: %w", c.link.explain(err))
+		}
 	}
 	return c.sendNotification(ctx, "notifications/initialized", nil)
 }
 
 // start starts the transport for the life of the connection: SSE's event
-// stream and streamable HTTP's listening stream run on the context Start
-// is given. ctx bounds only the start itself.
+// stream runs on the context Start is given. ctx bounds only the start
+// itself.
 func (c *conn) start(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, c.endLife)
 	defer stop()
@@ -221,10 +223,9 @@ func (c *conn) awaitDeath(ctx context.Context) bool {
 
 // cancel tells the upstream to stop working on request id. It is sent off
 // the caller's path: an upstream that does not read what it is sent must
-// not hold up the caller, who already has its answer. mcp-go sends it by
-// itself only over stdio; mcpmux sends it over every transport, as the
-// handshake-based revisions it speaks want. A connection that dies takes
-// its cancellations with it.
+// not hold up the caller, who already has its answer. mcpmux sends it over
+// every transport, as the handshake-based revisions it speaks want. A
+// connection that dies takes its cancellations with it.
 func (c *conn) cancel(id mcp.RequestId, method string, reason error) {
 	if method == "initialize" || c.dead() {
 		return
@@ -268,8 +269,8 @@ func (c *conn) dead() bool {
 	}
 }
 
-// rpcError returns the upstream's error in the wire's terms. The stdio
-// transport keeps data raw; mcp-go's remote ones decode it.
+// rpcError returns the upstream's error in the wire's terms. Every
+// transport keeps its data raw.
 func rpcError(d *mcp.JSONRPCErrorDetails) *jsonrpc.Error {
 	e := &jsonrpc.Error{Code: d.Code, Message: d.Message}
 	switch data := d.Data.(type) {

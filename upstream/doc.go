@@ -16,8 +16,17 @@
 //
 // The package knows nothing about other upstreams or about exposed names: it
 // reports what happens through the callbacks in [Options] and answers
-// requests by the upstream's own names. Requests and results travel as raw
-// JSON so that nothing the upstream sends is lost on the way. (Remote
-// upstreams' notifications and requests to mcpmux are the exception:
-// mcp-go decodes them before mcpmux sees them.)
+// requests by the upstream's own names. Requests, results, notifications
+// and the upstream's own requests travel as raw JSON so that nothing the
+// upstream sends is lost on the way.
+//
+// Every transport is the package's own: stdio's ([pipeTransport]), the
+// streamable HTTP client ([streamable]) and the HTTP+SSE client
+// ([sseClient]). mcp-go's cannot be configured to do what a proxy must:
+// its stdio transport costs each response extra hand-offs and decodings,
+// its streamable HTTP client cuts each request of the server's off after a
+// hard 30s (an elicitation that a person answers later fails), its SSE
+// client drops the server's requests, and its remote clients decode what
+// the server sends and encode it again, losing key order and integers
+// above 2^53. Only mcp-go's message types remain at the boundary.
 package upstream

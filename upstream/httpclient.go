@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -17,15 +18,22 @@ const (
 	tlsTimeout  = 10 * time.Second
 )
 
+// dialFunc connects to a remote upstream, as net.Dialer.DialContext does.
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
 // newHTTPClient returns the HTTP client of one remote connection: its own,
 // so that closing the connection closes every socket it used. Only
 // connecting is bounded. Redirects must stay on the server's scheme and
-// host, where its headers, which carry secrets, are meant to go.
-func newHTTPClient() *http.Client {
+// host, where its headers, which carry secrets, are meant to go. A nil
+// dial means a net.Dialer's.
+func newHTTPClient(dial dialFunc) *http.Client {
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	}
 	return &http.Client{
 		Transport: &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			DialContext:           dial,
 			ForceAttemptHTTP2:     true,
 			TLSHandshakeTimeout:   tlsTimeout,
 			ExpectContinueTimeout: time.Second,

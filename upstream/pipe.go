@@ -3,7 +3,6 @@ package upstream
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"sync"
 
 	"github.com/mark3labs/mcp-go/client/transport"
@@ -18,10 +17,8 @@ import (
 // transport, which would cost every response two more goroutine hand-offs
 // and three more decodings.
 type pipeTransport struct {
-	stdin *lockedWriter
-
-	mu      sync.Mutex
-	pending map[string]chan *transport.JSONRPCResponse // by request id, a string
+	stdin   *lockedWriter
+	waiters waiters
 
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
@@ -30,7 +27,7 @@ type pipeTransport struct {
 var _ transport.Interface = (*pipeTransport)(nil)
 
 func newPipeTransport(stdin *lockedWriter) *pipeTransport {
-	return &pipeTransport{stdin: stdin, pending: map[string]chan *transport.JSONRPCResponse{}, done: make(chan struct{})}
+	return &pipeTransport{stdin: stdin, done: make(chan struct{})}
 }
 
 func (t *pipeTransport) Start(context.Context) error { return nil }
@@ -43,23 +40,11 @@ func (t *pipeTransport) SetNotificationHandler(func(mcp.JSONRPCNotification)) {}
 // SendRequest writes the request and waits for its response, for ctx to
 // end, or for the transport to close. The connection's ids are strings.
 func (t *pipeTransport) SendRequest(ctx context.Context, req transport.JSONRPCRequest) (*transport.JSONRPCResponse, error) {
-	key, ok := req.ID.Value().(string)
-	if !ok {
-		return nil, fmt.Errorf("request id %v is not a string", req.ID.Value())
-	}
-	line, err := requestLine(key, req)
+	line, answer, remove, err := t.waiters.start(req)
 	if err != nil {
 		return nil, err
 	}
-	answer := make(chan *transport.JSONRPCResponse, 1)
-	t.mu.Lock()
-	t.pending[key] = answer
-	t.mu.Unlock()
-	defer func() {
-		t.mu.Lock()
-		delete(t.pending, key)
-		t.mu.Unlock()
-	}()
+	defer remove()
 	if err := t.write(line); err != nil {
 		return nil, err
 	}
@@ -83,22 +68,9 @@ func (t *pipeTransport) SendNotification(_ context.Context, n mcp.JSONRPCNotific
 }
 
 // deliver hands the response to request id (raw, as the child wrote it)
-// to the request waiting for it; a response nobody waits for (its request
-// was cancelled) is dropped.
+// to the request waiting for it.
 func (t *pipeTransport) deliver(id json.RawMessage, resp *transport.JSONRPCResponse) {
-	key, ok := jsonrpc.Unquote(id)
-	if !ok {
-		return // not one of ours: they are strings
-	}
-	t.mu.Lock()
-	answer := t.pending[string(key)]
-	t.mu.Unlock()
-	if answer != nil {
-		select {
-		case answer <- resp:
-		default: // a duplicate response
-		}
-	}
+	t.waiters.deliver(id, resp)
 }
 
 // Close fails the requests in flight and every later write.

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"maps"
-	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -19,12 +17,18 @@ import (
 	"github.com/mcpmux/mcpmux/registry"
 )
 
-// unbounded stands in where mcp-go wants a time limit of its own (its SSE
-// transport waits 60s for a response by default).
-const unbounded = time.Duration(math.MaxInt64)
-
 // remoteLink is the link of a remote upstream, reached over streamable
-// HTTP or the older HTTP+SSE transport with an HTTP client of its own.
+// HTTP ([streamable]) or the older HTTP+SSE transport ([sseClient]) with
+// an HTTP client of its own.
+//
+// Both transports are mcpmux's own, as stdio's is, because mcp-go's cannot
+// be configured to do what a proxy must: its streamable HTTP client gives
+// each request of the server's a hard 30s (an elicitation that a person
+// answers later fails), its SSE client drops the server's requests, and
+// both decode what the server sends into typed structs and encode it again
+// (key order lost, integers above 2^53 altered). Here, the server's
+// notifications and requests reach the conn raw, and its requests wait for
+// their answer as long as the client takes.
 type remoteLink struct {
 	host    string // of the server's URL, for messages
 	client  *http.Client
@@ -36,92 +40,50 @@ var _ link = (*remoteLink)(nil)
 // dialRemote returns a connection to the remote upstream srv. Nothing is
 // sent until the handshake.
 func dialRemote(srv *registry.Server, o *Options, notify func(string, json.RawMessage)) (*conn, error) {
-	l := &remoteLink{host: hostOf(srv.URL), client: newHTTPClient(), secrets: newSecrets(srv.URL)}
-	tr, err := l.transport(srv, o.logger())
-	if err != nil {
-		return nil, l.explain(err)
+	l := &remoteLink{host: hostOf(srv.URL), client: newHTTPClient(o.dial), secrets: newSecrets(srv.URL, srv.Headers)}
+	if _, err := url.Parse(srv.URL); err != nil {
+		return nil, l.explain(fmt.Errorf("parsing the server's URL: %w", err))
 	}
+	var (
+		tr transport.Interface
+		w  *httpWire
+	)
+	if srv.Transport() == registry.TransportSSE {
+		t := &sseClient{}
+		tr, w = t, &t.httpWire
+		w.post = t.send
+	} else {
+		t := &streamable{}
+		tr, w = t, &t.httpWire
+		w.post = t.send
+	}
+	w.init(srv.URL, l.client, maps.Clone(srv.Headers), l.secrets, o.logger(), o.MaxMessageSize)
 	c := newConn(tr, l, srv, o, notify)
-	tr.SetNotificationHandler(c.receiveRemote)
-	if b, ok := tr.(transport.BidirectionalInterface); ok {
-		b.SetRequestHandler(c.serveRemote)
-	}
-	if sse, ok := tr.(sseTransport); ok {
-		sse.SetConnectionLostHandler(func(err error) {
-			c.die(fmt.Errorf("SSE stream lost: %w", l.explain(err)))
-		})
+	w.dispatch, w.drop = c.dispatch, c.dropTooLarge
+	w.die = func(err error) {
+		reason, _ := l.lost(err)
+		if reason == nil {
+			reason = l.explain(err)
+		}
+		c.die(reason)
 	}
 	return c, nil
 }
 
-// transport returns the mcp-go transport for srv. Streamable HTTP keeps
-// the standalone GET stream open, on which the server sends what belongs
-// to no request of ours: list changes, resource updates, and its own
-// requests such as sampling. mcp-go's log lines go to logger at debug
-// level, without the URL's secrets.
-func (l *remoteLink) transport(srv *registry.Server, logger *slog.Logger) (transport.Interface, error) {
-	headers := maps.Clone(srv.Headers)
-	tlog := slog.New(transportLog{logger.Handler(), l.secrets})
-	if srv.Transport() == registry.TransportSSE {
-		tr, err := transport.NewSSE(srv.URL,
-			transport.WithHeaders(headers),
-			transport.WithHTTPClient(l.client),
-			transport.WithSSELogger(tlog),
-			transport.WithEndpointTimeout(unbounded), // the start timeout bounds it
-			transport.WithResponseTimeout(unbounded), // the request's context bounds it
-		)
-		if err != nil {
-			return nil, err
-		}
-		return sseTransport{tr}, nil
-	}
-	tr, err := transport.NewStreamableHTTP(srv.URL,
-		transport.WithHTTPHeaders(headers),
-		transport.WithHTTPBasicClient(l.client),
-		transport.WithHTTPLogger(tlog),
-		//lint:ignore SA1019 mcpmux speaks the handshake-based revisions to upstreams, which need the GET stream for notifications outside requests.
-		transport.WithContinuousListening(),
-	)
-	if err != nil {
-		return nil, err
-	}
-	return tr, nil
-}
-
-// sseTransport is mcp-go's SSE transport with requests bounded by their
-// context alone. mcp-go shortens its response timeout to the context's
-// deadline and would fail the request a moment before the deadline, with
-// an error of its own; the upstream would not be told of the cancellation.
-type sseTransport struct{ *transport.SSE }
-
-func (t sseTransport) SendRequest(ctx context.Context, req transport.JSONRPCRequest) (*transport.JSONRPCResponse, error) {
-	ctx, cancel := withoutDeadline(ctx)
-	defer cancel()
-	return t.SSE.SendRequest(ctx, req)
-}
-
-// withoutDeadline returns a context that ends when ctx does but has no
-// deadline.
-func withoutDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	out, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
-	return out, func() {
-		stop()
-		cancel(nil)
-	}
-}
-
-// lost: the server forgot the session (HTTP 404), or the network failed
-// under a request: no connection, a connection reset, or one the server
-// closed before it answered. A request whose context ended tells nothing.
-// A request that found the session gone or could not connect never
-// reached the server.
+// lost: the server forgot the session (HTTP 404), its event stream ended,
+// or the network failed under a request: no connection, a connection
+// reset, or one the server closed before it answered. A request whose
+// context ended tells nothing. A request that found the session gone or
+// could not connect never reached the server.
 func (l *remoteLink) lost(err error) (error, bool) {
 	var op *net.OpError
 	var ue *url.Error
+	var broken *brokenStreamError
 	switch {
-	case errors.Is(err, transport.ErrSessionTerminated):
+	case errors.Is(err, errSessionGone):
 		return errSessionExpired, true
+	case errors.Is(err, errStreamLost):
+		return l.explain(err), false
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		return nil, false
 	case errors.As(err, &op) && op.Op == "dial":
@@ -130,8 +92,19 @@ func (l *remoteLink) lost(err error) (error, bool) {
 		return op, false
 	case errors.As(err, &ue) && (errors.Is(ue.Err, io.EOF) || errors.Is(ue.Err, io.ErrUnexpectedEOF)):
 		return fmt.Errorf("%s closed the connection before answering: %w", l.host, ue.Err), false
+	case errors.As(err, &broken):
+		return l.explain(err), false
 	}
 	return nil, false
+}
+
+// networkFailure reports whether err shows the server unreachable or the
+// connection to it broken, rather than an answer of the server's.
+func networkFailure(err error) bool {
+	var op *net.OpError
+	var ue *url.Error
+	return (errors.As(err, &op) && !op.Timeout()) ||
+		(errors.As(err, &ue) && (errors.Is(ue.Err, io.EOF) || errors.Is(ue.Err, io.ErrUnexpectedEOF)))
 }
 
 // hostOf returns the host of rawURL, with its port if it has one.
@@ -144,16 +117,20 @@ func hostOf(rawURL string) string {
 }
 
 // deathGrace: remote connections learn of their death from requests, or
-// from the SSE stream, which has ended by the time a request fails.
+// from their event streams, which have ended by the time a request fails.
 func (l *remoteLink) deathGrace() time.Duration { return 0 }
 
 // explain hides the URL's secrets and says what to do about the failures
 // that a configuration change fixes.
 func (l *remoteLink) explain(err error) error {
+	var notStreamable *notStreamableError
+	var notSSE *notSSEError
 	switch {
-	case errors.Is(err, transport.ErrLegacySSEServer):
+	case errors.As(err, &notStreamable):
 		err = fmt.Errorf(`%w; if it speaks the older HTTP+SSE transport, set "type": "sse"`, err)
-	case errors.Is(err, transport.ErrAuthorizationRequired):
+	case errors.As(err, &notSSE):
+		err = fmt.Errorf(`%w; if it speaks streamable HTTP, remove "type": "sse"`, err)
+	case errors.Is(err, errUnauthorized):
 		err = fmt.Errorf("%w (HTTP 401): check the server's headers; mcpmux does not do OAuth", err)
 	}
 	return l.secrets.hideErr(err)

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mark3labs/mcp-go/client/transport"
+
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 	"github.com/mcpmux/mcpmux/registry"
 )
@@ -30,7 +32,10 @@ type stdioLink struct {
 	stops  stopTimeouts
 }
 
-var _ link = (*stdioLink)(nil)
+var (
+	_ link    = (*stdioLink)(nil)
+	_ replier = (*stdioLink)(nil)
+)
 
 // dialStdio starts the child of srv and connects to its pipes. The child
 // belongs to the conn until close returns.
@@ -101,7 +106,7 @@ func (c *conn) route(stdout io.ReadCloser, l *stdioLink, maxSize int) {
 		var tooLarge *jsonrpc.TooLargeError
 		switch {
 		case errors.As(err, &tooLarge):
-			c.tooLarge(l, tooLarge)
+			c.dropTooLarge(tooLarge, l)
 		case err != nil:
 			return
 		default:
@@ -110,83 +115,8 @@ func (c *conn) route(stdout io.ReadCloser, l *stdioLink, maxSize int) {
 	}
 }
 
-// routeLine hands one message from the child on: a response to the
-// request waiting for it, a notification to c.receive as raw JSON, the
-// child's own request to serveStdio. What is not a JSON-RPC 2.0 message
-// is logged, rate-limited, and skipped; an invalid response to a request
-// of ours fails that request, and an invalid request with a usable id gets
-// an error, so that neither side waits in vain.
-func (c *conn) routeLine(l *stdioLink, line []byte) {
-	m, err := jsonrpc.Decode(line)
-	if err == nil && m.IsNotification() {
-		err = checkNotification(m.Params)
-	}
-	switch {
-	case err != nil && m.IsResponse() && m.ID != nil:
-		l.tr.deliver(m.ID, responseOf(&jsonrpc.Message{Error: &jsonrpc.Error{
-			Code: jsonrpc.CodeInternalError, Message: "the upstream sent an invalid response: " + err.Message}}))
-	case err != nil && m.ID != nil && !m.IsResponse():
-		l.answer(m.ID, nil, err)
-	case err != nil:
-		c.garbage(line, err)
-	case m.IsResponse():
-		l.tr.deliver(m.ID, responseOf(&m))
-	case m.IsNotification():
-		c.receive(m.Method, m.Params)
-	default:
-		c.serveStdio(l, m.ID, m.Method, m.Params)
-	}
-}
-
-// notificationKeys are the members of an upstream notification's params
-// that mcpmux routes by (a progress token, a cancelled request, a
-// resource, a logger), which may not differ from these only in case.
-var notificationKeys = []string{"progressToken", "requestId", "uri", "logger", "_meta"}
-
-// checkNotification refuses params that could be read two ways (see
-// [jsonrpc.Scan]): mcpmux could route a notification by one member and the
-// client read another.
-func checkNotification(params json.RawMessage) *jsonrpc.Error {
-	var sp [5]jsonrpc.Span
-	if err := jsonrpc.Scan(params, notificationKeys, sp[:]); err != nil && params != nil && !errors.Is(err, jsonrpc.ErrNotObject) {
-		return jsonrpc.Errorf(jsonrpc.CodeInvalidRequest, "invalid notification: params: %s", err)
-	}
-	return nil
-}
-
-// tooLarge handles a message from the child that was larger than the
-// limit: the request it answers fails with an error that says so, a
-// request of the child's gets one.
-func (c *conn) tooLarge(l *stdioLink, e *jsonrpc.TooLargeError) {
-	id := e.ID()
-	c.logger.Warn("message from upstream too large; dropped", "size", e.Size, "max_message_size", e.Max, "id", string(id))
-	switch {
-	case id == nil:
-	case e.Method() != "":
-		l.answer(id, nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "invalid request: mcpmux received " + e.Error()})
-	default:
-		l.tr.deliver(id, responseOf(&jsonrpc.Message{Error: &jsonrpc.Error{
-			Code: jsonrpc.CodeInternalError, Message: "the upstream sent " + e.Error()}}))
-	}
-}
-
-// garbage logs a line from the child that is not a JSON-RPC message,
-// rate-limited: the first few in full, then one line per hundred.
-func (c *conn) garbage(line []byte, err *jsonrpc.Error) {
-	n := c.garbageLines.Add(1)
-	if n > 5 && n%100 != 0 {
-		return
-	}
-	const max = 200
-	if len(line) > max {
-		line = append(line[:max:max], "…"...)
-	}
-	if err.Code == jsonrpc.CodeParseError {
-		c.logger.Warn("upstream wrote non-JSON to stdout; skipped", "line", string(line), "count", n)
-		return
-	}
-	c.logger.Warn("upstream wrote an invalid JSON-RPC message; skipped", "line", string(line), "err", err.Message, "count", n)
-}
+// routeLine hands one message from the child on (see dispatch).
+func (c *conn) routeLine(l *stdioLink, line []byte) { c.dispatch(line, l) }
 
 // stdoutClosed waits for the child to exit after its stdout ended, so that
 // the connection dies with the exit status as its reason; a child that
@@ -201,34 +131,14 @@ func (c *conn) stdoutClosed(exited <-chan struct{}) {
 	}
 }
 
-// serveStdio answers one request from the child on a goroutine of its own
-// and writes the answer to its stdin, unless the child cancelled it or the
-// connection died. A request beyond the bound of those in flight gets its
-// error at once, from the reader.
-func (c *conn) serveStdio(l *stdioLink, id json.RawMessage, method string, params json.RawMessage) {
-	ctx, done, err := c.track(c.life, id)
-	if err != nil {
-		l.answer(id, nil, err)
-		return
-	}
-	go func() {
-		defer done()
-		res, err := c.serveIncoming(ctx, method, params)
-		if ctx.Err() == nil || err == nil {
-			l.answer(id, res, err)
-		}
-	}()
+// deliver hands a response from the child to the request waiting for it.
+func (l *stdioLink) deliver(id json.RawMessage, resp *transport.JSONRPCResponse) {
+	l.tr.deliver(id, resp)
 }
 
 // answer writes the response to one of the child's requests.
 func (l *stdioLink) answer(id, result json.RawMessage, err error) {
-	var msg []byte
-	if err == nil {
-		msg = jsonrpc.AppendResult(nil, id, result)
-	} else {
-		msg = jsonrpc.AppendError(nil, id, errorObject(err))
-	}
-	if _, werr := l.stdin.Write(msg); werr != nil {
+	if _, werr := l.stdin.Write(answerMessage(id, result, err)); werr != nil {
 		l.logger.Debug("answering upstream request", "err", werr)
 	}
 }

@@ -44,11 +44,12 @@ type Options struct {
 	// OnState receives every change of state. Nil ignores.
 	OnState func(Status)
 	// OnRequest answers the upstream's requests to its client (sampling,
-	// elicitation, roots), each on a goroutine of its own; ctx ends when the
-	// upstream cancels the request or the connection dies, and over
-	// streamable HTTP after 30s, a limit of mcp-go's. Nil answers them with
-	// an error. Ping is answered by mcpmux itself. Upstreams reached over
-	// SSE cannot send requests: mcp-go's SSE transport drops them.
+	// elicitation, roots), over every transport, each on a goroutine of its
+	// own; ctx ends when the upstream cancels the request, the connection
+	// dies, or the request has waited as long as it may: the server's
+	// timeout, and for sampling and elicitation, which a person may be
+	// answering, at least PersonWait. Nil answers them with an error. Ping
+	// is answered by mcpmux itself.
 	OnRequest func(ctx context.Context, server, method string, params json.RawMessage) (json.RawMessage, error)
 
 	// StartTimeout bounds starting, initialising and listing. Zero means
@@ -61,8 +62,10 @@ type Options struct {
 	// and again after SIGTERM, before it is killed. Zero means 1s and 2s.
 	StopGrace time.Duration
 
-	// MaxMessageSize bounds a message from a stdio upstream, in bytes; a
-	// larger one is dropped, and the request it answers fails. Zero means
+	// MaxMessageSize bounds a message from an upstream, in bytes: a line
+	// of a stdio upstream, a response body or the data of one event of a
+	// remote one. A larger one is dropped, and the request it answers
+	// fails. Zero means
 	// jsonrpc.DefaultMaxMessageSize (64 MB).
 	MaxMessageSize int
 	// MaxIncoming bounds the upstream's requests to its client that may
@@ -78,6 +81,10 @@ type Options struct {
 	// this long is stopped until the next Request. Zero means the server's
 	// IdleAfter().
 	IdleTimeout time.Duration
+
+	// dial, if set, connects remote upstreams instead of a net.Dialer:
+	// tests give an in-memory network, which testing/synctest needs.
+	dial dialFunc
 }
 
 func (o *Options) logger() *slog.Logger {

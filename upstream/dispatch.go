@@ -1,0 +1,126 @@
+package upstream
+
+import (
+	"encoding/json"
+	"errors"
+
+	"github.com/mark3labs/mcp-go/client/transport"
+
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
+)
+
+// replier is how a conn answers what its upstream sends, over whichever
+// transport: deliver hands a response to the request of mcpmux's that
+// waits for it (a response nobody waits for is dropped), and answer sends
+// the response to one of the upstream's own requests. Both never block for
+// long and are safe for concurrent use.
+type replier interface {
+	deliver(id json.RawMessage, resp *transport.JSONRPCResponse)
+	answer(id, result json.RawMessage, err error)
+}
+
+// dispatch hands one message from the upstream on: a response to the
+// request waiting for it, a notification to c.receive as raw JSON, the
+// upstream's own request to c.serve. What is not a JSON-RPC 2.0 message
+// is logged, rate-limited, and skipped; an invalid response to a request
+// of ours fails that request, and an invalid request with a usable id gets
+// an error, so that neither side waits in vain.
+func (c *conn) dispatch(data []byte, r replier) {
+	m, err := jsonrpc.Decode(data)
+	if err == nil && m.IsNotification() {
+		err = checkNotification(m.Params)
+	}
+	switch {
+	case err != nil && m.IsResponse() && m.ID != nil:
+		r.deliver(m.ID, responseOf(&jsonrpc.Message{Error: &jsonrpc.Error{
+			Code: jsonrpc.CodeInternalError, Message: "the upstream sent an invalid response: " + err.Message}}))
+	case err != nil && m.ID != nil && !m.IsResponse():
+		r.answer(m.ID, nil, err)
+	case err != nil:
+		c.garbage(data, err)
+	case m.IsResponse():
+		r.deliver(m.ID, responseOf(&m))
+	case m.IsNotification():
+		c.receive(m.Method, m.Params)
+	default:
+		c.serve(m.ID, m.Method, m.Params, r)
+	}
+}
+
+// notificationKeys are the members of an upstream notification's params
+// that mcpmux routes by (a progress token, a cancelled request, a
+// resource, a logger), which may not differ from these only in case.
+var notificationKeys = []string{"progressToken", "requestId", "uri", "logger", "_meta"}
+
+// checkNotification refuses params that could be read two ways (see
+// [jsonrpc.Scan]): mcpmux could route a notification by one member and the
+// client read another.
+func checkNotification(params json.RawMessage) *jsonrpc.Error {
+	var sp [5]jsonrpc.Span
+	if err := jsonrpc.Scan(params, notificationKeys, sp[:]); err != nil && params != nil && !errors.Is(err, jsonrpc.ErrNotObject) {
+		return jsonrpc.Errorf(jsonrpc.CodeInvalidRequest, "invalid notification: params: %s", err)
+	}
+	return nil
+}
+
+// dropTooLarge handles a message from the upstream that was larger than
+// the limit: the request it answers fails with an error that says so, a
+// request of the upstream's gets one.
+func (c *conn) dropTooLarge(e *jsonrpc.TooLargeError, r replier) {
+	id := e.ID()
+	c.logger.Warn("message from upstream too large; dropped", "size", e.Size, "max_message_size", e.Max, "id", string(id))
+	switch {
+	case id == nil:
+	case e.Method() != "":
+		r.answer(id, nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "invalid request: mcpmux received " + e.Error()})
+	default:
+		r.deliver(id, responseOf(&jsonrpc.Message{Error: &jsonrpc.Error{
+			Code: jsonrpc.CodeInternalError, Message: "the upstream sent " + e.Error()}}))
+	}
+}
+
+// garbage logs a message from the upstream that is not a JSON-RPC
+// message, rate-limited: the first few in full, then one in a hundred.
+func (c *conn) garbage(data []byte, err *jsonrpc.Error) {
+	n := c.garbageLines.Add(1)
+	if n > 5 && n%100 != 0 {
+		return
+	}
+	const max = 200
+	if len(data) > max {
+		data = append(data[:max:max], "…"...)
+	}
+	if err.Code == jsonrpc.CodeParseError {
+		c.logger.Warn("upstream wrote non-JSON; skipped", "line", string(data), "count", n)
+		return
+	}
+	c.logger.Warn("upstream wrote an invalid JSON-RPC message; skipped", "line", string(data), "err", err.Message, "count", n)
+}
+
+// serve answers one request from the upstream on a goroutine of its own
+// and hands the answer to r, unless the upstream cancelled it or the
+// connection died. A request beyond the bound of those in flight gets its
+// error at once, from the reader.
+func (c *conn) serve(id json.RawMessage, method string, params json.RawMessage, r replier) {
+	ctx, done, err := c.track(c.life, id)
+	if err != nil {
+		r.answer(id, nil, err)
+		return
+	}
+	go func() {
+		defer done()
+		res, err := c.serveIncoming(ctx, method, params)
+		if ctx.Err() == nil || err == nil {
+			r.answer(id, res, err)
+		}
+	}()
+}
+
+// answerMessage encodes the response to one of the upstream's requests:
+// its raw result, or err as a JSON-RPC error.
+func answerMessage(id, result json.RawMessage, err error) []byte {
+	if err == nil {
+		return jsonrpc.AppendResult(nil, id, result)
+	}
+	return jsonrpc.AppendError(nil, id, errorObject(err))
+}
