@@ -42,6 +42,13 @@ func TestSurfaceThroughMcpmux(t *testing.T) {
 	direct.c = startDirect(t, ctx, bin, direct.options()...)
 	mux := newSurfaceClient()
 	mux.c = startMcpmux(t, ctx, writeConfig(t, map[string]any{"everything": map[string]any{"command": bin}}), mux.options()...).client
+	testSurface(t, ctx, direct, mux)
+}
+
+// testSurface runs the tests of TestSurfaceThroughMcpmux with clients of
+// server-everything, direct and through mcpmux (as its upstream
+// "everything"), over whichever transport.
+func testSurface(t *testing.T, ctx context.Context, direct, mux *surfaceClient) {
 	// The client's first list, which a host that lists once keeps for the
 	// whole session.
 	first := rawTools(t, ctx, mux.c)
@@ -721,11 +728,24 @@ func (s *fixedSampler) CreateMessage(_ context.Context, req mcp.CreateMessageReq
 	}, nil
 }
 
-// fixedElicitor accepts every elicitation with the same few fields.
-type fixedElicitor struct{ seen[mcp.ElicitationParams] }
+// fixedElicitor accepts every elicitation with the same few fields, after
+// delay, as a person takes time to answer.
+type fixedElicitor struct {
+	seen[mcp.ElicitationParams]
+	delay time.Duration
+}
 
-func (e *fixedElicitor) Elicit(_ context.Context, req mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
+func (e *fixedElicitor) Elicit(ctx context.Context, req mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
 	e.add(req.Params)
+	if e.delay > 0 {
+		t := time.NewTimer(e.delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	return &mcp.ElicitationResult{ElicitationResponse: mcp.ElicitationResponse{
 		Action:  mcp.ElicitationResponseActionAccept,
 		Content: map[string]any{"name": "Ada Lovelace", "check": true, "email": "ada@example.com", "integer": 42},
