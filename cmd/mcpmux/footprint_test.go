@@ -107,7 +107,7 @@ func serveTenAndMeasure(tb testing.TB) (rss, peak int64) {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		sums, _ := store.Summarize(ctx, dataDir, srvs, time.Now())
+		sums, _ := store.NewHandle(dataDir, store.HandleOptions{}).Summarize(ctx, srvs, time.Now())
 		cancel()
 		if len(sums) > 0 && sums[len(sums)-1].Calls.Calls == 5 {
 			break

@@ -25,13 +25,17 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
+	logger, err := newLogger(stderr, c.logLevel)
+	if err != nil {
+		return err
+	}
 	path, err := dir.path()
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
-	events, err := store.ReadHistory(ctx, path, server, *limit)
+	events, err := openStore(path, logger).History(ctx, server, *limit)
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/mcpmux/mcpmux/registry/store"
 )
 
 const usage = `mcpmux: one MCP server that stands in for many.
@@ -75,6 +77,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	case storeCommand:
+		return store.ServeChild(ctx, stdin, stdout, stderr)
 	}
 	return fmt.Errorf("unknown command %q (try: serve, tools, status, history, version)", cmd)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"log/slog"
+	"os"
 
 	"github.com/mcpmux/mcpmux/registry"
 	"github.com/mcpmux/mcpmux/registry/store"
@@ -34,13 +35,36 @@ func openRecorder(ctx context.Context, dir dataDirFlag, servers []*registry.Serv
 		logger.Warn("running without a registry", "err", err)
 		return nil, nil
 	}
-	rec := store.NewRecorder(path, store.RecorderOptions{Logger: logger.With("component", "registry")})
-	cached, err := rec.LoadCatalogues(ctx, servers)
-	if err != nil {
-		logger.Warn("reading cached catalogues; starting without them", "err", err)
+	// A data directory that cannot be made (a file stands in its place,
+	// say) is reported once, not at every flush.
+	if err := os.MkdirAll(path, 0o700); err != nil {
+		logger.Warn("running without the registry", "dir", path, "err", err)
+		return nil, nil
 	}
+	rec := store.NewRecorder(path, store.RecorderOptions{Logger: logger.With("component", "registry"), Child: storeChild()})
+	cached, _ := rec.LoadCatalogues(ctx, servers) // the recorder logs a failure
 	logger.Debug("registry opened", "dir", path, "cached_catalogues", len(cached))
 	return rec, cached
+}
+
+// storeCommand is the hidden command that runs one use of the store in a
+// child process (see store.Child).
+const storeCommand = "__store"
+
+// storeChild returns how to run uses of the store in a child process:
+// mcpmux itself, running storeCommand.
+func storeChild() *store.Child {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	return &store.Child{Path: exe, Args: []string{storeCommand}}
+}
+
+// openStore returns a handle on the store of the data directory dir, for
+// the commands that read it.
+func openStore(dir string, logger *slog.Logger) *store.Handle {
+	return store.NewHandle(dir, store.HandleOptions{Logger: logger, Child: storeChild(), LockWait: readTimeout})
 }
 
 // runRecorder runs rec until stop is called; stop returns once rec has
@@ -55,7 +79,7 @@ func runRecorder(ctx context.Context, rec *store.Recorder, logger *slog.Logger) 
 	go func() {
 		defer close(done)
 		if err := rec.Run(ctx); err != nil {
-			logger.Warn("saving the registry at exit", "err", err)
+			logger.Debug("saving the registry at exit", "err", err) // the recorder warned
 		}
 	}()
 	return func() { cancel(); <-done }

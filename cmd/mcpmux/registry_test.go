@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -256,45 +258,124 @@ func storedCalls(t *testing.T, dataDir, server string) int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	sums, err := store.Summarize(ctx, dataDir, []*registry.Server{{Name: server}}, time.Now())
+	sums, err := store.NewHandle(dataDir, store.HandleOptions{}).Summarize(ctx, []*registry.Server{{Name: server}}, time.Now())
 	if err != nil {
 		t.Fatalf("reading the store: %v", err)
 	}
 	return sums[0].Calls.Calls
 }
 
-// A store that cannot be read is moved aside, with one warning, and mcpmux
-// serves and records as usual.
-func TestServeCorruptStore(t *testing.T) {
+// No damaged, unreadable or foreign file in the data directory crashes or
+// hangs serve, status or history: the store is moved aside with one
+// warning that names it, and mcpmux serves and records as usual. A data
+// directory that cannot be used at all costs one warning per run.
+func TestServeDamagedDataDir(t *testing.T) {
 	testutil.CheckNoChildren(t)
-	testutil.CheckNoGoroutineLeak(t)
-	dataDir := t.TempDir()
-	config := writeConfig(t, map[string]any{"a": ts(t, "-name", "a")})
-	prime(t, config, dataDir, "a__echo")
-	manifest := filepath.Join(store.Dir(dataDir), "MANIFEST")
-	if err := os.WriteFile(manifest, []byte("this is not a Badger manifest"), 0o600); err != nil {
-		t.Fatal(err)
+	config := writeConfig(t, map[string]any{"a": ts(t, "-name", "a", "-tools", "1500")}) // its catalogue fills the value log
+	primed := t.TempDir()
+	prime(t, config, primed, "a__echo", "a__tool_1499")
+	storeFiles := func(suffix string, fn func(*os.File) error) func(t *testing.T, dataDir string) {
+		return func(t *testing.T, dataDir string) {
+			names, _ := filepath.Glob(filepath.Join(store.Dir(dataDir), "*"+suffix))
+			if len(names) == 0 {
+				t.Fatalf("no %s file in the primed store", suffix)
+			}
+			for _, name := range names {
+				f, err := os.OpenFile(name, os.O_RDWR, 0)
+				if err == nil {
+					err = errors.Join(fn(f), f.Close())
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
 	}
+	writeAt := func(off int64, data []byte) func(*os.File) error {
+		return func(f *os.File) error { _, err := f.WriteAt(data, off); return err }
+	}
+	tests := []struct {
+		name    string
+		damage  func(t *testing.T, dataDir string)
+		warning string // what the one warning says
+		moved   bool   // the store is moved aside
+	}{
+		{"truncated sst", storeFiles(".sst", func(f *os.File) error { return f.Truncate(100) }), "moved aside", true},
+		{"garbage in sst", storeFiles(".sst", writeAt(300, bytes.Repeat([]byte{0xde, 0xad}, 100))), "moved aside", true},
+		{"zeroed sst header", storeFiles(".sst", writeAt(0, make([]byte, 64))), "moved aside", true},
+		{"truncated vlog", storeFiles(".vlog", func(f *os.File) error {
+			fi, err := f.Stat()
+			if err != nil {
+				return err
+			}
+			return f.Truncate(fi.Size() / 2)
+		}), "moved aside", true},
+		{"bad MANIFEST", func(t *testing.T, dataDir string) {
+			if err := os.WriteFile(filepath.Join(store.Dir(dataDir), "MANIFEST"), []byte("this is not a Badger manifest"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, "moved aside", true},
+		{"read-only data dir", func(t *testing.T, dataDir string) {
+			readOnly(t, dataDir, store.Dir(dataDir), filepath.Join(dataDir, "live"))
+		}, "writing to the store", false},
+		{"file as data dir", func(t *testing.T, dataDir string) {
+			if err := os.RemoveAll(dataDir); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(dataDir, []byte("not a directory"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, "running without the registry", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			testutil.CheckNoGoroutineLeak(t)
+			dataDir := filepath.Join(t.TempDir(), "data")
+			if err := os.CopyFS(dataDir, os.DirFS(primed)); err != nil {
+				t.Fatal(err)
+			}
+			tt.damage(t, dataDir)
 
-	m := serveInProcess(t, "--config", config, "--data-dir", dataDir)
-	m.waitTools("a__echo")
-	if got := m.call(10*time.Second, "a__echo", map[string]any{"message": "hi"}); got != "hi" {
-		t.Errorf("a__echo = %q, want hi", got)
-	}
-	m.stop()
-	if w := warnings(m.stderr); len(w) != 1 || !strings.Contains(w[0], "moved aside") {
-		t.Errorf("warnings = %q, want one about the store moved aside", w)
-	}
-	if aside, _ := filepath.Glob(store.Dir(dataDir) + ".corrupt-*"); len(aside) != 1 {
-		t.Errorf("copies moved aside = %q, want one", aside)
-	}
-	if data, err := os.ReadFile(config); err != nil || !strings.Contains(string(data), "mcpServers") {
-		t.Errorf("config after recovery = %q, %v; want it untouched", data, err)
-	}
-	out := runCommand(t, "history", "a", "--data-dir", dataDir, "--json")
-	var events []store.Event
-	if err := json.Unmarshal([]byte(out), &events); err != nil || len(events) != 2 {
-		t.Errorf("history of a in the fresh store = %s, %v; want this run's connect and stop", out, err)
+			m := serveInProcess(t, "--config", config, "--data-dir", dataDir)
+			m.waitTools("a__echo")
+			if got := m.call(10*time.Second, "a__echo", map[string]any{"message": "hi"}); got != "hi" {
+				t.Errorf("a__echo = %q, want hi", got)
+			}
+			m.stop()
+			w := warnings(m.stderr)
+			if len(w) != 1 || !strings.Contains(w[0], tt.warning) || !strings.Contains(w[0], dataDir) {
+				t.Errorf("serve warned %q, want one warning that says %q and names %s", w, tt.warning, dataDir)
+			}
+			aside, _ := filepath.Glob(store.Dir(dataDir) + ".corrupt-*")
+			if tt.moved != (len(aside) == 1) || len(aside) > 1 {
+				t.Errorf("copies moved aside = %q, want %d", aside, map[bool]int{true: 1}[tt.moved])
+			}
+			if data, err := os.ReadFile(config); err != nil || !strings.Contains(string(data), "mcpServers") {
+				t.Errorf("config afterwards = %q, %v; want it untouched", data, err)
+			}
+
+			// status and history run, and say what they can.
+			for _, args := range [][]string{
+				{"status", "--json", "--config", config, "--data-dir", dataDir},
+				{"history", "a", "--json", "--data-dir", dataDir},
+			} {
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				var stdout, stderr testutil.SyncBuffer
+				err := run(ctx, args, strings.NewReader(""), &stdout, &stderr)
+				cancel()
+				t.Logf("mcpmux %s = %v\n%s%s", args[0], err, stdout.String(), stderr.String())
+				if err != nil && tt.name != "file as data dir" {
+					t.Errorf("mcpmux %s = %v, want it to run", args[0], err)
+				}
+			}
+			if tt.moved {
+				out := runCommand(t, "history", "a", "--data-dir", dataDir, "--json")
+				var events []store.Event
+				if err := json.Unmarshal([]byte(out), &events); err != nil || len(events) != 2 {
+					t.Errorf("history of a in the fresh store = %s, %v; want this run's connect and stop", out, err)
+				}
+			}
+		})
 	}
 }
 

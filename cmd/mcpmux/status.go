@@ -42,7 +42,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
 	now := time.Now()
-	sums, err := store.Summarize(ctx, path, servers, now)
+	sums, err := openStore(path, logger).Summarize(ctx, servers, now)
 	if err != nil {
 		logger.Warn("reading the registry; showing what could be read", "dir", path, "err", err)
 	}

@@ -110,7 +110,9 @@ func startMcpmux(tb testing.TB, ctx context.Context, cfgPath string, opts ...cli
 	}
 	// A registry of its own, so that tests neither share nor leave state.
 	m.cmd = exec.Command(mcpmuxBin(tb), "serve", "--config", cfgPath, "--data-dir", tb.TempDir())
-	m.cmd.Env = append(os.Environ(), "MCPMUX_LOG_LEVEL="+logLevel(tb))
+	// GORACE: the race detector would sleep a second before each of
+	// mcpmux's own child processes exits.
+	m.cmd.Env = append(os.Environ(), "MCPMUX_LOG_LEVEL="+logLevel(tb), "GORACE=atexit_sleep_ms=0")
 	m.cmd.Stdin, m.cmd.Stdout, m.cmd.Stderr = muxIn, muxOut, m.stderr
 	m.cmd.WaitDelay = time.Second
 	err = m.cmd.Start()

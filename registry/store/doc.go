@@ -9,5 +9,12 @@
 // opening the store only for that ([Use] waits its turn on the lock). Each
 // serving instance also keeps a small heartbeat file with the live state
 // of its upstreams ([Instances]), which `mcpmux status` reads while serve
-// runs ([Summarize], [ReadHistory]).
+// runs ([Handle.Summarize], [Handle.History]).
+//
+// Every use of the store goes through a [Handle], which runs it in a
+// short-lived child process ([Child], [ServeChild]): Badger panics on
+// goroutines of its own on some damaged files, which no recover can see,
+// and a crash or a hang there costs only that use. A store that cannot be
+// opened, read, or that crashes or hangs its child is moved aside once
+// with one warning, and the next write starts a fresh one.
 package store

@@ -38,7 +38,9 @@ func DefaultDataDir() (string, error) {
 }
 
 // openDB opens the Badger database in dir. A locked directory is reported
-// as ErrLocked; a damaged one is moved aside and replaced by a fresh one.
+// as ErrLocked. A damaged one is moved aside and replaced by a fresh one,
+// unless the store is opened read-only or without repair: then the error
+// wraps errDamaged.
 func openDB(dir string, opts Options) (*badger.DB, error) {
 	if err := checkDir(dir, opts.ReadOnly); err != nil {
 		return nil, fmt.Errorf("opening store %q: %w", dir, err)
@@ -49,8 +51,10 @@ func openDB(dir string, opts Options) (*badger.DB, error) {
 		return db, nil
 	case isLocked(err):
 		return nil, fmt.Errorf("opening store %q: %w: %w", dir, ErrLocked, err)
-	case opts.ReadOnly || !isDamaged(err):
+	case !isDamaged(err):
 		return nil, fmt.Errorf("opening store %q: %w", dir, err)
+	case opts.ReadOnly || opts.noRepair:
+		return nil, fmt.Errorf("opening store %q: %w: %w", dir, errDamaged, err)
 	}
 	var fresh *badger.DB
 	err = withRepairLock(dir, func() error {
@@ -94,8 +98,9 @@ func repair(dir string, opts Options) (*badger.DB, error) {
 	return nil, fmt.Errorf("opening fresh store: %w", err)
 }
 
-// checkDir rejects a dir that is not a directory, and one that does not
-// exist when it cannot be created.
+// checkDir rejects a dir that is not a directory (a foreign file in its
+// place counts as a damaged store), and one that does not exist when it
+// cannot be created.
 func checkDir(dir string, readOnly bool) error {
 	fi, err := os.Stat(dir)
 	switch {
@@ -104,7 +109,7 @@ func checkDir(dir string, readOnly bool) error {
 	case err != nil:
 		return err
 	case !fi.IsDir():
-		return errors.New("not a directory")
+		return fmt.Errorf("%w: a file stands where the store's directory should be", errDamaged)
 	}
 	return nil
 }
@@ -162,7 +167,7 @@ func moveAside(dir string, now time.Time) (string, error) {
 func badgerOptions(dir string, opts Options) badger.Options {
 	return badger.DefaultOptions(dir).
 		WithReadOnly(opts.ReadOnly).
-		WithLogger(badgerLogger{opts.Logger.With("component", "badger")}).
+		WithLogger(badgerLogger{opts.Logger.With("component", "badger"), opts.quiet}).
 		WithMetricsEnabled(false).
 		WithMemTableSize(4 << 20).    // batches up to 15% of it: 600 KB
 		WithValueThreshold(64 << 10). // larger values (big catalogues) go to the value log
@@ -179,7 +184,10 @@ func badgerOptions(dir string, opts Options) badger.Options {
 
 // badgerLogger passes Badger's messages to slog: errors at error, warnings
 // at warn, the rest at debug.
-type badgerLogger struct{ l *slog.Logger }
+type badgerLogger struct {
+	l     *slog.Logger
+	quiet bool // everything at debug
+}
 
 var _ badger.Logger = badgerLogger{}
 
@@ -189,6 +197,9 @@ func (b badgerLogger) Infof(f string, a ...any)    { b.log(slog.LevelDebug, f, a
 func (b badgerLogger) Debugf(f string, a ...any)   { b.log(slog.LevelDebug, f, a) }
 
 func (b badgerLogger) log(level slog.Level, format string, args []any) {
+	if b.quiet {
+		level = slog.LevelDebug
+	}
 	ctx := context.Background()
 	if !b.l.Enabled(ctx, level) {
 		return

@@ -3,8 +3,6 @@ package store
 import (
 	"cmp"
 	"context"
-	"errors"
-	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
@@ -26,9 +24,11 @@ const (
 type RecorderOptions struct {
 	// Logger receives the recorder's warnings. Nil means discard.
 	Logger *slog.Logger
-	// Store configures every opening of the store. Its Logger defaults to
-	// Logger; ReadOnly is ignored.
+	// Store sets the history limits of the store; see [HandleOptions].
 	Store Options
+	// Child, if set, runs every use of the store in a child process; see
+	// [HandleOptions]. A serving mcpmux always sets it.
+	Child *Child
 	// FlushInterval is how often the recorder writes what it holds, and
 	// its heartbeat. Zero means DefaultFlushInterval.
 	FlushInterval time.Duration
@@ -45,10 +45,6 @@ func (o RecorderOptions) withDefaults() RecorderOptions {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Store.Logger == nil {
-		o.Store.Logger = o.Logger
-	}
-	o.Store.ReadOnly = false
 	o.FlushInterval = cmp.Or(max(o.FlushInterval, 0), DefaultFlushInterval)
 	o.LockWait = cmp.Or(max(o.LockWait, 0), DefaultLockWait)
 	o.MaxPendingEvents = cmp.Or(max(o.MaxPendingEvents, 0), DefaultMaxPendingEvents)
@@ -72,13 +68,16 @@ type Recorder struct {
 	dataDir string
 	opts    RecorderOptions // defaults applied
 	logger  *slog.Logger
+	store   *Handle
 	self    Instance // PID and Started
 	now     func() time.Time
 	changed chan struct{} // a state changed: beat now; buffered
 	saved   chan struct{} // a catalogue arrived: flush now; buffered
 
 	flushMu sync.Mutex // serializes flushes
-	failing bool       // the last flush failed; guarded by flushMu
+
+	failMu  sync.Mutex
+	failing bool // the last use of the store failed
 
 	mu      sync.Mutex
 	pending Batch             // not yet written
@@ -94,6 +93,7 @@ func NewRecorder(dataDir string, opts RecorderOptions) *Recorder {
 		dataDir: dataDir,
 		opts:    opts,
 		logger:  opts.Logger,
+		store:   NewHandle(dataDir, HandleOptions{Logger: opts.Logger, Store: opts.Store, Child: opts.Child, LockWait: opts.LockWait}),
 		self:    Instance{PID: os.Getpid(), Started: time.Now()},
 		now:     time.Now,
 		changed: make(chan struct{}, 1),
@@ -104,39 +104,18 @@ func NewRecorder(dataDir string, opts RecorderOptions) *Recorder {
 
 // LoadCatalogues returns the cached catalogues of servers, keyed by name,
 // leaving out those read with another configuration than the server's
-// current one (see [registry.Server.Fingerprint]): a changed command never serves a
-// stale catalogue. A store that does not exist yet holds none; one that
-// cannot be read is moved aside and replaced, as [Open] does.
+// current one (see [registry.Server.Fingerprint]): a changed command never
+// serves a stale catalogue. A store that does not exist yet holds none;
+// one that cannot be read is moved aside (see [Handle]). A failure is
+// logged, as the recorder logs failed flushes, and returned. It waits for the
+// store at most LockWait, and for a child process that does not answer
+// by then only a second more: serve does not wait for its cache.
 func (r *Recorder) LoadCatalogues(ctx context.Context, servers []*registry.Server) (map[string]*registry.Catalogue, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.opts.LockWait)
+	ctx, cancel := context.WithTimeout(ctx, r.opts.LockWait+time.Second)
 	defer cancel()
-	out := make(map[string]*registry.Catalogue)
-	var loadErr error
-	load := func(s *DB) error {
-		var errs []error
-		for _, srv := range servers {
-			c, ok, err := s.LoadCatalogue(srv.Name)
-			if ok && c.Fingerprint == srv.Fingerprint() {
-				out[srv.Name] = &c
-			}
-			errs = append(errs, err)
-		}
-		loadErr = errors.Join(errs...)
-		return nil
-	}
-	// Reading without writing is cheaper, and leaves a missing store
-	// missing; only a store that cannot be opened is opened again for
-	// writing, which moves it aside at once if it is damaged.
-	ro := r.opts.Store
-	ro.ReadOnly = true
-	err := Use(ctx, Dir(r.dataDir), ro, load)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return out, nil
-	case err != nil && !errors.Is(err, ErrLocked):
-		err = Use(ctx, Dir(r.dataDir), r.opts.Store, load)
-	}
-	return out, errors.Join(err, loadErr)
+	cached, err := r.store.LoadCatalogues(ctx, servers)
+	r.report("reading cached catalogues; starting without them", err)
+	return cached, err
 }
 
 // SaveCatalogue records c as the catalogue of srv, read with its current

@@ -11,9 +11,10 @@ const finalWait = 3 * time.Second
 
 // Run writes the recorder's heartbeat and what it holds every
 // FlushInterval, the heartbeat alone at once when a state changes, and
-// what it holds at once when a catalogue arrives, until ctx is done; then it flushes a last time, removes its live file and
-// returns the last flush's error. Failures before that are logged, once
-// until a flush succeeds again. Cancel ctx only once nothing is left to
+// what it holds at once when a catalogue arrives, until ctx is done; then
+// it flushes a last time, removes its live file and returns the last
+// flush's error. Failures are logged, once until a flush succeeds again
+// (the last flush's too). Cancel ctx only once nothing is left to
 // record (the supervisors have stopped), so that their last events are
 // kept.
 func (r *Recorder) Run(ctx context.Context) error {
@@ -65,11 +66,14 @@ func (r *Recorder) start() {
 	}
 }
 
-// stop flushes a last time and removes the live file.
+// stop flushes a last time, removes the live file, and waits for every
+// use of the store to end.
 func (r *Recorder) stop(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, finalWait)
 	defer cancel()
 	err := r.Flush(ctx)
+	r.logFlush(err)
+	r.store.Wait()
 	return errors.Join(err, removeInstance(r.dataDir, r.self.PID))
 }
 
@@ -85,9 +89,9 @@ func (r *Recorder) beat() {
 	}
 }
 
-// Flush writes what the recorder holds to the store, in one batch. If the
-// store cannot be written, what was not written is kept for the next
-// flush.
+// Flush writes what the recorder holds to the store, in one batch. It
+// waits for the store up to LockWait, or until ctx ends. If the store
+// cannot be written, what was not written is kept for the next flush.
 func (r *Recorder) Flush(ctx context.Context) error {
 	r.flushMu.Lock()
 	defer r.flushMu.Unlock()
@@ -98,9 +102,7 @@ func (r *Recorder) Flush(ctx context.Context) error {
 	if b.Empty() {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.opts.LockWait)
-	defer cancel()
-	err := Use(ctx, Dir(r.dataDir), r.opts.Store, func(s *DB) error { return s.Write(&b) })
+	err := r.store.Write(ctx, &b)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if b.Empty() {
@@ -114,13 +116,21 @@ func (r *Recorder) Flush(ctx context.Context) error {
 
 // logFlush logs the first of a run of failed flushes, and the recovery.
 func (r *Recorder) logFlush(err error) {
-	r.flushMu.Lock()
-	defer r.flushMu.Unlock()
+	r.report("writing to the store; keeping the data for the next try", err)
+}
+
+// report logs a failed use of the store the first time in a run of
+// failures, at debug level after that, and the recovery: a store that
+// cannot be used at all (a bad data directory, say) costs one warning per
+// run, not one per try.
+func (r *Recorder) report(msg string, err error) {
+	r.failMu.Lock()
+	defer r.failMu.Unlock()
 	switch {
 	case err != nil && !r.failing:
-		r.logger.Warn("writing to the store; keeping the data for the next try", "err", err)
+		r.logger.Warn(msg, "dir", r.dataDir, "err", err)
 	case err != nil:
-		r.logger.Debug("writing to the store", "err", err)
+		r.logger.Debug(msg, "dir", r.dataDir, "err", err)
 	case r.failing:
 		r.logger.Info("writing to the store recovered")
 	}

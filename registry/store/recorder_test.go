@@ -182,7 +182,7 @@ func TestRecorderRun(t *testing.T) {
 	if len(msgs) != 1 || !strings.Contains(msgs[0], "shared") {
 		t.Errorf("logged %q, want one warning about sharing", msgs)
 	}
-	events, err := ReadHistory(context.Background(), dataDir, "a", 0)
+	events, err := NewHandle(dataDir, HandleOptions{}).History(context.Background(), "a", 0)
 	if err != nil || len(events) != 2 || events[0].Kind != EventStopped {
 		t.Errorf("ReadHistory(a) = %+v, %v; want connected, then stopped, flushed at the end", events, err)
 	}
@@ -269,7 +269,7 @@ func TestSummarize(t *testing.T) {
 	a := &registry.Server{Name: "a", Command: "a"}
 	b := &registry.Server{Name: "b", Command: "b"}
 	c := &registry.Server{Name: "c", Command: "c", Disabled: true}
-	if got, err := Summarize(context.Background(), dataDir, []*registry.Server{a}, now); err != nil || len(got) != 1 || got[0].State != nil {
+	if got, err := NewHandle(dataDir, HandleOptions{}).Summarize(context.Background(), []*registry.Server{a}, now); err != nil || len(got) != 1 || got[0].State != nil {
 		t.Errorf("Summarize(empty data dir) = %+v, %v; want a without state", got, err)
 	}
 
@@ -299,7 +299,7 @@ func TestSummarize(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	got, err := Summarize(context.Background(), dataDir, []*registry.Server{a, b, c}, now)
+	got, err := NewHandle(dataDir, HandleOptions{}).Summarize(context.Background(), []*registry.Server{a, b, c}, now)
 	if err != nil || len(got) != 3 {
 		t.Fatalf("Summarize() = %+v, %v; want three summaries", got, err)
 	}
@@ -318,8 +318,15 @@ func TestSummarize(t *testing.T) {
 // BenchmarkLoadCatalogues measures what start-up pays to read the cached
 // catalogues of 20 servers: a read-only open, 20 reads, a close.
 func BenchmarkLoadCatalogues(b *testing.B) {
+	b.Run("in process", func(b *testing.B) { benchmarkLoadCatalogues(b, nil) })
+	// What serve pays: the store is read by a child process. The child is
+	// the test binary, as it is mcpmux itself in serve.
+	b.Run("child", func(b *testing.B) { benchmarkLoadCatalogues(b, testChild()) })
+}
+
+func benchmarkLoadCatalogues(b *testing.B, child *Child) {
 	dataDir := b.TempDir()
-	r := NewRecorder(dataDir, RecorderOptions{})
+	r := NewRecorder(dataDir, RecorderOptions{Child: child})
 	tool := json.RawMessage(`{"name":"tool","description":"Does a thing","inputSchema":{"type":"object","properties":{"q":{"type":"string"}}}}`)
 	var servers []*registry.Server
 	for i := range 20 {

@@ -22,6 +22,10 @@ var (
 	// ErrClosed is returned (wrapped) by every method of a closed [DB]
 	// but Close.
 	ErrClosed = errors.New("store is closed")
+
+	// errDamaged marks an error that means the store's files are unusable:
+	// Badger cannot open them, crashed on them, or hung.
+	errDamaged = errors.New("store is damaged")
 )
 
 // Defaults of [Options].
@@ -49,6 +53,15 @@ type Options struct {
 	// A store open for writing cannot be opened read-only too: Open
 	// returns ErrLocked. Writes to a read-only store return ErrReadOnly.
 	ReadOnly bool
+
+	// noRepair: a damaged store is reported (wrapping errDamaged), not
+	// moved aside. Jobs leave the repair to the process that runs them,
+	// which also sees the crashes and hangs that Open cannot report.
+	noRepair bool
+	// quiet logs Badger's own errors and warnings at debug level: a job's
+	// failure is reported once by the process that runs it, and Badger's
+	// complaints about a damaged file would only repeat it.
+	quiet bool
 }
 
 func (o Options) withDefaults() Options {

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"time"
 
@@ -48,38 +47,30 @@ func (s Summary) ErrorRate() float64 {
 	return float64(s.Calls.Errors) / float64(s.Calls.Calls)
 }
 
-// Summarize returns a [Summary] of each of servers, in order, from the
-// data directory dataDir: live states from the running instances' live
-// files, the rest from the store, which it opens read-only for a moment,
-// waiting while a running mcpmux writes to it, until ctx ends. A missing
-// store is empty. If the store cannot be read, Summarize returns what the
-// live files tell, and the error.
-func Summarize(ctx context.Context, dataDir string, servers []*registry.Server, now time.Time) ([]Summary, error) {
-	out := make([]Summary, len(servers))
-	for i, srv := range servers {
-		out[i] = Summary{Server: srv.Name, Disabled: srv.Disabled}
-	}
-	insts, instErr := Instances(dataDir)
+// Summarize returns a [Summary] of each of servers, in order: live states
+// from the running instances' live files, the rest from the store, read
+// while ctx lasts. A missing store is empty. The live files of instances
+// that are gone are removed. If the store cannot be read, Summarize
+// returns what the live files tell, and the error.
+func (h *Handle) Summarize(ctx context.Context, servers []*registry.Server, now time.Time) ([]Summary, error) {
+	insts, instErr := Instances(h.dataDir)
 	live := liveStates(insts, now)
-	err := Use(ctx, Dir(dataDir), Options{ReadOnly: true}, func(s *DB) error {
-		states, err := s.States()
-		if err != nil {
-			return err
+	for _, inst := range insts {
+		if !processAlive(inst.PID) {
+			_ = removeInstance(h.dataDir, inst.PID)
 		}
-		var errs []error
-		for i, srv := range servers {
-			if st, ok := states[srv.Name]; ok {
-				out[i].State = &st
-			}
-			errs = append(errs, summarizeStored(s, srv, &out[i], now))
-		}
-		return errors.Join(errs...)
-	})
+	}
+	res, err := h.do(ctx, &job{Op: opSummary, Servers: refs(servers), Now: now}, false)
 	if errors.Is(err, fs.ErrNotExist) {
 		err = nil
 	}
-	for i := range out {
-		if st, ok := live[out[i].Server]; ok {
+	out := make([]Summary, len(servers))
+	for i, srv := range servers {
+		if res != nil && i < len(res.Summaries) {
+			out[i] = res.Summaries[i]
+		}
+		out[i].Server, out[i].Disabled = srv.Name, srv.Disabled
+		if st, ok := live[srv.Name]; ok {
 			out[i].State, out[i].Live = &st, true
 		}
 	}
@@ -104,7 +95,7 @@ func liveStates(insts []Instance, now time.Time) map[string]ServerState {
 }
 
 // summarizeStored fills in sum from what the store holds of srv.
-func summarizeStored(s *DB, srv *registry.Server, sum *Summary, now time.Time) error {
+func summarizeStored(s *DB, srv serverRef, sum *Summary, now time.Time) error {
 	c, ok, err := s.LoadCatalogue(srv.Name)
 	if err != nil {
 		return err
@@ -112,7 +103,7 @@ func summarizeStored(s *DB, srv *registry.Server, sum *Summary, now time.Time) e
 	if ok {
 		sum.Tools, sum.Prompts = len(c.Tools), len(c.Prompts)
 		sum.Resources, sum.Templates = len(c.Resources), len(c.ResourceTemplates)
-		sum.Fetched, sum.Stale = c.Fetched, c.Fingerprint != srv.Fingerprint()
+		sum.Fetched, sum.Stale = c.Fetched, c.Fingerprint != srv.Fingerprint
 	}
 	stats, err := s.ToolStats(srv.Name)
 	if err != nil {
@@ -134,25 +125,4 @@ func summarizeStored(s *DB, srv *registry.Server, sum *Summary, now time.Time) e
 		}
 	}
 	return nil
-}
-
-// ReadHistory returns the newest limit events of server (all servers if
-// server is ""), newest first, as [DB.History] does, from the store of
-// the data directory dataDir, which it opens read-only for a moment,
-// waiting while a running mcpmux writes to it, until ctx ends. A missing
-// store has no history.
-func ReadHistory(ctx context.Context, dataDir, server string, limit int) ([]Event, error) {
-	var events []Event
-	err := Use(ctx, Dir(dataDir), Options{ReadOnly: true}, func(s *DB) error {
-		var err error
-		events, err = s.History(server, limit)
-		return err
-	})
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading history: %w", err)
-	}
-	return events, nil
 }

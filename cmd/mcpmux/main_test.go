@@ -1,0 +1,21 @@
+package main
+
+import (
+	"os"
+	"testing"
+)
+
+// TestMain runs the hidden commands mcpmux re-executes itself with: in a
+// test, the test binary stands in for mcpmux.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == storeCommand {
+		main()
+		return
+	}
+	// The race detector sleeps a second before a process exits; mcpmux's
+	// children would pay it on every use of the store.
+	if os.Getenv("GORACE") == "" {
+		os.Setenv("GORACE", "atexit_sleep_ms=0")
+	}
+	os.Exit(m.Run())
+}
