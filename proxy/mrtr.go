@@ -162,12 +162,7 @@ func (sess *session) resume(ctx context.Context, state string, params json.RawMe
 		InputResponses map[string]json.RawMessage `json:"inputResponses"`
 	}
 	_ = json.Unmarshal(params, &p)
-	f.mu.Lock()
-	f.abandon.Stop()
-	open := f.open
-	f.open = map[string]*ask{}
-	f.mu.Unlock()
-	for key, a := range open {
+	for key, a := range f.takeOpen() {
 		if res, ok := p.InputResponses[key]; ok && !jsonrpc.IsNull(res) {
 			a.answer <- askAnswer{result: res}
 		} else {
@@ -194,15 +189,21 @@ func (sess *session) abandon(state string, f *flight) {
 // fail ends the flight for err, and its requests shown to the client with
 // it.
 func (f *flight) fail(err error) {
-	f.mu.Lock()
-	f.abandon.Stop()
-	open := f.open
-	f.open = map[string]*ask{}
-	f.mu.Unlock()
-	for _, a := range open {
+	for _, a := range f.takeOpen() {
 		a.answer <- askAnswer{err: err}
 	}
 	f.cancel(err)
+}
+
+// takeOpen stops waiting for the client and returns the requests it was
+// shown, which the caller must answer.
+func (f *flight) takeOpen() map[string]*ask {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.abandon.Stop()
+	open := f.open
+	f.open = map[string]*ask{}
+	return open
 }
 
 // askInput hands an upstream's request to the client through a flight of
