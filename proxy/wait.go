@@ -155,8 +155,12 @@ func (sess *session) lookup(ctx context.Context, of func(*catalogue) list, kind,
 		return e, nil
 	}
 	if len(pending) > 0 {
-		return entry{}, jsonrpc.Errorf(jsonrpc.CodeUnavailable, "%s %q is not known yet: upstream %s still starting after %s",
-			kind, name, quoteList(pending), s.clock.Now().Sub(start).Round(time.Millisecond))
+		who := "upstream " + quoteList(pending) + " is"
+		if len(pending) > 1 {
+			who = "upstreams " + quoteList(pending) + " are"
+		}
+		return entry{}, jsonrpc.Errorf(jsonrpc.CodeUnavailable, "%s %q is not known yet: %s still starting after %s",
+			kind, name, who, s.clock.Now().Sub(start).Round(time.Millisecond))
 	}
 	if r := owners.byPrefix; r != nil {
 		if why := s.unavailable(r); why != "" {
@@ -195,13 +199,21 @@ type owners struct {
 }
 
 // owners returns the upstreams that could own name: the one whose prefix it
-// starts with and those without a prefix, or every one if no prefix fits.
+// starts with (whole, or as a shortened name keeps it) and those without a
+// prefix, or every one if no prefix fits.
 func (s *Server) owners(name string) owners {
 	head, _, _ := strings.Cut(name, nameSep)
 	var o owners
 	for _, r := range s.routes() {
 		p, _ := clean(r.cfg.ExposedPrefix())
-		if p != "" && (head == p || len(head) >= minPrefixKeep && strings.HasPrefix(p, head)) {
+		if p == "" {
+			continue
+		}
+		if head == p {
+			o.byPrefix = r
+			break
+		}
+		if o.byPrefix == nil && len(head) >= minPrefixKeep && strings.HasPrefix(p, head) {
 			o.byPrefix = r
 		}
 	}
