@@ -72,7 +72,7 @@ type Recorder struct {
 	self    Instance // PID and Started
 	now     func() time.Time
 	changed chan struct{} // a state changed: beat now; buffered
-	saved   chan struct{} // a catalogue arrived: flush now; buffered
+	saved   chan struct{} // a catalogue arrived: flush soon; buffered
 
 	flushMu sync.Mutex // serializes flushes
 
@@ -119,9 +119,9 @@ func (r *Recorder) LoadCatalogues(ctx context.Context, servers []*registry.Serve
 }
 
 // SaveCatalogue records c as the catalogue of srv, read with its current
-// configuration. Run writes it at once rather than at the next flush: a
-// client that connects, lists and leaves within a second should find it
-// cached the next time.
+// configuration. Run writes it within moments rather than at the next
+// flush: a client that connects, lists and leaves within a second should
+// find it cached the next time.
 func (r *Recorder) SaveCatalogue(srv *registry.Server, c registry.Catalogue) {
 	c.Fingerprint = srv.Fingerprint()
 	r.mu.Lock()

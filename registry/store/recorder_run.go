@@ -9,18 +9,32 @@ import (
 // finalWait bounds the last flush, when Run's context has ended.
 const finalWait = 3 * time.Second
 
+// Catalogues that arrive are written once none has arrived for
+// catalogueQuiet, and catalogueMaxWait after the first at the latest:
+// upstreams that start together deliver theirs within moments of each
+// other, and one write for all, after the client's first list, keeps the
+// store's opening from competing with their start-up for the CPU.
+const (
+	catalogueQuiet   = 100 * time.Millisecond
+	catalogueMaxWait = time.Second
+)
+
 // Run writes the recorder's heartbeat and what it holds every
 // FlushInterval, the heartbeat alone at once when a state changes, and
-// what it holds at once when a catalogue arrives, until ctx is done; then
-// it flushes a last time, removes its live file and returns the last
-// flush's error. Failures are logged, once until a flush succeeds again
-// (the last flush's too). Cancel ctx only once nothing is left to
+// what it holds soon after catalogues arrive (see catalogueQuiet), until
+// ctx is done; then it flushes a last time, removes its live file and
+// returns the last flush's error. Failures are logged, once until a flush
+// succeeds again (the last flush's too). Cancel ctx only once nothing is left to
 // record (the supervisors have stopped), so that their last events are
 // kept.
 func (r *Recorder) Run(ctx context.Context) error {
 	r.start()
 	t := time.NewTicker(r.opts.FlushInterval)
 	defer t.Stop()
+	quiet := time.NewTimer(0)
+	defer quiet.Stop()
+	<-quiet.C
+	var firstSaved time.Time // of the catalogues not written yet; zero if none
 	for {
 		select {
 		case <-ctx.Done():
@@ -28,10 +42,16 @@ func (r *Recorder) Run(ctx context.Context) error {
 		case <-r.changed:
 			r.beat()
 		case <-r.saved:
+			if firstSaved.IsZero() {
+				firstSaved = time.Now()
+			}
+			quiet.Reset(min(catalogueQuiet, max(catalogueMaxWait-time.Since(firstSaved), 0)))
+		case <-quiet.C:
+			firstSaved = time.Time{}
 			// Best effort: what is not written now, the next flush
 			// writes, and reports if it fails too.
 			if err := r.Flush(ctx); err != nil {
-				r.logger.Debug("writing a new catalogue at once; keeping it for the next flush", "err", err)
+				r.logger.Debug("writing new catalogues; keeping them for the next flush", "err", err)
 			}
 		case <-t.C:
 			r.beat()
