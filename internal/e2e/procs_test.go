@@ -27,6 +27,13 @@ type tracker struct {
 const scanInterval = 20 * time.Millisecond
 
 // trackDescendants records the descendants of root until stop closes.
+// untracked returns a tracker that tracks nothing.
+func untracked() *tracker {
+	t := &tracker{done: make(chan struct{}), seen: map[int]testutil.Process{}}
+	close(t.done)
+	return t
+}
+
 func trackDescendants(root int, stop <-chan struct{}) *tracker {
 	t := &tracker{root: root, done: make(chan struct{}), seen: map[int]testutil.Process{}}
 	if runtime.GOOS != "linux" {
