@@ -16,6 +16,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcpmux/mcpmux/internal/testutil"
 )
@@ -56,7 +57,7 @@ var listeningLine = regexp.MustCompile(`^mcpmux-test listening (127\.0\.0\.1:\d+
 // startEverythingRemote runs server-everything in mode on a free port of
 // 127.0.0.1 until the test ends, and returns its endpoint's URL. Its
 // output is logged if the test fails.
-func startEverythingRemote(t *testing.T, ctx context.Context, mode remoteMode) string {
+func startEverythingRemote(t testing.TB, ctx context.Context, mode remoteMode) string {
 	t.Helper()
 	bin := everythingBin(t)
 	preload := filepath.Join(t.TempDir(), "loopback.cjs")
@@ -123,7 +124,7 @@ func startEverythingRemote(t *testing.T, ctx context.Context, mode remoteMode) s
 // server at url, over mode's transport; it is closed at cleanup. (mcp-go's
 // SSE client drops the server's requests: the direct client is only
 // compared with for what it asks.)
-func startDirectRemote(t *testing.T, ctx context.Context, mode remoteMode, url string, opts ...client.ClientOption) *client.Client {
+func startDirectRemote(t testing.TB, ctx context.Context, mode remoteMode, url string, opts ...client.ClientOption) *client.Client {
 	t.Helper()
 	var tr transport.Interface
 	var err error
@@ -149,7 +150,7 @@ func startDirectRemote(t *testing.T, ctx context.Context, mode remoteMode, url s
 
 // remoteConfig writes a configuration with server-everything at url as the
 // upstream "everything", with the extra settings of its entry.
-func remoteConfig(t *testing.T, mode remoteMode, url string, extra map[string]any) string {
+func remoteConfig(t testing.TB, mode remoteMode, url string, extra map[string]any) string {
 	t.Helper()
 	entry := map[string]any{"url": url, "type": mode.typ}
 	for k, v := range extra {
@@ -209,6 +210,27 @@ func TestRemoteElicitationOutlastsTimeout(t *testing.T) {
 				t.Errorf("trigger-elicitation-request = %q, want it to hold %q", text, want)
 			}
 			t.Logf("answered after %s; the call took %s with a request timeout of %s", answerAfter, took.Round(time.Millisecond), timeout)
+		})
+	}
+}
+
+// BenchmarkRemoteToolCall is BenchmarkToolCall with server-everything over
+// streamable HTTP and over SSE: one echo call at a time, directly (mcp-go's
+// client of that transport) and through mcpmux (its own).
+func BenchmarkRemoteToolCall(b *testing.B) {
+	pinned := client.WithProtocolVersion(mcp.LATEST_LEGACY_PROTOCOL_VERSION)
+	for _, mode := range remoteModes {
+		b.Run(mode.arg, func(b *testing.B) {
+			ctx := testContext(b, benchTimeout)
+			url := startEverythingRemote(b, ctx, mode)
+			b.Run("direct", func(b *testing.B) {
+				benchEcho(b, ctx, startDirectRemote(b, ctx, mode, url, pinned), "echo")
+			})
+			b.Run("mcpmux", func(b *testing.B) {
+				m := startMcpmux(b, ctx, remoteConfig(b, mode, url, nil), pinned)
+				waitForTools(b, ctx, m.client, "everything__")
+				benchEcho(b, ctx, m.client, "everything__echo")
+			})
 		})
 	}
 }
