@@ -330,6 +330,10 @@ func (f *fake) answer(m fakeMessage) string {
 // serveGet serves the listening stream of streamable HTTP, or the rest of
 // a stream after its Last-Event-ID.
 func (f *fake) serveGet(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get(headerSession) == "" {
+		http.Error(w, "no session", http.StatusBadRequest) // as server-everything does
+		return
+	}
 	if !f.sessionOK(w, r) {
 		return
 	}

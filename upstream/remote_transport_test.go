@@ -531,3 +531,18 @@ func TestRemoteMessageTooLarge(t *testing.T) {
 		})
 	}
 }
+
+// TestRemoteSSEAtStreamableServerSuggestsType: "type": "sse" for a server
+// that speaks streamable HTTP gets a hint to remove it.
+func TestRemoteSSEAtStreamableServerSuggestsType(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fake{kind: fakeStreamable}
+		dial, srv := f.serve(t)
+		srv.Type = string(fakeSSE)
+		s, _ := superviseFake(t, srv, dial, &recorded{}, Options{})
+		waitUntil(t, "a failed start", func() bool { return s.Status().State == StateBackoff })
+		if st := s.Status(); !strings.Contains(st.LastError, `if it speaks streamable HTTP, remove "type": "sse"`) {
+			t.Errorf("LastError = %q, want a hint to remove the type", st.LastError)
+		}
+	})
+}
