@@ -42,6 +42,7 @@ type session struct {
 	capsSet    bool                   // SetClientCapabilities has run
 	clientCaps mcp.ClientCapabilities // from initialize, or a modern client's first request
 	listen     listenState            // a modern client's notification stream
+	subscribed map[string]string      // resource URI → the upstream its subscription went to
 
 	life    context.Context // Serve's: ends with the session
 	calls   *group          // runs the session's requests and flights
@@ -55,6 +56,7 @@ type call struct {
 	id        json.RawMessage // as the client wrote it
 	cancel    context.CancelFunc
 	cancelled atomic.Bool // by the client: no response is sent
+	huge      bool        // its response was a huge message (see hugeMessage)
 }
 
 // outgoing is one request of ours to the client, on behalf of an upstream.
@@ -128,6 +130,7 @@ func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 		outgoing:   map[string]*outgoing{},
 		answeredAt: map[string]time.Time{},
 		pending:    map[string]bool{},
+		subscribed: map[string]string{},
 		listed:     map[string]bool{},
 		flights:    flights{running: map[string][]*flight{}, waiting: map[string]*flight{}},
 		shown:      map[string]bool{},
@@ -249,9 +252,13 @@ func (sess *session) dispatch(ctx context.Context, line []byte, calls *group) {
 				"invalid request: id %s is already in use by a request in flight", m.ID)))
 			return
 		}
+		huge := len(line) >= hugeMessage
 		if !calls.Go(func() {
 			defer sess.untrack(c)
 			sess.request(ctx, c, &m, &p, line)
+			if huge || c.huge {
+				releaseMemory()
+			}
 		}) {
 			sess.untrack(c)
 		}
@@ -338,6 +345,7 @@ func (sess *session) replyResult(c *call, result json.RawMessage) {
 		return
 	}
 	sess.untrack(c)
+	c.huge = len(result) >= hugeMessage
 	msg := jsonrpc.AppendResult(nil, c.id, json.RawMessage("0"))
 	end := len(msg) - len("0}\n")
 	sess.outMu.Lock()

@@ -106,7 +106,7 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 		return nil, err
 	}
 	c := &Config{Servers: make(map[string]*Server, len(entries))}
-	errs := []error{decodeNameLength(top, &c.NameLength)}
+	errs := []error{decodeNameLength(top, &c.NameLength), decodeMessageSize(top, &c.MaxMessageSize)}
 	for _, name := range slices.Sorted(maps.Keys(entries)) {
 		ch := &checker{server: name}
 		if s := decodeServer(ch, entries[name], lookupEnv); s != nil {
@@ -127,7 +127,7 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 // A disabled server is checked only for mcpmux's own settings: it may lack a
 // command or url.
 func (c *Config) Validate() error {
-	errs := []error{checkNameLength(c.NameLength)}
+	errs := []error{checkNameLength(c.NameLength), checkMessageSize(c.MaxMessageSize)}
 	for _, name := range slices.Sorted(maps.Keys(c.Servers)) {
 		ch := &checker{server: name}
 		if s := c.Servers[name]; s == nil {
@@ -159,6 +159,27 @@ func decodeNameLength(top map[string]json.RawMessage, dst *int) error {
 		return fmt.Errorf(`field "nameLength": must be an integer from %d to %d, got %s`, MinNameLength, MaxNameLength, jsonKind(raw))
 	}
 	return checkNameLength(*dst)
+}
+
+// decodeMessageSize decodes the top-level "maxMessageSize", if present.
+func decodeMessageSize(top map[string]json.RawMessage, dst *Size) error {
+	raw, ok := top["maxMessageSize"]
+	if !ok {
+		return nil
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return fmt.Errorf(`field "maxMessageSize": %w`, err)
+	}
+	return checkMessageSize(*dst)
+}
+
+// MessageSize returns the bound of one message: MaxMessageSize, or
+// DefaultMessageSize if unset.
+func (c *Config) MessageSize() Size {
+	if c.MaxMessageSize <= 0 {
+		return DefaultMessageSize
+	}
+	return c.MaxMessageSize
 }
 
 // checkNameLength reports a nameLength out of bounds; 0 means the default.

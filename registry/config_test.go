@@ -127,6 +127,12 @@ func TestParseTopLevel(t *testing.T) {
 		{name: "name length", data: `{"mcpServers": {}, "nameLength": 40}`},
 		{name: "name length string", data: `{"mcpServers": {}, "nameLength": "40"}`, want: `field "nameLength": must be an integer from 16 to 64, got a string`},
 		{name: "name length too short", data: `{"mcpServers": {}, "nameLength": 8}`, want: `field "nameLength": must be from 16 to 64 (the default is 48), got 8`},
+		{name: "message size", data: `{"mcpServers": {}, "maxMessageSize": "16MB"}`},
+		{name: "message size in bytes", data: `{"mcpServers": {}, "maxMessageSize": 1048576}`},
+		{name: "message size not a size", data: `{"mcpServers": {}, "maxMessageSize": "big"}`, want: `field "maxMessageSize": must be a size like "64MB"`},
+		{name: "message size negative", data: `{"mcpServers": {}, "maxMessageSize": -1}`, want: `field "maxMessageSize": must be a size`},
+		{name: "message size too small", data: `{"mcpServers": {}, "maxMessageSize": 100}`, want: `field "maxMessageSize": must be from 1KB to 4GB (the default is 64MB), got 100B`},
+		{name: "message size an object", data: `{"mcpServers": {}, "maxMessageSize": {}}`, want: `field "maxMessageSize": must be a size like "64MB" or a number of bytes, got an object`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -155,6 +161,23 @@ func TestNameLength(t *testing.T) {
 		c, err := Parse([]byte(data), env(nil))
 		if err != nil || c.ExposedNameLength() != want {
 			t.Errorf("Parse(%s).ExposedNameLength() = %v, %v; want %d", data, c.ExposedNameLength(), err, want)
+		}
+	}
+}
+
+func TestMessageSize(t *testing.T) {
+	for data, want := range map[string]Size{
+		`{"mcpServers": {}}`:                             64 << 20,
+		`{"mcpServers": {}, "maxMessageSize": "16MB"}`:   16 << 20,
+		`{"mcpServers": {}, "maxMessageSize": "16 mb"}`:  16 << 20,
+		`{"mcpServers": {}, "maxMessageSize": "1.5GiB"}`: 3 << 29,
+		`{"mcpServers": {}, "maxMessageSize": "512KB"}`:  512 << 10,
+		`{"mcpServers": {}, "maxMessageSize": 2048}`:     2048,
+		`{"mcpServers": {}, "maxMessageSize": "2048"}`:   2048,
+	} {
+		c, err := Parse([]byte(data), env(nil))
+		if err != nil || c.MessageSize() != want {
+			t.Errorf("Parse(%s).MessageSize() = %v, %v; want %v", data, c.MessageSize(), err, want)
 		}
 	}
 }

@@ -16,6 +16,9 @@ type Config struct {
 	// leaving room for the prefix a host adds of its own. Zero means
 	// [DefaultNameLength].
 	NameLength int `json:"nameLength,omitempty"`
+	// MaxMessageSize bounds one message from the client or from an
+	// upstream; a larger one is refused. Zero means [DefaultMessageSize].
+	MaxMessageSize Size `json:"maxMessageSize,omitempty"`
 }
 
 // Server is one upstream MCP server: Claude Desktop's fields (command, args,

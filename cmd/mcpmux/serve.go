@@ -29,6 +29,8 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	pageSize := fs.Int("page-size", 0, "entries per page of the lists mcpmux serves (0: everything in one page, which every client understands)")
 	nameLength := fs.Int("name-length", 0, fmt.Sprintf("longest exposed tool or prompt name, %d to %d (default: the config's \"nameLength\", else %d)",
 		registry.MinNameLength, registry.MaxNameLength, registry.DefaultNameLength))
+	var maxSize registry.Size
+	fs.Var(&maxSize, "max-message-size", fmt.Sprintf("largest message from the client or an upstream, such as 64MB (default: the config's \"maxMessageSize\", else %s)", registry.DefaultMessageSize))
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -40,6 +42,12 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		cfg.NameLength = *nameLength
 		if err := cfg.Validate(); err != nil {
 			return fmt.Errorf("--name-length: %w", err)
+		}
+	}
+	if maxSize != 0 {
+		cfg.MaxMessageSize = maxSize
+		if err := cfg.Validate(); err != nil {
+			return fmt.Errorf("--max-message-size: %w", err)
 		}
 	}
 	var rec *store.Recorder
@@ -127,11 +135,12 @@ func build(cfg *registry.Config, logger *slog.Logger, w wiring) (*proxy.Server, 
 	rec, cached := w.rec, w.cached
 	var sups []*upstream.Supervisor
 	popts := proxy.Options{
-		PageSize:   w.pageSize,
-		NameLength: cfg.ExposedNameLength(),
-		Logger:     logger,
-		Version:    version(),
-		Status:     func() json.RawMessage { return statusJSON(sups) },
+		PageSize:       w.pageSize,
+		NameLength:     cfg.ExposedNameLength(),
+		MaxMessageSize: int(cfg.MessageSize()),
+		Logger:         logger,
+		Version:        version(),
+		Status:         func() json.RawMessage { return statusJSON(sups) },
 	}
 	if rec != nil {
 		popts.OnCall = func(server, tool string, took time.Duration, err error) {
@@ -142,6 +151,7 @@ func build(cfg *registry.Config, logger *slog.Logger, w wiring) (*proxy.Server, 
 	for _, s := range cfg.Enabled() {
 		cat := cached[s.Name]
 		opts := upstreamOptions(s, srv, rec, cat != nil, logger)
+		opts.MaxMessageSize = int(cfg.MessageSize())
 		if w.client {
 			opts.AwaitClientCapabilities = srv.ClientCapabilities
 		}
