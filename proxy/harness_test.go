@@ -93,6 +93,7 @@ type muxOptions struct {
 	client   []client.ClientOption // handlers and capabilities
 	pageSize int                   // proxy.Options.PageSize
 	maxSize  int                   // proxy.Options.MaxMessageSize
+	logger   *slog.Logger          // nil: testLogger
 	// raw: no MCP client; the test speaks JSON-RPC lines itself (see
 	// lineClient), starting with the handshake.
 	raw bool
@@ -110,7 +111,10 @@ func newMux(tb testing.TB, servers map[string]any, mo muxOptions, opts ...func(*
 	if err != nil {
 		tb.Fatalf("registry.Parse: %v", err)
 	}
-	logger := testLogger(tb)
+	logger := mo.logger
+	if logger == nil {
+		logger = testLogger(tb)
+	}
 	m := &mux{t: tb, sups: map[string]*upstream.Supervisor{}}
 	m.srv = proxy.New(proxy.Options{Logger: logger, ListChangedDelay: 10 * time.Millisecond, Status: m.status, PageSize: mo.pageSize, MaxMessageSize: mo.maxSize})
 	for _, s := range cfg.Enabled() {

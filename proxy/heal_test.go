@@ -1,12 +1,10 @@
 package proxy_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -20,8 +18,6 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcpmux/mcpmux/internal/testutil"
-	"github.com/mcpmux/mcpmux/proxy"
-	"github.com/mcpmux/mcpmux/registry"
 	"github.com/mcpmux/mcpmux/upstream"
 )
 
@@ -255,33 +251,26 @@ func killTwice(tb testing.TB, m *mux, victims []string) {
 }
 
 func TestGarbageNeverReachesClient(t *testing.T) {
-	testutil.CheckNoChildren(t)
-	testutil.CheckNoGoroutineLeak(t)
 	logs := &testutil.SyncBuffer{}
-	c := startRaw(t, slog.New(slog.NewTextHandler(logs, nil)), map[string]*registry.Server{
-		"noisy": {Command: testutil.TestServerPath(t), Args: []string{"-name", "noisy", "-garbage"}},
-		"calm":  {Command: testutil.TestServerPath(t), Args: []string{"-name", "calm"}},
-	})
-	c.send(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`)
-	c.await(0)
-	c.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	m := rawMux(t, map[string]any{"noisy": ts(t, "-name", "noisy", "-garbage"), "calm": ts(t, "-name", "calm")},
+		muxOptions{logger: slog.New(slog.NewTextHandler(logs, nil))})
+	c := m.lines
 	waitFor(t, func() bool {
-		c.send(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
-		line := c.await(1)
-		return bytes.Contains(line, []byte(`"noisy__echo"`)) && bytes.Contains(line, []byte(`"calm__echo"`))
+		r := c.roundTrip(`1`, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
+		return strings.Contains(r.line, `"noisy__echo"`) && strings.Contains(r.line, `"calm__echo"`)
 	}, "both upstreams' tools")
 	for i := 2; i < 12; i++ {
 		server := []string{"noisy", "calm"}[i%2]
 		c.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"%s__echo","arguments":{"message":"m%d"}}}`, i, server, i))
 	}
 	for i := 2; i < 12; i++ {
-		if line := c.await(i); !bytes.Contains(line, []byte(fmt.Sprintf(`"text":"m%d"`, i))) {
-			t.Errorf("call %d = %s", i, line)
+		if r := c.response(fmt.Sprint(i)); !strings.Contains(r.line, fmt.Sprintf(`"text":"m%d"`, i)) {
+			t.Errorf("call %d = %s", i, r.line)
 		}
 	}
-	for _, line := range c.all() {
+	for _, line := range c.rest() {
 		var m struct{ JSONRPC string }
-		if json.Unmarshal(line, &m) != nil || m.JSONRPC != "2.0" {
+		if json.Unmarshal([]byte(line), &m) != nil || m.JSONRPC != "2.0" {
 			t.Errorf("the client got a line that is not a JSON-RPC message: %q", line)
 		}
 	}
@@ -290,118 +279,4 @@ func TestGarbageNeverReachesClient(t *testing.T) {
 			t.Errorf("garbage %q not logged:\n%s", want, logs)
 		}
 	}
-}
-
-// rawClient speaks to mcpmux line by line, with no MCP library in between,
-// so that the test sees exactly what a client would read.
-type rawClient struct {
-	tb   testing.TB
-	w    io.Writer
-	more chan struct{} // a line arrived; buffered
-
-	mu        sync.Mutex
-	seen      [][]byte            // every line read
-	responses map[string][][]byte // unclaimed responses by raw id
-}
-
-// startRaw runs mcpmux with servers (name → config) and returns a raw
-// client connected to it. Everything is stopped at cleanup.
-func startRaw(tb testing.TB, logger *slog.Logger, servers map[string]*registry.Server) *rawClient {
-	tb.Helper()
-	srv := proxy.New(proxy.Options{Logger: logger, ListChangedDelay: 10 * time.Millisecond})
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for name, s := range servers {
-		s.Name = name
-		sup := upstream.New(s, upstream.Options{Logger: logger.With("upstream", name), OnCatalogue: srv.SetCatalogue, OnState: srv.UpstreamState, StopGrace: 200 * time.Millisecond})
-		srv.AddUpstream(s, sup)
-		wg.Go(func() { _ = sup.Run(ctx) })
-	}
-	clientIn, muxOut := io.Pipe()
-	muxIn, clientOut := io.Pipe()
-	wg.Go(func() {
-		_ = srv.Serve(ctx, muxIn, muxOut)
-		muxOut.Close()
-	})
-	c := &rawClient{tb: tb, w: clientOut, more: make(chan struct{}, 1), responses: map[string][][]byte{}}
-	wg.Go(func() { c.read(clientIn) })
-	tb.Cleanup(func() {
-		clientOut.Close()
-		cancel()
-		wg.Wait()
-	})
-	return c
-}
-
-// read records every line until r ends.
-func (c *rawClient) read(r io.Reader) {
-	br := bufio.NewReader(r)
-	for {
-		line, err := br.ReadBytes('\n')
-		if line = bytes.TrimSpace(line); len(line) > 0 {
-			c.record(line)
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (c *rawClient) record(line []byte) {
-	var m struct {
-		ID     json.RawMessage
-		Method string
-	}
-	_ = json.Unmarshal(line, &m)
-	c.mu.Lock()
-	c.seen = append(c.seen, line)
-	if m.Method == "" && len(m.ID) > 0 {
-		c.responses[string(m.ID)] = append(c.responses[string(m.ID)], line)
-	}
-	c.mu.Unlock()
-	select {
-	case c.more <- struct{}{}:
-	default:
-	}
-}
-
-func (c *rawClient) send(line string) {
-	c.tb.Helper()
-	if _, err := io.WriteString(c.w, line+"\n"); err != nil {
-		c.tb.Fatalf("writing to mcpmux: %v", err)
-	}
-}
-
-// await returns the first unclaimed response with the given id.
-func (c *rawClient) await(id int) []byte {
-	c.tb.Helper()
-	timeout := time.After(10 * time.Second)
-	for {
-		if line := c.claim(fmt.Sprint(id)); line != nil {
-			return line
-		}
-		select {
-		case <-c.more:
-		case <-timeout:
-			c.tb.Fatalf("no response to request %d", id)
-		}
-	}
-}
-
-func (c *rawClient) claim(id string) []byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	lines := c.responses[id]
-	if len(lines) == 0 {
-		return nil
-	}
-	c.responses[id] = lines[1:]
-	return lines[0]
-}
-
-// all returns every line the client has read.
-func (c *rawClient) all() [][]byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([][]byte{}, c.seen...)
 }

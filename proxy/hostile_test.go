@@ -7,14 +7,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mcpmux/mcpmux/upstream"
 )
 
 // rawMux starts mcpmux with servers for a raw line client, and does the
 // handshake.
-func rawMux(t *testing.T, servers map[string]any, mo muxOptions) *mux {
+func rawMux(t *testing.T, servers map[string]any, mo muxOptions, opts ...func(*upstream.Options)) *mux {
 	t.Helper()
 	mo.raw = true
-	m := newMux(t, servers, mo)
+	m := newMux(t, servers, mo, opts...)
 	m.lines.handshake()
 	return m
 }
@@ -111,10 +113,7 @@ func TestHostileLines(t *testing.T) {
 	}
 	c.send(`{"jsonrpc":"2.0","id":"last","method":"ping"}`)
 	c.take(func(w wireMsg) bool { return string(w.ID) == `"last"` })
-	c.mu.Lock()
-	left := c.lines
-	c.mu.Unlock()
-	for _, line := range left {
+	for _, line := range c.rest() {
 		if !strings.Contains(line, `"method"`) {
 			t.Errorf("an answer no test asked for: %s", line)
 		}
@@ -177,5 +176,37 @@ func TestIDInUse(t *testing.T) {
 	again := c.roundTrip(`5`, `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"a__echo","arguments":{"message":"again"}}}`)
 	if again.Error != nil || !strings.Contains(string(again.Result), "again") {
 		t.Fatalf("id 5 once free = %s", again.line)
+	}
+}
+
+// TestMessageSizeBound sends messages over the limit both ways: each is
+// refused with an error that names the limit and the side that sent it,
+// to the request it belongs to, and the connection goes on.
+func TestMessageSizeBound(t *testing.T) {
+	const limit = 64 << 10
+	m := rawMux(t, map[string]any{"a": ts(t, "-name", "a")}, muxOptions{maxSize: limit},
+		func(o *upstream.Options) { o.MaxMessageSize = limit })
+	c := m.lines
+	big := strings.Repeat("x", limit)
+	for _, tt := range []struct{ id, line string }{
+		{"42", `{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"a__echo","arguments":{"message":"` + big + `"}}}`},
+		{`"at-the-end"`, `{"jsonrpc":"2.0","method":"tools/call","params":{"name":"a__echo","arguments":{"message":"` + big + `"}},"id":"at-the-end"}`},
+	} {
+		r := c.roundTrip(tt.id, tt.line)
+		if r.Error == nil || r.Error.Code != -32600 || !strings.Contains(r.Error.Message, "the client sent a message of 64.") ||
+			!strings.Contains(r.Error.Message, "maxMessageSize (64 KB)") {
+			t.Errorf("a message over the limit from the client = %.300s; want -32600 naming the client and the limit", r.line)
+		}
+	}
+	r := c.roundTrip(`"big"`, `{"jsonrpc":"2.0","id":"big","method":"tools/call","params":{"name":"a__big","arguments":{"bytes":100000}}}`)
+	if r.Error == nil || !strings.Contains(r.Error.Message, "the upstream sent a message of 97.") || !strings.Contains(r.Error.Message, "maxMessageSize (64 KB)") {
+		t.Errorf("a result over the limit = %.300s; want an error naming the upstream and the limit", r.line)
+	}
+	r = c.roundTrip(`"fits"`, `{"jsonrpc":"2.0","id":"fits","method":"tools/call","params":{"name":"a__big","arguments":{"bytes":60000}}}`)
+	if r.Error != nil || len(r.Result) < 60000 {
+		t.Errorf("a result under the limit = %.300s", r.line)
+	}
+	if st := m.sups["a"].Status(); st.Restarts != 0 || st.State != upstream.StateReady {
+		t.Errorf("upstream after a message over the limit: %+v; want it ready, never restarted", st)
 	}
 }

@@ -113,6 +113,13 @@ func (c *lineClient) roundTrip(id, line string) wireMsg {
 	return c.response(id)
 }
 
+// rest returns the lines received and not taken.
+func (c *lineClient) rest() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string{}, c.lines...)
+}
+
 // handshake initializes the session as a 2025-11-25 client.
 func (c *lineClient) handshake() {
 	c.tb.Helper()

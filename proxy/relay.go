@@ -35,6 +35,10 @@ func (s *Server) UpstreamNotification(server, method string, params json.RawMess
 			return
 		}
 	case method == "notifications/resources/updated":
+		uri, found := jsonrpc.StringMember(params, "uri")
+		if !found || !sess.subscribedAt(uri, server) {
+			return // an update the client never asked for
+		}
 		if params, ok = sess.listenParams(method, params); !ok {
 			return
 		}

@@ -58,7 +58,9 @@ func (sess *session) unsubscribe(ctx context.Context, p *params) (json.RawMessag
 	return sess.toResourceOwner(ctx, "resources/unsubscribe", uri, p)
 }
 
-// toResourceOwner sends p.raw to the upstream that serves uri.
+// toResourceOwner sends p.raw, a subscription or its end, to the upstream
+// that serves uri, and keeps track: that upstream's updates of uri reach
+// the client from the moment it asks until it unsubscribes.
 func (sess *session) toResourceOwner(ctx context.Context, method, uri string, p *params) (json.RawMessage, error) {
 	if uri == statusURI {
 		return json.RawMessage(`{}`), nil
@@ -67,7 +69,32 @@ func (sess *session) toResourceOwner(ctx context.Context, method, uri string, p 
 	if err != nil {
 		return nil, err
 	}
-	return sess.forward(ctx, e, method, p.raw, p)
+	subscribing := method == "resources/subscribe"
+	sess.setSubscribed(uri, e.server, subscribing)
+	res, err := sess.forward(ctx, e, method, p.raw, p)
+	if err != nil && subscribing {
+		sess.setSubscribed(uri, e.server, false)
+	}
+	return res, err
+}
+
+// setSubscribed records that the client is, or is no longer, subscribed
+// to uri at server.
+func (sess *session) setSubscribed(uri, server string, on bool) {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if on {
+		sess.subscribed[uri] = server
+	} else if sess.subscribed[uri] == server {
+		delete(sess.subscribed, uri)
+	}
+}
+
+// subscribedAt reports whether the client is subscribed to uri at server.
+func (sess *session) subscribedAt(uri, server string) bool {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	return sess.subscribed[uri] == server
 }
 
 // resourceOwner returns who serves uri, or an error that names it. While

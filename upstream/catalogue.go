@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,7 +16,10 @@ import (
 const maxPages = 10_000
 
 // catalogue reads everything the upstream offers, following every list to
-// its end. Lists the upstream did not declare a capability for are skipped.
+// its end. Lists the upstream did not declare a capability for are skipped;
+// so is one whose method it answers as unknown (-32601), although it
+// declared the capability: servers that declare resources for their
+// templates alone are common, and the rest of their catalogue is good.
 func (c *conn) catalogue(ctx context.Context) (*registry.Catalogue, error) {
 	var caps struct {
 		Tools     json.RawMessage `json:"tools"`
@@ -49,6 +53,11 @@ func (c *conn) catalogue(ctx context.Context) (*registry.Catalogue, error) {
 			continue
 		}
 		items, err := c.listAll(ctx, l.method, l.field)
+		var rpcErr *jsonrpc.Error
+		if errors.As(err, &rpcErr) && rpcErr.Code == jsonrpc.CodeMethodNotFound {
+			c.logger.Debug("upstream declares the capability but not the method; listing nothing", "method", l.method, "err", err)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -15,8 +15,9 @@ const noteQueueSize = 1024
 // noteQueue hands an upstream's notifications from the connection's reader
 // to the OnNotification callback on a goroutine of its own, in order, so
 // that the reader never blocks and never runs caller code. List changes are
-// also signalled on listChanged, coalesced, for the supervisor to re-read
-// the catalogue.
+// signalled on listChanged instead, coalesced, for the supervisor to re-read
+// the catalogue: however many arrive, one re-read is in flight and one more
+// pending at most, and a flood of them takes no room from the others.
 type noteQueue struct {
 	server      string
 	deliver     func(server, method string, params json.RawMessage)
@@ -56,6 +57,7 @@ func (q *noteQueue) push(method string, params json.RawMessage) {
 		case q.listChanged <- struct{}{}:
 		default:
 		}
+		return
 	}
 	select {
 	case q.queue <- note{method, params}:

@@ -158,6 +158,8 @@ type Supervisor struct {
 	wake   chan struct{}   // a request wants a connection now; buffered
 	caps   json.RawMessage // declared in the live connection's handshake; Run's goroutine only
 
+	refreshFailures int // re-reads of the catalogue that failed in a row; Run's goroutine only
+
 	inflight atomic.Int64 // requests inside Request
 	lastUse  atomic.Int64 // when a request last started or ended; Unix ns
 
@@ -408,10 +410,17 @@ func (s *Supervisor) refresh(ctx context.Context, c *conn) {
 	cat, err := c.catalogue(ctx)
 	if err != nil {
 		if !c.dead() {
-			s.logger.Warn("re-reading catalogue after list change", "err", err)
+			s.refreshFailures++
+			n := s.refreshFailures
+			level := slog.LevelDebug
+			if n&(n-1) == 0 { // the first failure in a row, then at powers of two
+				level = slog.LevelWarn
+			}
+			s.logger.Log(ctx, level, "re-reading catalogue after list change", "err", err, "failures", n)
 		}
 		return
 	}
+	s.refreshFailures = 0
 	cat.ClientCapabilities = s.caps
 	if s.opts.OnCatalogue != nil {
 		s.opts.OnCatalogue(s.srv.Name, cat)

@@ -46,6 +46,9 @@ type config struct {
 	lateTools      int
 	rootsTool      bool
 	logFile        string
+	hostile        bool
+	missing        string
+	printEnv       bool
 }
 
 func main() {
@@ -56,6 +59,9 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testserver:", err)
 		os.Exit(64)
+	}
+	if cfg.printEnv {
+		printEnv()
 	}
 	if cfg.crashOnStart {
 		os.Exit(2)
@@ -94,6 +100,9 @@ func parseConfig(argv []string, env string) (config, error) {
 	fs.IntVar(&c.lateTools, "late-tools", 0, "after answering the first tools/list, add tools late_0000.. and notify tools/list_changed")
 	fs.BoolVar(&c.rootsTool, "roots-tool", false, "offer tool roots_tool only to a client that declares roots in initialize")
 	fs.StringVar(&c.logFile, "log-file", "", "append one JSON line per received message to this file")
+	fs.BoolVar(&c.hostile, "hostile", false, "also expose the tools that flood the client (flood_list_changed, flood_requests, update, stats)")
+	fs.StringVar(&c.missing, "missing", "", "answer these methods (comma-separated) with method-not-found, capabilities notwithstanding")
+	fs.BoolVar(&c.printEnv, "print-env", false, "write the environment to stderr at start, one variable a line")
 
 	args := append(append([]string{}, argv...), strings.Fields(env)...)
 	if err := fs.Parse(args); err != nil {

@@ -37,6 +37,7 @@ type server struct {
 	pending     map[string]chan *message
 	nextOutID   int
 	subscribed  map[string]bool
+	lists       listStats
 	logLevel    string
 }
 
@@ -170,7 +171,7 @@ func (s *server) handle(r *request) {
 
 func (s *server) dispatch(r *request) (any, *rpcError) {
 	h, ok := handlers[r.msg.Method]
-	if !ok {
+	if !ok || s.missing(r.msg.Method) {
 		return nil, newError(codeMethodNotFound, "method not found: %s", r.msg.Method)
 	}
 	return h(s, r)

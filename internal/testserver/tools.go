@@ -88,6 +88,9 @@ func (s *server) buildCatalogue() {
 	for i := range s.cfg.tools {
 		s.addTools(nameTool(fmt.Sprintf("tool_%04d", i)))
 	}
+	if s.cfg.hostile {
+		s.addTools(s.hostileTools()...)
+	}
 }
 
 func (s *server) basicTools() []*tool {
@@ -130,6 +133,7 @@ func (s *server) addTools(tools ...*tool) {
 }
 
 func (s *server) toolsList(r *request) (any, *rpcError) {
+	defer s.listing()()
 	if !sleepCtx(r.ctx, s.cfg.slowList) {
 		return nil, nil
 	}

@@ -91,7 +91,12 @@ func (s *server) toolWhoami(*request, *toolCall) (any, *rpcError) {
 	return textResult(s.cfg.name), nil
 }
 
-func toolCrash(*request, *toolCall) (any, *rpcError) {
+// toolCrash exits with code 3, after writing arguments.stderr (with $VAR
+// references expanded from the environment) to stderr.
+func toolCrash(_ *request, c *toolCall) (any, *rpcError) {
+	if text := c.str("stderr"); text != "" {
+		fmt.Fprintln(os.Stderr, os.ExpandEnv(text))
+	}
 	os.Exit(3)
 	return nil, nil
 }
