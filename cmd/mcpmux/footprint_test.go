@@ -147,3 +147,29 @@ func procMemory(tb testing.TB, pid int) (rss, peak int64) {
 	}
 	return rss, peak
 }
+
+// TestMemoryReturnedAfterHugeResult passes a 60 MB result through mcpmux
+// and checks that mcpmux's resident memory then falls below the size of
+// the result: the memory it took goes back to the system.
+func TestMemoryReturnedAfterHugeResult(t *testing.T) {
+	testutil.CheckNoChildren(t)
+	const size = 60 << 20
+	p := serveProcess(t, nil, "--config", writeConfig(t, map[string]any{"a": ts(t, "-name", "a")}), "--no-registry")
+	p.waitTools("a__big")
+	if got := p.call(2*time.Minute, "a__big", map[string]any{"bytes": size}); len(got) != size {
+		t.Fatalf("a__big returned %d bytes, want %d", len(got), size)
+	}
+	var rss, peak int64
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rss, peak = procMemory(t, p.cmd.Process.Pid)
+		if rss < size*3/4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after a %.0f MB result mcpmux holds %.1f MB (peak %.1f MB); want less than %.0f MB", mb(size), mb(rss), mb(peak), mb(size*3/4))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("after a %.0f MB result: VmRSS %.1f MB, VmHWM %.1f MB", mb(size), mb(rss), mb(peak))
+}
