@@ -102,9 +102,9 @@ func (sess *session) delegate(ctx context.Context, c *call, m *jsonrpc.Message, 
 	out, err := reframe(resp)
 	switch {
 	case err != nil:
-		sess.reply(c, jsonrpc.AppendError(nil, m.ID, err))
+		sess.reply(c, jsonrpc.AppendError(nil, m.ID, sess.srv.clientError(err)))
 	case out.Error != nil:
-		sess.reply(c, jsonrpc.AppendError(nil, m.ID, out.Error))
+		sess.reply(c, jsonrpc.AppendError(nil, m.ID, sess.srv.clientError(out.Error)))
 	default:
 		sess.reply(c, jsonrpc.AppendResult(nil, m.ID, out.Result))
 	}
@@ -151,9 +151,20 @@ func toRPCError(err error) *jsonrpc.Error {
 	return &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: err.Error()}
 }
 
-// clientError is the error the client receives for err.
+// clientError is the error the client receives for err, with every
+// configured secret masked in its message and data: an upstream may
+// quote its environment, a failing remote server the headers it was sent.
 func (s *Server) clientError(err error) *jsonrpc.Error {
-	return toRPCError(err)
+	e := toRPCError(err)
+	m := s.opts.Masker
+	if m == nil {
+		return e
+	}
+	masked := &jsonrpc.Error{Code: e.Code, Message: m.String(e.Message), Data: e.Data}
+	if e.Data != nil {
+		masked.Data = m.JSON(e.Data)
+	}
+	return masked
 }
 
 // modernCapabilities keeps the client capabilities that the first request

@@ -117,8 +117,8 @@ func (sess *session) resourceOwner(ctx context.Context, uri string) (entry, erro
 	return e, nil
 }
 
-// status returns what mcpmux://status shows.
-func (s *Server) status() json.RawMessage { return s.opts.Status() }
+// status returns what mcpmux://status shows, secrets masked.
+func (s *Server) status() json.RawMessage { return s.opts.Masker.JSON(s.opts.Status()) }
 
 // withEntry returns l with e added in order.
 func withEntry(l list, e entry) list {

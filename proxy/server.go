@@ -12,6 +12,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mcpmux/mcpmux/internal/clock"
+	"github.com/mcpmux/mcpmux/internal/redact"
 	"github.com/mcpmux/mcpmux/registry"
 )
 
@@ -52,6 +53,10 @@ type Options struct {
 	// MaxMessageSize bounds a message from the client, in bytes; a larger
 	// one is refused. Zero means jsonrpc.DefaultMaxMessageSize (64 MB).
 	MaxMessageSize int
+	// Masker masks secrets in the errors the client receives and in
+	// mcpmux://status. Results and notifications are the upstreams' data
+	// and pass unchanged. Nil masks nothing.
+	Masker *redact.Masker
 }
 
 // Server is the one MCP server the client sees. Upstreams are added with

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"cmp"
+	"encoding/base64"
 	"net/url"
 	"slices"
 	"strings"
@@ -44,7 +45,9 @@ func (s *Server) IsSecretEnv(name string) bool {
 //
 //   - every header value, and the credential part of one with a scheme
 //     ("Bearer abc…" gives "Bearer abc…" and "abc…");
-//   - the user name, password and query values of the url;
+//   - the user name, password and query values of the url, and the
+//     credentials HTTP sends for its user name and password (their Basic
+//     authorization, in base64);
 //   - the values of secret environment variables ([Server.IsSecretEnv]);
 //   - the values that ${NAME} references to secret-named variables
 //     expanded to, wherever they stand (an args entry "--token=${TOKEN}",
@@ -89,9 +92,12 @@ func urlSecrets(rawURL string) []string {
 	var out []string
 	if u.User != nil {
 		out = append(out, u.User.Username())
-		if p, ok := u.User.Password(); ok {
+		p, ok := u.User.Password()
+		if ok {
 			out = append(out, p)
 		}
+		// What net/http sends for them: Authorization: Basic <this>.
+		out = append(out, base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+p)))
 		// And as written, percent-encoding and all.
 		if _, rest, ok := strings.Cut(rawURL, "://"); ok {
 			if info, _, ok := strings.Cut(rest, "@"); ok && !strings.ContainsAny(info, "/?#") {

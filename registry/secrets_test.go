@@ -51,7 +51,7 @@ func TestSecretValues(t *testing.T) {
 		server string
 		want   []string
 	}{
-		{"remote", []string{"Bearer tok-abcdef", "a%20b%2Fcdefg", "querysecret1", "alice-user", "hunter22pw", "tok-abcdef", "a b/cdefg"}},
+		{"remote", []string{"YWxpY2UtdXNlcjpodW50ZXIyMnB3", "Bearer tok-abcdef", "a%20b%2Fcdefg", "querysecret1", "alice-user", "hunter22pw", "tok-abcdef", "a b/cdefg"}},
 		{"local", []string{"expanded-secret", "postgres://db", "ghp_123456"}},
 	}
 	for _, tt := range tests {

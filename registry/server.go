@@ -6,9 +6,7 @@ import (
 	"encoding/hex"
 	"hash"
 	"io"
-	"log/slog"
 	"maps"
-	"net/url"
 	"path"
 	"slices"
 	"strings"
@@ -21,11 +19,6 @@ const (
 	TransportSSE   = "sse"   // the HTTP+SSE transport of MCP 2024-11-05
 	TransportHTTP  = "http"  // the streamable HTTP transport
 )
-
-// redacted replaces secrets in log output.
-const redacted = "REDACTED"
-
-var _ slog.LogValuer = (*Server)(nil)
 
 // ExposedPrefix returns the prefix of the server's tools and prompts: Prefix
 // if set (possibly "", meaning none), else Name.
@@ -175,69 +168,6 @@ func (h fingerprinter) strs(ss []string) {
 	for _, s := range ss {
 		h.str(s)
 	}
-}
-
-// LogValue describes the server for a log line without its secrets: env and
-// header values show as "REDACTED", and so do passwords and query values in
-// the url and in URL-shaped args. Other args are logged as they are, so a
-// secret belongs in env, not in args.
-func (s *Server) LogValue() slog.Value {
-	attrs := []slog.Attr{slog.String("name", s.Name), slog.String("transport", s.Transport())}
-	if s.Command != "" {
-		attrs = append(attrs, slog.String("command", s.Command))
-	}
-	if len(s.Args) > 0 {
-		args := make([]string, len(s.Args))
-		for i, a := range s.Args {
-			args[i] = redactURL(a)
-		}
-		attrs = append(attrs, slog.Any("args", args))
-	}
-	if s.Cwd != "" {
-		attrs = append(attrs, slog.String("cwd", s.Cwd))
-	}
-	if s.URL != "" {
-		attrs = append(attrs, slog.String("url", redactURL(s.URL)))
-	}
-	attrs = appendRedacted(attrs, "env", s.Env)
-	attrs = appendRedacted(attrs, "headers", s.Headers)
-	return slog.GroupValue(attrs...)
-}
-
-// appendRedacted appends a group of m's keys, in order, each with the value
-// "REDACTED".
-func appendRedacted(attrs []slog.Attr, key string, m map[string]string) []slog.Attr {
-	if len(m) == 0 {
-		return attrs
-	}
-	var group []any
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		group = append(group, slog.String(k, redacted))
-	}
-	return append(attrs, slog.Group(key, group...))
-}
-
-// redactURL returns s with the password and query values replaced, if s is
-// an absolute URL that has any; otherwise s as it is.
-func redactURL(s string) string {
-	if !strings.Contains(s, "://") {
-		return s
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return redacted // it looked like a URL, and might carry a token
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), redacted)
-	}
-	if u.RawQuery != "" {
-		q := u.Query()
-		for k := range q {
-			q[k] = []string{redacted}
-		}
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
 }
 
 // ToolAllowed reports whether the server's tool named name is exposed,

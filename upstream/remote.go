@@ -14,6 +14,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/client/transport"
 
+	"github.com/mcpmux/mcpmux/internal/redact"
 	"github.com/mcpmux/mcpmux/registry"
 )
 
@@ -32,7 +33,7 @@ import (
 type remoteLink struct {
 	host    string // of the server's URL, for messages
 	client  *http.Client
-	secrets secrets
+	secrets *redact.Masker // the server's: masked in errors and log lines, which may quote the URL or an echoed header
 }
 
 var _ link = (*remoteLink)(nil)
@@ -40,7 +41,7 @@ var _ link = (*remoteLink)(nil)
 // dialRemote returns a connection to the remote upstream srv. Nothing is
 // sent until the handshake.
 func dialRemote(srv *registry.Server, o *Options, notify func(string, json.RawMessage)) (*conn, error) {
-	l := &remoteLink{host: hostOf(srv.URL), client: newHTTPClient(o.dial), secrets: newSecrets(srv.URL, srv.Headers)}
+	l := &remoteLink{host: hostOf(srv.URL), client: newHTTPClient(o.dial), secrets: redact.New(srv.SecretValues())}
 	if _, err := url.Parse(srv.URL); err != nil {
 		return nil, l.explain(fmt.Errorf("parsing the server's URL: %w", err))
 	}
@@ -133,7 +134,7 @@ func (l *remoteLink) explain(err error) error {
 	case errors.Is(err, errUnauthorized):
 		err = fmt.Errorf("%w (HTTP 401): check the server's headers; mcpmux does not do OAuth", err)
 	}
-	return l.secrets.hideErr(err)
+	return l.secrets.Error(err)
 }
 
 // release closes the sockets the closed transport left open.

@@ -37,7 +37,7 @@ func (t *streamable) negotiated(ctx context.Context, version string) error {
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case refused(err):
-			t.logger.Debug("server offers no listening stream", "err", t.secrets.hideErr(err))
+			t.logger.Debug("server offers no listening stream", "err", t.secrets.Error(err))
 			return nil
 		case !retryable(err):
 			return err
@@ -73,7 +73,7 @@ func (t *streamable) listen(resp *http.Response, end context.CancelFunc) {
 			if t.life.Err() != nil {
 				return
 			}
-			t.logger.Debug("listening stream ended; reconnecting", "err", t.secrets.hideErr(err))
+			t.logger.Debug("listening stream ended; reconnecting", "err", t.secrets.Error(err))
 			failures = 0
 		}
 		if !t.sleep(t.life, t.listenDelay(er, failures)) {
@@ -94,11 +94,11 @@ func (t *streamable) listen(resp *http.Response, end context.CancelFunc) {
 			t.die(err)
 			return
 		case refused(err):
-			t.logger.Info("server stopped offering the listening stream", "err", t.secrets.hideErr(err))
+			t.logger.Info("server stopped offering the listening stream", "err", t.secrets.Error(err))
 			return
 		default:
 			failures++
-			t.logger.Debug("reconnecting the listening stream", "err", t.secrets.hideErr(err), "failures", failures)
+			t.logger.Debug("reconnecting the listening stream", "err", t.secrets.Error(err), "failures", failures)
 		}
 	}
 }

@@ -313,7 +313,7 @@ func (t *streamable) deleteSession(session, version string) {
 	}
 	resp, err := t.client.Do(r)
 	if err != nil {
-		t.logger.Debug("ending the session", "err", t.secrets.hideErr(err))
+		t.logger.Debug("ending the session", "err", t.secrets.Error(err))
 		return
 	}
 	resp.Body.Close()

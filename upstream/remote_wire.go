@@ -18,6 +18,7 @@ import (
 
 	"github.com/mcpmux/mcpmux/internal/clock"
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
+	"github.com/mcpmux/mcpmux/internal/redact"
 )
 
 // Errors of the remote transports, which remoteLink turns into reasons and
@@ -72,7 +73,7 @@ type httpWire struct {
 	url     string
 	client  *http.Client
 	headers map[string]string // configured; secrets
-	secrets secrets
+	secrets *redact.Masker
 	logger  *slog.Logger
 	clock   clock.Clock // times reconnections and resumptions
 	maxSize int         // of one message
@@ -97,7 +98,7 @@ type httpWire struct {
 
 // init readies w for the server at url, for messages of at most maxSize
 // bytes (0: jsonrpc.DefaultMaxMessageSize).
-func (w *httpWire) init(url string, client *http.Client, headers map[string]string, s secrets, logger *slog.Logger, maxSize int) {
+func (w *httpWire) init(url string, client *http.Client, headers map[string]string, s *redact.Masker, logger *slog.Logger, maxSize int) {
 	w.url, w.client, w.headers, w.secrets, w.logger = url, client, headers, s, logger
 	w.maxSize = maxSize
 	if w.maxSize <= 0 {
@@ -239,7 +240,7 @@ func (w *httpWire) SetNotificationHandler(func(mcp.JSONRPCNotification)) {}
 // server finds out by itself.
 func (w *httpWire) answer(id, result json.RawMessage, err error) {
 	if err := w.post(w.life, answerMessage(id, result, err)); err != nil && w.life.Err() == nil {
-		w.logger.Debug("answering upstream request", "err", w.secrets.hideErr(err))
+		w.logger.Debug("answering upstream request", "err", w.secrets.Error(err))
 	}
 }
 

@@ -25,10 +25,18 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	logger, err := newLogger(stderr, c.logLevel)
+	lvl, err := parseLevel(c.logLevel)
 	if err != nil {
 		return err
 	}
+	// The store holds masked text; an older one may not, so the reasons
+	// are masked again with the configuration's secrets, if it can be read.
+	cfg, err := loadConfig(c)
+	if err != nil && c.config != "" {
+		return err
+	}
+	m := masker(cfg)
+	logger := newLogger(stderr, lvl, m)
 	path, err := dir.path()
 	if err != nil {
 		return err
@@ -38,6 +46,9 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	events, err := openStore(path, logger).History(ctx, server, *limit)
 	if err != nil {
 		return err
+	}
+	for i := range events {
+		events[i].Reason = m.String(events[i].Reason)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)

@@ -9,24 +9,33 @@ import (
 	"time"
 
 	"github.com/lmittmann/tint"
+
+	"github.com/mcpmux/mcpmux/internal/redact"
 )
 
-// newLogger returns the logger every package gets: tint on stderr, in
-// colour only when stderr is a terminal. stdout is never written to.
-func newLogger(stderr io.Writer, level string) (*slog.Logger, error) {
+// parseLevel reads a --log-level; "" means info.
+func parseLevel(level string) (slog.Level, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(strings.TrimSpace(orString(level, "info")))); err != nil {
-		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+		return 0, fmt.Errorf("log level %q: want debug, info, warn or error", level)
 	}
+	return lvl, nil
+}
+
+// newLogger returns the logger every package gets: tint on stderr, in
+// colour only when stderr is a terminal, with m's secrets masked in every
+// line (mcp-go's and Badger's, and upstreams' stderr, included). stdout
+// is never written to.
+func newLogger(stderr io.Writer, lvl slog.Level, m *redact.Masker) *slog.Logger {
 	h := tint.NewTextHandler(stderr, &tint.Options{
 		Level:      lvl,
 		TimeFormat: time.TimeOnly,
 		NoColor:    !isTerminal(stderr),
 	})
-	logger := slog.New(h)
+	logger := slog.New(m.Handler(h))
 	// mcp-go logs through slog's default logger; keep it on stderr too.
 	slog.SetDefault(logger)
-	return logger, nil
+	return logger
 }
 
 func isTerminal(w io.Writer) bool {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/mcpmux/mcpmux/internal/redact"
 	"github.com/mcpmux/mcpmux/registry"
 	"github.com/mcpmux/mcpmux/registry/store"
 	"github.com/mcpmux/mcpmux/upstream"
@@ -85,13 +86,14 @@ func runRecorder(ctx context.Context, rec *store.Recorder, logger *slog.Logger) 
 	return func() { cancel(); <-done }
 }
 
-// serverState is st in the registry's terms.
-func serverState(st upstream.Status) store.ServerState {
+// serverState is st in the registry's terms, with m's secrets masked: a
+// last error may quote an upstream's stderr or a server's answer.
+func serverState(st upstream.Status, m *redact.Masker) store.ServerState {
 	return store.ServerState{
 		Server:    st.Server,
 		State:     st.State.String(),
 		Since:     st.Since,
-		LastError: st.LastError,
+		LastError: m.String(st.LastError),
 		Attempt:   st.Attempt,
 		Restarts:  st.Restarts,
 		PID:       st.PID,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/mcpmux/mcpmux/internal/redact"
 	"github.com/mcpmux/mcpmux/proxy"
 	"github.com/mcpmux/mcpmux/registry"
 	"github.com/mcpmux/mcpmux/registry/store"
@@ -95,23 +96,31 @@ func waitListed(ctx context.Context, srv *proxy.Server) {
 	}
 }
 
-// setup loads the configuration and makes the logger.
+// setup loads the configuration and makes the logger, which masks its
+// secrets.
 func setup(c commonFlags, stderr io.Writer) (*registry.Config, *slog.Logger, error) {
-	logger, err := newLogger(stderr, c.logLevel)
+	lvl, err := parseLevel(c.logLevel)
 	if err != nil {
 		return nil, nil, err
 	}
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, newLogger(stderr, lvl, masker(cfg)), nil
+}
+
+// loadConfig loads the configuration file that --config names, or the
+// default one.
+func loadConfig(c commonFlags) (*registry.Config, error) {
 	path := c.config
 	if path == "" {
+		var err error
 		if path, err = registry.DefaultPath(); err != nil {
-			return nil, nil, fmt.Errorf("finding the default config: %w", err)
+			return nil, fmt.Errorf("finding the default config: %w", err)
 		}
 	}
-	cfg, err := registry.Load(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	return cfg, logger, nil
+	return registry.Load(path)
 }
 
 // wiring says how build connects the pieces. The zero value serves no
@@ -133,11 +142,13 @@ type wiring struct {
 // w says.
 func build(cfg *registry.Config, logger *slog.Logger, w wiring) (*proxy.Server, []*upstream.Supervisor) {
 	rec, cached := w.rec, w.cached
+	m := masker(cfg)
 	var sups []*upstream.Supervisor
 	popts := proxy.Options{
 		PageSize:       w.pageSize,
 		NameLength:     cfg.ExposedNameLength(),
 		MaxMessageSize: int(cfg.MessageSize()),
+		Masker:         m,
 		Logger:         logger,
 		Version:        version(),
 		Status:         func() json.RawMessage { return statusJSON(sups) },
@@ -150,7 +161,7 @@ func build(cfg *registry.Config, logger *slog.Logger, w wiring) (*proxy.Server, 
 	srv := proxy.New(popts)
 	for _, s := range cfg.Enabled() {
 		cat := cached[s.Name]
-		opts := upstreamOptions(s, srv, rec, cat != nil, logger)
+		opts := upstreamOptions(s, srv, rec, cat != nil, logger, m)
 		opts.MaxMessageSize = int(cfg.MessageSize())
 		if w.client {
 			opts.AwaitClientCapabilities = srv.ClientCapabilities
@@ -158,7 +169,7 @@ func build(cfg *registry.Config, logger *slog.Logger, w wiring) (*proxy.Server, 
 		sup := upstream.New(s, opts)
 		srv.AddUpstream(s, sup)
 		if rec != nil {
-			rec.SetState(serverState(sup.Status())) // a lazy one starts idle, unannounced
+			rec.SetState(serverState(sup.Status(), m)) // a lazy one starts idle, unannounced
 		}
 		sups = append(sups, sup)
 	}
@@ -169,7 +180,7 @@ func build(cfg *registry.Config, logger *slog.Logger, w wiring) (*proxy.Server, 
 // upstreamOptions wires the supervisor of s to the proxy and, if not nil,
 // to the recorder. A lazy server starts on first use only if a cached
 // catalogue lists it meanwhile; without one it starts at once.
-func upstreamOptions(s *registry.Server, srv *proxy.Server, rec *store.Recorder, cached bool, logger *slog.Logger) upstream.Options {
+func upstreamOptions(s *registry.Server, srv *proxy.Server, rec *store.Recorder, cached bool, logger *slog.Logger, m *redact.Masker) upstream.Options {
 	opts := upstream.Options{
 		Logger:         logger.With("upstream", s.Name),
 		ClientInfo:     mcp.Implementation{Name: "mcpmux", Version: version()},
@@ -185,7 +196,7 @@ func upstreamOptions(s *registry.Server, srv *proxy.Server, rec *store.Recorder,
 		}
 		opts.OnState = func(st upstream.Status) {
 			srv.UpstreamState(st)
-			rec.SetState(serverState(st))
+			rec.SetState(serverState(st, m))
 		}
 	}
 	if s.Lazy && cached {

@@ -46,6 +46,14 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		logger.Warn("reading the registry; showing what could be read", "dir", path, "err", err)
 	}
+	m := masker(cfg) // the store holds masked text; an older one may not
+	for i := range sums {
+		if st := sums[i].State; st != nil {
+			masked := *st
+			masked.LastError = m.String(st.LastError)
+			sums[i].State = &masked
+		}
+	}
 	if *asJSON {
 		return printStatusJSON(stdout, path, sums)
 	}

@@ -55,7 +55,7 @@ func runTools(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, st := range statuses {
 		if st.State != upstream.StateReady {
 			failed = append(failed, strconv.Quote(st.Server))
-			why := st.LastError
+			why := masker(cfg).String(st.LastError)
 			if why == "" {
 				why = "still starting"
 			}
