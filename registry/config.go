@@ -14,6 +14,8 @@ import (
 	"slices"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
 // Defaults for a [Server]'s optional settings.
@@ -156,7 +158,7 @@ func decodeNameLength(top map[string]json.RawMessage, dst *int) error {
 		return nil
 	}
 	if err := json.Unmarshal(raw, dst); err != nil {
-		return fmt.Errorf(`field "nameLength": must be an integer from %d to %d, got %s`, MinNameLength, MaxNameLength, jsonKind(raw))
+		return fmt.Errorf(`field "nameLength": must be an integer from %d to %d, got %s`, MinNameLength, MaxNameLength, jsonrpc.Kind(raw))
 	}
 	return checkNameLength(*dst)
 }
@@ -212,7 +214,7 @@ func decodeServers(data []byte) (entries, top map[string]json.RawMessage, err er
 	if !ok {
 		return nil, nil, ErrNoServers
 	}
-	if kind := jsonKind(raw); kind != "an object" {
+	if kind := jsonrpc.Kind(raw); kind != "an object" {
 		return nil, nil, fmt.Errorf(`%w: "mcpServers" is %s`, ErrNoServers, kind)
 	}
 	if err := json.Unmarshal(raw, &entries); err != nil {
@@ -233,8 +235,8 @@ func syntaxError(data []byte, err error) error {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		line, col := position(data, len(data))
 		return fmt.Errorf("line %d, column %d: file ends early: %w", line, col, err)
-	case jsonKind(data) != "an object":
-		return fmt.Errorf("top level is %s, want an object", jsonKind(data))
+	case jsonrpc.Kind(data) != "an object":
+		return fmt.Errorf("top level is %s, want an object", jsonrpc.Kind(data))
 	}
 	return fmt.Errorf("decoding JSON: %w", err)
 }
@@ -245,26 +247,4 @@ func position(data []byte, off int) (line, col int) {
 	before := data[:off]
 	lineStart := bytes.LastIndexByte(before, '\n') + 1
 	return bytes.Count(before, []byte{'\n'}) + 1, utf8.RuneCount(before[lineStart:]) + 1
-}
-
-// jsonKind describes the JSON value data, with an article: "an object",
-// "a string", "null", and so on.
-func jsonKind(data []byte) string {
-	data = bytes.TrimLeft(data, " \t\r\n")
-	if len(data) == 0 {
-		return "nothing"
-	}
-	switch data[0] {
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	}
-	return "a number"
 }

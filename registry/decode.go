@@ -7,6 +7,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
 // decodeServer decodes one "mcpServers" entry named ch.server and expands
@@ -16,7 +18,7 @@ import (
 // that are neither Claude Desktop's nor mcpmux's are ignored. It returns nil
 // if raw is not an object.
 func decodeServer(ch *checker, raw json.RawMessage, lookupEnv func(string) (string, bool)) *Server {
-	if kind := jsonKind(raw); kind != "an object" {
+	if kind := jsonrpc.Kind(raw); kind != "an object" {
 		ch.fail("", "must be an object, got %s", kind)
 		return nil
 	}
@@ -85,7 +87,7 @@ func decodeValue[T any](ch *checker, field string, raw json.RawMessage, dst *T, 
 	switch {
 	case err == nil:
 	case errors.As(err, &typeErr):
-		ch.decodeFail(field, fmt.Errorf("must be %s, got %s", want, jsonKind(raw)))
+		ch.decodeFail(field, fmt.Errorf("must be %s, got %s", want, jsonrpc.Kind(raw)))
 	default:
 		ch.decodeFail(field, err)
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
 var (
@@ -27,7 +29,7 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 // number is rejected rather than guessed at: 30 could mean seconds or
 // milliseconds. JSON null leaves d unchanged.
 func (d *Duration) UnmarshalJSON(data []byte) error {
-	switch kind := jsonKind(data); kind {
+	switch kind := jsonrpc.Kind(data); kind {
 	case "null":
 		return nil
 	case "a string":

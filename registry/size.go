@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
 // Bounds and default of [Config.MaxMessageSize].
@@ -70,7 +72,7 @@ func (s Size) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
 
 // UnmarshalJSON reads a number of bytes or a string with a unit.
 func (s *Size) UnmarshalJSON(data []byte) error {
-	switch kind := jsonKind(data); kind {
+	switch kind := jsonrpc.Kind(data); kind {
 	case "null":
 		return nil
 	case "a number":
