@@ -18,19 +18,33 @@ import (
 	"github.com/mcpmux/mcpmux/registry"
 )
 
-// conn is one live connection to an upstream: started, initialised, and
-// serving requests until it dies or is closed. A conn is never reused; the
-// Supervisor makes a new one for every attempt. Everything protocol-level
-// lives here; how the upstream is reached is its link's business.
+// conn is one live connection to an upstream, the MCP session from the
+// handshake to its death: it sends mcpmux's requests and matches their
+// answers, hands on what the upstream sends (see dispatch), and dies once,
+// for one reason, failing every request in flight. A conn is never reused;
+// the [Supervisor] makes a new one for every attempt. Everything the
+// protocol says lives here; the two halves it is built from are the
+// upstream's business:
+//
+//   - its transport (tr) moves messages: [stdioTransport] over a child's
+//     pipes, [streamableTransport] or [sseTransport] over HTTP;
+//   - its peer says what the upstream's kind means for the connection: how
+//     a transport error reads, how long a death takes to explain itself,
+//     how the upstream is ended ([stdioPeer] owns the child [process],
+//     [remotePeer] the HTTP client).
+//
+// What the upstream sends reaches dispatch from the reader of the child's
+// stdout (stdioPeer) or of an HTTP response (the remote transports), which
+// answer through their [replier].
 type conn struct {
 	tr        transport.Interface
-	link      link
+	peer      peer
 	logger    *slog.Logger
 	notify    func(method string, params json.RawMessage) // never blocks
 	onRequest func(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error)
 	life      context.Context // ends when the connection dies
 	endLife   context.CancelFunc
-	in        incoming
+	in        incomingRequests
 
 	init         initResult
 	nextID       atomic.Int64
@@ -39,19 +53,20 @@ type conn struct {
 	done      chan struct{} // closed when the connection is dead
 	deathOnce sync.Once
 	deathErr  error         // why the connection died; set before done closes
-	shut      chan struct{} // closed once the transport is closed and the link released
+	shut      chan struct{} // closed once the transport is closed and the peer released
 }
 
-// link is how a conn reaches its upstream, beside the transport: a child
-// process ([stdioLink]) or an HTTP endpoint ([remoteLink]). Its methods are
-// safe for concurrent use.
-type link interface {
-	// lost returns why err, the transport's error for a request or a
+// peer is the upstream at the far end of a conn, as far as the conn must
+// know it beyond moving messages: a child process ([stdioPeer]) or an HTTP
+// server ([remotePeer]). Its methods are safe for concurrent use.
+type peer interface {
+	// fatal returns why err, the transport's error for a request or a
 	// notification, shows the connection to be dead, or nil if it does
-	// not; unsent reports that the message cannot have reached the upstream.
-	lost(err error) (reason error, unsent bool)
+	// not (the connection lives on); unsent reports that the message
+	// cannot have reached the upstream, so it may be sent again.
+	fatal(err error) (reason error, unsent bool)
 	// deathGrace is how long a failed request waits for the connection to
-	// die of a cause the link learns of separately and that explains the
+	// die of a cause the peer learns of separately and that explains the
 	// failure better: a child's exit status follows its closed stdout.
 	deathGrace() time.Duration
 	// explain makes a transport error fit for a log line or a client:
@@ -77,17 +92,17 @@ type initResult struct {
 
 // newConn returns a connection to the upstream srv over tr and l,
 // reporting its notifications to notify.
-func newConn(tr transport.Interface, l link, srv *registry.Server, o *Options, notify func(string, json.RawMessage)) *conn {
+func newConn(tr transport.Interface, l peer, srv *registry.Server, o *Options, notify func(string, json.RawMessage)) *conn {
 	life, endLife := context.WithCancel(context.Background())
 	return &conn{
 		tr:        tr,
-		link:      l,
+		peer:      l,
 		logger:    o.logger(),
 		notify:    notify,
 		onRequest: o.request(srv.Name),
 		life:      life,
 		endLife:   endLife,
-		in:        incoming{max: o.maxIncoming(), timeout: srv.RequestTimeout(), cancels: map[string]context.CancelFunc{}},
+		in:        incomingRequests{max: o.maxIncoming(), timeout: srv.RequestTimeout(), cancels: map[string]context.CancelFunc{}},
 		done:      make(chan struct{}),
 		shut:      make(chan struct{}),
 	}
@@ -105,7 +120,7 @@ func (c *conn) die(reason error) {
 		go func() {
 			defer close(c.shut)
 			_ = c.tr.Close()
-			c.link.release()
+			c.peer.release()
 		}()
 	})
 }
@@ -115,14 +130,14 @@ func (c *conn) die(reason error) {
 func (c *conn) close(ctx context.Context) {
 	c.die(errors.New("connection closed by mcpmux"))
 	<-c.shut
-	c.link.stop(ctx)
+	c.peer.stop(ctx)
 }
 
 // handshake performs MCP's initialize exchange. mcpmux speaks the
 // handshake-based revisions to its upstreams, which every server supports.
 func (c *conn) handshake(ctx context.Context, clientInfo mcp.Implementation, caps json.RawMessage) error {
 	if err := c.start(ctx); err != nil {
-		return fmt.Errorf("starting transport: %w", c.link.explain(err))
+		return fmt.Errorf("starting transport: %w", c.peer.explain(err))
 	}
 	if jsonrpc.IsNull(caps) {
 		caps = json.RawMessage("{}")
@@ -147,7 +162,7 @@ func (c *conn) handshake(ctx context.Context, clientInfo mcp.Implementation, cap
 	}
 	if n, ok := c.tr.(negotiator); ok {
 		if err := n.negotiated(ctx, c.init.ProtocolVersion); err != nil {
-			return fmt.Errorf("opening the listening stream: %w", c.link.explain(err))
+			return fmt.Errorf("opening the listening stream: %w", c.peer.explain(err))
 		}
 	}
 	return c.sendNotification(ctx, "notifications/initialized", nil)
@@ -189,10 +204,10 @@ func (c *conn) request(ctx context.Context, method string, params json.RawMessag
 // dead, or err shows it to be, the error says so and why; it is marked
 // unsent if the request cannot have reached the upstream.
 func (c *conn) failed(ctx context.Context, err error) error {
-	reason, unsent := c.link.lost(err)
+	reason, unsent := c.peer.fatal(err)
 	if !c.awaitDeath(ctx) {
 		if reason == nil {
-			return c.link.explain(err)
+			return c.peer.explain(err)
 		}
 		c.die(reason)
 	}
@@ -204,9 +219,9 @@ func (c *conn) failed(ctx context.Context, err error) error {
 }
 
 // awaitDeath reports whether the connection is dead, or dies within the
-// link's grace period, after a transport error.
+// peer's grace period, after a transport error.
 func (c *conn) awaitDeath(ctx context.Context) bool {
-	grace := c.link.deathGrace()
+	grace := c.peer.deathGrace()
 	if grace <= 0 {
 		return c.dead()
 	}
@@ -251,14 +266,14 @@ func (c *conn) sendNotification(ctx context.Context, method string, params json.
 	if err == nil || ctx.Err() != nil {
 		return err
 	}
-	if reason, _ := c.link.lost(err); reason != nil {
+	if reason, _ := c.peer.fatal(err); reason != nil {
 		c.die(reason)
 	}
-	return c.link.explain(err)
+	return c.peer.explain(err)
 }
 
 // pid returns the process id of the child; 0 for a remote upstream.
-func (c *conn) pid() int { return c.link.pid() }
+func (c *conn) pid() int { return c.peer.pid() }
 
 func (c *conn) dead() bool {
 	select {

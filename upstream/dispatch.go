@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
@@ -20,8 +21,8 @@ type replier interface {
 }
 
 // dispatch hands one message from the upstream on: a response to the
-// request waiting for it, a notification to c.receive as raw JSON, the
-// upstream's own request to c.serve. What is not a JSON-RPC 2.0 message
+// request waiting for it, a notification to c.receiveNotification as raw
+// JSON, the upstream's own request to c.serveRequest. What is not a JSON-RPC 2.0 message
 // is logged, rate-limited, and skipped; an invalid response to a request
 // of ours fails that request, and an invalid request with a usable id gets
 // an error, so that neither side waits in vain.
@@ -41,9 +42,9 @@ func (c *conn) dispatch(data []byte, r replier) {
 	case m.IsResponse():
 		r.deliver(m.ID, responseOf(&m))
 	case m.IsNotification():
-		c.receive(m.Method, m.Params)
+		c.receiveNotification(m.Method, m.Params)
 	default:
-		c.serve(m.ID, m.Method, m.Params, r)
+		c.serveRequest(m.ID, m.Method, m.Params, r)
 	}
 }
 
@@ -97,30 +98,15 @@ func (c *conn) garbage(data []byte, err *jsonrpc.Error) {
 	c.logger.Warn("upstream wrote an invalid JSON-RPC message; skipped", "line", string(data), "err", err.Message, "count", n)
 }
 
-// serve answers one request from the upstream on a goroutine of its own
-// and hands the answer to r, unless the upstream cancelled it or the
-// connection died. A request beyond the bound of those in flight gets its
-// error at once, from the reader.
-func (c *conn) serve(id json.RawMessage, method string, params json.RawMessage, r replier) {
-	ctx, done, err := c.track(c.life, id)
-	if err != nil {
-		r.answer(id, nil, err)
-		return
-	}
-	go func() {
-		defer done()
-		res, err := c.serveIncoming(ctx, method, params)
-		if ctx.Err() == nil || err == nil {
-			r.answer(id, res, err)
+// responseOf returns a decoded response in the transport's terms. The
+// error's data stays raw.
+func responseOf(m *jsonrpc.Message) *transport.JSONRPCResponse {
+	resp := &transport.JSONRPCResponse{JSONRPC: jsonrpc.Version, Result: m.Result}
+	if m.Error != nil {
+		resp.Error = &mcp.JSONRPCErrorDetails{Code: m.Error.Code, Message: m.Error.Message}
+		if m.Error.Data != nil {
+			resp.Error.Data = m.Error.Data
 		}
-	}()
-}
-
-// answerMessage encodes the response to one of the upstream's requests:
-// its raw result, or err as a JSON-RPC error.
-func answerMessage(id, result json.RawMessage, err error) []byte {
-	if err == nil {
-		return jsonrpc.AppendResult(nil, id, result)
 	}
-	return jsonrpc.AppendError(nil, id, errorObject(err))
+	return resp
 }

@@ -20,9 +20,27 @@
 // and the upstream's own requests travel as raw JSON so that nothing the
 // upstream sends is lost on the way.
 //
-// Every transport is the package's own: stdio's ([pipeTransport]), the
-// streamable HTTP client ([streamable]) and the HTTP+SSE client
-// ([sseClient]). mcp-go's cannot be configured to do what a proxy must:
+// Inside, the [Supervisor] makes a new conn for every attempt: one MCP
+// session, from the handshake to its death. A conn is built from a
+// transport, which moves messages, and a peer, which knows the upstream's
+// kind:
+//
+//   - stdio: [stdioPeer] owns the child [process] and reads its stdout;
+//     [stdioTransport] writes requests to its stdin and matches their
+//     answers.
+//   - remote: [remotePeer] owns the HTTP client and the server's secrets;
+//     [streamableTransport] or [sseTransport] (both built on [httpBase])
+//     post messages and read what comes back.
+//
+// Whatever the kind, what the upstream sends goes to conn.dispatch, which
+// hands responses to the [waiters] of mcpmux's requests, notifications to
+// a [noteQueue], and the upstream's own requests to Options.OnRequest
+// (incoming.go). The file names say the rest: catalogue.go reads the
+// catalogue, health.go pings, idle.go stops a lazy upstream.
+//
+// Every transport is the package's own: stdio's ([stdioTransport]), the
+// streamable HTTP client ([streamableTransport]) and the HTTP+SSE client
+// ([sseTransport]). mcp-go's cannot be configured to do what a proxy must:
 // its stdio transport costs each response extra hand-offs and decodings,
 // its streamable HTTP client cuts each request of the server's off after a
 // hard 30s (an elicitation that a person answers later fails), its SSE

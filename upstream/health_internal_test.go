@@ -24,13 +24,13 @@ func pipeConn(t *testing.T, answer func(n int) bool) *conn {
 	toUpstream, fromConn := io.Pipe()
 	fromUpstream, toConn := io.Pipe()
 	stdin := &lockedWriter{w: fromConn}
-	l := &stdioLink{tr: newPipeTransport(stdin), stdin: stdin, logger: slog.New(slog.DiscardHandler)}
+	l := &stdioPeer{tr: newStdioTransport(stdin), stdin: stdin, logger: slog.New(slog.DiscardHandler)}
 	c := newConn(l.tr, l, &registry.Server{Name: "x"}, &Options{}, func(string, json.RawMessage) {})
 	c.init = initResult{ProtocolVersion: "2025-11-25"}
-	go func() { // what route does for a child's stdout
+	go func() { // what readStdout does for a child's stdout
 		sc := bufio.NewScanner(fromUpstream)
 		for sc.Scan() {
-			c.routeLine(l, bytes.Clone(sc.Bytes()))
+			c.dispatch(bytes.Clone(sc.Bytes()), l)
 		}
 	}()
 	go func() {

@@ -1,5 +1,10 @@
 package upstream
 
+// What the upstream sends its client: notifications, which go on to
+// Options.OnNotification, and requests (sampling, elicitation, roots,
+// ping), which are admitted within bounds and answered through
+// Options.OnRequest on goroutines of their own.
+
 import (
 	"context"
 	"encoding/json"
@@ -20,10 +25,10 @@ const DefaultMaxIncoming = 32
 // elicitation) waits for the client, if the server's timeout is shorter.
 const PersonWait = 10 * time.Minute
 
-// incoming is the bookkeeping of requests the upstream sends us: at most
-// max at once, each for at most timeout (PersonWait, if longer, for those
-// a person answers).
-type incoming struct {
+// incomingRequests is the bookkeeping of the requests the upstream sends
+// its client: at most max at once, each for at most timeout (PersonWait,
+// if longer, for those a person answers).
+type incomingRequests struct {
 	max     int
 	timeout time.Duration
 
@@ -31,20 +36,20 @@ type incoming struct {
 	cancels map[string]context.CancelFunc // by the upstream's raw request id
 }
 
-// receive handles one notification from the upstream: a cancellation ends
-// the request of the upstream's it names, and every notification goes on
-// to notify, which never blocks.
-func (c *conn) receive(method string, params json.RawMessage) {
+// receiveNotification handles one notification from the upstream: a
+// cancellation ends the request of the upstream's it names, and every
+// notification goes on to notify, which never blocks.
+func (c *conn) receiveNotification(method string, params json.RawMessage) {
 	if method == "notifications/cancelled" {
 		c.cancelIncoming(params)
 	}
 	c.notify(method, params)
 }
 
-// serveIncoming answers one request from the upstream: ping here, the rest
-// (sampling, elicitation, roots) through Options.OnRequest, within ctx,
-// which track bounds.
-func (c *conn) serveIncoming(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
+// answerRequest answers one request from the upstream: ping here, the
+// rest (sampling, elicitation, roots) through Options.OnRequest, within
+// ctx, which admit bounds.
+func (c *conn) answerRequest(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
 	switch {
 	case method == "ping":
 		return json.RawMessage(`{}`), nil
@@ -62,7 +67,7 @@ func (c *conn) serveIncoming(ctx context.Context, method string, params json.Raw
 }
 
 // bound is how long a request with method may wait for the client.
-func (in *incoming) bound(method string) time.Duration {
+func (in *incomingRequests) bound(method string) time.Duration {
 	switch method {
 	case "sampling/createMessage", "elicitation/create":
 		return max(in.timeout, PersonWait)
@@ -72,13 +77,13 @@ func (in *incoming) bound(method string) time.Duration {
 
 var errIncomingTimeout = errors.New("the client did not answer in time")
 
-// track registers a request from the upstream under its raw id until done
+// admit registers a request from the upstream under its raw id until done
 // is called. Its context, derived from parent, ends when the upstream
-// cancels it or the connection dies. It fails
-// with an error for the upstream, at once, if the id is in use by another
-// request in flight or if the upstream has the most requests in flight
-// that it may have: a flood of them costs a bounded amount of memory.
-func (c *conn) track(parent context.Context, id json.RawMessage) (ctx context.Context, done func(), err error) {
+// cancels it or the connection dies. It fails with an error for the
+// upstream, at once, if the id is in use by another request in flight or
+// if the upstream has the most requests in flight that it may have: a
+// flood of them costs a bounded amount of memory.
+func (c *conn) admit(parent context.Context, id json.RawMessage) (ctx context.Context, done func(), err error) {
 	key := string(id)
 	c.in.mu.Lock()
 	defer c.in.mu.Unlock()
@@ -123,4 +128,32 @@ func errorObject(err error) *jsonrpc.Error {
 		return re
 	}
 	return &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: err.Error()}
+}
+
+// serveRequest answers one request from the upstream on a goroutine of its
+// own and hands the answer to r, unless the upstream cancelled it or the
+// connection died. A request beyond the bound of those in flight gets its
+// error at once, from the reader.
+func (c *conn) serveRequest(id json.RawMessage, method string, params json.RawMessage, r replier) {
+	ctx, done, err := c.admit(c.life, id)
+	if err != nil {
+		r.answer(id, nil, err)
+		return
+	}
+	go func() {
+		defer done()
+		res, err := c.answerRequest(ctx, method, params)
+		if ctx.Err() == nil || err == nil {
+			r.answer(id, res, err)
+		}
+	}()
+}
+
+// answerMessage encodes the response to one of the upstream's requests:
+// its raw result, or err as a JSON-RPC error.
+func answerMessage(id, result json.RawMessage, err error) []byte {
+	if err == nil {
+		return jsonrpc.AppendResult(nil, id, result)
+	}
+	return jsonrpc.AppendError(nil, id, errorObject(err))
 }

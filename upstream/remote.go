@@ -18,9 +18,12 @@ import (
 	"github.com/mcpmux/mcpmux/registry"
 )
 
-// remoteLink is the link of a remote upstream, reached over streamable
-// HTTP ([streamable]) or the older HTTP+SSE transport ([sseClient]) with
-// an HTTP client of its own.
+// remotePeer is the peer of a remote upstream, reached over streamable
+// HTTP ([streamableTransport]) or the older HTTP+SSE transport
+// ([sseTransport]) with an HTTP client of its own. It reads what the
+// transports' errors say about the connection and hides the server's
+// secrets in them; the transports themselves read what the server sends
+// and answer it (each is its own [replier]).
 //
 // Both transports are mcpmux's own, as stdio's is, because mcp-go's cannot
 // be configured to do what a proxy must: its streamable HTTP client gives
@@ -30,39 +33,39 @@ import (
 // (key order lost, integers above 2^53 altered). Here, the server's
 // notifications and requests reach the conn raw, and its requests wait for
 // their answer as long as the client takes.
-type remoteLink struct {
+type remotePeer struct {
 	host    string // of the server's URL, for messages
 	client  *http.Client
 	secrets *redact.Masker // the server's: masked in errors and log lines, which may quote the URL or an echoed header
 }
 
-var _ link = (*remoteLink)(nil)
+var _ peer = (*remotePeer)(nil)
 
 // dialRemote returns a connection to the remote upstream srv. Nothing is
 // sent until the handshake.
 func dialRemote(srv *registry.Server, o *Options, notify func(string, json.RawMessage)) (*conn, error) {
-	l := &remoteLink{host: hostOf(srv.URL), client: newHTTPClient(o.dial), secrets: redact.New(srv.SecretValues())}
+	l := &remotePeer{host: hostOf(srv.URL), client: newHTTPClient(o.dial), secrets: redact.New(srv.SecretValues())}
 	if _, err := url.Parse(srv.URL); err != nil {
 		return nil, l.explain(fmt.Errorf("parsing the server's URL: %w", err))
 	}
 	var (
 		tr transport.Interface
-		w  *httpWire
+		w  *httpBase
 	)
 	if srv.Transport() == registry.TransportSSE {
-		t := &sseClient{}
-		tr, w = t, &t.httpWire
+		t := &sseTransport{}
+		tr, w = t, &t.httpBase
 		w.post = t.send
 	} else {
-		t := &streamable{}
-		tr, w = t, &t.httpWire
+		t := &streamableTransport{}
+		tr, w = t, &t.httpBase
 		w.post = t.send
 	}
 	w.init(srv.URL, l.client, maps.Clone(srv.Headers), l.secrets, o.logger(), o.MaxMessageSize)
 	c := newConn(tr, l, srv, o, notify)
 	w.dispatch, w.drop = c.dispatch, c.dropTooLarge
 	w.die = func(err error) {
-		reason, _ := l.lost(err)
+		reason, _ := l.fatal(err)
 		if reason == nil {
 			reason = l.explain(err)
 		}
@@ -71,12 +74,12 @@ func dialRemote(srv *registry.Server, o *Options, notify func(string, json.RawMe
 	return c, nil
 }
 
-// lost: the server forgot the session (HTTP 404), its event stream ended,
+// fatal: the server forgot the session (HTTP 404), its event stream ended,
 // or the network failed under a request: no connection, a connection
 // reset, or one the server closed before it answered. A request whose
 // context ended tells nothing. A request that found the session gone or
 // could not connect never reached the server.
-func (l *remoteLink) lost(err error) (error, bool) {
+func (l *remotePeer) fatal(err error) (error, bool) {
 	var op *net.OpError
 	var ue *url.Error
 	var broken *brokenStreamError
@@ -119,11 +122,11 @@ func hostOf(rawURL string) string {
 
 // deathGrace: remote connections learn of their death from requests, or
 // from their event streams, which have ended by the time a request fails.
-func (l *remoteLink) deathGrace() time.Duration { return 0 }
+func (l *remotePeer) deathGrace() time.Duration { return 0 }
 
 // explain hides the URL's secrets and says what to do about the failures
 // that a configuration change fixes.
-func (l *remoteLink) explain(err error) error {
+func (l *remotePeer) explain(err error) error {
 	var notStreamable *notStreamableError
 	var notSSE *notSSEError
 	switch {
@@ -138,8 +141,8 @@ func (l *remoteLink) explain(err error) error {
 }
 
 // release closes the sockets the closed transport left open.
-func (l *remoteLink) release() { l.client.CloseIdleConnections() }
+func (l *remotePeer) release() { l.client.CloseIdleConnections() }
 
-func (l *remoteLink) stop(context.Context) {}
+func (l *remotePeer) stop(context.Context) {}
 
-func (l *remoteLink) pid() int { return 0 }
+func (l *remotePeer) pid() int { return 0 }

@@ -13,7 +13,7 @@ type negotiator interface {
 	negotiated(ctx context.Context, version string) error
 }
 
-var _ negotiator = (*streamable)(nil)
+var _ negotiator = (*streamableTransport)(nil)
 
 // negotiated keeps the revision, which goes into the header of every later
 // request, and opens the listening stream. That happens before the client
@@ -23,7 +23,7 @@ var _ negotiator = (*streamable)(nil)
 // (405, or another refusal) is served without one; one that cannot offer
 // it now is asked again later. ctx bounds only the wait for the stream's
 // headers.
-func (t *streamable) negotiated(ctx context.Context, version string) error {
+func (t *streamableTransport) negotiated(ctx context.Context, version string) error {
 	t.mu.Lock()
 	t.version = version
 	t.mu.Unlock()
@@ -60,7 +60,7 @@ func (t *streamable) negotiated(ctx context.Context, version string) error {
 // server cannot be reached; a server that stops offering the stream is
 // served without it; other failures double the delay, up to
 // maxReconnectDelay. resp is the stream opened already; nil means none.
-func (t *streamable) listen(resp *http.Response, end context.CancelFunc) {
+func (t *streamableTransport) listen(resp *http.Response, end context.CancelFunc) {
 	er := newEventReader(http.NoBody, t.maxSize)
 	opened := resp != nil
 	failures := 0
@@ -105,7 +105,7 @@ func (t *streamable) listen(resp *http.Response, end context.CancelFunc) {
 
 // listenDelay is how long to wait before reconnecting the listening stream
 // after failures failed attempts in a row.
-func (t *streamable) listenDelay(er *eventReader, failures int) time.Duration {
+func (t *streamableTransport) listenDelay(er *eventReader, failures int) time.Duration {
 	d := pollDelay(er)
 	for range failures {
 		if d >= maxReconnectDelay {
@@ -117,7 +117,7 @@ func (t *streamable) listenDelay(er *eventReader, failures int) time.Duration {
 }
 
 // expire marks the session as forgotten by the server.
-func (t *streamable) expire() {
+func (t *streamableTransport) expire() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.expired = true

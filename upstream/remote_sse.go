@@ -12,14 +12,14 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 )
 
-// sseClient is mcpmux's client of the HTTP+SSE transport of MCP
+// sseTransport is mcpmux's client of the HTTP+SSE transport of MCP
 // 2024-11-05. A GET opens the event stream, whose first event names the
 // endpoint that every message of mcpmux's is posted to; everything the
 // server sends comes on the stream: responses, notifications, and its own
 // requests, which are answered with a POST like any other message. The
 // connection lives as long as the stream.
-type sseClient struct {
-	httpWire
+type sseTransport struct {
+	httpBase
 	reading sync.WaitGroup // the stream's reader
 
 	mu       sync.Mutex
@@ -27,14 +27,14 @@ type sseClient struct {
 }
 
 var (
-	_ transport.Interface = (*sseClient)(nil)
-	_ replier             = (*sseClient)(nil)
+	_ transport.Interface = (*sseTransport)(nil)
+	_ replier             = (*sseTransport)(nil)
 )
 
 // Start opens the event stream and waits, within ctx, for the endpoint.
 // The stream lives until Close, or until ctx ends (it is the connection's
 // life).
-func (t *sseClient) Start(ctx context.Context) error {
+func (t *sseTransport) Start(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, t.end)
 	r, cancel, err := t.newRequest(t.life, http.MethodGet, t.url, nil)
 	if err != nil {
@@ -73,7 +73,7 @@ func (t *sseClient) Start(ctx context.Context) error {
 
 // read reads the event stream until it ends, which kills the connection.
 // The first event must name the endpoint; its outcome goes to endpoint.
-func (t *sseClient) read(resp *http.Response, endpoint chan<- error) {
+func (t *sseTransport) read(resp *http.Response, endpoint chan<- error) {
 	defer resp.Body.Close()
 	er := newEventReader(resp.Body, t.maxSize)
 	ev, err := er.next()
@@ -96,7 +96,7 @@ func (t *sseClient) read(resp *http.Response, endpoint chan<- error) {
 // setEndpoint resolves the endpoint the server named against the stream's
 // URL. It must be on the same scheme and host, where the configured
 // headers, which carry secrets, are meant to go.
-func (t *sseClient) setEndpoint(ref string) error {
+func (t *sseTransport) setEndpoint(ref string) error {
 	base, err := url.Parse(t.url)
 	if err != nil {
 		return err
@@ -114,10 +114,10 @@ func (t *sseClient) setEndpoint(ref string) error {
 	return nil
 }
 
-func (t *sseClient) GetSessionId() string { return "" }
+func (t *sseTransport) GetSessionId() string { return "" }
 
 // SendRequest posts req and waits for its response on the stream.
-func (t *sseClient) SendRequest(ctx context.Context, req transport.JSONRPCRequest) (*transport.JSONRPCResponse, error) {
+func (t *sseTransport) SendRequest(ctx context.Context, req transport.JSONRPCRequest) (*transport.JSONRPCResponse, error) {
 	body, answer, remove, err := t.waiters.start(req)
 	if err != nil {
 		return nil, err
@@ -129,18 +129,18 @@ func (t *sseClient) SendRequest(ctx context.Context, req transport.JSONRPCReques
 	return t.await(ctx, answer)
 }
 
-func (t *sseClient) send(ctx context.Context, body []byte) error {
+func (t *sseTransport) send(ctx context.Context, body []byte) error {
 	t.mu.Lock()
 	endpoint := t.endpoint
 	t.mu.Unlock()
 	if endpoint == "" {
 		return errors.New("the server has not named its endpoint")
 	}
-	return t.httpWire.send(ctx, endpoint, body, t.do)
+	return t.httpBase.send(ctx, endpoint, body, t.do)
 }
 
 // do sends r. The server forgot the session if it answers 404.
-func (t *sseClient) do(r *http.Request) (*http.Response, error) {
+func (t *sseTransport) do(r *http.Request) (*http.Response, error) {
 	resp, err := t.client.Do(r)
 	if err != nil {
 		return nil, t.closed(err)
@@ -153,7 +153,7 @@ func (t *sseClient) do(r *http.Request) (*http.Response, error) {
 }
 
 // Close ends the stream and every exchange in flight.
-func (t *sseClient) Close() error {
+func (t *sseTransport) Close() error {
 	t.closeOnce.Do(func() {
 		t.end()
 		t.reading.Wait()

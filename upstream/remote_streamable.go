@@ -36,7 +36,7 @@ const (
 	headerLastID   = "Last-Event-ID"
 )
 
-// streamable is mcpmux's client of the streamable HTTP transport of the
+// streamableTransport is mcpmux's client of the streamableTransport HTTP transport of the
 // handshake-based revisions (2025-03-26 to 2025-11-25). Each message goes
 // out in a POST; the response to a request comes back as JSON or on an
 // event stream of its own, which may carry the server's requests and
@@ -50,8 +50,8 @@ const (
 // resumed with Last-Event-ID if the server numbered its events, as is the
 // GET stream, which is reconnected whenever it ends. Close ends the
 // session with DELETE.
-type streamable struct {
-	httpWire
+type streamableTransport struct {
+	httpBase
 	listening sync.WaitGroup // the GET stream's goroutine
 
 	mu      sync.Mutex
@@ -61,13 +61,13 @@ type streamable struct {
 }
 
 var (
-	_ transport.Interface = (*streamable)(nil)
-	_ replier             = (*streamable)(nil)
+	_ transport.Interface = (*streamableTransport)(nil)
+	_ replier             = (*streamableTransport)(nil)
 )
 
-func (t *streamable) Start(context.Context) error { return nil }
+func (t *streamableTransport) Start(context.Context) error { return nil }
 
-func (t *streamable) GetSessionId() string {
+func (t *streamableTransport) GetSessionId() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.session
@@ -75,7 +75,7 @@ func (t *streamable) GetSessionId() string {
 
 // SendRequest posts req and returns its response, from the POST's own
 // response or from wherever else the server sends it.
-func (t *streamable) SendRequest(ctx context.Context, req transport.JSONRPCRequest) (*transport.JSONRPCResponse, error) {
+func (t *streamableTransport) SendRequest(ctx context.Context, req transport.JSONRPCRequest) (*transport.JSONRPCResponse, error) {
 	body, answer, remove, err := t.waiters.start(req)
 	if err != nil {
 		return nil, err
@@ -123,7 +123,7 @@ func (t *streamable) SendRequest(ctx context.Context, req transport.JSONRPCReque
 
 // do sends r with the session's headers. A request on a session the
 // server has forgotten is not sent at all.
-func (t *streamable) do(r *http.Request) (*http.Response, error) {
+func (t *streamableTransport) do(r *http.Request) (*http.Response, error) {
 	t.mu.Lock()
 	session, version, expired := t.session, t.version, t.expired
 	t.mu.Unlock()
@@ -156,7 +156,7 @@ func (t *streamable) do(r *http.Request) (*http.Response, error) {
 
 // startSession keeps the session id the server answered initialize with.
 // It must be visible ASCII, as the spec says: it goes into every header.
-func (t *streamable) startSession(id string) error {
+func (t *streamableTransport) startSession(id string) error {
 	for i := 0; i < len(id); i++ {
 		if id[i] < 0x21 || id[i] > 0x7e {
 			return fmt.Errorf("the server's %s header holds a character that is not visible ASCII", headerSession)
@@ -170,7 +170,7 @@ func (t *streamable) startSession(id string) error {
 
 // failedRequest explains an HTTP error in answer to request id: the
 // JSON-RPC error in its body if it answers the request, else the status.
-func (t *streamable) failedRequest(resp *http.Response, id mcp.RequestId) (*transport.JSONRPCResponse, error) {
+func (t *streamableTransport) failedRequest(resp *http.Response, id mcp.RequestId) (*transport.JSONRPCResponse, error) {
 	if !isJSON(resp) {
 		return nil, newStatusError(resp)
 	}
@@ -187,7 +187,7 @@ func (t *streamable) failedRequest(resp *http.Response, id mcp.RequestId) (*tran
 // arrives. A stream that ends first is resumed if the server numbered its
 // events: at once if it broke off, after the delay the server asked for if
 // it closed it (2025-11-25 lets a server close a stream to be polled).
-func (t *streamable) streamedResponse(ctx context.Context, body io.ReadCloser, answer <-chan *transport.JSONRPCResponse) (*transport.JSONRPCResponse, error) {
+func (t *streamableTransport) streamedResponse(ctx context.Context, body io.ReadCloser, answer <-chan *transport.JSONRPCResponse) (*transport.JSONRPCResponse, error) {
 	er := newEventReader(body, t.maxSize)
 	for {
 		resp, err := t.readEvents(er, t, answer)
@@ -236,7 +236,7 @@ func pollDelay(er *eventReader) time.Duration {
 
 // resume reopens a stream with GET from after the event lastID, bound by
 // ctx and the transport's life, and returns its body.
-func (t *streamable) resume(ctx context.Context, lastID string) (io.ReadCloser, error) {
+func (t *streamableTransport) resume(ctx context.Context, lastID string) (io.ReadCloser, error) {
 	resp, cancel, err := t.getStream(ctx, lastID)
 	if err != nil {
 		return nil, err
@@ -246,7 +246,7 @@ func (t *streamable) resume(ctx context.Context, lastID string) (io.ReadCloser, 
 
 // getStream opens an event stream with GET: the listening stream, or the
 // rest of a stream after the event lastID. cancel ends it.
-func (t *streamable) getStream(ctx context.Context, lastID string) (*http.Response, context.CancelFunc, error) {
+func (t *streamableTransport) getStream(ctx context.Context, lastID string) (*http.Response, context.CancelFunc, error) {
 	r, cancel, err := t.newRequest(ctx, http.MethodGet, t.url, nil)
 	if err != nil {
 		return nil, nil, err
@@ -275,13 +275,13 @@ func (t *streamable) getStream(ctx context.Context, lastID string) (*http.Respon
 }
 
 // send posts a message that gets no response.
-func (t *streamable) send(ctx context.Context, body []byte) error {
-	return t.httpWire.send(ctx, t.url, body, t.do)
+func (t *streamableTransport) send(ctx context.Context, body []byte) error {
+	return t.httpBase.send(ctx, t.url, body, t.do)
 }
 
 // Close stops the listening stream and every exchange in flight, and ends
 // the session, unless the server has forgotten it already.
-func (t *streamable) Close() error {
+func (t *streamableTransport) Close() error {
 	t.closeOnce.Do(func() {
 		t.end()
 		t.listening.Wait()
@@ -297,7 +297,7 @@ func (t *streamable) Close() error {
 
 // deleteSession tells the server that mcpmux is done with the session.
 // The answer does not matter: the server may not allow it (405).
-func (t *streamable) deleteSession(session, version string) {
+func (t *streamableTransport) deleteSession(session, version string) {
 	ctx, cancel := context.WithTimeout(context.Background(), deleteTimeout)
 	defer cancel()
 	r, err := http.NewRequestWithContext(ctx, http.MethodDelete, t.url, nil)

@@ -21,20 +21,23 @@ import (
 // before the connection is declared dead anyway.
 const stdoutGrace = time.Second
 
-// stdioLink is the link of a stdio upstream: its child process, whose
-// stdout conn reads itself (see route), and whose stdin the transport and
-// the answers to the child's own requests share.
-type stdioLink struct {
-	proc   *process       // nil only in tests
-	tr     *pipeTransport // matches the child's responses to requests
-	stdin  *lockedWriter  // the child's stdin
+// stdioPeer is the peer of a stdio upstream: its child [process]. It
+// reads the child's stdout itself (see readStdout), handing each line to
+// conn.dispatch, and is the [replier] of what the child sends: responses
+// go to the request of the [stdioTransport] waiting for them, answers to
+// the child's own requests onto its stdin, which they share with the
+// transport.
+type stdioPeer struct {
+	proc   *process        // nil only in tests
+	tr     *stdioTransport // matches the child's responses to requests
+	stdin  *lockedWriter   // the child's stdin
 	logger *slog.Logger
 	stops  stopTimeouts
 }
 
 var (
-	_ link    = (*stdioLink)(nil)
-	_ replier = (*stdioLink)(nil)
+	_ peer    = (*stdioPeer)(nil)
+	_ replier = (*stdioPeer)(nil)
 )
 
 // dialStdio starts the child of srv and connects to its pipes. The child
@@ -45,15 +48,15 @@ func dialStdio(srv *registry.Server, o *Options, notify func(string, json.RawMes
 		return nil, err
 	}
 	stdin := &lockedWriter{w: proc.stdin}
-	l := &stdioLink{
+	l := &stdioPeer{
 		proc:   proc,
-		tr:     newPipeTransport(stdin),
+		tr:     newStdioTransport(stdin),
 		stdin:  stdin,
 		logger: o.logger(),
 		stops:  o.stopTimeouts(),
 	}
 	c := newConn(l.tr, l, srv, o, notify)
-	go c.route(proc.stdout, l, o.MaxMessageSize)
+	go c.readStdout(proc.stdout, l, o.MaxMessageSize)
 	go func() {
 		<-proc.exited
 		c.die(proc.exitReason())
@@ -61,9 +64,9 @@ func dialStdio(srv *registry.Server, o *Options, notify func(string, json.RawMes
 	return c, nil
 }
 
-// lost: a write that finds the child's stdin closed means the child can
+// fatal: a write that finds the child's stdin closed means the child can
 // never be reached, though it may live on.
-func (l *stdioLink) lost(err error) (error, bool) {
+func (l *stdioPeer) fatal(err error) (error, bool) {
 	if errors.Is(err, syscall.EPIPE) {
 		return fmt.Errorf("writing to upstream: %w", err), false
 	}
@@ -72,32 +75,32 @@ func (l *stdioLink) lost(err error) (error, bool) {
 
 // deathGrace: a closed stream or a failed write means the child is
 // exiting; its exit status, the better explanation, follows closely.
-func (l *stdioLink) deathGrace() time.Duration { return stdoutGrace + time.Second }
+func (l *stdioPeer) deathGrace() time.Duration { return stdoutGrace + time.Second }
 
-func (l *stdioLink) explain(err error) error { return err }
+func (l *stdioPeer) explain(err error) error { return err }
 
 // release fails the requests still waiting for the child.
-func (l *stdioLink) release() { _ = l.tr.Close() }
+func (l *stdioPeer) release() { _ = l.tr.Close() }
 
-func (l *stdioLink) stop(ctx context.Context) {
+func (l *stdioPeer) stop(ctx context.Context) {
 	if l.proc != nil {
 		_ = l.proc.stop(ctx, l.stops)
 	}
 }
 
-func (l *stdioLink) pid() int {
+func (l *stdioPeer) pid() int {
 	if l.proc == nil {
 		return 0
 	}
 	return l.proc.cmd.Process.Pid
 }
 
-// route reads the child's stdout and hands each line on, on this one
-// goroutine (see routeLine). A line longer than maxSize is skipped; the
+// readStdout reads the child's stdout and hands each line on, on this one
+// goroutine (see conn.dispatch). A line longer than maxSize is skipped; the
 // request it answers, if that can be told, fails with an error that names
 // the limit. At EOF the child is exiting; the connection dies with its
 // exit status.
-func (c *conn) route(stdout io.ReadCloser, l *stdioLink, maxSize int) {
+func (c *conn) readStdout(stdout io.ReadCloser, l *stdioPeer, maxSize int) {
 	defer c.stdoutClosed(l.proc.exited)
 	defer stdout.Close()
 	r := jsonrpc.NewReader(stdout, maxSize)
@@ -110,13 +113,10 @@ func (c *conn) route(stdout io.ReadCloser, l *stdioLink, maxSize int) {
 		case err != nil:
 			return
 		default:
-			c.routeLine(l, line)
+			c.dispatch(line, l)
 		}
 	}
 }
-
-// routeLine hands one message from the child on (see dispatch).
-func (c *conn) routeLine(l *stdioLink, line []byte) { c.dispatch(line, l) }
 
 // stdoutClosed waits for the child to exit after its stdout ended, so that
 // the connection dies with the exit status as its reason; a child that
@@ -132,12 +132,12 @@ func (c *conn) stdoutClosed(exited <-chan struct{}) {
 }
 
 // deliver hands a response from the child to the request waiting for it.
-func (l *stdioLink) deliver(id json.RawMessage, resp *transport.JSONRPCResponse) {
+func (l *stdioPeer) deliver(id json.RawMessage, resp *transport.JSONRPCResponse) {
 	l.tr.deliver(id, resp)
 }
 
 // answer writes the response to one of the child's requests.
-func (l *stdioLink) answer(id, result json.RawMessage, err error) {
+func (l *stdioPeer) answer(id, result json.RawMessage, err error) {
 	if _, werr := l.stdin.Write(answerMessage(id, result, err)); werr != nil {
 		l.logger.Debug("answering upstream request", "err", werr)
 	}

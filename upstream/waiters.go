@@ -67,3 +67,22 @@ func (w *waiters) start(req transport.JSONRPCRequest) (msg []byte, answer <-chan
 	answer, remove = w.add(id)
 	return msg, answer, remove, nil
 }
+
+// requestLine encodes a request with the string id as one line. Raw
+// params are written as they are, so that a client's arguments reach the
+// upstream byte for byte.
+func requestLine(id string, req transport.JSONRPCRequest) ([]byte, error) {
+	var params json.RawMessage
+	switch p := req.Params.(type) {
+	case nil:
+	case json.RawMessage:
+		params = p
+	default:
+		var err error
+		if params, err = json.Marshal(p); err != nil {
+			return nil, err
+		}
+	}
+	var idBuf [40]byte
+	return jsonrpc.AppendRequest(nil, jsonrpc.AppendQuote(idBuf[:0], id), req.Method, params), nil
+}

@@ -21,7 +21,7 @@ import (
 	"github.com/mcpmux/mcpmux/internal/redact"
 )
 
-// Errors of the remote transports, which remoteLink turns into reasons and
+// Errors of the remote transports, which remotePeer turns into reasons and
 // hints.
 var (
 	// errSessionGone: the server answered HTTP 404 for mcpmux's session.
@@ -65,11 +65,11 @@ func truncated(body []byte) string {
 	return string(bytes.ToValidUTF8(body, []byte("?")))
 }
 
-// httpWire is what both remote transports share: the HTTP client and the
+// httpBase is what both remote transports share: the HTTP client and the
 // configured headers, the requests waiting for their responses, and where
 // the server's own messages go. Its dispatch, drop and die are set before
 // anything is sent and never change.
-type httpWire struct {
+type httpBase struct {
 	url     string
 	client  *http.Client
 	headers map[string]string // configured; secrets
@@ -98,7 +98,7 @@ type httpWire struct {
 
 // init readies w for the server at url, for messages of at most maxSize
 // bytes (0: jsonrpc.DefaultMaxMessageSize).
-func (w *httpWire) init(url string, client *http.Client, headers map[string]string, s *redact.Masker, logger *slog.Logger, maxSize int) {
+func (w *httpBase) init(url string, client *http.Client, headers map[string]string, s *redact.Masker, logger *slog.Logger, maxSize int) {
 	w.url, w.client, w.headers, w.secrets, w.logger = url, client, headers, s, logger
 	w.maxSize = maxSize
 	if w.maxSize <= 0 {
@@ -110,7 +110,7 @@ func (w *httpWire) init(url string, client *http.Client, headers map[string]stri
 
 // newRequest returns an HTTP request with the configured headers, bound
 // by ctx and by the transport's life.
-func (w *httpWire) newRequest(ctx context.Context, method, url string, body []byte) (*http.Request, context.CancelFunc, error) {
+func (w *httpBase) newRequest(ctx context.Context, method, url string, body []byte) (*http.Request, context.CancelFunc, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(w.life, cancel)
 	var r io.Reader
@@ -134,7 +134,7 @@ func (w *httpWire) newRequest(ctx context.Context, method, url string, body []by
 
 // closed returns ErrTransportClosed once the transport is closed, and err
 // otherwise: an exchange that Close cut short failed because of it.
-func (w *httpWire) closed(err error) error {
+func (w *httpBase) closed(err error) error {
 	if w.life.Err() != nil {
 		return transport.ErrTransportClosed
 	}
@@ -143,7 +143,7 @@ func (w *httpWire) closed(err error) error {
 
 // await waits for the response to a request sent, for ctx to end, or for
 // the transport to close.
-func (w *httpWire) await(ctx context.Context, answer <-chan *transport.JSONRPCResponse) (*transport.JSONRPCResponse, error) {
+func (w *httpBase) await(ctx context.Context, answer <-chan *transport.JSONRPCResponse) (*transport.JSONRPCResponse, error) {
 	select {
 	case resp := <-answer:
 		return resp, nil
@@ -155,14 +155,14 @@ func (w *httpWire) await(ctx context.Context, answer <-chan *transport.JSONRPCRe
 }
 
 // deliver hands a response to the request waiting for it.
-func (w *httpWire) deliver(id json.RawMessage, resp *transport.JSONRPCResponse) {
+func (w *httpBase) deliver(id json.RawMessage, resp *transport.JSONRPCResponse) {
 	w.waiters.deliver(id, resp)
 }
 
 // readEvents reads an event stream and hands on its messages, answering
 // through r, until the response on answer arrives, which it returns, or
 // the stream ends. A nil answer reads to the end.
-func (w *httpWire) readEvents(er *eventReader, r replier, answer <-chan *transport.JSONRPCResponse) (*transport.JSONRPCResponse, error) {
+func (w *httpBase) readEvents(er *eventReader, r replier, answer <-chan *transport.JSONRPCResponse) (*transport.JSONRPCResponse, error) {
 	for {
 		ev, err := er.next()
 		switch {
@@ -185,7 +185,7 @@ func (w *httpWire) readEvents(er *eventReader, r replier, answer <-chan *transpo
 
 // readMessage reads a response body that holds one message, and hands it
 // on, answering through r.
-func (w *httpWire) readMessage(body io.Reader, r replier) error {
+func (w *httpBase) readMessage(body io.Reader, r replier) error {
 	data, err := io.ReadAll(io.LimitReader(body, int64(w.maxSize)+1))
 	switch {
 	case err != nil:
@@ -201,7 +201,7 @@ func (w *httpWire) readMessage(body io.Reader, r replier) error {
 
 // send posts a message that gets no response of its own (a notification,
 // or an answer to one of the server's requests) to url, through do.
-func (w *httpWire) send(ctx context.Context, url string, body []byte, do func(*http.Request) (*http.Response, error)) error {
+func (w *httpBase) send(ctx context.Context, url string, body []byte, do func(*http.Request) (*http.Response, error)) error {
 	r, cancel, err := w.newRequest(ctx, http.MethodPost, url, body)
 	if err != nil {
 		return err
@@ -224,7 +224,7 @@ func (w *httpWire) send(ctx context.Context, url string, body []byte, do func(*h
 }
 
 // SendNotification posts one notification.
-func (w *httpWire) SendNotification(ctx context.Context, n mcp.JSONRPCNotification) error {
+func (w *httpBase) SendNotification(ctx context.Context, n mcp.JSONRPCNotification) error {
 	body, err := json.Marshal(n)
 	if err != nil {
 		return err
@@ -233,12 +233,12 @@ func (w *httpWire) SendNotification(ctx context.Context, n mcp.JSONRPCNotificati
 }
 
 // SetNotificationHandler does nothing: messages go to dispatch, raw.
-func (w *httpWire) SetNotificationHandler(func(mcp.JSONRPCNotification)) {}
+func (w *httpBase) SetNotificationHandler(func(mcp.JSONRPCNotification)) {}
 
 // answer posts the answer to one of the server's requests, for as long as
 // the connection lives. One that does not reach the server is logged; the
 // server finds out by itself.
-func (w *httpWire) answer(id, result json.RawMessage, err error) {
+func (w *httpBase) answer(id, result json.RawMessage, err error) {
 	if err := w.post(w.life, answerMessage(id, result, err)); err != nil && w.life.Err() == nil {
 		w.logger.Debug("answering upstream request", "err", w.secrets.Error(err))
 	}
@@ -251,7 +251,7 @@ func isEventStream(resp *http.Response) bool {
 }
 
 // sleep waits d, and reports false if ctx ended first.
-func (w *httpWire) sleep(ctx context.Context, d time.Duration) bool {
+func (w *httpBase) sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
