@@ -72,13 +72,13 @@ func (sess *session) resourceSubscription(method, uri string) {
 
 // listenParams returns the params a notification outside a request needs,
 // and whether it may be sent at all: legacy clients get everything as is;
-// a modern client only what its listen filter names, tagged with its id.
+// a 2026-07-28 client only what its listen filter names, tagged with its id.
 func (sess *session) listenParams(method string, params json.RawMessage) (json.RawMessage, bool) {
 	sess.mu.Lock()
 	l := sess.listen
 	sess.mu.Unlock()
 	if !l.active {
-		return params, !sess.modern.Load()
+		return params, !sess.stateless.Load()
 	}
 	allowed := false
 	switch method {

@@ -73,9 +73,9 @@ type flights struct {
 	nextKey int
 }
 
-// forwardModern runs a call of a 2026-07-28 client as a flight and waits
+// forwardAsFlight runs a call of a 2026-07-28 client as a flight and waits
 // for its answer, or for its first request for input.
-func (sess *session) forwardModern(ctx context.Context, e entry, method string, params json.RawMessage, p *params) (json.RawMessage, error) {
+func (sess *session) forwardAsFlight(ctx context.Context, e entry, method string, params json.RawMessage, p *params) (json.RawMessage, error) {
 	fctx, cancel := context.WithCancelCause(sess.life)
 	f := &flight{server: e.server, cancel: cancel, asks: make(chan *ask), done: make(chan struct{}), open: map[string]*ask{}}
 	fl := &sess.flights
@@ -274,8 +274,8 @@ func (sess *session) endFlights() {
 // forwardCall forwards a call that may need the client's input: as a
 // flight for a 2026-07-28 client, directly for others.
 func (sess *session) forwardCall(ctx context.Context, e entry, method string, params json.RawMessage, p *params) (json.RawMessage, error) {
-	if sess.modern.Load() {
-		return sess.forwardModern(ctx, e, method, params, p)
+	if sess.stateless.Load() {
+		return sess.forwardAsFlight(ctx, e, method, params, p)
 	}
 	return sess.forward(ctx, e, method, params, p)
 }
@@ -283,7 +283,7 @@ func (sess *session) forwardCall(ctx context.Context, e entry, method string, pa
 // resumed reports whether params carry the requestState of a 2026-07-28
 // client's retry, and returns it.
 func (sess *session) resumed(params json.RawMessage) (string, bool) {
-	if !sess.modern.Load() {
+	if !sess.stateless.Load() {
 		return "", false
 	}
 	state, ok := jsonrpc.StringMember(params, "requestState")

@@ -17,7 +17,7 @@ import (
 // upstream's sampling, elicitation and roots requests reach it as
 // input_required answers to its calls (multi round-trip requests), which
 // mcp-go's client answers and retries by itself.
-func TestModernClientAnswersUpstreamRequests(t *testing.T) {
+func TestStatelessClientAnswersUpstreamRequests(t *testing.T) {
 	m := startMuxWith(t, map[string]any{"a": ts(t, "-name", "a")}, "", []client.ClientOption{
 		client.WithSamplingHandler(sampler{}), client.WithElicitationHandler(elicitor{}), client.WithRootsHandler(rooter{}),
 	})
@@ -52,7 +52,7 @@ func TestModernClientAnswersUpstreamRequests(t *testing.T) {
 // A client that does not come back with the input its call asked for
 // loses the call after the upstream's request timeout: the upstream is told
 // it is cancelled. A requestState mcpmux does not know is refused.
-func TestModernClientThatDoesNotComeBack(t *testing.T) {
+func TestStatelessClientThatDoesNotComeBack(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "seen.jsonl")
 	a := ts(t, "-name", "a", "-log-file", log)
 	a["timeout"] = "300ms"

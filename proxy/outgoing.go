@@ -9,27 +9,6 @@ import (
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
-// watchProgress routes progress with token from server to the client
-// until unwatchProgress.
-func (sess *session) watchProgress(token, server string) {
-	sess.mu.Lock()
-	defer sess.mu.Unlock()
-	sess.progress[token] = server
-}
-
-func (sess *session) unwatchProgress(token string) {
-	sess.mu.Lock()
-	defer sess.mu.Unlock()
-	delete(sess.progress, token)
-}
-
-// progressFor reports whether server may send progress for token now.
-func (sess *session) progressFor(token, server string) bool {
-	sess.mu.Lock()
-	defer sess.mu.Unlock()
-	return sess.progress[token] == server
-}
-
 // sinceAsking returns how much longer a call to server may run when its
 // timeout is counted from the last answer the client gave it: all of
 // timeout while the server is still waiting for an answer.
@@ -87,4 +66,10 @@ func (sess *session) answered(m *jsonrpc.Message) {
 	case o.answer <- m:
 	default:
 	}
+}
+
+// outgoing is one request of ours to the client, on behalf of an upstream.
+type outgoing struct {
+	server string                // the upstream that asked
+	answer chan *jsonrpc.Message // the client's response
 }

@@ -3,7 +3,6 @@ package proxy
 import (
 	"encoding/json"
 	"errors"
-	"strconv"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
@@ -109,21 +108,7 @@ func (p *params) progressToken() (string, bool) {
 	return tokenKey(p.metaValue(metaProgressToken))
 }
 
-// modern reports whether the request follows protocol revision 2026-07-28,
-// whose requests carry their protocol version in _meta.
-func (p *params) modern() bool { return p.metaValue(metaProtocolVersion) != nil }
-
-// tokenKey returns a raw progress token (a string or a number) in
-// comparable form.
-func tokenKey(raw json.RawMessage) (string, bool) {
-	if raw == nil {
-		return "", false
-	}
-	if s, ok := jsonrpc.String(raw); ok {
-		return "s:" + s, true
-	}
-	if f, err := strconv.ParseFloat(string(raw), 64); err == nil {
-		return "n:" + strconv.FormatFloat(f, 'g', -1, 64), true
-	}
-	return "", false
-}
+// stateless reports whether the request follows protocol revision
+// 2026-07-28, the stateless one, whose requests carry their protocol
+// version in _meta.
+func (p *params) stateless() bool { return p.metaValue(metaProtocolVersion) != nil }

@@ -77,7 +77,7 @@ func (s *Server) UpstreamRequest(ctx context.Context, server, method string, par
 	if err := sess.canRelay(method); err != nil {
 		return nil, err
 	}
-	if sess.modern.Load() {
+	if sess.stateless.Load() {
 		res, err := sess.askInput(ctx, server, method, params)
 		if errors.Is(err, errNoCall) {
 			return nil, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: fmt.Sprintf(
@@ -172,7 +172,7 @@ func (sess *session) canRelay(method string) error {
 	case "roots/list":
 		ok = caps.Roots != nil
 	case "ping":
-		ok = !sess.modern.Load() // 2026-07-28 has no ping; mcpmux answers upstreams' pings itself
+		ok = !sess.stateless.Load() // 2026-07-28 has no ping; mcpmux answers upstreams' pings itself
 	}
 	if !ok {
 		return &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: "the client connected to mcpmux does not support " + method}

@@ -7,20 +7,20 @@ import (
 	"testing/synctest"
 )
 
-const modernMeta = `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}`
+const statelessMeta = `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}`
 
 // Results for a 2026-07-28 client carry what that revision requires:
 // resultType on every result, ttlMs and cacheScope on lists and reads.
 // Results for a client on an older revision stay as they are.
-func TestModernResultsCarryRequiredFields(t *testing.T) {
+func TestStatelessResultsCarryRequiredFields(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBubble(t, `{}`, map[string]string{"a": ""})
 		b.srv.SetCatalogue("a", catalogue(`{}`, "echo"))
 		for _, method := range []string{"tools/list", "prompts/list", "resources/list", "resources/templates/list"} {
-			b.send("m-"+method, method, `{`+modernMeta+`}`)
+			b.send("m-"+method, method, `{`+statelessMeta+`}`)
 			b.send("l-"+method, method, `{}`)
 		}
-		b.send("m-call", "tools/call", `{"name":"a__echo",`+modernMeta+`}`)
+		b.send("m-call", "tools/call", `{"name":"a__echo",`+statelessMeta+`}`)
 		synctest.Wait()
 		for _, method := range []string{"tools/list", "prompts/list", "resources/list", "resources/templates/list"} {
 			var modern struct{ Result map[string]json.RawMessage }
@@ -43,7 +43,7 @@ func TestModernResultsCarryRequiredFields(t *testing.T) {
 
 // A request on a protocol version mcpmux does not know gets -32022 with
 // the versions it supports.
-func TestModernUnsupportedVersion(t *testing.T) {
+func TestStatelessUnsupportedVersion(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newBubble(t, `{}`, map[string]string{"a": ""})
 		b.srv.SetCatalogue("a", catalogue(`{}`, "echo"))

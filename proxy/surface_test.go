@@ -410,17 +410,17 @@ func TestModernClient(t *testing.T) {
 	}, "tools through a 2026-07-28 client")
 	res, err := m.client.CallTool(ctx, callReq("b__echo", map[string]any{"message": "modern"}))
 	if err != nil || len(res.Content) == 0 || res.Content[0].(mcp.TextContent).Text != "modern" {
-		t.Fatalf("b__echo from a modern client = %+v, %v", res, err)
+		t.Fatalf("b__echo from a 2026-07-28 client = %+v, %v", res, err)
 	}
 	if _, err := m.client.GetPrompt(ctx, mcp.GetPromptRequest{Params: mcp.GetPromptParams{Name: "a__plain"}}); err != nil {
-		t.Errorf("a__plain from a modern client: %v", err)
+		t.Errorf("a__plain from a 2026-07-28 client: %v", err)
 	}
 	// Server-to-client requests do not exist in 2026-07-28: the upstream's
 	// sampling request reaches the client as an input_required answer to
 	// its call, and its retry with the answer gets the tool's result.
 	sample, err := m.client.CallTool(ctx, callReq("a__sample", nil))
 	if err != nil || sample.IsError || len(sample.Content) == 0 || sample.Content[0].(mcp.TextContent).Text != "Paris, said the client" {
-		t.Errorf("a__sample from a modern client = %+v, %v; want the client's sample", sample, err)
+		t.Errorf("a__sample from a 2026-07-28 client = %+v, %v; want the client's sample", sample, err)
 	}
 	// List changes reach a modern client only through subscriptions/listen.
 	stop, err := m.client.ListenAsync(ctx, mcp.SubscriptionFilter{ToolsListChanged: true}, nil)

@@ -79,10 +79,10 @@ type Recorder struct {
 	failMu  sync.Mutex
 	failing bool // the last use of the store failed
 
-	mu      sync.Mutex
-	pending Batch             // not yet written
-	tracks  map[string]*track // by server
-	dropped bool              // events were dropped since the last good flush
+	mu        sync.Mutex
+	pending   Batch                      // not yet written
+	histories map[string]*historyTracker // by server
+	dropped   bool                       // events were dropped since the last good flush
 }
 
 // NewRecorder returns a Recorder for the data directory dataDir (see
@@ -90,15 +90,15 @@ type Recorder struct {
 func NewRecorder(dataDir string, opts RecorderOptions) *Recorder {
 	opts = opts.withDefaults()
 	return &Recorder{
-		dataDir: dataDir,
-		opts:    opts,
-		logger:  opts.Logger,
-		store:   NewHandle(dataDir, HandleOptions{Logger: opts.Logger, Store: opts.Store, Child: opts.Child, LockWait: opts.LockWait}),
-		self:    Instance{PID: os.Getpid(), Started: time.Now()},
-		now:     time.Now,
-		changed: make(chan struct{}, 1),
-		saved:   make(chan struct{}, 1),
-		tracks:  make(map[string]*track),
+		dataDir:   dataDir,
+		opts:      opts,
+		logger:    opts.Logger,
+		store:     NewHandle(dataDir, HandleOptions{Logger: opts.Logger, Store: opts.Store, Child: opts.Child, LockWait: opts.LockWait}),
+		self:      Instance{PID: os.Getpid(), Started: time.Now()},
+		now:       time.Now,
+		changed:   make(chan struct{}, 1),
+		saved:     make(chan struct{}, 1),
+		histories: make(map[string]*historyTracker),
 	}
 }
 
@@ -142,10 +142,10 @@ func (r *Recorder) SetState(st ServerState) {
 	st.MuxPID = r.self.PID
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	t := r.tracks[st.Server]
+	t := r.histories[st.Server]
 	if t == nil {
-		t = new(track)
-		r.tracks[st.Server] = t
+		t = new(historyTracker)
+		r.histories[st.Server] = t
 	}
 	r.addEvents(t.next(st)...)
 	if r.pending.States == nil {
@@ -196,9 +196,9 @@ func (r *Recorder) capEvents() {
 func (r *Recorder) states() []ServerState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]ServerState, 0, len(r.tracks))
-	for _, name := range slices.Sorted(maps.Keys(r.tracks)) {
-		out = append(out, r.tracks[name].last)
+	out := make([]ServerState, 0, len(r.histories))
+	for _, name := range slices.Sorted(maps.Keys(r.histories)) {
+		out = append(out, r.histories[name].last)
 	}
 	return out
 }

@@ -1,7 +1,8 @@
 package store
 
-// track follows the states of one server to turn them into history events.
-type track struct {
+// historyTracker follows the states of one server to turn them into
+// history events.
+type historyTracker struct {
 	last     ServerState // zero before the first state
 	connects int         // how many times it became ready
 	idled    bool        // its last connection ended by going idle
@@ -20,7 +21,7 @@ type track struct {
 //
 // States that do not change the state name (a counted attempt, a new
 // error text) mean no event.
-func (t *track) next(st ServerState) []Event {
+func (t *historyTracker) next(st ServerState) []Event {
 	prev := t.last
 	t.last = st
 	if st.State == prev.State {

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-func TestTrackEvents(t *testing.T) {
+func TestHistoryTrackerEvents(t *testing.T) {
 	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(sec int) time.Time { return base.Add(time.Duration(sec) * time.Second) }
 	st := func(state string, sec int, lastErr string, attempt int) ServerState {
@@ -78,7 +78,7 @@ func TestTrackEvents(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var tr track
+			var tr historyTracker
 			var got []Event
 			for _, s := range tt.states {
 				got = append(got, tr.next(s)...)

@@ -1,0 +1,146 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
+)
+
+// readLoop reads and dispatches messages until in ends or ctx is done.
+// Requests are served concurrently; notifications and responses are
+// handled in order, on the reading goroutine, which spares every message
+// a hand-off. A message larger than the limit is refused and the next one
+// read. A read blocked on in is left behind when ctx ends first; it ends
+// with the input.
+func (sess *session) readLoop(ctx context.Context, in io.Reader, calls *callGroup) error {
+	done := make(chan error, 1)
+	go func() {
+		r := jsonrpc.NewReader(in, sess.srv.opts.MaxMessageSize)
+		for {
+			line, err := r.Next()
+			var tooLarge *jsonrpc.TooLargeError
+			switch {
+			case errors.As(err, &tooLarge):
+				sess.tooLarge(tooLarge)
+				continue
+			case err != nil:
+				done <- err
+				return
+			case ctx.Err() == nil:
+				sess.dispatch(ctx, line, calls)
+			}
+		}
+	}()
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-done:
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return err
+	}
+}
+
+// dispatch routes one message from the client. A message that is not
+// JSON-RPC 2.0, or whose params could be read two ways, gets an error and
+// goes no further; so does a request whose id is that of one in flight.
+func (sess *session) dispatch(ctx context.Context, line []byte, calls *callGroup) {
+	m, err := jsonrpc.Decode(line)
+	var p params
+	if err == nil && !m.IsResponse() {
+		p, err = readParams(m.Method, m.Params)
+	}
+	switch {
+	case err != nil && (m.IsResponse() || m.IsNotification()):
+		sess.srv.logger.Debug("invalid message from the client; dropped", "err", err)
+	case err != nil:
+		sess.send(jsonrpc.AppendError(nil, m.ID, sess.srv.clientError(err)))
+	case m.IsResponse():
+		sess.answered(&m)
+	case m.IsNotification():
+		sess.notification(ctx, &m, &p, line)
+	default:
+		ctx, c, ok := sess.startCall(ctx, m.ID)
+		if !ok {
+			sess.send(jsonrpc.AppendError(nil, m.ID, jsonrpc.Errorf(jsonrpc.CodeInvalidRequest,
+				"invalid request: id %s is already in use by a request in flight", m.ID)))
+			return
+		}
+		huge := len(line) >= hugeMessage
+		if !calls.Go(func() {
+			defer sess.endCall(c)
+			sess.request(ctx, c, &m, &p, line)
+			if huge || c.huge {
+				releaseMemory()
+			}
+		}) {
+			sess.endCall(c)
+		}
+	}
+}
+
+// notification handles one notification from the client.
+func (sess *session) notification(ctx context.Context, m *jsonrpc.Message, p *params, line []byte) {
+	switch m.Method {
+	case "notifications/cancelled":
+		if id := p.get(keyRoute); id != nil {
+			sess.cancel(id)
+		}
+	case "notifications/roots/list_changed":
+		for _, r := range sess.srv.routes() {
+			if err := r.up.Notify(ctx, m.Method, m.Params); err != nil {
+				sess.srv.logger.Debug("passing on roots change", "upstream", r.cfg.Name, "err", err)
+			}
+		}
+	}
+	sess.srv.mcp.HandleMessage(ctx, line)
+}
+
+// startCall registers a request so that the client can cancel it. It reports
+// false if a request with the same id is in flight: ids must be unique
+// among them, or a cancellation could not tell which is meant.
+func (sess *session) startCall(ctx context.Context, id json.RawMessage) (context.Context, *call, bool) {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if sess.inflight[string(id)] != nil {
+		return nil, nil, false
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	c := &call{id: id, cancel: cancel}
+	sess.inflight[string(id)] = c
+	return ctx, c, true
+}
+
+// endCall ends request c. Calling it again does nothing.
+func (sess *session) endCall(c *call) {
+	sess.mu.Lock()
+	if sess.inflight[string(c.id)] == c {
+		delete(sess.inflight, string(c.id))
+	}
+	sess.mu.Unlock()
+	c.cancel()
+}
+
+// cancel cancels the request with the given id, as the client asked.
+func (sess *session) cancel(id json.RawMessage) {
+	sess.mu.Lock()
+	c := sess.inflight[string(id)]
+	sess.mu.Unlock()
+	if c != nil {
+		c.cancelled.Store(true)
+		c.cancel()
+	}
+}
+
+// tooLarge answers a message that was larger than the limit, if its id
+// can be told: the client would wait for an answer in vain otherwise.
+func (sess *session) tooLarge(e *jsonrpc.TooLargeError) {
+	id := e.ID()
+	sess.srv.logger.Warn("message from the client too large; dropped", "size", e.Size, "max_message_size", e.Max, "id", string(id))
+	msg := "invalid request: the client sent " + e.Error()
+	sess.send(jsonrpc.AppendError(nil, id, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: msg}))
+}

@@ -1,0 +1,63 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
+)
+
+// reply ends request c and sends its response. The request is no longer
+// in flight when the client reads the response, which may reuse its id.
+func (sess *session) reply(c *call, msg []byte) {
+	sess.endCall(c)
+	sess.send(msg)
+}
+
+// largeResult is the size above which a result is written to the client in
+// pieces rather than copied into one message first.
+const largeResult = 1 << 20
+
+// replyResult ends request c and sends its raw result (see reply).
+func (sess *session) replyResult(c *call, result json.RawMessage) {
+	if len(result) < largeResult || bytes.IndexByte(result, '\n') >= 0 || bytes.IndexByte(result, '\r') >= 0 {
+		sess.reply(c, jsonrpc.AppendResult(nil, c.id, result))
+		return
+	}
+	sess.endCall(c)
+	c.huge = len(result) >= hugeMessage
+	msg := jsonrpc.AppendResult(nil, c.id, json.RawMessage("0"))
+	end := len(msg) - len("0}\n")
+	sess.outMu.Lock()
+	defer sess.outMu.Unlock()
+	for _, part := range [][]byte{msg[:end], result, msg[end+1:]} {
+		if _, err := sess.out.Write(part); err != nil {
+			sess.srv.logger.Debug("writing to client", "err", err)
+			return
+		}
+	}
+}
+
+// send writes one message, newline included, to the client.
+func (sess *session) send(msg []byte) {
+	sess.outMu.Lock()
+	defer sess.outMu.Unlock()
+	if _, err := sess.out.Write(msg); err != nil {
+		sess.srv.logger.Debug("writing to client", "err", err)
+	}
+}
+
+// pumpNotes sends mcp-go's notifications to the client.
+func (sess *session) pumpNotes(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case n := <-sess.notes:
+			if b, err := json.Marshal(n); err == nil {
+				sess.send(append(b, '\n'))
+			}
+		}
+	}
+}
