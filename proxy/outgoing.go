@@ -27,7 +27,7 @@ func (sess *session) sinceAsking(server string, timeout time.Duration) time.Dura
 // waits for the answer, or for ctx to end, in which case the client is told
 // the request is cancelled.
 func (sess *session) clientRequest(ctx context.Context, server, method string, params json.RawMessage) (json.RawMessage, error) {
-	id := json.RawMessage(strconv.Quote("mcpmux-" + strconv.FormatInt(sess.nextID.Add(1), 10)))
+	id := jsonrpc.Quote("mcpmux-" + strconv.FormatInt(sess.nextID.Add(1), 10))
 	o := &outgoing{server: server, answer: make(chan *jsonrpc.Message, 1)}
 	sess.mu.Lock()
 	sess.outgoing[string(id)] = o

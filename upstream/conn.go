@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
@@ -37,7 +36,7 @@ import (
 // stdout (stdioPeer) or of an HTTP response (the remote transports), which
 // answer through their [replier].
 type conn struct {
-	tr        transport.Interface
+	tr        transport
 	peer      peer
 	logger    *slog.Logger
 	notify    func(method string, params json.RawMessage) // never blocks
@@ -92,7 +91,7 @@ type initResult struct {
 
 // newConn returns a connection to the upstream srv over tr and l,
 // reporting its notifications to notify.
-func newConn(tr transport.Interface, l peer, srv *registry.Server, o *Options, notify func(string, json.RawMessage)) *conn {
+func newConn(tr transport, l peer, srv *registry.Server, o *Options, notify func(string, json.RawMessage)) *conn {
 	life, endLife := context.WithCancel(context.Background())
 	return &conn{
 		tr:        tr,
@@ -119,7 +118,7 @@ func (c *conn) die(reason error) {
 		c.endLife()
 		go func() {
 			defer close(c.shut)
-			_ = c.tr.Close()
+			_ = c.tr.close()
 			c.peer.release()
 		}()
 	})
@@ -174,21 +173,20 @@ func (c *conn) handshake(ctx context.Context, clientInfo mcp.Implementation, cap
 func (c *conn) start(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, c.endLife)
 	defer stop()
-	return c.tr.Start(c.life)
+	return c.tr.start(c.life)
 }
 
 // request sends one request and returns the upstream's raw result. If ctx
 // ends first, the upstream is told the request is cancelled.
 func (c *conn) request(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
-	id := mcp.NewRequestId("mx-" + strconv.FormatInt(c.nextID.Add(1), 10))
-	req := transport.JSONRPCRequest{JSONRPC: mcp.JSONRPC_VERSION, ID: id, Method: method}
-	if len(params) > 0 {
-		req.Params = params
+	id := "mx-" + strconv.FormatInt(c.nextID.Add(1), 10)
+	if len(params) == 0 {
+		params = nil
 	}
-	resp, err := c.tr.SendRequest(ctx, req)
+	resp, err := c.tr.roundTrip(ctx, newWireRequest(id, method, params))
 	switch {
 	case err == nil && resp.Error != nil:
-		return nil, rpcError(resp.Error)
+		return nil, resp.Error
 	case err == nil && resp.Result == nil:
 		return nil, fmt.Errorf("upstream answered %s with neither result nor error", method)
 	case err == nil:
@@ -241,11 +239,11 @@ func (c *conn) awaitDeath(ctx context.Context) bool {
 // not hold up the caller, who already has its answer. mcpmux sends it over
 // every transport, as the handshake-based revisions it speaks want. A
 // connection that dies takes its cancellations with it.
-func (c *conn) cancel(id mcp.RequestId, method string, reason error) {
+func (c *conn) cancel(id, method string, reason error) {
 	if method == "initialize" || c.dead() {
 		return
 	}
-	params, _ := json.Marshal(map[string]any{"requestId": id.Value(), "reason": reason.Error()})
+	params, _ := json.Marshal(map[string]any{"requestId": id, "reason": reason.Error()})
 	go func() {
 		ctx, cancel := context.WithTimeout(c.life, 2*time.Second)
 		defer cancel()
@@ -253,16 +251,10 @@ func (c *conn) cancel(id mcp.RequestId, method string, reason error) {
 	}()
 }
 
-// sendNotification sends one notification with raw params.
+// sendNotification sends one notification with raw params, byte for byte
+// (nil: none).
 func (c *conn) sendNotification(ctx context.Context, method string, params json.RawMessage) error {
-	n := mcp.JSONRPCNotification{JSONRPC: mcp.JSONRPC_VERSION}
-	n.Method = method
-	if len(params) > 0 {
-		if err := json.Unmarshal(params, &n.Params); err != nil {
-			return fmt.Errorf("decoding %s params: %w", method, err)
-		}
-	}
-	err := c.tr.SendNotification(ctx, n)
+	err := c.tr.send(ctx, jsonrpc.AppendNotification(nil, method, params))
 	if err == nil || ctx.Err() != nil {
 		return err
 	}
@@ -282,18 +274,4 @@ func (c *conn) dead() bool {
 	default:
 		return false
 	}
-}
-
-// rpcError returns the upstream's error in the wire's terms. Every
-// transport keeps its data raw.
-func rpcError(d *mcp.JSONRPCErrorDetails) *jsonrpc.Error {
-	e := &jsonrpc.Error{Code: d.Code, Message: d.Message}
-	switch data := d.Data.(type) {
-	case nil:
-	case json.RawMessage:
-		e.Data = data
-	default:
-		e.Data, _ = json.Marshal(data)
-	}
-	return e
 }

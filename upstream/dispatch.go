@@ -4,9 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 
-	"github.com/mark3labs/mcp-go/client/transport"
-	"github.com/mark3labs/mcp-go/mcp"
-
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
@@ -16,7 +13,7 @@ import (
 // the response to one of the upstream's own requests. Both never block for
 // long and are safe for concurrent use.
 type replier interface {
-	deliver(id json.RawMessage, resp *transport.JSONRPCResponse)
+	deliver(id json.RawMessage, resp *jsonrpc.Message)
 	answer(id, result json.RawMessage, err error)
 }
 
@@ -33,14 +30,14 @@ func (c *conn) dispatch(data []byte, r replier) {
 	}
 	switch {
 	case err != nil && m.IsResponse() && m.ID != nil:
-		r.deliver(m.ID, responseOf(&jsonrpc.Message{Error: &jsonrpc.Error{
-			Code: jsonrpc.CodeInternalError, Message: "the upstream sent an invalid response: " + err.Message}}))
+		r.deliver(m.ID, &jsonrpc.Message{Error: &jsonrpc.Error{
+			Code: jsonrpc.CodeInternalError, Message: "the upstream sent an invalid response: " + err.Message}})
 	case err != nil && m.ID != nil && !m.IsResponse():
 		r.answer(m.ID, nil, err)
 	case err != nil:
 		c.garbage(data, err)
 	case m.IsResponse():
-		r.deliver(m.ID, responseOf(&m))
+		r.deliver(m.ID, &m)
 	case m.IsNotification():
 		c.receiveNotification(m.Method, m.Params)
 	default:
@@ -75,8 +72,8 @@ func (c *conn) dropTooLarge(e *jsonrpc.TooLargeError, r replier) {
 	case e.Method() != "":
 		r.answer(id, nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "invalid request: mcpmux received " + e.Error()})
 	default:
-		r.deliver(id, responseOf(&jsonrpc.Message{Error: &jsonrpc.Error{
-			Code: jsonrpc.CodeInternalError, Message: "the upstream sent " + e.Error()}}))
+		r.deliver(id, &jsonrpc.Message{Error: &jsonrpc.Error{
+			Code: jsonrpc.CodeInternalError, Message: "the upstream sent " + e.Error()}})
 	}
 }
 
@@ -96,17 +93,4 @@ func (c *conn) garbage(data []byte, err *jsonrpc.Error) {
 		return
 	}
 	c.logger.Warn("upstream wrote an invalid JSON-RPC message; skipped", "line", string(data), "err", err.Message, "count", n)
-}
-
-// responseOf returns a decoded response in the transport's terms. The
-// error's data stays raw.
-func responseOf(m *jsonrpc.Message) *transport.JSONRPCResponse {
-	resp := &transport.JSONRPCResponse{JSONRPC: jsonrpc.Version, Result: m.Result}
-	if m.Error != nil {
-		resp.Error = &mcp.JSONRPCErrorDetails{Code: m.Error.Code, Message: m.Error.Message}
-		if m.Error.Data != nil {
-			resp.Error.Data = m.Error.Data
-		}
-	}
-	return resp
 }

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/mark3labs/mcp-go/client/transport"
-
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 	"github.com/mcpmux/mcpmux/registry"
 )
@@ -20,7 +18,7 @@ type recordingReplier struct {
 	answers   [][]byte          // encoded answers to the upstream
 }
 
-func (r *recordingReplier) deliver(id json.RawMessage, resp *transport.JSONRPCResponse) {
+func (r *recordingReplier) deliver(id json.RawMessage, resp *jsonrpc.Message) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.delivered = append(r.delivered, id)

@@ -46,5 +46,8 @@
 // hard 30s (an elicitation that a person answers later fails), its SSE
 // client drops the server's requests, and its remote clients decode what
 // the server sends and encode it again, losing key order and integers
-// above 2^53. Only mcp-go's message types remain at the boundary.
+// above 2^53. Every message travels as a raw JSON-RPC line
+// ([internal/jsonrpc]) behind the package's own [transport] interface;
+// of mcp-go, only the protocol's version constants and
+// [mcp.Implementation] remain.
 package upstream

@@ -12,6 +12,9 @@ var (
 	// the connection to its upstream died.
 	ErrConnectionLost = errors.New("connection lost")
 
+	// errTransportClosed fails what is sent on a closed transport.
+	errTransportClosed = errors.New("transport closed")
+
 	// errIdle ends a lazy upstream's connection that nobody uses.
 	errIdle = errors.New("stopped while idle")
 	// errShutdown ends every connection when Run's context is done.

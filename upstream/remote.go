@@ -12,8 +12,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/mark3labs/mcp-go/client/transport"
-
 	"github.com/mcpmux/mcpmux/internal/redact"
 	"github.com/mcpmux/mcpmux/registry"
 )
@@ -49,7 +47,7 @@ func dialRemote(srv *registry.Server, o *Options, notify func(string, json.RawMe
 		return nil, l.explain(fmt.Errorf("parsing the server's URL: %w", err))
 	}
 	var (
-		tr transport.Interface
+		tr transport
 		w  *httpBase
 	)
 	if srv.Transport() == registry.TransportSSE {

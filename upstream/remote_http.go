@@ -13,9 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mark3labs/mcp-go/client/transport"
-	"github.com/mark3labs/mcp-go/mcp"
-
 	"github.com/mcpmux/mcpmux/internal/clock"
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 	"github.com/mcpmux/mcpmux/internal/redact"
@@ -132,37 +129,37 @@ func (w *httpBase) newRequest(ctx context.Context, method, url string, body []by
 	return req, func() { stop(); cancel() }, nil
 }
 
-// closed returns ErrTransportClosed once the transport is closed, and err
+// closed returns errTransportClosed once the transport is closed, and err
 // otherwise: an exchange that Close cut short failed because of it.
 func (w *httpBase) closed(err error) error {
 	if w.life.Err() != nil {
-		return transport.ErrTransportClosed
+		return errTransportClosed
 	}
 	return err
 }
 
 // await waits for the response to a request sent, for ctx to end, or for
 // the transport to close.
-func (w *httpBase) await(ctx context.Context, answer <-chan *transport.JSONRPCResponse) (*transport.JSONRPCResponse, error) {
+func (w *httpBase) await(ctx context.Context, answer <-chan *jsonrpc.Message) (*jsonrpc.Message, error) {
 	select {
 	case resp := <-answer:
 		return resp, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-w.life.Done():
-		return nil, transport.ErrTransportClosed
+		return nil, errTransportClosed
 	}
 }
 
 // deliver hands a response to the request waiting for it.
-func (w *httpBase) deliver(id json.RawMessage, resp *transport.JSONRPCResponse) {
+func (w *httpBase) deliver(id json.RawMessage, resp *jsonrpc.Message) {
 	w.waiters.deliver(id, resp)
 }
 
 // readEvents reads an event stream and hands on its messages, answering
 // through r, until the response on answer arrives, which it returns, or
 // the stream ends. A nil answer reads to the end.
-func (w *httpBase) readEvents(er *eventReader, r replier, answer <-chan *transport.JSONRPCResponse) (*transport.JSONRPCResponse, error) {
+func (w *httpBase) readEvents(er *eventReader, r replier, answer <-chan *jsonrpc.Message) (*jsonrpc.Message, error) {
 	for {
 		ev, err := er.next()
 		switch {
@@ -222,18 +219,6 @@ func (w *httpBase) send(ctx context.Context, url string, body []byte, do func(*h
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody)) // lets the connection be reused
 	return nil
 }
-
-// SendNotification posts one notification.
-func (w *httpBase) SendNotification(ctx context.Context, n mcp.JSONRPCNotification) error {
-	body, err := json.Marshal(n)
-	if err != nil {
-		return err
-	}
-	return w.post(ctx, body)
-}
-
-// SetNotificationHandler does nothing: messages go to dispatch, raw.
-func (w *httpBase) SetNotificationHandler(func(mcp.JSONRPCNotification)) {}
 
 // answer posts the answer to one of the server's requests, for as long as
 // the connection lives. One that does not reach the server is logged; the

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
 // sseTransport is mcpmux's client of the HTTP+SSE transport of MCP
@@ -27,14 +27,14 @@ type sseTransport struct {
 }
 
 var (
-	_ transport.Interface = (*sseTransport)(nil)
-	_ replier             = (*sseTransport)(nil)
+	_ transport = (*sseTransport)(nil)
+	_ replier   = (*sseTransport)(nil)
 )
 
 // Start opens the event stream and waits, within ctx, for the endpoint.
 // The stream lives until Close, or until ctx ends (it is the connection's
 // life).
-func (t *sseTransport) Start(ctx context.Context) error {
+func (t *sseTransport) start(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, t.end)
 	r, cancel, err := t.newRequest(t.life, http.MethodGet, t.url, nil)
 	if err != nil {
@@ -114,16 +114,11 @@ func (t *sseTransport) setEndpoint(ref string) error {
 	return nil
 }
 
-func (t *sseTransport) GetSessionId() string { return "" }
-
-// SendRequest posts req and waits for its response on the stream.
-func (t *sseTransport) SendRequest(ctx context.Context, req transport.JSONRPCRequest) (*transport.JSONRPCResponse, error) {
-	body, answer, remove, err := t.waiters.start(req)
-	if err != nil {
-		return nil, err
-	}
+// roundTrip posts req and waits for its response on the stream.
+func (t *sseTransport) roundTrip(ctx context.Context, req *wireRequest) (*jsonrpc.Message, error) {
+	answer, remove := t.waiters.add(req.id)
 	defer remove()
-	if err := t.send(ctx, body); err != nil {
+	if err := t.send(ctx, req.line); err != nil {
 		return nil, err
 	}
 	return t.await(ctx, answer)
@@ -152,8 +147,8 @@ func (t *sseTransport) do(r *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// Close ends the stream and every exchange in flight.
-func (t *sseTransport) Close() error {
+// close ends the stream and every exchange in flight.
+func (t *sseTransport) close() error {
 	t.closeOnce.Do(func() {
 		t.end()
 		t.reading.Wait()

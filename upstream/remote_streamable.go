@@ -11,9 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mark3labs/mcp-go/client/transport"
-	"github.com/mark3labs/mcp-go/mcp"
-
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
@@ -61,27 +58,18 @@ type streamableTransport struct {
 }
 
 var (
-	_ transport.Interface = (*streamableTransport)(nil)
-	_ replier             = (*streamableTransport)(nil)
+	_ transport = (*streamableTransport)(nil)
+	_ replier   = (*streamableTransport)(nil)
 )
 
-func (t *streamableTransport) Start(context.Context) error { return nil }
+func (t *streamableTransport) start(context.Context) error { return nil }
 
-func (t *streamableTransport) GetSessionId() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.session
-}
-
-// SendRequest posts req and returns its response, from the POST's own
+// roundTrip posts req and returns its response, from the POST's own
 // response or from wherever else the server sends it.
-func (t *streamableTransport) SendRequest(ctx context.Context, req transport.JSONRPCRequest) (*transport.JSONRPCResponse, error) {
-	body, answer, remove, err := t.waiters.start(req)
-	if err != nil {
-		return nil, err
-	}
+func (t *streamableTransport) roundTrip(ctx context.Context, req *wireRequest) (*jsonrpc.Message, error) {
+	answer, remove := t.waiters.add(req.id)
 	defer remove()
-	r, cancel, err := t.newRequest(ctx, http.MethodPost, t.url, body)
+	r, cancel, err := t.newRequest(ctx, http.MethodPost, t.url, req.line)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +80,7 @@ func (t *streamableTransport) SendRequest(ctx context.Context, req transport.JSO
 		return nil, err
 	}
 	defer resp.Body.Close()
-	initialize := req.Method == "initialize"
+	initialize := req.method == "initialize"
 	switch code := resp.StatusCode; {
 	case code == http.StatusUnauthorized:
 		return nil, errUnauthorized
@@ -101,7 +89,7 @@ func (t *streamableTransport) SendRequest(ctx context.Context, req transport.JSO
 	case code == http.StatusAccepted:
 		return t.await(ctx, answer) // the answer comes on another stream
 	case code != http.StatusOK:
-		return t.failedRequest(resp, req.ID)
+		return t.failedRequest(resp, req.id)
 	}
 	if initialize {
 		if err := t.startSession(resp.Header.Get(headerSession)); err != nil {
@@ -118,7 +106,7 @@ func (t *streamableTransport) SendRequest(ctx context.Context, req transport.JSO
 	case "text/event-stream":
 		return t.streamedResponse(ctx, resp.Body, answer)
 	}
-	return nil, fmt.Errorf("unexpected content type %q in the answer to %s", resp.Header.Get("Content-Type"), req.Method)
+	return nil, fmt.Errorf("unexpected content type %q in the answer to %s", resp.Header.Get("Content-Type"), req.method)
 }
 
 // do sends r with the session's headers. A request on a session the
@@ -170,14 +158,14 @@ func (t *streamableTransport) startSession(id string) error {
 
 // failedRequest explains an HTTP error in answer to request id: the
 // JSON-RPC error in its body if it answers the request, else the status.
-func (t *streamableTransport) failedRequest(resp *http.Response, id mcp.RequestId) (*transport.JSONRPCResponse, error) {
+func (t *streamableTransport) failedRequest(resp *http.Response, id string) (*jsonrpc.Message, error) {
 	if !isJSON(resp) {
 		return nil, newStatusError(resp)
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, int64(t.maxSize)))
 	if m, err := jsonrpc.Decode(bytes.TrimSpace(body)); err == nil && m.IsResponse() && m.Error != nil {
-		if key, ok := jsonrpc.Unquote(m.ID); ok && string(key) == id.Value() {
-			return responseOf(&m), nil
+		if key, ok := jsonrpc.Unquote(m.ID); ok && string(key) == id {
+			return &m, nil
 		}
 	}
 	return nil, &statusError{code: resp.StatusCode, body: truncated(body)}
@@ -187,7 +175,7 @@ func (t *streamableTransport) failedRequest(resp *http.Response, id mcp.RequestI
 // arrives. A stream that ends first is resumed if the server numbered its
 // events: at once if it broke off, after the delay the server asked for if
 // it closed it (2025-11-25 lets a server close a stream to be polled).
-func (t *streamableTransport) streamedResponse(ctx context.Context, body io.ReadCloser, answer <-chan *transport.JSONRPCResponse) (*transport.JSONRPCResponse, error) {
+func (t *streamableTransport) streamedResponse(ctx context.Context, body io.ReadCloser, answer <-chan *jsonrpc.Message) (*jsonrpc.Message, error) {
 	er := newEventReader(body, t.maxSize)
 	for {
 		resp, err := t.readEvents(er, t, answer)
@@ -198,7 +186,7 @@ func (t *streamableTransport) streamedResponse(ctx context.Context, body io.Read
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
 		case t.life.Err() != nil:
-			return nil, transport.ErrTransportClosed
+			return nil, errTransportClosed
 		}
 		select {
 		case resp := <-answer: // it came on another stream
@@ -279,9 +267,9 @@ func (t *streamableTransport) send(ctx context.Context, body []byte) error {
 	return t.httpBase.send(ctx, t.url, body, t.do)
 }
 
-// Close stops the listening stream and every exchange in flight, and ends
+// close stops the listening stream and every exchange in flight, and ends
 // the session, unless the server has forgotten it already.
-func (t *streamableTransport) Close() error {
+func (t *streamableTransport) close() error {
 	t.closeOnce.Do(func() {
 		t.end()
 		t.listening.Wait()

@@ -11,8 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mark3labs/mcp-go/client/transport"
-
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 	"github.com/mcpmux/mcpmux/registry"
 )
@@ -80,7 +78,7 @@ func (l *stdioPeer) deathGrace() time.Duration { return stdoutGrace + time.Secon
 func (l *stdioPeer) explain(err error) error { return err }
 
 // release fails the requests still waiting for the child.
-func (l *stdioPeer) release() { _ = l.tr.Close() }
+func (l *stdioPeer) release() { _ = l.tr.close() }
 
 func (l *stdioPeer) stop(ctx context.Context) {
 	if l.proc != nil {
@@ -132,7 +130,7 @@ func (c *conn) stdoutClosed(exited <-chan struct{}) {
 }
 
 // deliver hands a response from the child to the request waiting for it.
-func (l *stdioPeer) deliver(id json.RawMessage, resp *transport.JSONRPCResponse) {
+func (l *stdioPeer) deliver(id json.RawMessage, resp *jsonrpc.Message) {
 	l.tr.deliver(id, resp)
 }
 

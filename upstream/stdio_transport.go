@@ -5,8 +5,7 @@ import (
 	"encoding/json"
 	"sync"
 
-	"github.com/mark3labs/mcp-go/client/transport"
-	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
 // stdioTransport is the transport of a stdio upstream. Requests are written
@@ -18,32 +17,24 @@ type stdioTransport struct {
 	stdin   *lockedWriter
 	waiters waiters
 
-	done      chan struct{} // closed by Close
+	done      chan struct{} // closed by close
 	closeOnce sync.Once
 }
 
-var _ transport.Interface = (*stdioTransport)(nil)
+var _ transport = (*stdioTransport)(nil)
 
 func newStdioTransport(stdin *lockedWriter) *stdioTransport {
 	return &stdioTransport{stdin: stdin, done: make(chan struct{})}
 }
 
-func (t *stdioTransport) Start(context.Context) error { return nil }
+func (t *stdioTransport) start(context.Context) error { return nil }
 
-func (t *stdioTransport) GetSessionId() string { return "" }
-
-// SetNotificationHandler does nothing: conn.readStdout hands notifications on raw.
-func (t *stdioTransport) SetNotificationHandler(func(mcp.JSONRPCNotification)) {}
-
-// SendRequest writes the request and waits for its response, for ctx to
-// end, or for the transport to close. The connection's ids are strings.
-func (t *stdioTransport) SendRequest(ctx context.Context, req transport.JSONRPCRequest) (*transport.JSONRPCResponse, error) {
-	line, answer, remove, err := t.waiters.start(req)
-	if err != nil {
-		return nil, err
-	}
+// roundTrip writes the request and waits for its response, for ctx to
+// end, or for the transport to close.
+func (t *stdioTransport) roundTrip(ctx context.Context, req *wireRequest) (*jsonrpc.Message, error) {
+	answer, remove := t.waiters.add(req.id)
 	defer remove()
-	if err := t.write(line); err != nil {
+	if err := t.write(req.line); err != nil {
 		return nil, err
 	}
 	select {
@@ -52,27 +43,21 @@ func (t *stdioTransport) SendRequest(ctx context.Context, req transport.JSONRPCR
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-t.done:
-		return nil, transport.ErrTransportClosed
+		return nil, errTransportClosed
 	}
 }
 
-// SendNotification writes one notification.
-func (t *stdioTransport) SendNotification(_ context.Context, n mcp.JSONRPCNotification) error {
-	line, err := json.Marshal(n)
-	if err != nil {
-		return err
-	}
-	return t.write(append(line, '\n'))
-}
+// send writes one message, a line.
+func (t *stdioTransport) send(_ context.Context, msg []byte) error { return t.write(msg) }
 
 // deliver hands the response to request id (raw, as the child wrote it)
 // to the request waiting for it.
-func (t *stdioTransport) deliver(id json.RawMessage, resp *transport.JSONRPCResponse) {
+func (t *stdioTransport) deliver(id json.RawMessage, resp *jsonrpc.Message) {
 	t.waiters.deliver(id, resp)
 }
 
-// Close fails the requests in flight and every later write.
-func (t *stdioTransport) Close() error {
+// close fails the requests in flight and every later write.
+func (t *stdioTransport) close() error {
 	t.closeOnce.Do(func() { close(t.done) })
 	return nil
 }
@@ -81,7 +66,7 @@ func (t *stdioTransport) Close() error {
 func (t *stdioTransport) write(line []byte) error {
 	select {
 	case <-t.done:
-		return transport.ErrTransportClosed
+		return errTransportClosed
 	default:
 	}
 	_, err := t.stdin.Write(line)
