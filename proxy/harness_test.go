@@ -17,6 +17,7 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
+	muxer "github.com/mcpmux/mcpmux/internal/mux"
 	"github.com/mcpmux/mcpmux/internal/testutil"
 	"github.com/mcpmux/mcpmux/proxy"
 	"github.com/mcpmux/mcpmux/registry"
@@ -116,34 +117,31 @@ func newMux(tb testing.TB, servers map[string]any, mo muxOptions, opts ...func(*
 		logger = testLogger(tb)
 	}
 	m := &mux{t: tb, sups: map[string]*upstream.Supervisor{}}
-	m.srv = proxy.New(proxy.Options{Logger: logger, ListChangedDelay: 10 * time.Millisecond, Status: m.status, PageSize: mo.pageSize, MaxMessageSize: mo.maxSize})
-	for _, s := range cfg.Enabled() {
-		o := upstream.Options{
-			Logger:         logger.With("upstream", s.Name),
-			OnCatalogue:    m.srv.SetCatalogue,
-			OnNotification: m.srv.UpstreamNotification,
-			OnRequest:      m.srv.UpstreamRequest,
-			OnState:        m.srv.UpstreamState,
-			StopGrace:      200 * time.Millisecond,
-
-			AwaitClientCapabilities: m.srv.ClientCapabilities,
-		}
-		for _, f := range opts {
-			f(&o)
-		}
-		sup := upstream.New(s, o)
-		m.srv.AddUpstream(s, sup)
-		m.sups[s.Name] = sup
+	// Built as `mcpmux serve` builds it, with shorter delays.
+	mx := muxer.New(cfg, muxer.Options{
+		Logger:   logger,
+		PageSize: mo.pageSize,
+		Proxy: func(o *proxy.Options) {
+			o.ListChangedDelay = 10 * time.Millisecond
+			o.MaxMessageSize = mo.maxSize
+		},
+		Upstream: func(_ *registry.Server, o *upstream.Options) {
+			o.StopGrace = 200 * time.Millisecond
+			for _, f := range opts {
+				f(o)
+			}
+		},
+	})
+	m.srv = mx.Proxy()
+	for _, s := range mx.Upstreams() {
+		m.sups[s.Name()] = s
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	for _, s := range m.sups {
-		wg.Go(func() { _ = s.Run(ctx) })
-	}
 	clientIn, muxOut := io.Pipe()
 	muxIn, clientOut := io.Pipe()
 	wg.Go(func() {
-		_ = m.srv.Serve(ctx, muxIn, muxOut)
+		_ = mx.Run(ctx, muxIn, muxOut)
 		muxOut.Close()
 	})
 	if mo.raw {
@@ -175,16 +173,6 @@ func newMux(tb testing.TB, servers map[string]any, mo muxOptions, opts ...func(*
 		tb.Fatalf("initializing client: %v", err)
 	}
 	return m
-}
-
-// status is what mcpmux://status shows.
-func (m *mux) status() json.RawMessage {
-	var out []upstream.Status
-	for _, s := range m.sups {
-		out = append(out, s.Status())
-	}
-	b, _ := json.Marshal(out)
-	return b
 }
 
 // request sends a raw request and returns the raw result or error.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpmux/mcpmux/internal/mux"
 	"github.com/mcpmux/mcpmux/registry/store"
 )
 
@@ -35,7 +36,7 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil && c.config != "" {
 		return err
 	}
-	m := masker(cfg)
+	m := mux.Masker(cfg)
 	logger := newLogger(stderr, lvl, m)
 	path, err := dir.path()
 	if err != nil {

@@ -14,8 +14,9 @@
 // once while the upstreams start), its connection history and its call
 // statistics; status and history read it, even while serve runs.
 //
-// This package only parses flags and wires the pieces together; the work is
-// done in packages proxy, upstream, registry and registry/store.
+// This package only parses flags and runs commands: internal/mux builds
+// the running system from the configuration, and the work is done in
+// packages proxy, upstream, registry and registry/store.
 package main
 
 import (

@@ -6,10 +6,8 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/mcpmux/mcpmux/internal/redact"
 	"github.com/mcpmux/mcpmux/registry"
 	"github.com/mcpmux/mcpmux/registry/store"
-	"github.com/mcpmux/mcpmux/upstream"
 )
 
 // dataDirFlag is --data-dir, which serve, status and history take.
@@ -66,36 +64,4 @@ func storeChild() *store.Child {
 // the commands that read it.
 func openStore(dir string, logger *slog.Logger) *store.Handle {
 	return store.NewHandle(dir, store.HandleOptions{Logger: logger, Child: storeChild(), LockWait: readTimeout})
-}
-
-// runRecorder runs rec until stop is called; stop returns once rec has
-// written what it holds. Without a recorder it does nothing.
-func runRecorder(ctx context.Context, rec *store.Recorder, logger *slog.Logger) (stop func()) {
-	if rec == nil {
-		return func() {}
-	}
-	// Not ctx: the supervisors' last events come after ctx ends.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := rec.Run(ctx); err != nil {
-			logger.Debug("saving the registry at exit", "err", err) // the recorder warned
-		}
-	}()
-	return func() { cancel(); <-done }
-}
-
-// serverState is st in the registry's terms, with m's secrets masked: a
-// last error may quote an upstream's stderr or a server's answer.
-func serverState(st upstream.Status, m *redact.Masker) store.ServerState {
-	return store.ServerState{
-		Server:    st.Server,
-		State:     st.State.String(),
-		Since:     st.Since,
-		LastError: m.String(st.LastError),
-		Attempt:   st.Attempt,
-		Restarts:  st.Restarts,
-		PID:       st.PID,
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/mcpmux/mcpmux/internal/mux"
 	"github.com/mcpmux/mcpmux/registry"
 	"github.com/mcpmux/mcpmux/registry/store"
 )
@@ -46,7 +47,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		logger.Warn("reading the registry; showing what could be read", "dir", path, "err", err)
 	}
-	m := masker(cfg) // the store holds masked text; an older one may not
+	m := mux.Masker(cfg) // the store holds masked text; an older one may not
 	for i := range sums {
 		if st := sums[i].State; st != nil {
 			masked := *st

@@ -7,9 +7,9 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"sync"
 	"text/tabwriter"
 
+	"github.com/mcpmux/mcpmux/internal/mux"
 	"github.com/mcpmux/mcpmux/proxy"
 	"github.com/mcpmux/mcpmux/upstream"
 )
@@ -30,32 +30,27 @@ func runTools(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	srv, sups := build(cfg, logger, wiring{})
-
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	for _, s := range sups {
-		wg.Go(func() { _ = s.Run(ctx) })
-	}
+	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Headless: true})
+	srv, sups := m.Proxy(), m.Upstreams()
+	stop := m.Start(ctx)
 	waitCtx := ctx
 	if *wait > 0 {
-		var stop context.CancelFunc
-		waitCtx, stop = context.WithTimeout(ctx, *wait)
-		defer stop()
+		var cancelWait context.CancelFunc
+		waitCtx, cancelWait = context.WithTimeout(ctx, *wait)
+		defer cancelWait()
 	}
 	srv.WaitCatalogues(waitCtx)
 	statuses := make([]upstream.Status, len(sups))
 	for i, s := range sups {
 		statuses[i] = s.Status()
 	}
-	cancel()
-	wg.Wait()
+	stop()
 
 	var failed []string
 	for _, st := range statuses {
 		if st.State != upstream.StateReady {
 			failed = append(failed, strconv.Quote(st.Server))
-			why := masker(cfg).String(st.LastError)
+			why := mux.Masker(cfg).String(st.LastError)
 			if why == "" {
 				why = "still starting"
 			}

@@ -1,0 +1,276 @@
+// Package mux builds the running mcpmux from a configuration: the
+// [proxy.Server] that the client sees, one [upstream.Supervisor] per
+// enabled server wired to it, and, if one is given, the registry's
+// [store.Recorder], told of every state, catalogue and call. [Mux.Run]
+// runs them all for one client; [Mux.Start] runs the upstreams alone, for
+// the commands that need no client.
+//
+// cmd/mcpmux's commands and the tests build the system here, the same
+// way, so that what the tests exercise is the wiring that ships.
+package mux
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcpmux/mcpmux/internal/redact"
+	"github.com/mcpmux/mcpmux/proxy"
+	"github.com/mcpmux/mcpmux/registry"
+	"github.com/mcpmux/mcpmux/registry/store"
+	"github.com/mcpmux/mcpmux/upstream"
+)
+
+// Options configures a Mux. The zero value means defaults: a client will
+// connect, nothing is recorded and nothing is cached.
+type Options struct {
+	// Logger receives every log line; each upstream's are tagged with its
+	// name. Nil discards them.
+	Logger *slog.Logger
+	// Version is mcpmux's version, told to the client and to the
+	// upstreams. Empty means "dev".
+	Version string
+	// Recorder, if set, records states, catalogues and calls. Run and
+	// Start run it, and stop it once every upstream has stopped. Nil
+	// records nothing.
+	Recorder *store.Recorder
+	// Cached are catalogues from the registry, served until the live ones
+	// arrive. An upstream with one starts once the client has its first
+	// tool list (see CachedStartDelay); a lazy one, on its first request.
+	Cached map[string]*registry.Catalogue
+	// PageSize is proxy.Options.PageSize: zero sends each list in one page.
+	PageSize int
+	// Headless: no client will connect (mcpmux tools), so the upstreams
+	// are told everything mcpmux can relay rather than waiting for the
+	// client's capabilities.
+	Headless bool
+	// CachedStartDelay bounds how long an upstream whose catalogue is
+	// cached waits for the client's first tool list. Zero means 150ms.
+	CachedStartDelay time.Duration
+	// Proxy, if set, adjusts the proxy's options before it is made: tests
+	// shorten the list-changed delay or give a clock. Nil changes nothing.
+	Proxy func(*proxy.Options)
+	// Upstream, if set, adjusts the options of each server's supervisor
+	// before it is made. Nil changes nothing.
+	Upstream func(*registry.Server, *upstream.Options)
+}
+
+// Mux is mcpmux, built: a proxy and its upstreams.
+type Mux struct {
+	opts   Options
+	logger *slog.Logger
+	srv    *proxy.Server
+	sups   []*upstream.Supervisor
+	masker *redact.Masker
+}
+
+// New builds mcpmux for cfg. Nothing starts until Run or Start.
+func New(cfg *registry.Config, opts Options) *Mux {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	m := &Mux{opts: opts, logger: opts.Logger, masker: Masker(cfg)}
+	m.srv = proxy.New(m.proxyOptions(cfg))
+	for _, s := range cfg.Enabled() {
+		sup := upstream.New(s, m.upstreamOptions(cfg, s))
+		m.srv.AddUpstream(s, sup)
+		if rec := opts.Recorder; rec != nil {
+			rec.SetState(serverState(sup.Status(), m.masker)) // a lazy one starts idle, unannounced
+		}
+		m.sups = append(m.sups, sup)
+	}
+	m.srv.SetCached(opts.Cached) // one merge for all, before any client asks
+	return m
+}
+
+// proxyOptions returns the options of the proxy for cfg.
+func (m *Mux) proxyOptions(cfg *registry.Config) proxy.Options {
+	o := proxy.Options{
+		PageSize:       m.opts.PageSize,
+		NameLength:     cfg.ExposedNameLength(),
+		MaxMessageSize: int(cfg.MessageSize()),
+		Masker:         m.masker,
+		Logger:         m.logger,
+		Version:        m.opts.Version,
+		Status:         m.Status,
+	}
+	if rec := m.opts.Recorder; rec != nil {
+		o.OnCall = func(server, tool string, took time.Duration, err error) {
+			rec.RecordCall(server, tool, took, err != nil)
+		}
+	}
+	if m.opts.Proxy != nil {
+		m.opts.Proxy(&o)
+	}
+	return o
+}
+
+// upstreamOptions wires the supervisor of s to the proxy and, if there is
+// one, to the recorder. A lazy server starts on first use only if a
+// cached catalogue lists its tools meanwhile; without one it starts at
+// once.
+func (m *Mux) upstreamOptions(cfg *registry.Config, s *registry.Server) upstream.Options {
+	srv, rec := m.srv, m.opts.Recorder
+	o := upstream.Options{
+		Logger:         m.logger.With("upstream", s.Name),
+		ClientInfo:     mcp.Implementation{Name: "mcpmux", Version: m.opts.Version},
+		OnCatalogue:    srv.SetCatalogue,
+		OnNotification: srv.UpstreamNotification,
+		OnRequest:      srv.UpstreamRequest,
+		OnState:        srv.UpstreamState,
+		MaxMessageSize: int(cfg.MessageSize()),
+	}
+	if !m.opts.Headless {
+		o.AwaitClientCapabilities = srv.ClientCapabilities
+	}
+	if rec != nil {
+		o.OnCatalogue = func(name string, c *registry.Catalogue) {
+			srv.SetCatalogue(name, c)
+			rec.SaveCatalogue(s, *c)
+		}
+		o.OnState = func(st upstream.Status) {
+			srv.UpstreamState(st)
+			rec.SetState(serverState(st, m.masker))
+		}
+	}
+	if s.Lazy && m.opts.Cached[s.Name] != nil {
+		o.Lazy, o.IdleTimeout = true, s.IdleAfter()
+	}
+	if m.opts.Upstream != nil {
+		m.opts.Upstream(s, &o)
+	}
+	return o
+}
+
+// Proxy returns the proxy the client sees.
+func (m *Mux) Proxy() *proxy.Server { return m.srv }
+
+// Upstreams returns the supervisor of every enabled server, in the
+// configuration's order.
+func (m *Mux) Upstreams() []*upstream.Supervisor { return m.sups }
+
+// Run serves one client over in and out until in ends or ctx is done,
+// with every upstream and the recorder running meanwhile (see Start). It
+// returns once every upstream has stopped and the recorder has written
+// what it holds.
+func (m *Mux) Run(ctx context.Context, in io.Reader, out io.Writer) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := m.Start(ctx)
+	err := m.srv.Serve(ctx, in, out)
+	stop()
+	return err
+}
+
+// Start runs every upstream, and the recorder if there is one, until stop
+// is called or ctx is done; stop returns once every upstream has stopped
+// and the recorder has written what it holds.
+func (m *Mux) Start(ctx context.Context) (stop func()) {
+	stopRecorder := m.runRecorder(ctx)
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, s := range m.sups {
+		wg.Go(func() {
+			if m.opts.Cached[s.Name()] != nil {
+				m.waitListed(ctx)
+			}
+			_ = s.Run(ctx)
+		})
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cancel()
+			wg.Wait()
+			stopRecorder()
+		})
+	}
+}
+
+// waitListed waits until the client has its first tool list, or at most
+// CachedStartDelay: the cached catalogue answers that list, and the
+// upstreams' start-up would only compete with the answer for the CPU.
+func (m *Mux) waitListed(ctx context.Context) {
+	d := m.opts.CachedStartDelay
+	if d <= 0 {
+		d = 150 * time.Millisecond
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-m.srv.Listed():
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// runRecorder runs the recorder until stop is called; stop returns once
+// it has written what it holds. Without a recorder it does nothing.
+func (m *Mux) runRecorder(ctx context.Context) (stop func()) {
+	rec := m.opts.Recorder
+	if rec == nil {
+		return func() {}
+	}
+	// Not ctx: the supervisors' last events come after ctx ends.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := rec.Run(ctx); err != nil {
+			m.logger.Debug("saving the registry at exit", "err", err) // the recorder warned
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// Status renders the live state of every upstream, as mcpmux://status
+// shows it.
+func (m *Mux) Status() json.RawMessage {
+	out := struct {
+		Upstreams []upstream.Status `json:"upstreams"`
+	}{Upstreams: make([]upstream.Status, 0, len(m.sups))}
+	for _, s := range m.sups {
+		out.Upstreams = append(out.Upstreams, s.Status())
+	}
+	b, _ := json.MarshalIndent(out, "", "  ")
+	return b
+}
+
+// serverState is an upstream's status as the registry records it, with
+// the server's secrets masked in its error.
+func serverState(st upstream.Status, m *redact.Masker) store.ServerState {
+	return store.ServerState{
+		Server:    st.Server,
+		State:     st.State.String(),
+		Since:     st.Since,
+		LastError: m.String(st.LastError),
+		Attempt:   st.Attempt,
+		Restarts:  st.Restarts,
+		PID:       st.PID,
+	}
+}
+
+// Masker masks the secrets of every server in cfg, disabled ones too (see
+// registry.Server.SecretValues), wherever mcpmux writes: its log, the
+// errors the client gets, mcpmux://status, the registry, and the output of
+// the commands. Nil for a nil cfg.
+func Masker(cfg *registry.Config) *redact.Masker {
+	if cfg == nil {
+		return nil
+	}
+	var secrets []string
+	for _, s := range cfg.Servers {
+		if s != nil {
+			secrets = append(secrets, s.SecretValues()...)
+		}
+	}
+	return redact.New(secrets)
+}
