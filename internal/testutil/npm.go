@@ -32,6 +32,11 @@ const (
 	ClaudeCodePkg     = "@anthropic-ai/claude-code"
 	ClaudeCodeVersion = "2.1.328"
 	ClaudeCodeBin     = "claude"
+
+	// The official TypeScript SDK, whose client the benchmarks drive
+	// (internal/bench); a library, without a bin.
+	SDKPkg     = "@modelcontextprotocol/sdk"
+	SDKVersion = "1.32.2"
 )
 
 // npmInstallTimeout bounds one npm install, which downloads packages.
@@ -45,6 +50,34 @@ const npmInstallTimeout = 5 * time.Minute
 // the same time. It skips tb if node or npm is not on PATH, and fails it if
 // the install fails or the package has no such bin.
 func NPMBin(tb testing.TB, pkg, version, bin string) string {
+	tb.Helper()
+	var path string
+	npmEnsure(tb, pkg, version, func(dir string) error {
+		var err error
+		path, err = installedBin(dir, pkg, version, bin)
+		return err
+	})
+	return path
+}
+
+// NPMModules returns the node_modules directory in which pkg@version is
+// installed, installing it first as NPMBin does, for a package without a
+// bin (a library that a node script requires: set NODE_PATH to it).
+func NPMModules(tb testing.TB, pkg, version string) string {
+	tb.Helper()
+	var modules string
+	npmEnsure(tb, pkg, version, func(dir string) error {
+		modules = filepath.Join(dir, "node_modules")
+		_, err := installedVersion(dir, pkg, version)
+		return err
+	})
+	return modules
+}
+
+// npmEnsure installs pkg@version into the npm test cache unless found
+// reports that it is there, and fails tb unless found then does. It
+// skips tb without node and npm.
+func npmEnsure(tb testing.TB, pkg, version string, found func(dir string) error) {
 	tb.Helper()
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -62,17 +95,15 @@ func NPMBin(tb testing.TB, pkg, version, bin string) string {
 		tb.Fatalf("locking the npm test cache: %v", err)
 	}
 	defer unlock()
-	if path, err := installedBin(dir, pkg, version, bin); err == nil {
-		return path
+	if found(dir) == nil {
+		return
 	}
 	if out, err := npmInstall(dir, pkg+"@"+version); err != nil {
 		tb.Fatalf("npm install %s@%s into %s: %v\n%s", pkg, version, dir, err, out)
 	}
-	path, err := installedBin(dir, pkg, version, bin)
-	if err != nil {
+	if err := found(dir); err != nil {
 		tb.Fatalf("after npm install %s@%s: %v", pkg, version, err)
 	}
-	return path
 }
 
 // npmDir returns the prefix directory npm installs into, creating it.
@@ -128,31 +159,43 @@ func npmInstall(dir, spec string) ([]byte, error) {
 // installedBin returns the path of bin if pkg is installed in dir at
 // version, as its package.json says.
 func installedBin(dir, pkg, version, bin string) (string, error) {
-	pkgDir := filepath.Join(dir, "node_modules", filepath.FromSlash(pkg))
-	data, err := os.ReadFile(filepath.Join(pkgDir, "package.json"))
+	meta, err := installedVersion(dir, pkg, version)
 	if err != nil {
 		return "", err
-	}
-	var meta struct {
-		Name    string          `json:"name"`
-		Version string          `json:"version"`
-		Bin     json.RawMessage `json:"bin"`
-	}
-	if err := json.Unmarshal(data, &meta); err != nil {
-		return "", fmt.Errorf("decoding %s/package.json: %w", pkg, err)
-	}
-	if meta.Name != pkg || meta.Version != version {
-		return "", fmt.Errorf("installed: %s@%s, want %s@%s", meta.Name, meta.Version, pkg, version)
 	}
 	rel, err := binPath(meta.Bin, meta.Name, bin)
 	if err != nil {
 		return "", fmt.Errorf("%s@%s: %w", pkg, version, err)
 	}
-	path := filepath.Join(pkgDir, filepath.FromSlash(rel))
+	path := filepath.Join(dir, "node_modules", filepath.FromSlash(pkg), filepath.FromSlash(rel))
 	if info, err := os.Stat(path); err != nil || info.Mode()&0o111 == 0 {
 		return "", fmt.Errorf("%s@%s: bin %q (%s) is not an executable file", pkg, version, bin, path)
 	}
 	return path, nil
+}
+
+// packageMeta is what installedVersion reads of a package.json.
+type packageMeta struct {
+	Name    string          `json:"name"`
+	Version string          `json:"version"`
+	Bin     json.RawMessage `json:"bin"`
+}
+
+// installedVersion reads pkg's package.json in dir and checks that it is
+// installed at version.
+func installedVersion(dir, pkg, version string) (packageMeta, error) {
+	var meta packageMeta
+	data, err := os.ReadFile(filepath.Join(dir, "node_modules", filepath.FromSlash(pkg), "package.json"))
+	if err != nil {
+		return meta, err
+	}
+	if err := json.Unmarshal(data, &meta); err != nil {
+		return meta, fmt.Errorf("decoding %s/package.json: %w", pkg, err)
+	}
+	if meta.Name != pkg || meta.Version != version {
+		return meta, fmt.Errorf("installed: %s@%s, want %s@%s", meta.Name, meta.Version, pkg, version)
+	}
+	return meta, nil
 }
 
 // binPath finds bin in a package.json "bin" field, which is either a map

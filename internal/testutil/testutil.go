@@ -16,16 +16,18 @@ import (
 	"time"
 )
 
-const testServerPackage = "github.com/mcpmux/mcpmux/internal/testserver"
+const (
+	testServerPackage = "github.com/mcpmux/mcpmux/internal/testserver"
+	lineRelayPackage  = "github.com/mcpmux/mcpmux/internal/testutil/linerelay"
+)
 
 // pollTimeout is how long the leak checks wait for things to settle.
 var pollTimeout = 5 * time.Second
 
-var testServer struct {
-	once sync.Once
-	path string
-	err  error
-}
+var (
+	testServer = sync.OnceValues(func() (string, error) { return buildTool(testServerPackage, "testserver") })
+	lineRelay  = sync.OnceValues(func() (string, error) { return buildTool(lineRelayPackage, "linerelay") })
+)
 
 // TestServerPath returns the path of the testserver binary, building it the
 // first time it is called in this test binary. The binary lives in a
@@ -33,29 +35,40 @@ var testServer struct {
 // test binary (and left behind afterwards). It fails tb if the build fails.
 func TestServerPath(tb testing.TB) string {
 	tb.Helper()
-	testServer.once.Do(func() {
-		testServer.path, testServer.err = buildTestServer()
-	})
-	if testServer.err != nil {
-		tb.Fatalf("building testserver: %v", testServer.err)
+	path, err := testServer()
+	if err != nil {
+		tb.Fatalf("building testserver: %v", err)
 	}
-	return testServer.path
+	return path
 }
 
-func buildTestServer() (string, error) {
+// LineRelayPath returns the path of the linerelay binary (a minimal stdio
+// relay, see [RelayLines]), built as TestServerPath builds the test server.
+func LineRelayPath(tb testing.TB) string {
+	tb.Helper()
+	path, err := lineRelay()
+	if err != nil {
+		tb.Fatalf("building linerelay: %v", err)
+	}
+	return path
+}
+
+// buildTool builds the command pkg into a directory of its own under
+// os.TempDir, as name.
+func buildTool(pkg, name string) (string, error) {
 	root, err := moduleRoot()
 	if err != nil {
 		return "", err
 	}
-	dir, err := os.MkdirTemp("", "mcpmux-testserver-")
+	dir, err := os.MkdirTemp("", "mcpmux-"+name+"-")
 	if err != nil {
 		return "", err
 	}
-	bin := filepath.Join(dir, "testserver")
+	bin := filepath.Join(dir, name)
 	if runtime.GOOS == "windows" {
 		bin += ".exe"
 	}
-	cmd := exec.Command("go", "build", "-o", bin, testServerPackage)
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -112,5 +113,17 @@ func TestCheckNoGoroutineLeak(t *testing.T) {
 	fake.runCleanups()
 	if len(fake.errors) != 0 {
 		t.Errorf("errors without leak = %.300q", fake.errors)
+	}
+}
+
+func TestRelayLines(t *testing.T) {
+	long := strings.Repeat("x", 200<<10)
+	in := "a\n\n" + long + "\nlast"
+	var out bytes.Buffer
+	if err := RelayLines(&out, strings.NewReader(in)); err != nil {
+		t.Fatalf("RelayLines = %v", err)
+	}
+	if out.String() != in {
+		t.Errorf("RelayLines wrote %d bytes, want the %d it read, unchanged", out.Len(), len(in))
 	}
 }

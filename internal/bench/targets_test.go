@@ -1,0 +1,173 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcpmux/mcpmux/internal/testutil"
+	"github.com/mcpmux/mcpmux/proxy"
+	"github.com/mcpmux/mcpmux/registry"
+	"github.com/mcpmux/mcpmux/upstream"
+)
+
+// upstreamCmd is how to start one upstream: a command and its arguments.
+type upstreamCmd struct {
+	name string
+	args []string
+}
+
+func testServer(tb testing.TB, args ...string) upstreamCmd {
+	return upstreamCmd{name: testutil.TestServerPath(tb), args: args}
+}
+
+func everything(tb testing.TB) upstreamCmd {
+	return upstreamCmd{name: testutil.NPMBin(tb, testutil.EverythingPkg, testutil.EverythingVersion, testutil.EverythingBin)}
+}
+
+// target is one way of reaching an upstream, with the name of its echo
+// tool as the client sees it.
+type target struct {
+	name string
+	c    *client
+	echo string
+}
+
+// pipes returns the two pipes between a client and what it speaks to:
+// the client writes cw and reads cr; the other side reads sr and writes sw.
+func pipes(tb testing.TB) (cw, sw *os.File, cr, sr *os.File) {
+	tb.Helper()
+	sr, cw, err := os.Pipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cr, sw, err = os.Pipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cw, sw, cr, sr
+}
+
+// startDirect starts u and returns a client speaking to it directly.
+func startDirect(tb testing.TB, u upstreamCmd, echo string) *target {
+	tb.Helper()
+	cmd := exec.Command(u.name, u.args...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("starting %s: %v", u.name, err)
+	}
+	tb.Cleanup(func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	})
+	c := newClient(tb, stdin, stdout)
+	c.initialize()
+	return &target{name: "direct", c: c, echo: echo}
+}
+
+// startRelay starts u behind a minimal line relay.
+func startRelay(tb testing.TB, u upstreamCmd, echo string) *target {
+	tb.Helper()
+	cw, sw, cr, sr := pipes(tb)
+	testutil.StartRelay(tb, sr, sw, u.name, u.args...)
+	tb.Cleanup(func() {
+		cw.Close()
+		cr.Close()
+	})
+	c := newClient(tb, cw, cr)
+	c.initialize()
+	return &target{name: "relay", c: c, echo: echo}
+}
+
+// startMcpmux runs mcpmux in this process in front of the upstreams
+// (name → command) and returns a client speaking to it, once its first
+// tools/list has answered with every upstream's tools. echo is the
+// client's name of the echo tool.
+func startMcpmux(tb testing.TB, ups map[string]upstreamCmd, echo string) *target {
+	tb.Helper()
+	cw, sw, cr, sr := pipes(tb)
+	srv, sups := buildMcpmux(tb, ups)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, s := range sups {
+		wg.Go(func() { _ = s.Run(ctx) })
+	}
+	wg.Go(func() {
+		_ = srv.Serve(ctx, sr, sw)
+		sw.Close()
+	})
+	tb.Cleanup(func() {
+		cw.Close()
+		cancel()
+		wg.Wait()
+		cr.Close()
+		sr.Close()
+	})
+	c := newClient(tb, cw, cr)
+	c.initialize()
+	if echo != "" {
+		mustContain(tb, c.call("tools/list", ""), `"`+echo+`"`)
+	}
+	return &target{name: "mcpmux", c: c, echo: echo}
+}
+
+// buildMcpmux wires a proxy and its supervisors as `mcpmux serve
+// --no-registry` does.
+func buildMcpmux(tb testing.TB, ups map[string]upstreamCmd) (*proxy.Server, []*upstream.Supervisor) {
+	tb.Helper()
+	servers := map[string]any{}
+	for name, u := range ups {
+		servers[name] = map[string]any{"command": u.name, "args": u.args}
+	}
+	data, err := json.Marshal(map[string]any{"mcpServers": servers})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg, err := registry.Parse(data, func(string) (string, bool) { return "", false })
+	if err != nil {
+		tb.Fatalf("registry.Parse: %v", err)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	srv := proxy.New(proxy.Options{Logger: logger, NameLength: cfg.ExposedNameLength(), MaxMessageSize: int(cfg.MessageSize())})
+	var sups []*upstream.Supervisor
+	for _, s := range cfg.Enabled() {
+		sup := upstream.New(s, upstream.Options{
+			Logger:                  logger,
+			ClientInfo:              mcp.Implementation{Name: "mcpmux", Version: "bench"},
+			OnCatalogue:             srv.SetCatalogue,
+			OnNotification:          srv.UpstreamNotification,
+			OnRequest:               srv.UpstreamRequest,
+			OnState:                 srv.UpstreamState,
+			MaxMessageSize:          int(cfg.MessageSize()),
+			AwaitClientCapabilities: srv.ClientCapabilities,
+		})
+		srv.AddUpstream(s, sup)
+		sups = append(sups, sup)
+	}
+	return srv, sups
+}
+
+// startAll starts the three targets in front of u.
+func startAll(tb testing.TB, u upstreamCmd, echo string) []*target {
+	tb.Helper()
+	return []*target{
+		startDirect(tb, u, echo),
+		startRelay(tb, u, echo),
+		startMuxOne(tb, u, echo),
+	}
+}
