@@ -18,13 +18,13 @@ import (
 func (s *Server) capabilities(all mcp.ServerCapabilities) mcp.ServerCapabilities {
 	cat := s.cat.Load()
 	for _, r := range s.routes() {
-		if cat.upstreams[r.cfg.Name] == nil {
+		if cat.upstream(r.cfg.Name) == nil {
 			return all
 		}
 	}
 	out := mcp.ServerCapabilities{Resources: all.Resources, Experimental: all.Experimental}
 	subscribe := false
-	for _, c := range cat.upstreams {
+	for _, c := range cat.upstreamCatalogues() {
 		if offers(c.Capabilities, "tools") {
 			out.Tools = all.Tools
 		}

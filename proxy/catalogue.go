@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"slices"
-	"sort"
+	"sync"
 
 	"github.com/yosida95/uritemplate/v3"
 
@@ -14,25 +14,45 @@ import (
 )
 
 // catalogue is an immutable snapshot of the merged view of every upstream.
-// A new one replaces the old whenever an upstream's catalogue changes.
+// A new one replaces the old whenever an upstream's catalogue changes
+// (see merge); readers load it without a lock and never wait for a merge.
 //
 // Tools and prompts are renamed (see [AssignNames]). Resources and
 // templates keep their URIs, because tools return links to them that
 // clients read back: a URI belongs to the upstream that lists it, and a URI
 // two upstreams both list belongs to the one whose name sorts first.
 type catalogue struct {
-	tools     list                    // keyed by exposed name
-	prompts   list                    // keyed by exposed name
-	resources list                    // keyed by URI
-	templates list                    // keyed by URI template
-	matchers  []*uritemplate.Template // parallel to templates; nil where one does not parse
-	upstreams map[string]*registry.Catalogue
+	tools     list // keyed by exposed name
+	prompts   list // keyed by exposed name
+	resources list // keyed by URI
+	templates list // keyed by URI template
+	upstreams tree[*registry.Catalogue]
+
+	withStatus func() list // resources and mcpmux://status, made once
 }
 
-// list is a sorted list of entries with an index by key.
+// list is a sorted list of entries, immutable. What is derived from it
+// (the entries in order, the rendered answer to a list request) is made
+// once, when first asked for, and shared by every reader of this version.
 type list struct {
-	entries []entry
-	byKey   map[string]int
+	t    tree[entry]
+	memo *listMemo
+}
+
+// listMemo holds what a list version's readers derive from it.
+type listMemo struct {
+	entries  func() []entry
+	rendered sync.Map // field → json.RawMessage, the whole list in one page
+}
+
+func newList(t tree[entry]) list {
+	l := list{t: t, memo: &listMemo{}}
+	l.memo.entries = sync.OnceValue(func() []entry {
+		out := make([]entry, 0, t.Len())
+		t.All(func(_ string, e entry) bool { out = append(out, e); return true })
+		return out
+	})
+	return l
 }
 
 // entry is one tool, prompt or resource as the client sees it.
@@ -41,181 +61,33 @@ type entry struct {
 	server   string
 	original string          // the upstream's name (or URI)
 	raw      json.RawMessage // the upstream's object, renamed where named
-}
-
-// source is one upstream's contribution to the merged catalogue, parsed
-// once when its catalogue arrives, so that merging is cheap however often
-// other upstreams change.
-type source struct {
-	server  string
-	prefix  string
-	cat     *registry.Catalogue
-	caps    string // cat.ClientCapabilities, canonical
-	tools   []named
-	prompts []named
-	// resources and templates keyed by URI, in the upstream's order.
-	resources, templates []entry
-}
-
-// named is one upstream tool or prompt. It remembers the last name it was
-// exposed under with its renamed object, which is reused while the name
-// stays the same.
-type named struct {
-	original string
-	raw      json.RawMessage
-	exposed  string
-	renamed  json.RawMessage
-}
-
-// newSource parses an upstream's catalogue, keeping the tools that cfg's
-// tool filter allows. Entries without a usable name or URI are left out and
-// logged; a name listed twice keeps the first.
-func newSource(cfg *registry.Server, cat *registry.Catalogue, logger *slog.Logger) *source {
-	server := cfg.Name
-	tools := parseNamed(server, "tool", cat.Tools, logger)
-	tools = slices.DeleteFunc(tools, func(n named) bool { return !cfg.ToolAllowed(n.original) })
-	return &source{
-		server:    server,
-		prefix:    cfg.ExposedPrefix(),
-		cat:       cat,
-		caps:      canonical(cat.ClientCapabilities),
-		tools:     tools,
-		prompts:   parseNamed(server, "prompt", cat.Prompts, logger),
-		resources: parseURIs(server, "uri", cat.Resources, logger),
-		templates: parseURIs(server, "uriTemplate", cat.ResourceTemplates, logger),
-	}
-}
-
-func parseNamed(server, kind string, items []json.RawMessage, logger *slog.Logger) []named {
-	var out []named
-	seen := map[string]bool{}
-	for _, raw := range items {
-		name, ok := jsonrpc.StringMember(raw, "name")
-		if !ok || seen[name] {
-			logger.Warn("upstream "+kind+" without a name or listed twice; left out", "upstream", server, kind, name)
-			continue
-		}
-		seen[name] = true
-		out = append(out, named{original: name, raw: raw})
-	}
-	return out
-}
-
-func parseURIs(server, field string, items []json.RawMessage, logger *slog.Logger) []entry {
-	var out []entry
-	for _, raw := range items {
-		uri, ok := jsonrpc.StringMember(raw, field)
-		if !ok {
-			logger.Warn("upstream resource without a "+field+"; left out", "upstream", server)
-			continue
-		}
-		out = append(out, entry{key: uri, server: server, original: uri, raw: raw})
-	}
-	return out
-}
-
-// merger says how buildCatalogue names entries and reports what it finds.
-type merger struct {
-	logger     *slog.Logger
-	nameLength int                                          // see AssignNames
-	conflict   func(uri, servedBy, ignored string)          // a URI two upstreams list; nil ignores
-	renamed    func(kind, server, original, exposed string) // an entry not exposed as prefix__name; nil ignores
-}
-
-// buildCatalogue merges the sources.
-func buildCatalogue(sources []*source, m merger) *catalogue {
-	sort.Slice(sources, func(i, j int) bool { return sources[i].server < sources[j].server })
-	c := &catalogue{upstreams: map[string]*registry.Catalogue{}}
-	for _, src := range sources {
-		c.upstreams[src.server] = src.cat
-	}
-	c.tools = mergeNamed(sources, "tool", func(s *source) []named { return s.tools }, m)
-	c.prompts = mergeNamed(sources, "prompt", func(s *source) []named { return s.prompts }, m)
-	c.resources = mergeURIs(sources, func(s *source) []entry { return s.resources }, m.conflict)
-	c.templates = mergeURIs(sources, func(s *source) []entry { return s.templates }, m.conflict)
-	for _, e := range c.templates.entries {
-		m, _ := uritemplate.New(e.key)
-		c.matchers = append(c.matchers, m)
-	}
-	return c
-}
-
-// mergeNamed exposes the tools or prompts of every source under the names
-// AssignNames gives them.
-func mergeNamed(sources []*source, kind string, items func(*source) []named, m merger) list {
-	var names []NameEntry
-	var refs []*named
-	for _, src := range sources {
-		for i := range items(src) {
-			n := &items(src)[i]
-			names = append(names, NameEntry{Server: src.server, Prefix: src.prefix, Original: n.original})
-			refs = append(refs, n)
-		}
-	}
-	exposed := AssignNames(names, m.nameLength)
-	entries := make([]entry, 0, len(refs))
-	for i, n := range refs {
-		if n.exposed != exposed[i] || n.renamed == nil {
-			raw, err := jsonrpc.Set(n.raw, "name", jsonrpc.Quote(exposed[i]))
-			if err != nil {
-				m.logger.Warn("upstream entry is not a JSON object; left out", "upstream", names[i].Server, "name", n.original)
-				continue
-			}
-			n.exposed, n.renamed = exposed[i], raw
-		}
-		if plain := plainName(names[i]); exposed[i] != plain && m.renamed != nil {
-			m.renamed(kind, names[i].Server, n.original, exposed[i])
-		}
-		entries = append(entries, entry{key: n.exposed, server: names[i].Server, original: n.original, raw: n.renamed})
-	}
-	return newList(entries)
-}
-
-// plainName is the name e would have if it needed no change: its prefix
-// and its own name.
-func plainName(e NameEntry) string {
-	if e.Prefix == "" {
-		return e.Original
-	}
-	return e.Prefix + nameSep + e.Original
-}
-
-// mergeURIs merges resources or templates by URI, unchanged. The first
-// server (by name) to list a URI owns it; the others' entries are logged.
-func mergeURIs(sources []*source, items func(*source) []entry, conflict func(uri, servedBy, ignored string)) list {
-	var entries []entry
-	owner := map[string]string{}
-	for _, src := range sources {
-		for _, e := range items(src) {
-			if first, taken := owner[e.key]; taken {
-				if first != src.server && conflict != nil {
-					conflict(e.key, first, src.server)
-				}
-				continue
-			}
-			owner[e.key] = src.server
-			entries = append(entries, e)
-		}
-	}
-	return newList(entries)
-}
-
-func newList(entries []entry) list {
-	sort.Slice(entries, func(i, j int) bool { return entries[i].key < entries[j].key })
-	l := list{entries: entries, byKey: make(map[string]int, len(entries))}
-	for i, e := range entries {
-		l.byKey[e.key] = i
-	}
-	return l
+	// match is a template's parsed URI template; nil for other entries
+	// and for a template that does not parse.
+	match *uritemplate.Template
 }
 
 // get returns the entry with the given key.
-func (l list) get(key string) (entry, bool) {
-	i, ok := l.byKey[key]
-	if !ok {
-		return entry{}, false
+func (l list) get(key string) (entry, bool) { return l.t.Get(key) }
+
+// entries returns the list's entries in order. Do not modify them.
+func (l list) entries() []entry {
+	if l.memo == nil {
+		return nil
 	}
-	return l.entries[i], true
+	return l.memo.entries()
+}
+
+// render returns the whole list as one page's result, {field: [...]},
+// rendered once per list version.
+func (l list) render(field string) json.RawMessage {
+	if l.memo == nil {
+		return listResult(field, nil, "")
+	}
+	if r, ok := l.memo.rendered.Load(field); ok {
+		return r.(json.RawMessage)
+	}
+	r, _ := l.memo.rendered.LoadOrStore(field, listResult(field, l.entries(), ""))
+	return r.(json.RawMessage)
 }
 
 // resourceOwner returns who serves uri: the upstream that lists it, else
@@ -224,9 +96,9 @@ func (c *catalogue) resourceOwner(uri string) (entry, bool) {
 	if e, ok := c.resources.get(uri); ok {
 		return e, true
 	}
-	for i, m := range c.matchers {
-		if m != nil && m.Match(uri) != nil {
-			return c.templates.entries[i], true
+	for _, e := range c.templates.entries() {
+		if e.match != nil && e.match.Match(uri) != nil {
+			return e, true
 		}
 	}
 	return entry{}, false
@@ -241,31 +113,127 @@ func (c *catalogue) templateOwner(uri string) (entry, bool) {
 	return c.resourceOwner(uri)
 }
 
-// same reports whether two lists hold the same entries, byte for byte.
-func (l list) same(o list) bool {
-	if len(l.entries) != len(o.entries) {
-		return false
-	}
-	for i := range l.entries {
-		if l.entries[i].key != o.entries[i].key || !bytes.Equal(l.entries[i].raw, o.entries[i].raw) {
-			return false
-		}
-	}
-	return true
+// upstream returns the catalogue of the named upstream, nil if none.
+func (c *catalogue) upstream(name string) *registry.Catalogue {
+	cat, _ := c.upstreams.Get(name)
+	return cat
 }
 
-// changes returns the list_changed notifications that going from a to b
-// calls for.
-func changes(a, b *catalogue) []string {
-	var out []string
-	if !a.tools.same(b.tools) {
-		out = append(out, "notifications/tools/list_changed")
+// source is one upstream's contribution to the merged catalogue, parsed
+// once when its catalogue arrives, so that merging costs what it changes.
+type source struct {
+	server  string
+	prefix  string
+	cat     *registry.Catalogue
+	caps    string // cat.ClientCapabilities, canonical
+	tools   []*named
+	prompts []*named
+	// resources and templates keyed by URI, in the upstream's order, each
+	// URI once.
+	resources, templates []entry
+}
+
+// named is one upstream tool or prompt, with the name it would have
+// alone (steps 1–4 of [AssignNames]) and the name it is exposed under,
+// with its object renamed.
+type named struct {
+	slot    *nameSlot
+	raw     json.RawMessage
+	exposed string          // "" while not exposed
+	renamed json.RawMessage // raw with exposed as its name
+}
+
+func (n *named) server() string   { return n.slot.entry.Server }
+func (n *named) original() string { return n.slot.entry.Original }
+
+// newSource parses an upstream's catalogue, keeping the tools that cfg's
+// tool filter allows. Entries without a usable name or URI are left out and
+// logged; a name or URI listed twice keeps the first.
+func newSource(cfg *registry.Server, cat *registry.Catalogue, maxLen int, logger *slog.Logger) *source {
+	server, prefix := cfg.Name, cfg.ExposedPrefix()
+	tools := parseNamed(server, prefix, "tool", cat.Tools, maxLen, logger)
+	tools = slices.DeleteFunc(tools, func(n *named) bool { return !cfg.ToolAllowed(n.original()) })
+	src := &source{
+		server:    server,
+		prefix:    prefix,
+		cat:       cat,
+		caps:      canonical(cat.ClientCapabilities),
+		tools:     tools,
+		prompts:   parseNamed(server, prefix, "prompt", cat.Prompts, maxLen, logger),
+		resources: parseURIs(server, "uri", cat.Resources, logger),
+		templates: parseURIs(server, "uriTemplate", cat.ResourceTemplates, logger),
 	}
-	if !a.prompts.same(b.prompts) {
-		out = append(out, "notifications/prompts/list_changed")
+	for i := range src.templates {
+		src.templates[i].match, _ = uritemplate.New(src.templates[i].key)
 	}
-	if !a.resources.same(b.resources) || !a.templates.same(b.templates) {
-		out = append(out, "notifications/resources/list_changed")
+	return src
+}
+
+func parseNamed(server, prefix, kind string, items []json.RawMessage, maxLen int, logger *slog.Logger) []*named {
+	var out []*named
+	seen := map[string]bool{}
+	for _, raw := range items {
+		name, ok := jsonrpc.StringMember(raw, "name")
+		if !ok || seen[name] {
+			logger.Warn("upstream "+kind+" without a name or listed twice; left out", "upstream", server, kind, name)
+			continue
+		}
+		seen[name] = true
+		out = append(out, &named{slot: proposeName(NameEntry{Server: server, Prefix: prefix, Original: name}, maxLen), raw: raw})
 	}
+	return out
+}
+
+func parseURIs(server, field string, items []json.RawMessage, logger *slog.Logger) []entry {
+	var out []entry
+	seen := map[string]bool{}
+	for _, raw := range items {
+		uri, ok := jsonrpc.StringMember(raw, field)
+		switch {
+		case !ok:
+			logger.Warn("upstream resource without a "+field+"; left out", "upstream", server)
+			continue
+		case seen[uri]:
+			continue
+		}
+		seen[uri] = true
+		out = append(out, entry{key: uri, server: server, original: uri, raw: raw})
+	}
+	return out
+}
+
+// listResult renders a list result with the entries' raw objects.
+func listResult(field string, page []entry, next string) json.RawMessage {
+	size := len(field) + 32 + len(next)
+	for _, e := range page {
+		size += len(e.raw) + 1
+	}
+	b := bytes.NewBuffer(make([]byte, 0, size))
+	b.WriteString(`{"` + field + `":[`)
+	for i, e := range page {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(e.raw)
+	}
+	b.WriteString("]")
+	if next != "" {
+		b.WriteString(`,"nextCursor":`)
+		b.Write(jsonrpc.Quote(next))
+	}
+	b.WriteString("}")
+	return b.Bytes()
+}
+
+// sameEntry reports whether two entries show the client the same thing,
+// served by the same upstream.
+func sameEntry(a, b entry) bool {
+	return a.key == b.key && a.server == b.server && a.original == b.original && bytes.Equal(a.raw, b.raw)
+}
+
+// upstreamCatalogues returns every upstream's catalogue, by name.
+func (c *catalogue) upstreamCatalogues() map[string]*registry.Catalogue {
+	out := make(map[string]*registry.Catalogue, c.upstreams.Len())
+	c.upstreams.All(func(name string, cat *registry.Catalogue) bool { out[name] = cat; return true })
 	return out
 }

@@ -26,7 +26,7 @@ func (sess *session) setLevel(ctx context.Context, p *params) (json.RawMessage, 
 	sess.srv.mu.Unlock()
 	cat := sess.srv.cat.Load()
 	var wg sync.WaitGroup
-	for name, c := range cat.upstreams {
+	for name, c := range cat.upstreamCatalogues() {
 		if !offers(c.Capabilities, "logging") {
 			continue
 		}

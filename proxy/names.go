@@ -67,10 +67,7 @@ type NameEntry struct {
 // before exposing a catalogue. The returned slice is the only map back from an
 // exposed name to its entry: keep it alongside the entries.
 func AssignNames(entries []NameEntry, maxLen int) []string {
-	if maxLen <= 0 {
-		maxLen = DefaultNameLength
-	}
-	maxLen = min(maxLen, maxNameLen)
+	maxLen = nameBound(maxLen)
 	slots := distinctSorted(entries, maxLen)
 	resolve(slots, maxLen)
 
@@ -117,17 +114,32 @@ func distinctSorted(entries []NameEntry, maxLen int) []*nameSlot {
 
 	slots := make([]*nameSlot, len(sorted))
 	for i, e := range sorted {
-		s := &nameSlot{entry: e}
-		var exact bool
-		s.prefix, s.tool, exact = baseName(e)
-		if base := s.base(); exact && len(base) <= maxLen {
-			s.name = base
-		} else {
-			s.name = s.hashedName(s.hash()[:hashLen], maxLen)
-		}
-		slots[i] = s
+		slots[i] = proposeName(e, maxLen)
 	}
 	return slots
+}
+
+// proposeName returns the slot of e holding the name it gets unless it
+// collides (steps 1–4). maxLen is the bound, already defaulted.
+func proposeName(e NameEntry, maxLen int) *nameSlot {
+	s := &nameSlot{entry: e}
+	var exact bool
+	s.prefix, s.tool, exact = baseName(e)
+	if base := s.base(); exact && len(base) <= maxLen {
+		s.name = base
+	} else {
+		s.name = s.hashedName(s.hash()[:hashLen], maxLen)
+	}
+	return s
+}
+
+// nameBound returns the bound of names that maxLen means (see
+// AssignNames).
+func nameBound(maxLen int) int {
+	if maxLen <= 0 {
+		maxLen = DefaultNameLength
+	}
+	return min(maxLen, maxNameLen)
 }
 
 func compareEntries(a, b NameEntry) int {
@@ -158,14 +170,19 @@ func resolve(slots []*nameSlot, maxLen int) {
 
 // rename returns the first hashed name of s that is not taken.
 func (s *nameSlot) rename(taken map[string]bool, maxLen int) string {
+	return s.renameFunc(func(name string) bool { return taken[name] }, maxLen)
+}
+
+// renameFunc is rename with taken as a function.
+func (s *nameSlot) renameFunc(taken func(string) bool, maxLen int) string {
 	sum := s.hash()
 	for _, n := range []int{hashLen, 2 * hashLen, len(sum)} {
-		if name := s.hashedName(sum[:n], maxLen); !taken[name] {
+		if name := s.hashedName(sum[:n], maxLen); !taken(name) {
 			return name
 		}
 	}
 	for i := 2; ; i++ {
-		if name := s.hashedName(sum[:hashLen]+"_"+strconv.Itoa(i), maxLen); !taken[name] {
+		if name := s.hashedName(sum[:hashLen]+"_"+strconv.Itoa(i), maxLen); !taken(name) {
 			return name
 		}
 	}

@@ -15,9 +15,10 @@ const statusURI = "mcpmux://status"
 func (sess *session) listResources(ctx context.Context, p *params) (json.RawMessage, error) {
 	sess.awaitFirst(ctx, "resources/list")
 	sess.answeredList("notifications/resources/list_changed")
-	l := sess.srv.cat.Load().resources
+	cat := sess.srv.cat.Load()
+	l := cat.resources
 	if sess.srv.opts.Status != nil {
-		l = withEntry(l, entry{key: statusURI, raw: json.RawMessage(`{"uri":"mcpmux://status","name":"mcpmux-status","title":"mcpmux upstream status","description":"The live state of every upstream MCP server behind mcpmux: state, since when, last error, restarts, next retry.","mimeType":"application/json"}`)})
+		l = cat.withStatus()
 	}
 	return listPage("resources", l, p, sess.srv.opts.PageSize)
 }
@@ -119,9 +120,3 @@ func (sess *session) resourceOwner(ctx context.Context, uri string) (entry, erro
 
 // status returns what mcpmux://status shows, secrets masked.
 func (s *Server) status() json.RawMessage { return s.opts.Masker.JSON(s.opts.Status()) }
-
-// withEntry returns l with e added in order.
-func withEntry(l list, e entry) list {
-	entries := append(append([]entry(nil), l.entries...), e)
-	return newList(entries)
-}

@@ -72,11 +72,18 @@ type Server struct {
 	mu        sync.Mutex
 	upstreams map[string]*route
 	sources   map[string]*source // each upstream's parsed catalogue
-	conflicts map[string]bool    // URIs two upstreams list, logged once
-	renamed   map[string]bool    // exposed names that differ from prefix__name, logged once
 	session   *session           // the client's session while Serve runs
 	logLevel  json.RawMessage    // the client's last logging/setLevel params
 	changed   chan struct{}      // closed and replaced when a catalogue or an upstream's state changes
+
+	// routing is a copy of upstreams that requests read without a lock.
+	routing atomic.Pointer[map[string]*route]
+
+	// mergeMu serialises merges, which readers of cat never wait for.
+	mergeMu   sync.Mutex
+	merge     *merge
+	conflicts map[string]bool // URIs two upstreams list, logged once
+	renamed   map[string]bool // exposed names that differ from prefix__name, logged once
 
 	cat atomic.Pointer[catalogue]
 
@@ -126,7 +133,9 @@ func New(opts Options) *Server {
 		server.WithCompletions(),
 		server.WithInstructions("mcpmux serves the tools, prompts and resources of several MCP servers; each tool and prompt name starts with its server's prefix."),
 	)
-	s.cat.Store(buildCatalogue(nil, s.merger()))
+	s.merge = newMerge(s.merger())
+	s.cat.Store(s.merge.cur)
+	s.routing.Store(&map[string]*route{})
 	return s
 }
 
@@ -136,6 +145,11 @@ func (s *Server) AddUpstream(cfg *registry.Server, up Upstream) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.upstreams[cfg.Name] = &route{cfg: cfg, up: up, state: catalogueState{added: s.clock.Now()}}
+	routes := make(map[string]*route, len(s.upstreams))
+	for name, r := range s.upstreams {
+		routes[name] = r
+	}
+	s.routing.Store(&routes)
 }
 
 // SetCatalogue replaces the catalogue of one upstream with the one it has
@@ -154,24 +168,39 @@ func (s *Server) SetCached(cats map[string]*registry.Catalogue) {
 
 // setCatalogues replaces the catalogues of several upstreams at once (a
 // nil value removes one), and tells the client once of each list whose
-// merged view changed.
+// merged view changed. Each upstream's catalogue costs what it changes
+// (see merge); requests meanwhile route on the catalogue before it.
 func (s *Server) setCatalogues(cats map[string]*registry.Catalogue, live bool) {
-	s.mu.Lock()
-	for name, c := range cats {
-		r, ok := s.upstreams[name]
-		if c == nil || !ok {
-			delete(s.sources, name)
-			continue
+	names := make([]string, 0, len(cats))
+	for name := range cats {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	sources := make(map[string]*source, len(cats))
+	changed := map[string]bool{}
+	s.mergeMu.Lock()
+	for _, name := range names {
+		r := s.route(name)
+		if c := cats[name]; c != nil && r != nil {
+			sources[name] = newSource(r.cfg, c, s.merge.maxLen, s.logger)
 		}
-		s.sources[name] = newSource(r.cfg, c, s.logger)
-		r.state.live = r.state.live || live
+		_, methods := s.merge.apply(name, sources[name])
+		for _, m := range methods {
+			changed[m] = true
+		}
 	}
-	sources := make([]*source, 0, len(s.sources))
-	for _, src := range s.sources {
-		sources = append(sources, src)
+	s.cat.Store(s.merge.cur)
+	s.mergeMu.Unlock()
+
+	s.mu.Lock()
+	for _, name := range names {
+		if src := sources[name]; src != nil {
+			s.sources[name] = src
+			s.upstreams[name].state.live = s.upstreams[name].state.live || live
+		} else {
+			delete(s.sources, name)
+		}
 	}
-	next := buildCatalogue(sources, s.merger())
-	prev := s.cat.Swap(next)
 	s.changedLocked()
 	sess := s.session
 	level := s.logLevel
@@ -182,10 +211,11 @@ func (s *Server) setCatalogues(cats map[string]*registry.Catalogue, live bool) {
 			go s.passLevel(name, level)
 		}
 	}
-
 	if sess != nil {
-		for _, method := range changes(prev, next) {
-			sess.listChanged(method)
+		for _, method := range []string{toolsChanged, promptsChanged, resourcesChanged} {
+			if changed[method] {
+				sess.listChanged(method)
+			}
 		}
 	}
 }
@@ -204,14 +234,14 @@ func (s *Server) passLevel(name string, params json.RawMessage) {
 	}
 }
 
-// merger returns how buildCatalogue names entries and reports what it
-// finds; its callbacks run with s.mu held.
+// merger returns how merges name entries and report what they find; its
+// callbacks run with s.mergeMu held.
 func (s *Server) merger() merger {
 	return merger{logger: s.logger, nameLength: s.opts.NameLength, conflict: s.conflict, renamed: s.logRenamed}
 }
 
 // logRenamed logs, once per entry and name, that an entry is exposed under
-// another name than its prefix and its own name. s.mu is held.
+// another name than its prefix and its own name. s.mergeMu is held.
 func (s *Server) logRenamed(kind, server, original, exposed string) {
 	key := kind + "\x00" + server + "\x00" + original + "\x00" + exposed
 	if s.renamed[key] {
@@ -221,7 +251,8 @@ func (s *Server) logRenamed(kind, server, original, exposed string) {
 	s.logger.Info(kind+" exposed under a changed name", "upstream", server, "original", original, "exposed", exposed)
 }
 
-// conflict logs, once per URI, that two upstreams list it. s.mu is held.
+// conflict logs, once per URI, that two upstreams list it. s.mergeMu is
+// held.
 func (s *Server) conflict(uri, servedBy, ignored string) {
 	if s.conflicts[uri] {
 		return
@@ -235,11 +266,10 @@ func (s *Server) conflict(uri, servedBy, ignored string) {
 // start-up does not compete with the answer for the CPU.
 func (s *Server) Listed() <-chan struct{} { return s.listed }
 
-// route returns how to reach the named upstream.
+// route returns how to reach the named upstream, without waiting for
+// anyone.
 func (s *Server) route(name string) *route {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.upstreams[name]
+	return (*s.routing.Load())[name]
 }
 
 // routes returns every upstream, sorted by name.

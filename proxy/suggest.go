@@ -18,7 +18,7 @@ func closest(l list, name string) []string {
 	}
 	limit := max(2, len(name)/4)
 	var found []near
-	for _, e := range l.entries {
+	for _, e := range l.entries() {
 		switch d := editDistance(name, e.key); {
 		case strings.HasSuffix(e.key, nameSep+name) || e.original == name:
 			found = append(found, near{e.key, 0})

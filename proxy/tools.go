@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -56,39 +55,24 @@ func (sess *session) renamed(ctx context.Context, of func(*catalogue) list, kind
 // the catalogue changes between pages.
 func listPage(field string, l list, p *params, size int) (json.RawMessage, error) {
 	cursor, _ := p.str(keyRoute)
+	if cursor == "" && (size <= 0 || l.t.Len() <= size) {
+		return l.render(field), nil // rendered once per version of the list
+	}
+	entries := l.entries()
 	start := 0
 	if cursor != "" {
 		last, err := base64.RawURLEncoding.DecodeString(cursor)
 		if err != nil {
 			return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid cursor %q", cursor)
 		}
-		start = sort.Search(len(l.entries), func(i int) bool { return l.entries[i].key > string(last) })
+		start = sort.Search(len(entries), func(i int) bool { return entries[i].key > string(last) })
 	}
-	end, next := len(l.entries), ""
+	end, next := len(entries), ""
 	if size > 0 && start+size < end {
 		end = start + size
-		next = base64.RawURLEncoding.EncodeToString([]byte(l.entries[end-1].key))
+		next = base64.RawURLEncoding.EncodeToString([]byte(entries[end-1].key))
 	}
-	return listResult(field, l.entries[start:end], next), nil
-}
-
-// listResult renders a list result with the entries' raw objects.
-func listResult(field string, page []entry, next string) json.RawMessage {
-	var b bytes.Buffer
-	b.WriteString(`{"` + field + `":[`)
-	for i, e := range page {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.Write(e.raw)
-	}
-	b.WriteString("]")
-	if next != "" {
-		b.WriteString(`,"nextCursor":`)
-		b.Write(jsonrpc.Quote(next))
-	}
-	b.WriteString("}")
-	return b.Bytes()
+	return listResult(field, entries[start:end], next), nil
 }
 
 // ToolInfo describes one tool of the merged catalogue.
@@ -106,8 +90,8 @@ type ToolInfo struct {
 // Tools returns the merged tool catalogue, sorted by exposed name.
 func (s *Server) Tools() []ToolInfo {
 	cat := s.cat.Load()
-	out := make([]ToolInfo, 0, len(cat.tools.entries))
-	for _, t := range cat.tools.entries {
+	out := make([]ToolInfo, 0, cat.tools.t.Len())
+	for _, t := range cat.tools.entries() {
 		desc, _ := jsonrpc.StringMember(t.raw, "description")
 		out = append(out, ToolInfo{Name: t.key, Server: t.server, Original: t.original, Description: desc})
 	}
