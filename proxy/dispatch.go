@@ -63,6 +63,7 @@ func (sess *session) dispatch(ctx context.Context, line []byte, calls *callGroup
 		sess.answered(&m)
 	case m.IsNotification():
 		sess.notification(ctx, &m, &p, line)
+	case sess.serveFast(&m, &p, len(line)):
 	default:
 		ctx, c, ok := sess.startCall(ctx, m.ID)
 		if !ok {
@@ -104,15 +105,24 @@ func (sess *session) notification(ctx context.Context, m *jsonrpc.Message, p *pa
 // false if a request with the same id is in flight: ids must be unique
 // among them, or a cancellation could not tell which is meant.
 func (sess *session) startCall(ctx context.Context, id json.RawMessage) (context.Context, *call, bool) {
-	sess.mu.Lock()
-	defer sess.mu.Unlock()
-	if sess.inflight[string(id)] != nil {
-		return nil, nil, false
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	c := &call{id: id, cancel: cancel}
-	sess.inflight[string(id)] = c
+	if !sess.track(c) {
+		cancel()
+		return nil, nil, false
+	}
 	return ctx, c, true
+}
+
+// track registers request c, as startCall does.
+func (sess *session) track(c *call) bool {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if sess.inflight[string(c.id)] != nil {
+		return false
+	}
+	sess.inflight[string(c.id)] = c
+	return true
 }
 
 // endCall ends request c. Calling it again does nothing.
@@ -123,6 +133,19 @@ func (sess *session) endCall(c *call) {
 	}
 	sess.mu.Unlock()
 	c.cancel()
+}
+
+// cancelAll cancels every request in flight: the session is ending.
+func (sess *session) cancelAll() {
+	sess.mu.Lock()
+	calls := make([]*call, 0, len(sess.inflight))
+	for _, c := range sess.inflight {
+		calls = append(calls, c)
+	}
+	sess.mu.Unlock()
+	for _, c := range calls {
+		c.cancel()
+	}
 }
 
 // cancel cancels the request with the given id, as the client asked.

@@ -87,8 +87,7 @@ func (sess *session) forward(ctx context.Context, e entry, method string, params
 	start := time.Now()
 	res, err := r.up.Request(ctx, method, params)
 	if errors.Is(err, errTimeout) {
-		err = jsonrpc.Errorf(jsonrpc.CodeUpstreamTimeout, "upstream %q did not answer %s %q within %s; the request was cancelled",
-			e.server, method, e.key, timeout)
+		err = timeoutError(e, method, timeout)
 	}
 	if s.opts.OnCall != nil && method == "tools/call" {
 		s.opts.OnCall(e.server, e.original, time.Since(start), err)

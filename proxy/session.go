@@ -140,6 +140,7 @@ func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	sess.life, sess.calls = ctx, &calls
 	err := sess.readLoop(ctx, in, &calls)
 	cancel()
+	sess.cancelAll()
 	sess.endFlights()
 	calls.close()
 	notes.Wait()
@@ -164,6 +165,20 @@ func (g *callGroup) Go(f func()) bool {
 	g.wg.Go(f)
 	return true
 }
+
+// add counts one request served without a goroutine of the group's, until
+// done, unless the group is closed; it reports whether it does.
+func (g *callGroup) add() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.wg.Add(1)
+	return true
+}
+
+func (g *callGroup) done() { g.wg.Done() }
 
 func (g *callGroup) close() {
 	g.mu.Lock()

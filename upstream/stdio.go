@@ -147,6 +147,9 @@ func (l *stdioPeer) answer(id, result json.RawMessage, err error) {
 type lockedWriter struct {
 	mu sync.Mutex
 	w  io.WriteCloser
+
+	rawOnce sync.Once
+	raw     syscall.RawConn // w's, if it is a file the runtime polls; nil otherwise
 }
 
 func (l *lockedWriter) Write(p []byte) (int, error) {
@@ -156,3 +159,58 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 func (l *lockedWriter) Close() error { return l.w.Close() }
+
+// tryWrite writes p whole unless another message is being written, in
+// which case it reports false and writes nothing. It does not block the
+// caller: what the pipe does not take at once is written on a goroutine,
+// which holds the writer until it is done. failed is called, once, if
+// the write fails.
+func (l *lockedWriter) tryWrite(p []byte, failed func(error)) bool {
+	if !l.mu.TryLock() {
+		return false
+	}
+	n, err := l.writeNow(p)
+	switch {
+	case err == nil && n == len(p):
+		l.mu.Unlock()
+	case err != nil && !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EINTR):
+		l.mu.Unlock()
+		failed(err)
+	default:
+		go func() {
+			defer l.mu.Unlock()
+			if _, err := l.w.Write(p[n:]); err != nil {
+				failed(err)
+			}
+		}()
+	}
+	return true
+}
+
+// writeNow writes what of p the pipe takes without waiting; with a writer
+// that cannot tell, it writes p whole. l.mu is held.
+func (l *lockedWriter) writeNow(p []byte) (int, error) {
+	l.rawOnce.Do(func() {
+		if sc, ok := l.w.(syscall.Conn); ok {
+			if raw, err := sc.SyscallConn(); err == nil {
+				l.raw = raw
+			}
+		}
+	})
+	if l.raw == nil {
+		return l.w.Write(p)
+	}
+	var n int
+	var werr error
+	err := l.raw.Write(func(fd uintptr) bool {
+		n, werr = syscall.Write(int(fd), p)
+		return true // never wait for the pipe: the caller falls back on a goroutine
+	})
+	if n < 0 {
+		n = 0
+	}
+	if err != nil {
+		return n, err
+	}
+	return n, werr
+}

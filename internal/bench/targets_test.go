@@ -3,19 +3,14 @@ package bench
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"os"
 	"os/exec"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/mark3labs/mcp-go/mcp"
-
 	"github.com/mcpmux/mcpmux/internal/testutil"
-	"github.com/mcpmux/mcpmux/proxy"
+	"github.com/mcpmux/mcpmux/internal/mux"
 	"github.com/mcpmux/mcpmux/registry"
-	"github.com/mcpmux/mcpmux/upstream"
 )
 
 // upstreamCmd is how to start one upstream: a command and its arguments.
@@ -94,42 +89,14 @@ func startRelay(tb testing.TB, u upstreamCmd, echo string) *target {
 	return &target{name: "relay", c: c, echo: echo}
 }
 
-// startMcpmux runs mcpmux in this process in front of the upstreams
-// (name → command) and returns a client speaking to it, once its first
-// tools/list has answered with every upstream's tools. echo is the
-// client's name of the echo tool.
+// startMcpmux runs mcpmux in this process (as `mcpmux serve
+// --no-registry` does, through mux.New) in front of the upstreams (name →
+// command) and returns a client speaking to it, once its first tools/list
+// has answered with every upstream's tools. echo is the client's name of
+// the echo tool.
 func startMcpmux(tb testing.TB, ups map[string]upstreamCmd, echo string) *target {
 	tb.Helper()
 	cw, sw, cr, sr := pipes(tb)
-	srv, sups := buildMcpmux(tb, ups)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, s := range sups {
-		wg.Go(func() { _ = s.Run(ctx) })
-	}
-	wg.Go(func() {
-		_ = srv.Serve(ctx, sr, sw)
-		sw.Close()
-	})
-	tb.Cleanup(func() {
-		cw.Close()
-		cancel()
-		wg.Wait()
-		cr.Close()
-		sr.Close()
-	})
-	c := newClient(tb, cw, cr)
-	c.initialize()
-	if echo != "" {
-		mustContain(tb, c.call("tools/list", ""), `"`+echo+`"`)
-	}
-	return &target{name: "mcpmux", c: c, echo: echo}
-}
-
-// buildMcpmux wires a proxy and its supervisors as `mcpmux serve
-// --no-registry` does.
-func buildMcpmux(tb testing.TB, ups map[string]upstreamCmd) (*proxy.Server, []*upstream.Supervisor) {
-	tb.Helper()
 	servers := map[string]any{}
 	for name, u := range ups {
 		servers[name] = map[string]any{"command": u.name, "args": u.args}
@@ -142,24 +109,25 @@ func buildMcpmux(tb testing.TB, ups map[string]upstreamCmd) (*proxy.Server, []*u
 	if err != nil {
 		tb.Fatalf("registry.Parse: %v", err)
 	}
-	logger := slog.New(slog.DiscardHandler)
-	srv := proxy.New(proxy.Options{Logger: logger, NameLength: cfg.ExposedNameLength(), MaxMessageSize: int(cfg.MessageSize())})
-	var sups []*upstream.Supervisor
-	for _, s := range cfg.Enabled() {
-		sup := upstream.New(s, upstream.Options{
-			Logger:                  logger,
-			ClientInfo:              mcp.Implementation{Name: "mcpmux", Version: "bench"},
-			OnCatalogue:             srv.SetCatalogue,
-			OnNotification:          srv.UpstreamNotification,
-			OnRequest:               srv.UpstreamRequest,
-			OnState:                 srv.UpstreamState,
-			MaxMessageSize:          int(cfg.MessageSize()),
-			AwaitClientCapabilities: srv.ClientCapabilities,
-		})
-		srv.AddUpstream(s, sup)
-		sups = append(sups, sup)
+	m := mux.New(cfg, mux.Options{Version: "bench"})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = m.Run(context.Background(), sr, sw)
+		sw.Close()
+	}()
+	tb.Cleanup(func() {
+		cw.Close()
+		<-done
+		cr.Close()
+		sr.Close()
+	})
+	c := newClient(tb, cw, cr)
+	c.initialize()
+	if echo != "" {
+		mustContain(tb, c.call("tools/list", ""), `"`+echo+`"`)
 	}
-	return srv, sups
+	return &target{name: "mcpmux", c: c, echo: echo}
 }
 
 // startAll starts the three targets in front of u.
