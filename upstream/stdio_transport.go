@@ -58,8 +58,42 @@ func (t *stdioTransport) deliver(id json.RawMessage, resp *jsonrpc.Message) {
 
 // close fails the requests in flight and every later write.
 func (t *stdioTransport) close() error {
-	t.closeOnce.Do(func() { close(t.done) })
+	t.closeOnce.Do(func() {
+		close(t.done)
+		t.waiters.failFuncs(errTransportClosed)
+	})
 	return nil
+}
+
+// startTrip writes req, whose response goes to done (see waiters.addFunc),
+// without blocking: if the child's stdin is busy with another message, it
+// reports false and sends nothing. A write that the pipe cannot take whole
+// at once is finished on a goroutine of its own, which keeps stdin until
+// it is done; one that fails fails the request.
+func (t *stdioTransport) startTrip(req *wireRequest, done func(*jsonrpc.Message, error)) bool {
+	select {
+	case <-t.done:
+		done(nil, errTransportClosed)
+		return true
+	default:
+	}
+	t.waiters.addFunc(req.id, done)
+	started := t.stdin.tryWrite(req.line, func(err error) {
+		if wt, ok := t.waiters.take(req.id); ok {
+			wt.done(nil, err)
+		}
+	})
+	if !started {
+		t.waiters.take(req.id)
+	}
+	return started
+}
+
+// forget stops waiting for the response to request id, and reports
+// whether it was still awaited; its done is not called.
+func (t *stdioTransport) forget(id string) bool {
+	_, ok := t.waiters.take(id)
+	return ok
 }
 
 // write writes one line, newline included.

@@ -1,0 +1,186 @@
+package proxy
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
+)
+
+// starter is what an [Upstream] may also do: send a request without
+// waiting for its answer, which done receives on the goroutine that reads
+// the upstream; ok is false, with nothing sent, when the request would
+// have to wait. [upstream.Supervisor] implements it over stdio.
+type starter interface {
+	Start(method string, params json.RawMessage, done func(json.RawMessage, error)) (cancel func(reason error), ok bool)
+}
+
+// serveFast serves a request on the goroutine that read it, when nothing
+// about it has to wait: a tools/call or prompts/get of a client on a
+// handshake revision, for a name the catalogue knows now, to an upstream
+// that can take it at once (see starter). Its answer goes to the client
+// from the goroutine that reads the upstream. So a call costs no goroutine
+// of its own and no hand-off between goroutines, as with a plain relay.
+// It reports false, having done nothing, for any other request, which is
+// then served on a goroutine of its own (see request), with the same
+// outcome.
+func (sess *session) serveFast(m *jsonrpc.Message, p *params, size int) bool {
+	var of func(*catalogue) list
+	switch m.Method {
+	case "tools/call":
+		of = toolsOf
+	case "prompts/get":
+		of = promptsOf
+	default:
+		return false
+	}
+	if size >= hugeMessage || sess.stateless.Load() || p.stateless() {
+		return false
+	}
+	name := p.spans[keyRoute]
+	exposed, ok := jsonrpc.Unquote(name.In(p.raw))
+	if !ok {
+		return false
+	}
+	e, ok := of(sess.srv.cat.Load()).get(string(exposed))
+	if !ok {
+		return false
+	}
+	r := sess.srv.route(e.server)
+	if r == nil {
+		return false
+	}
+	up, ok := r.up.(starter)
+	if !ok {
+		return false
+	}
+	if !sess.calls.add() {
+		return false
+	}
+	fc := &fastCall{sess: sess, e: e, method: m.Method, timeout: r.cfg.RequestTimeout()}
+	fc.c = call{id: m.ID, cancel: fc.clientCancel}
+	if !sess.track(&fc.c) {
+		sess.calls.done()
+		return false // the request goroutine answers that the id is in use
+	}
+	if logger := sess.srv.logger; logger.Enabled(sess.life, slog.LevelDebug) {
+		logger.Debug("tool call", "tool", e.key, "upstream", e.server, "method", m.Method)
+	}
+	if token, ok := p.progressToken(); ok {
+		fc.token = token
+		sess.watchProgress(token, e.server)
+	}
+	fc.mu.Lock()
+	fc.timer = time.AfterFunc(fc.timeout, fc.expire)
+	fc.mu.Unlock()
+	fc.start = time.Now()
+	cancel, ok := up.Start(m.Method, jsonrpc.Replace(p.raw, name, jsonrpc.Quote(e.original)), fc.finish)
+	if !ok {
+		fc.timer.Stop()
+		if fc.token != "" {
+			sess.unwatchProgress(fc.token)
+		}
+		sess.endCall(&fc.c)
+		sess.calls.done()
+		return false
+	}
+	fc.mu.Lock()
+	fc.cancelUp = cancel
+	pending := fc.pending
+	fc.mu.Unlock()
+	if pending == nil && sess.life.Err() != nil {
+		pending = errCancelled // the session ended meanwhile: cancelAll may have missed it
+	}
+	if pending != nil {
+		cancel(pending)
+	}
+	return true
+}
+
+// fastCall is one request that serveFast sent.
+type fastCall struct {
+	sess    *session
+	c       call
+	e       entry
+	method  string
+	token   string // the call's progress token, "" for none
+	timeout time.Duration
+	start   time.Time
+
+	mu       sync.Mutex
+	timer    *time.Timer // the watchdog (see watchdog)
+	cancelUp func(error) // nil until the request is sent
+	pending  error       // a cancellation that came before that
+}
+
+// clientCancel cancels the request, as the client asked (see
+// session.cancel), or as endCall does once it is answered.
+func (fc *fastCall) clientCancel() { fc.abort(errCancelled) }
+
+var errCancelled = errors.New("cancelled by the client")
+
+// expire ends the request once its timeout has passed, not counting the
+// time the upstream waits for the client (see watchdog).
+func (fc *fastCall) expire() {
+	if wait := fc.sess.sinceAsking(fc.e.server, fc.timeout); wait > 0 {
+		fc.mu.Lock()
+		fc.timer.Reset(wait)
+		fc.mu.Unlock()
+		return
+	}
+	fc.abort(errTimeout)
+}
+
+// abort cancels the request for reason; finish then answers the client.
+func (fc *fastCall) abort(reason error) {
+	fc.mu.Lock()
+	cancel := fc.cancelUp
+	if cancel == nil && fc.pending == nil {
+		fc.pending = reason
+	}
+	fc.mu.Unlock()
+	if cancel != nil {
+		cancel(reason)
+	}
+}
+
+// finish answers the client with the upstream's answer, or with err. It
+// runs once, on the goroutine that reads the upstream, or on the one that
+// ended the request.
+func (fc *fastCall) finish(res json.RawMessage, err error) {
+	sess, c := fc.sess, &fc.c
+	defer sess.calls.done()
+	fc.mu.Lock()
+	fc.timer.Stop()
+	fc.mu.Unlock()
+	if fc.token != "" {
+		sess.unwatchProgress(fc.token)
+	}
+	if errors.Is(err, errTimeout) {
+		err = timeoutError(fc.e, fc.method, fc.timeout)
+	}
+	if s := sess.srv; s.opts.OnCall != nil && fc.method == "tools/call" {
+		s.opts.OnCall(fc.e.server, fc.e.original, time.Since(fc.start), err)
+	}
+	switch {
+	case c.cancelled.Load():
+		sess.endCall(c) // the client asked us not to answer
+	case err != nil:
+		sess.reply(c, jsonrpc.AppendError(nil, c.id, sess.srv.clientError(err)))
+	default:
+		sess.replyResult(c, res)
+		if c.huge {
+			releaseMemory()
+		}
+	}
+}
+
+// timeoutError is the client's error for a request to e's upstream that
+// timed out.
+func timeoutError(e entry, method string, timeout time.Duration) error {
+	return jsonrpc.Errorf(jsonrpc.CodeUpstreamTimeout, "upstream %q did not answer %s %q within %s; the request was cancelled",
+		e.server, method, e.key, timeout)
+}
