@@ -26,6 +26,7 @@ type process struct {
 	stdin  io.WriteCloser
 	stdout io.ReadCloser // read by the connection (see conn.route)
 	logger *slog.Logger
+	groups Groups // told of the child's process group; may be nil
 
 	exited  chan struct{} // closed once the child has been reaped
 	exitErr error         // the child's exit status; set before exited closes
@@ -47,9 +48,10 @@ type stopTimeouts struct {
 	afterTerm  time.Duration // wait after SIGTERM before SIGKILL
 }
 
-// startProcess starts the child of srv. Its stderr lines are logged; its
-// stdout is the connection's to read.
-func startProcess(srv *registry.Server, logger *slog.Logger) (*process, error) {
+// startProcess starts the child of srv and hands its process group to
+// groups, if not nil. Its stderr lines are logged; its stdout is the
+// connection's to read.
+func startProcess(srv *registry.Server, logger *slog.Logger, groups Groups) (*process, error) {
 	cmd := exec.Command(srv.Command, srv.Args...)
 	cmd.Env = mergeEnv(os.Environ(), srv.Env)
 	cmd.Dir = srv.Cwd
@@ -79,7 +81,10 @@ func startProcess(srv *registry.Server, logger *slog.Logger) (*process, error) {
 		return nil, fmt.Errorf("starting %q: %w", srv.Command, err)
 	}
 
-	p := &process{cmd: cmd, stdin: stdin, logger: logger, exited: make(chan struct{})}
+	if groups != nil {
+		groups.Add(cmd.Process.Pid) // its own group: Setpgid
+	}
+	p := &process{cmd: cmd, stdin: stdin, logger: logger, groups: groups, exited: make(chan struct{})}
 	p.stdout = stdout
 	go p.readStderr(stderr)
 	go p.wait()
@@ -112,6 +117,9 @@ func (p *process) wait() {
 	p.exitErr = p.cmd.Wait()
 	// Members of the group that outlive the leader would be orphans.
 	killGroup(p.cmd, syscall.SIGKILL)
+	if p.groups != nil {
+		p.groups.Remove(p.cmd.Process.Pid)
+	}
 	close(p.exited)
 }
 
@@ -172,4 +180,13 @@ func (p *process) waitExit(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// Groups is told of the process groups of an upstream's children: each
+// child leads a group of its own, handed over once it has started and
+// taken back once it has been reaped and its group killed. Its methods are
+// safe for concurrent use.
+type Groups interface {
+	Add(pgid int)
+	Remove(pgid int)
 }

@@ -74,6 +74,11 @@ type Options struct {
 	// DefaultMaxIncoming.
 	MaxIncoming int
 
+	// Groups, if set, is told of the process group of every child as it
+	// starts, and once it is gone, so that the children of a killed mcpmux
+	// can be ended (see internal/keeper). Nil tells nobody.
+	Groups Groups
+
 	// Lazy: Run does not start the upstream until the first Request; it is
 	// started on demand.
 	Lazy bool

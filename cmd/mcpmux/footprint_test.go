@@ -173,3 +173,78 @@ func TestMemoryReturnedAfterHugeResult(t *testing.T) {
 	}
 	t.Logf("after a %.0f MB result: VmRSS %.1f MB, VmHWM %.1f MB", mb(size), mb(rss), mb(peak))
 }
+
+// maxKeeperPrivate is the most memory of its own the process keeper may
+// hold: the pages of the mcpmux binary it runs are shared with mcpmux.
+const maxKeeperPrivate = 8 << 20
+
+// TestKeeperMemory checks that the process keeper (mcpmux re-executed to
+// end the upstreams if mcpmux is killed) holds less than maxKeeperPrivate
+// of its own.
+func TestKeeperMemory(t *testing.T) {
+	testutil.CheckNoChildren(t)
+	m := keeperMemory(t)
+	t.Logf("keeper: VmRSS %.1f MB, PSS %.1f MB, private %.1f MB", mb(m.rss), mb(m.pss), mb(m.private))
+	if m.private > maxKeeperPrivate {
+		t.Errorf("keeper holds %.1f MB of its own, want under %.0f MB", mb(m.private), mb(maxKeeperPrivate))
+	}
+}
+
+// BenchmarkKeeperMemory reports what TestKeeperMemory checks.
+func BenchmarkKeeperMemory(b *testing.B) {
+	testutil.CheckNoChildren(b)
+	var m memory
+	for range b.N {
+		m = keeperMemory(b)
+	}
+	b.ReportMetric(mb(m.rss), "MB-rss")
+	b.ReportMetric(mb(m.pss), "MB-pss")
+	b.ReportMetric(mb(m.private), "MB-private")
+}
+
+// memory is what /proc/<pid>/smaps_rollup says of a process, in bytes.
+type memory struct{ rss, pss, private int64 }
+
+// keeperMemory runs mcpmux with one upstream and returns what its keeper
+// holds while it runs.
+func keeperMemory(tb testing.TB) memory {
+	tb.Helper()
+	config, _, tools := manyServers(tb, 1)
+	p := serveProcess(tb, nil, "--config", config, "--data-dir", tb.TempDir())
+	p.waitTools(tools...)
+	defer p.stop()
+	for _, c := range testutil.Descendants(p.cmd.Process.Pid) {
+		if strings.HasSuffix(c.Cmdline, " "+keeperCommand) {
+			return smaps(tb, c.PID)
+		}
+	}
+	tb.Fatalf("no keeper among mcpmux's children: %+v", testutil.Descendants(p.cmd.Process.Pid))
+	return memory{}
+}
+
+// smaps reads the memory of pid from /proc/<pid>/smaps_rollup.
+func smaps(tb testing.TB, pid int) memory {
+	tb.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		tb.Skipf("no /proc: %v", err)
+	}
+	var m memory
+	for line := range strings.Lines(string(data)) {
+		key, value, _ := strings.Cut(line, ":")
+		fields := strings.Fields(value)
+		if len(fields) != 2 || fields[1] != "kB" {
+			continue
+		}
+		kb, _ := strconv.ParseInt(fields[0], 10, 64)
+		switch key {
+		case "Rss":
+			m.rss = kb << 10
+		case "Pss":
+			m.pss = kb << 10
+		case "Private_Clean", "Private_Dirty":
+			m.private += kb << 10
+		}
+	}
+	return m
+}

@@ -47,6 +47,7 @@ Flags:
 `
 
 func main() {
+	asSubreaper = true
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
@@ -80,6 +81,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return nil
 	case storeCommand:
 		return store.ServeChild(ctx, stdin, stdout, stderr)
+	case keeperCommand:
+		return runKeeper(ctx, stdin, stderr)
 	}
 	return fmt.Errorf("unknown command %q (try: serve, tools, status, history, version)", cmd)
 }

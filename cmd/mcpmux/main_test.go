@@ -8,7 +8,7 @@ import (
 // TestMain runs the hidden commands mcpmux re-executes itself with: in a
 // test, the test binary stands in for mcpmux.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == storeCommand {
+	if len(os.Args) > 1 && (os.Args[1] == storeCommand || os.Args[1] == keeperCommand) {
 		main()
 		return
 	}

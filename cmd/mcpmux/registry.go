@@ -53,11 +53,7 @@ const storeCommand = "__store"
 // storeChild returns how to run uses of the store in a child process:
 // mcpmux itself, running storeCommand.
 func storeChild() *store.Child {
-	exe, err := os.Executable()
-	if err != nil {
-		exe = os.Args[0]
-	}
-	return &store.Child{Path: exe, Args: []string{storeCommand}}
+	return &store.Child{Path: self(), Args: []string{storeCommand}}
 }
 
 // openStore returns a handle on the store of the data directory dir, for

@@ -44,12 +44,14 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return fmt.Errorf("--max-message-size: %w", err)
 		}
 	}
+	k, stopKeeper := startKeeper(ctx, stderr, logger)
+	defer stopKeeper()
 	var rec *store.Recorder
 	var cached map[string]*registry.Catalogue
 	if !*noRegistry {
 		rec, cached = openRecorder(ctx, dir, cfg.Enabled(), logger)
 	}
-	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Recorder: rec, Cached: cached, PageSize: *pageSize})
+	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Recorder: rec, Cached: cached, PageSize: *pageSize, Groups: groups(k)})
 	logger.Info("mcpmux serving", "version", version(), "upstreams", len(m.Upstreams()), "cached", len(cached))
 	err = m.Run(ctx, stdin, stdout)
 	logger.Info("mcpmux stopped")

@@ -30,7 +30,9 @@ func runTools(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Headless: true})
+	k, stopKeeper := startKeeper(ctx, stderr, logger)
+	defer stopKeeper()
+	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Headless: true, Groups: groups(k)})
 	srv, sups := m.Proxy(), m.Upstreams()
 	stop := m.Start(ctx)
 	waitCtx := ctx

@@ -55,6 +55,10 @@ type Options struct {
 	// Proxy, if set, adjusts the proxy's options before it is made: tests
 	// shorten the list-changed delay or give a clock. Nil changes nothing.
 	Proxy func(*proxy.Options)
+	// Groups, if set, is told of the process group of every upstream
+	// child, so that they are ended should mcpmux die (see
+	// internal/keeper). Nil tells nobody.
+	Groups upstream.Groups
 	// Upstream, if set, adjusts the options of each server's supervisor
 	// before it is made. Nil changes nothing.
 	Upstream func(*registry.Server, *upstream.Options)
@@ -127,6 +131,7 @@ func (m *Mux) upstreamOptions(cfg *registry.Config, s *registry.Server) upstream
 		OnRequest:      srv.UpstreamRequest,
 		OnState:        srv.UpstreamState,
 		MaxMessageSize: int(cfg.MessageSize()),
+		Groups:         m.opts.Groups,
 	}
 	if !m.opts.Headless {
 		o.AwaitClientCapabilities = srv.ClientCapabilities

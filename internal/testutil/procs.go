@@ -140,3 +140,30 @@ func cmdline(pid int) string {
 	}
 	return strings.TrimSpace(string(bytes.ReplaceAll(data, []byte{0}, []byte{' '})))
 }
+
+// Marked returns the live processes, other than this one, whose
+// environment holds marker (as NAME=value): a test sets a marker unique to
+// it in the environment of what it starts, which every descendant
+// inherits, even one that leaves the process tree or its process group.
+// Like Processes it reads /proc, and returns nothing elsewhere.
+func Marked(marker string) []Process {
+	var out []Process
+	want := []byte(marker)
+	for _, p := range scanProcs() {
+		if p.PID == os.Getpid() || dead(p.State) {
+			continue
+		}
+		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", p.PID))
+		if err != nil {
+			continue
+		}
+		for _, kv := range bytes.Split(env, []byte{0}) {
+			if bytes.Equal(kv, want) {
+				p.Cmdline = cmdline(p.PID)
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
+}

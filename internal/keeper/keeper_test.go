@@ -1,0 +1,209 @@
+package keeper
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mcpmux/mcpmux/internal/testutil"
+)
+
+// keeperEnv makes the test binary act as the keeper process.
+const keeperEnv = "MCPMUX_KEEPER_TEST"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(keeperEnv) == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+		Serve(ctx, os.Stdin, os.Stderr, ServeOptions{})
+		stop()
+		os.Exit(0)
+	}
+	// The race detector sleeps a second before a process exits; the
+	// keeper would pay it at every Close.
+	if os.Getenv("GORACE") == "" {
+		os.Setenv("GORACE", "atexit_sleep_ms=0")
+	}
+	os.Exit(m.Run())
+}
+
+// startKeeper starts the test binary as a keeper, closed at cleanup.
+func startKeeper(tb testing.TB) *Keeper {
+	tb.Helper()
+	if runtime.GOOS != "linux" {
+		tb.Skip("the tests count processes in /proc, which is Linux's")
+	}
+	os.Setenv(keeperEnv, "1") // only for the keeper's environment
+	k, err := Start(Options{Path: os.Args[0], Stderr: os.Stderr})
+	os.Unsetenv(keeperEnv)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := k.Close(); err != nil {
+			tb.Errorf("Close() = %v", err)
+		}
+	})
+	return k
+}
+
+// startGroup starts sh -c script as the leader of a new process group,
+// with marker in its environment, and kills the group at cleanup.
+func startGroup(tb testing.TB, script, marker string) *exec.Cmd {
+	tb.Helper()
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Env = append(os.Environ(), marker)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	tb.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-exited
+	})
+	return cmd
+}
+
+// waitMarked waits until as many processes as want carry marker, failing
+// tb after 30s.
+func waitMarked(tb testing.TB, marker string, want int) {
+	tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := testutil.Marked(marker)
+		if len(got) == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%d processes with %s, want %d: %+v", len(got), marker, want, got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func marker(tb testing.TB) string {
+	return fmt.Sprintf("MCPMUX_KEEPER_TEST_MARKER=%s-%d", tb.Name(), os.Getpid())
+}
+
+// When its pipe closes, the keeper ends the groups it holds, those that
+// ignore SIGTERM included, and leaves alone those handed back.
+func TestKeeperEndsHeldGroups(t *testing.T) {
+	k := startKeeper(t)
+	held, back := marker(t)+"-held", marker(t)+"-back"
+	// A wrapper that ignores SIGTERM, with a child in its group.
+	stubborn := startGroup(t, `trap "" TERM; sleep 1000 & wait`, held)
+	polite := startGroup(t, `sleep 1000 & wait`, held)
+	returned := startGroup(t, `sleep 1000 & wait`, back)
+	waitMarked(t, held, 4)
+	waitMarked(t, back, 2)
+	for _, c := range []*exec.Cmd{stubborn, polite, returned} {
+		k.Add(c.Process.Pid)
+	}
+	k.Remove(returned.Process.Pid)
+	if err := k.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	waitMarked(t, held, 0)
+	if left := testutil.Marked(back); len(left) != 2 {
+		t.Errorf("the group handed back has %d processes left, want its 2", len(left))
+	}
+}
+
+// A group held twice is held until both let it go.
+func TestKeeperCountsHolders(t *testing.T) {
+	k := startKeeper(t)
+	m := marker(t)
+	g := startGroup(t, `sleep 1000`, m)
+	k.Add(g.Process.Pid)
+	k.Add(g.Process.Pid)
+	k.Remove(g.Process.Pid)
+	if !k.holds(g.Process.Pid) {
+		t.Fatal("group let go after one of two Removes")
+	}
+	if err := k.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitMarked(t, m, 0)
+}
+
+// A nil Keeper (mcpmux runs without one) does nothing.
+func TestNilKeeper(t *testing.T) {
+	var k *Keeper
+	k.Add(1)
+	k.Remove(1)
+	k.Reap(context.Background())
+	if err := k.Close(); err != nil || k.PID() != 0 {
+		t.Errorf("nil Keeper: Close() = %v, PID() = %d", err, k.PID())
+	}
+}
+
+func TestApply(t *testing.T) {
+	groups := map[int]bool{}
+	for _, tt := range []struct {
+		line string
+		ok   bool
+	}{
+		{"+12", true}, {"+13", true}, {"-12", true},
+		{"+x", false}, {"12", false}, {"+1", false}, {"-", false}, {"+-5", false}, {"+99", false},
+	} {
+		if err := apply(groups, tt.line, []int{99}); (err == nil) != tt.ok {
+			t.Errorf("apply(%q) = %v, want ok %t", tt.line, err, tt.ok)
+		}
+	}
+	if len(groups) != 1 || !groups[13] {
+		t.Errorf("groups = %v, want only 13", groups)
+	}
+}
+
+// A subreaper finds the orphans re-parented to it: it holds their group,
+// reaps them once they exit, and lets the group go once it is empty.
+func TestReapOrphans(t *testing.T) {
+	k := startKeeper(t)
+	if err := BecomeSubreaper(); err != nil {
+		t.Skipf("cannot test: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	reaped := make(chan struct{})
+	go func() { defer close(reaped); k.Reap(ctx) }()
+	defer func() { cancel(); <-reaped }()
+
+	m := marker(t)
+	// The subshell exits at once: its sleep is orphaned, and re-parented to
+	// this process, in the wrapper's group.
+	wrapper := startGroup(t, `(sleep 1000 &); exec sleep 1000`, m)
+	pgid := wrapper.Process.Pid
+	waitMarked(t, m, 2)
+	waitFor(t, "the orphan's group held", func() bool { return k.holds(pgid) })
+	var orphan int
+	for _, p := range testutil.Marked(m) {
+		if p.PID != wrapper.Process.Pid {
+			orphan = p.PID
+		}
+	}
+	if err := syscall.Kill(-pgid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the orphan reaped and its group let go", func() bool {
+		_, err := os.Stat(fmt.Sprintf("/proc/%d", orphan))
+		return errors.Is(err, os.ErrNotExist) && !k.holds(pgid)
+	})
+}
+
+func waitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
