@@ -3,6 +3,8 @@ package registry
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -51,7 +54,9 @@ func DefaultPath() (string, error) {
 }
 
 // Load reads the configuration file at path and parses it as [Parse] does,
-// expanding variables from the process environment. Its errors name path.
+// expanding variables from the process environment, and records its
+// absolute path in Path. Its errors name path. Like Parse, it returns the
+// configuration with an error if only some of it is wrong.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -62,15 +67,26 @@ func Load(path string) (*Config, error) {
 	}
 	c, err := Parse(data, os.LookupEnv)
 	if err != nil {
-		return nil, fmt.Errorf("parsing config %s: %w", path, err)
+		err = fmt.Errorf("parsing config %s: %w", path, err)
 	}
-	return c, nil
+	if c != nil {
+		c.Path, _ = filepath.Abs(path)
+	}
+	return c, err
 }
 
 // Parse decodes a configuration file, expands variable references in it,
 // fills in each [Server]'s Name from its key and checks the result as
-// [Config.Validate] does. It returns the configuration only if it is valid;
-// otherwise it returns every problem at once, joined with [errors.Join].
+// [Config.Validate] does. It returns every problem at once, joined with
+// [errors.Join].
+//
+// A file that is not JSON, or has no "mcpServers" object, gives no
+// configuration at all. Otherwise one bad entry does not spoil the others:
+// Parse returns the configuration with the good entries in Servers and
+// the bad ones in Invalid, and with an error if there are any, or any
+// Problems with the file's own settings, which are then left at their
+// defaults. So a caller that needs a valid file checks the error, and one
+// that serves what it can checks the configuration.
 //
 // The file has Claude Desktop's shape. Keys mcpmux does not know are ignored,
 // at the top level and in server entries alike; mcpmux's own settings
@@ -108,19 +124,65 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 		return nil, err
 	}
 	c := &Config{Servers: make(map[string]*Server, len(entries))}
-	errs := []error{decodeNameLength(top, &c.NameLength), decodeMessageSize(top, &c.MaxMessageSize)}
+	for _, err := range []error{decodeNameLength(top, &c.NameLength), decodeMessageSize(top, &c.MaxMessageSize)} {
+		if err != nil {
+			c.Problems = append(c.Problems, err)
+		}
+	}
+	if checkNameLength(c.NameLength) != nil {
+		c.NameLength = 0
+	}
+	if checkMessageSize(c.MaxMessageSize) != nil {
+		c.MaxMessageSize = 0
+	}
+	errs := slices.Clone(c.Problems)
 	for _, name := range slices.Sorted(maps.Keys(entries)) {
 		ch := &checker{server: name}
-		if s := decodeServer(ch, entries[name], lookupEnv); s != nil {
+		s := decodeServer(ch, entries[name], lookupEnv)
+		if s != nil {
 			s.check(ch)
+		}
+		switch {
+		case len(ch.errs) > 0:
+			if c.Invalid == nil {
+				c.Invalid = make(map[string]error)
+			}
+			c.Invalid[name] = errors.Join(ch.errs...)
+			if s != nil {
+				c.rejected = append(c.rejected, s)
+			}
+		default:
 			c.Servers[name] = s
 		}
 		errs = append(errs, ch.errs...)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	return c, errors.Join(errs...)
+}
+
+// SecretValues returns the secret values of every server of the file (see
+// [Server.SecretValues]), the invalid ones' too, longest first. A value
+// that still holds a ${NAME} reference was not expanded (its variable is
+// not set): it is the file's text, not a secret, and masking it would hide
+// the very name an error message gives.
+func (c *Config) SecretValues() []string {
+	var out []string
+	add := func(s *Server) {
+		for _, v := range s.SecretValues() {
+			if !strings.Contains(v, "${") {
+				out = append(out, v)
+			}
+		}
 	}
-	return c, nil
+	for _, s := range c.Servers {
+		if s != nil {
+			add(s)
+		}
+	}
+	for _, s := range c.rejected {
+		add(s)
+	}
+	slices.SortFunc(out, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
+	return slices.Compact(out)
 }
 
 // Validate reports every problem with c at once, joined with [errors.Join],
@@ -247,4 +309,19 @@ func position(data []byte, off int) (line, col int) {
 	before := data[:off]
 	lineStart := bytes.LastIndexByte(before, '\n') + 1
 	return bytes.Count(before, []byte{'\n'}) + 1, utf8.RuneCount(before[lineStart:]) + 1
+}
+
+// ID identifies the configuration file: a short digest of its absolute
+// path with symbolic links resolved, so that every way of naming one file
+// gives one ID. It is "" for a configuration not loaded from a file.
+func (c *Config) ID() string {
+	if c.Path == "" {
+		return ""
+	}
+	path := c.Path
+	if resolved, err := filepath.EvalSymlinks(path); err == nil {
+		path = resolved
+	}
+	sum := sha256.Sum256([]byte("mcpmux config id v1\x00" + path))
+	return hex.EncodeToString(sum[:8])
 }

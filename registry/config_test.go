@@ -113,6 +113,7 @@ func TestParseTopLevel(t *testing.T) {
 		data    string
 		want    string // substring of the error; "" for success
 		wantErr error  // if set, errors.Is must hold
+		partial bool   // the error leaves a configuration: a bad entry or setting
 	}{
 		{name: "empty servers", data: `{"mcpServers": {}}`},
 		{name: "byte order mark", data: "\ufeff{\"mcpServers\": {}}"},
@@ -122,17 +123,17 @@ func TestParseTopLevel(t *testing.T) {
 		{name: "servers array", data: `{"mcpServers": []}`, want: `"mcpServers" is an array`, wantErr: ErrNoServers},
 		{name: "servers null", data: `{"mcpServers": null}`, want: `"mcpServers" is null`, wantErr: ErrNoServers},
 		{name: "top array", data: `[{"mcpServers": {}}]`, want: "top level is an array, want an object"},
-		{name: "entry string", data: `{"mcpServers": {"a": "npx"}}`, want: `server "a": must be an object, got a string`},
-		{name: "empty name", data: `{"mcpServers": {"": {"command": "x"}}}`, want: `server "": name must not be empty`},
+		{name: "entry string", data: `{"mcpServers": {"a": "npx"}}`, want: `server "a": must be an object, got a string`, partial: true},
+		{name: "empty name", data: `{"mcpServers": {"": {"command": "x"}}}`, want: `server "": name must not be empty`, partial: true},
 		{name: "name length", data: `{"mcpServers": {}, "nameLength": 40}`},
-		{name: "name length string", data: `{"mcpServers": {}, "nameLength": "40"}`, want: `field "nameLength": must be an integer from 16 to 64, got a string`},
-		{name: "name length too short", data: `{"mcpServers": {}, "nameLength": 8}`, want: `field "nameLength": must be from 16 to 64 (the default is 48), got 8`},
+		{name: "name length string", data: `{"mcpServers": {}, "nameLength": "40"}`, want: `field "nameLength": must be an integer from 16 to 64, got a string`, partial: true},
+		{name: "name length too short", data: `{"mcpServers": {}, "nameLength": 8}`, want: `field "nameLength": must be from 16 to 64 (the default is 48), got 8`, partial: true},
 		{name: "message size", data: `{"mcpServers": {}, "maxMessageSize": "16MB"}`},
 		{name: "message size in bytes", data: `{"mcpServers": {}, "maxMessageSize": 1048576}`},
-		{name: "message size not a size", data: `{"mcpServers": {}, "maxMessageSize": "big"}`, want: `field "maxMessageSize": must be a size like "64MB"`},
-		{name: "message size negative", data: `{"mcpServers": {}, "maxMessageSize": -1}`, want: `field "maxMessageSize": must be a size`},
-		{name: "message size too small", data: `{"mcpServers": {}, "maxMessageSize": 100}`, want: `field "maxMessageSize": must be from 1KB to 4GB (the default is 64MB), got 100B`},
-		{name: "message size an object", data: `{"mcpServers": {}, "maxMessageSize": {}}`, want: `field "maxMessageSize": must be a size like "64MB" or a number of bytes, got an object`},
+		{name: "message size not a size", data: `{"mcpServers": {}, "maxMessageSize": "big"}`, want: `field "maxMessageSize": must be a size like "64MB"`, partial: true},
+		{name: "message size negative", data: `{"mcpServers": {}, "maxMessageSize": -1}`, want: `field "maxMessageSize": must be a size`, partial: true},
+		{name: "message size too small", data: `{"mcpServers": {}, "maxMessageSize": 100}`, want: `field "maxMessageSize": must be from 1KB to 4GB (the default is 64MB), got 100B`, partial: true},
+		{name: "message size an object", data: `{"mcpServers": {}, "maxMessageSize": {}}`, want: `field "maxMessageSize": must be a size like "64MB" or a number of bytes, got an object`, partial: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,8 +147,11 @@ func TestParseTopLevel(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Parse(%s) error = %v, want it to contain %q", tt.data, err, tt.want)
 			}
-			if c != nil {
+			switch {
+			case !tt.partial && c != nil:
 				t.Errorf("Parse(%s) = %v, want nil with an error", tt.data, c)
+			case tt.partial && (c == nil || len(c.Servers) != 0 || len(c.Invalid)+len(c.Problems) != 1):
+				t.Errorf("Parse(%s) = %+v, want a configuration with the bad entry or setting left out", tt.data, c)
 			}
 			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
 				t.Errorf("errors.Is(Parse(%s) error, %v) = false, want true", tt.data, tt.wantErr)

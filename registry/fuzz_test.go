@@ -13,7 +13,8 @@ var fuzzEnv = env(map[string]string{"API_TOKEN": fuzzSecret, "HOME": "/home/fuzz
 
 // FuzzParse feeds the configuration parser any file. It never panics; a
 // configuration it returns is valid, with every server named after its
-// key; and no error quotes the value of a variable the file refers to.
+// key, and the entries it leaves out are the ones the error is about; and
+// no error quotes the value of a variable the file refers to.
 // The seeds include duplicate keys, case variants and big integers.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
@@ -31,14 +32,22 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(data, fuzzEnv)
-		if err != nil {
-			if c != nil {
-				t.Fatalf("Parse(%q) returned a config with error %v", data, err)
-			}
-			if !bytes.Contains(data, []byte(fuzzSecret)) && strings.Contains(err.Error(), fuzzSecret) {
-				t.Fatalf("Parse(%q) error quotes a variable's value: %v", data, err)
+		if err != nil && !bytes.Contains(data, []byte(fuzzSecret)) && strings.Contains(err.Error(), fuzzSecret) {
+			t.Fatalf("Parse(%q) error quotes a variable's value: %v", data, err)
+		}
+		if c == nil {
+			if err == nil {
+				t.Fatalf("Parse(%q) = nil, nil", data)
 			}
 			return
+		}
+		if (err != nil) != (len(c.Invalid)+len(c.Problems) > 0) {
+			t.Fatalf("Parse(%q) error %v, with %d invalid entries and %d problems", data, err, len(c.Invalid), len(c.Problems))
+		}
+		for name := range c.Invalid {
+			if _, ok := c.Servers[name]; ok {
+				t.Fatalf("Parse(%q): server %q is both valid and invalid", data, name)
+			}
 		}
 		if err := c.Validate(); err != nil {
 			t.Fatalf("Parse(%q) returned a config that Validate refuses: %v", data, err)

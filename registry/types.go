@@ -19,6 +19,22 @@ type Config struct {
 	// MaxMessageSize bounds one message from the client or from an
 	// upstream; a larger one is refused. Zero means [DefaultMessageSize].
 	MaxMessageSize Size `json:"maxMessageSize,omitempty"`
+
+	// Path is the file the configuration was loaded from, absolute; empty
+	// if it was not loaded from a file. Not read from JSON.
+	Path string `json:"-"`
+	// Invalid are the entries of "mcpServers" that cannot be used, by name,
+	// each with every problem it has; they are not in Servers, and mcpmux
+	// serves the others. Not read from JSON.
+	Invalid map[string]error `json:"-"`
+	// Problems are those of the file's own settings (nameLength,
+	// maxMessageSize), which are left at their defaults. Not read from
+	// JSON.
+	Problems []error `json:"-"`
+
+	// rejected is what could be decoded of the Invalid entries, whose
+	// secrets are secrets all the same.
+	rejected []*Server
 }
 
 // Server is one upstream MCP server: Claude Desktop's fields (command, args,

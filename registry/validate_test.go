@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -138,5 +140,34 @@ func TestValidate(t *testing.T) {
 				t.Errorf("Validate() = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// One bad entry leaves the others usable: the bad one is in Invalid, with
+// every problem it has, and its secrets are still known as secrets.
+func TestParseKeepsGoodEntries(t *testing.T) {
+	data := `{"mcpServers": {
+	  "a": {"command": "a"},
+	  "b": {"url": "https://example.com/mcp"},
+	  "broken": {"command": "x", "timeout": "soon", "env": {"API_TOKEN": "secret-value-123", "GH": "${UNSET_VAR_FOR_TEST}"}},
+	  "c": {"command": "c", "disabled": true}
+	}, "nameLength": 7}`
+	c, err := Parse([]byte(data), env(nil))
+	if err == nil || c == nil {
+		t.Fatalf("Parse = %v, %v; want the configuration and an error", c, err)
+	}
+	if got := slices.Sorted(maps.Keys(c.Servers)); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Errorf("Servers = %q, want a, b, c", got)
+	}
+	want := `server "broken": field "timeout": time: invalid duration "soon" (want a duration string like "30s" or "1m30s")` + "\n" +
+		`server "broken": field "env.GH": variable ${UNSET_VAR_FOR_TEST} is not set`
+	if len(c.Invalid) != 1 || c.Invalid["broken"] == nil || c.Invalid["broken"].Error() != want {
+		t.Errorf("Invalid = %v, want broken:\n%s", c.Invalid, want)
+	}
+	if len(c.Problems) != 1 || c.NameLength != 0 {
+		t.Errorf("Problems = %v, NameLength = %d; want the nameLength problem, and the default", c.Problems, c.NameLength)
+	}
+	if !slices.Contains(c.SecretValues(), "secret-value-123") {
+		t.Errorf("SecretValues() = %q, want the broken entry's token too", c.SecretValues())
 	}
 }

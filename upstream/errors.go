@@ -2,6 +2,8 @@ package upstream
 
 import (
 	"errors"
+
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
 var (
@@ -50,3 +52,19 @@ func (e *exitError) Error() string {
 }
 
 func (e *exitError) Unwrap() error { return e.err }
+
+// RefusedCode is the JSON-RPC error code with which an mcpmux answers
+// initialize when it must not serve as the upstream of the mcpmux that
+// started it: it would serve the same configuration again, or nest too
+// deep. The error's message says why, and the upstream is not retried.
+const RefusedCode = -32050
+
+// refusal returns the reason of an upstream's refusal to serve (see
+// RefusedCode), if err is one.
+func refusal(err error) (string, bool) {
+	var rpc *jsonrpc.Error
+	if errors.As(err, &rpc) && rpc.Code == RefusedCode {
+		return rpc.Message, true
+	}
+	return "", false
+}

@@ -48,12 +48,13 @@ type stopTimeouts struct {
 	afterTerm  time.Duration // wait after SIGTERM before SIGKILL
 }
 
-// startProcess starts the child of srv and hands its process group to
-// groups, if not nil. Its stderr lines are logged; its stdout is the
-// connection's to read.
-func startProcess(srv *registry.Server, logger *slog.Logger, groups Groups) (*process, error) {
+// startProcess starts the child of srv, with o.Env over its environment,
+// and hands its process group to o.Groups, if set. Its stderr lines are
+// logged; its stdout is the connection's to read.
+func startProcess(srv *registry.Server, o *Options) (*process, error) {
+	logger, groups := o.logger(), o.Groups
 	cmd := exec.Command(srv.Command, srv.Args...)
-	cmd.Env = mergeEnv(os.Environ(), srv.Env)
+	cmd.Env = append(mergeEnv(os.Environ(), srv.Env), o.Env...) // the last of a name wins
 	cmd.Dir = srv.Cwd
 	cmd.SysProcAttr = sysProcAttr()
 

@@ -156,6 +156,18 @@ func (s *Supervisor) giveUp(err error, attempt int) {
 	s.logger.Error("upstream failed too often; giving up", "err", err, "attempts", attempt)
 }
 
+// refused enters StateStopped for good: the upstream, an mcpmux itself,
+// refused to serve, and would refuse again.
+func (s *Supervisor) refused(reason string) {
+	s.setState(func(st *Status) {
+		st.State = StateStopped
+		st.Attempt = 1 // failed, for good: nobody waits for it
+		st.LastError = reason
+		st.NextRetry = time.Time{}
+	})
+	s.logger.Error("upstream refused to serve; not retrying", "err", reason)
+}
+
 // stopped enters StateStopped when Run returns.
 func (s *Supervisor) stopped() {
 	s.setState(func(st *Status) { st.State = StateStopped; st.NextRetry = time.Time{} })

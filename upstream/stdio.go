@@ -41,7 +41,7 @@ var (
 // dialStdio starts the child of srv and connects to its pipes. The child
 // belongs to the conn until close returns.
 func dialStdio(srv *registry.Server, o *Options, notify func(string, json.RawMessage)) (*conn, error) {
-	proc, err := startProcess(srv, o.logger(), o.Groups)
+	proc, err := startProcess(srv, o)
 	if err != nil {
 		return nil, err
 	}

@@ -74,6 +74,9 @@ type Options struct {
 	// DefaultMaxIncoming.
 	MaxIncoming int
 
+	// Env is set in every child's environment, over mcpmux's own and the
+	// server's "env", as NAME=value entries.
+	Env []string
 	// Groups, if set, is told of the process group of every child as it
 	// starts, and once it is gone, so that the children of a killed mcpmux
 	// can be ended (see internal/keeper). Nil tells nobody.
@@ -213,6 +216,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	for {
 		readyAt, err := s.serve(ctx, restart)
 		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if reason, ok := refusal(err); ok {
+			s.refused(reason)
+			<-ctx.Done()
 			return ctx.Err()
 		}
 		if !readyAt.IsZero() && time.Since(readyAt) >= s.opts.stableAfter() {

@@ -132,10 +132,7 @@ func TestServeLazy(t *testing.T) {
 }
 
 // upstreamStatus reads the status of server from mcpmux://status.
-func upstreamStatus(m *muxClient, server string) (st struct {
-	State string
-	PID   int
-}) {
+func upstreamStatus(m *muxClient, server string) (st muxStatus) {
 	m.tb.Helper()
 	res := m.request(5*time.Second, "resources/read", map[string]any{"uri": "mcpmux://status"})
 	var r struct{ Contents []struct{ Text string } }
@@ -144,8 +141,8 @@ func upstreamStatus(m *muxClient, server string) (st struct {
 	}
 	var status struct {
 		Upstreams []struct {
-			Server, State string
-			PID           int
+			Server, State, LastError string
+			PID                      int
 		}
 	}
 	if err := json.Unmarshal([]byte(r.Contents[0].Text), &status); err != nil {
@@ -153,12 +150,18 @@ func upstreamStatus(m *muxClient, server string) (st struct {
 	}
 	for _, u := range status.Upstreams {
 		if u.Server == server {
-			st.State, st.PID = u.State, u.PID
-			return st
+			return muxStatus{u.State, u.PID, u.LastError}
 		}
 	}
 	m.tb.Fatalf("mcpmux://status has no %q: %s", server, r.Contents[0].Text)
 	return st
+}
+
+// muxStatus is what mcpmux://status says of one upstream.
+type muxStatus struct {
+	State     string
+	PID       int
+	LastError string
 }
 
 // waitFor polls cond until it holds, failing the test after timeout.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 
 	"github.com/mcpmux/mcpmux/internal/mux"
 	"github.com/mcpmux/mcpmux/registry"
@@ -44,6 +46,11 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return fmt.Errorf("--max-message-size: %w", err)
 		}
 	}
+	above := readAncestry()
+	if reason := above.refusal(cfg); reason != "" {
+		return refuse(ctx, stdin, stdout, reason, logger)
+	}
+	reportConfig(cfg, logger)
 	k, stopKeeper := startKeeper(ctx, stderr, logger)
 	defer stopKeeper()
 	var rec *store.Recorder
@@ -51,7 +58,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if !*noRegistry {
 		rec, cached = openRecorder(ctx, dir, cfg.Enabled(), logger)
 	}
-	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Recorder: rec, Cached: cached, PageSize: *pageSize, Groups: groups(k)})
+	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Recorder: rec, Cached: cached, PageSize: *pageSize, Groups: groups(k), Env: above.childEnv(cfg)})
 	logger.Info("mcpmux serving", "version", version(), "upstreams", len(m.Upstreams()), "cached", len(cached))
 	err = m.Run(ctx, stdin, stdout)
 	logger.Info("mcpmux stopped")
@@ -82,5 +89,23 @@ func loadConfig(c commonFlags) (*registry.Config, error) {
 			return nil, fmt.Errorf("finding the default config: %w", err)
 		}
 	}
-	return registry.Load(path)
+	cfg, err := registry.Load(path)
+	if cfg != nil {
+		// Bad entries and settings are the commands' to report (see
+		// registry.Config.Invalid): only a file mcpmux cannot read at all
+		// stops them.
+		return cfg, nil
+	}
+	return nil, err
+}
+
+// reportConfig logs, once, each entry of cfg that cannot be used and each
+// setting left at its default because it is wrong.
+func reportConfig(cfg *registry.Config, logger *slog.Logger) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Invalid)) {
+		logger.Warn("server disabled: its configuration is invalid", "upstream", name, "err", cfg.Invalid[name])
+	}
+	for _, err := range cfg.Problems {
+		logger.Warn("configuration setting ignored; using the default", "err", err)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/mcpmux/mcpmux/internal/mux"
@@ -37,15 +38,26 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	servers := slices.SortedFunc(maps.Values(cfg.Servers), func(a, b *registry.Server) int {
-		return cmp.Compare(a.Name, b.Name)
-	})
+	// An entry this process cannot use (a variable of the host's that is
+	// not set here, say) is shown as a running serve sees it, or else as
+	// invalid: status never needs a secret to run.
+	servers := slices.Collect(maps.Values(cfg.Servers))
+	for name := range cfg.Invalid {
+		servers = append(servers, &registry.Server{Name: name})
+	}
+	slices.SortFunc(servers, func(a, b *registry.Server) int { return cmp.Compare(a.Name, b.Name) })
 	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
 	now := time.Now()
 	sums, err := openStore(path, logger).Summarize(ctx, servers, now)
 	if err != nil {
 		logger.Warn("reading the registry; showing what could be read", "dir", path, "err", err)
+	}
+	for i, s := range sums {
+		if bad := cfg.Invalid[s.Server]; bad != nil && !s.Live {
+			sums[i].State = &store.ServerState{Server: s.Server, State: store.StateInvalid, Since: now, LastError: bad.Error()}
+			sums[i].Tools, sums[i].Fetched = 0, time.Time{}
+		}
 	}
 	m := mux.Masker(cfg) // the store holds masked text; an older one may not
 	for i := range sums {
@@ -109,6 +121,13 @@ func statusRow(s store.Summary, now time.Time) []string {
 	case s.Disabled:
 		state = "disabled"
 	}
+	errWidth := 60
+	if s.State != nil && s.State.State == store.StateInvalid {
+		if !s.Live {
+			seen, since = "config", "-" // as this process reads the file
+		}
+		lastErr, errWidth = configProblems(s.Server, lastErr), 120
+	}
 	tools, prompts, resources := "-", "-", "-"
 	if !s.Fetched.IsZero() {
 		tools, prompts, resources = fmt.Sprint(s.Tools), fmt.Sprint(s.Prompts), fmt.Sprint(s.Resources+s.Templates)
@@ -122,7 +141,19 @@ func statusRow(s store.Summary, now time.Time) []string {
 		p95 = s.Calls.Latency.Quantile(0.95).Round(time.Millisecond).String()
 	}
 	return []string{s.Server, state, seen, since, fmt.Sprint(s.RestartsLastDay), tools, prompts, resources,
-		fmt.Sprint(s.Calls.Calls), errs, p95, firstLine(lastErr, 60)}
+		fmt.Sprint(s.Calls.Calls), errs, p95, firstLine(lastErr, errWidth)}
+}
+
+// configProblems shortens the problems of an invalid entry for the table:
+// without the server's name, which the row has, the first in full and the
+// others counted.
+func configProblems(server, problems string) string {
+	lines := strings.Split(strings.TrimSpace(problems), "\n")
+	first := strings.TrimPrefix(lines[0], fmt.Sprintf("server %q: ", server))
+	if len(lines) > 1 {
+		first += fmt.Sprintf(" (and %d more; see status --json)", len(lines)-1)
+	}
+	return first
 }
 
 // roundAge rounds an age for display: to a tenth of a second below a

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -32,7 +34,7 @@ func runTools(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	k, stopKeeper := startKeeper(ctx, stderr, logger)
 	defer stopKeeper()
-	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Headless: true, Groups: groups(k)})
+	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Headless: true, Groups: groups(k), Env: readAncestry().childEnv(cfg)})
 	srv, sups := m.Proxy(), m.Upstreams()
 	stop := m.Start(ctx)
 	waitCtx := ctx
@@ -59,6 +61,13 @@ func runTools(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintf(stderr, "mcpmux: upstream %q is unavailable (%s): %s\n", st.Server, st.State, why)
 		}
 	}
+	for _, name := range slices.Sorted(maps.Keys(cfg.Invalid)) {
+		failed = append(failed, strconv.Quote(name))
+		fmt.Fprintf(stderr, "mcpmux: upstream %q is unavailable (invalid): %s\n", name, strings.ReplaceAll(cfg.Invalid[name].Error(), "\n", "; "))
+	}
+	for _, err := range cfg.Problems {
+		fmt.Fprintf(stderr, "mcpmux: configuration setting ignored; using the default: %s\n", err)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -67,7 +76,7 @@ func runTools(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		err = printTools(stdout, srv.Tools())
 	}
 	if err == nil && len(failed) > 0 {
-		err = fmt.Errorf("%d of %d upstreams unavailable: %s", len(failed), len(statuses), strings.Join(failed, ", "))
+		err = fmt.Errorf("%d of %d upstreams unavailable: %s", len(failed), len(statuses)+len(cfg.Invalid), strings.Join(failed, ", "))
 	}
 	return err
 }

@@ -14,6 +14,8 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -55,6 +57,9 @@ type Options struct {
 	// Proxy, if set, adjusts the proxy's options before it is made: tests
 	// shorten the list-changed delay or give a clock. Nil changes nothing.
 	Proxy func(*proxy.Options)
+	// Env is set in every upstream child's environment, as NAME=value
+	// entries (mcpmux marks its children; see cmd/mcpmux).
+	Env []string
 	// Groups, if set, is told of the process group of every upstream
 	// child, so that they are ended should mcpmux die (see
 	// internal/keeper). Nil tells nobody.
@@ -71,6 +76,9 @@ type Mux struct {
 	srv    *proxy.Server
 	sups   []*upstream.Supervisor
 	masker *redact.Masker
+	// invalid are the configuration's entries that cannot be used (see
+	// registry.Config.Invalid).
+	invalid map[string]error
 }
 
 // New builds mcpmux for cfg. Nothing starts until Run or Start.
@@ -81,7 +89,7 @@ func New(cfg *registry.Config, opts Options) *Mux {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	m := &Mux{opts: opts, logger: opts.Logger, masker: Masker(cfg)}
+	m := &Mux{opts: opts, logger: opts.Logger, masker: Masker(cfg), invalid: cfg.Invalid}
 	m.srv = proxy.New(m.proxyOptions(cfg))
 	for _, s := range cfg.Enabled() {
 		sup := upstream.New(s, m.upstreamOptions(cfg, s))
@@ -90,6 +98,11 @@ func New(cfg *registry.Config, opts Options) *Mux {
 			rec.SetState(serverState(sup.Status(), m.masker)) // a lazy one starts idle, unannounced
 		}
 		m.sups = append(m.sups, sup)
+	}
+	if rec := opts.Recorder; rec != nil {
+		for _, name := range slices.Sorted(maps.Keys(cfg.Invalid)) {
+			rec.SetState(store.ServerState{Server: name, State: store.StateInvalid, Since: time.Now(), LastError: m.masker.String(cfg.Invalid[name].Error())})
+		}
 	}
 	m.srv.SetCached(opts.Cached) // one merge for all, before any client asks
 	return m
@@ -132,6 +145,7 @@ func (m *Mux) upstreamOptions(cfg *registry.Config, s *registry.Server) upstream
 		OnState:        srv.UpstreamState,
 		MaxMessageSize: int(cfg.MessageSize()),
 		Groups:         m.opts.Groups,
+		Env:            m.opts.Env,
 	}
 	if !m.opts.Headless {
 		o.AwaitClientCapabilities = srv.ClientCapabilities
@@ -237,13 +251,22 @@ func (m *Mux) runRecorder(ctx context.Context) (stop func()) {
 }
 
 // Status renders the live state of every upstream, as mcpmux://status
-// shows it.
+// shows it, and the entries of the configuration that cannot be used, in
+// state "invalid" with their problems as lastError.
 func (m *Mux) Status() json.RawMessage {
+	type invalidEntry struct {
+		Server    string `json:"server"`
+		State     string `json:"state"`
+		LastError string `json:"lastError"`
+	}
 	out := struct {
-		Upstreams []upstream.Status `json:"upstreams"`
-	}{Upstreams: make([]upstream.Status, 0, len(m.sups))}
+		Upstreams []any `json:"upstreams"`
+	}{Upstreams: make([]any, 0, len(m.sups)+len(m.invalid))}
 	for _, s := range m.sups {
 		out.Upstreams = append(out.Upstreams, s.Status())
+	}
+	for _, name := range slices.Sorted(maps.Keys(m.invalid)) {
+		out.Upstreams = append(out.Upstreams, invalidEntry{name, store.StateInvalid, m.masker.String(m.invalid[name].Error())})
 	}
 	b, _ := json.MarshalIndent(out, "", "  ")
 	return b
@@ -263,19 +286,13 @@ func serverState(st upstream.Status, m *redact.Masker) store.ServerState {
 	}
 }
 
-// Masker masks the secrets of every server in cfg, disabled ones too (see
-// registry.Server.SecretValues), wherever mcpmux writes: its log, the
-// errors the client gets, mcpmux://status, the registry, and the output of
-// the commands. Nil for a nil cfg.
+// Masker masks the secrets of every server in cfg, disabled and invalid
+// ones too (see registry.Config.SecretValues), wherever mcpmux writes: its
+// log, the errors the client gets, mcpmux://status, the registry, and the
+// output of the commands. Nil for a nil cfg.
 func Masker(cfg *registry.Config) *redact.Masker {
 	if cfg == nil {
 		return nil
 	}
-	var secrets []string
-	for _, s := range cfg.Servers {
-		if s != nil {
-			secrets = append(secrets, s.SecretValues()...)
-		}
-	}
-	return redact.New(secrets)
+	return redact.New(cfg.SecretValues())
 }

@@ -16,6 +16,9 @@ const (
 	StateBackoff  = "backoff"
 	StateIdle     = "idle"
 	StateStopped  = "stopped"
+	// StateInvalid: the server's entry in the configuration cannot be
+	// used; LastError says why. It has no supervisor.
+	StateInvalid = "invalid"
 )
 
 // ServerState is the state of one upstream server as a serving mcpmux saw
@@ -24,7 +27,7 @@ type ServerState struct {
 	// Server is the name of the upstream server.
 	Server string `json:"server"`
 	// State is the supervisor's state by name: StateStarting, StateReady,
-	// StateBackoff, StateIdle or StateStopped.
+	// StateBackoff, StateIdle or StateStopped; or StateInvalid.
 	State string `json:"state"`
 	// Since is when State was entered.
 	Since time.Time `json:"since"`
