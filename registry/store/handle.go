@@ -14,6 +14,10 @@ import (
 	"github.com/mcpmux/mcpmux/registry"
 )
 
+// errBusy is returned (wrapped) by a use of the store that could not wait
+// for this process's other use of it to end.
+var errBusy = fmt.Errorf("%w: this process is still using it", ErrLocked)
+
 // HandleOptions configures a [Handle]. The zero value means defaults.
 type HandleOptions struct {
 	// Logger receives the handle's warnings, and the store's messages.
@@ -117,7 +121,7 @@ func (h *Handle) do(ctx context.Context, j *job, wait bool) (*result, error) {
 	select {
 	case h.turn <- struct{}{}:
 	case <-turn.Done():
-		return nil, fmt.Errorf("%w: waiting for this process's other use of it: %w", ErrLocked, context.Cause(turn))
+		return nil, fmt.Errorf("%w: %w", errBusy, context.Cause(turn))
 	}
 	j.Dir = Dir(h.dataDir)
 	j.LockWait, j.HistoryTTL, j.MaxHistory = h.opts.LockWait, h.opts.Store.HistoryTTL, h.opts.Store.MaxHistory

@@ -111,9 +111,15 @@ func NewRecorder(dataDir string, opts RecorderOptions) *Recorder {
 // store at most LockWait, and for a child process that does not answer
 // by then only a second more: serve does not wait for its cache.
 func (r *Recorder) LoadCatalogues(ctx context.Context, servers []*registry.Server) (map[string]*registry.Catalogue, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.opts.LockWait+time.Second)
+	wait, cancel := context.WithTimeout(ctx, r.opts.LockWait+time.Second)
 	defer cancel()
-	cached, err := r.store.LoadCatalogues(ctx, servers)
+	cached, err := r.store.LoadCatalogues(wait, servers)
+	if wait.Err() != nil && ctx.Err() == nil {
+		// Not the store's failure: a slow machine. The read goes on, and
+		// repairs a damaged store all the same.
+		r.logger.Info("cached catalogues not read in time; starting without them", "waited", r.opts.LockWait+time.Second)
+		return cached, err
+	}
 	r.report("reading cached catalogues; starting without them", err)
 	return cached, err
 }

@@ -146,6 +146,12 @@ func (r *Recorder) logFlush(err error) {
 func (r *Recorder) report(msg string, err error) {
 	r.failMu.Lock()
 	defer r.failMu.Unlock()
+	if errors.Is(err, errBusy) {
+		// The last use has not ended yet (a slow machine, or a child that
+		// hangs and will be killed): this one is only put off.
+		r.logger.Debug(msg, "dir", r.dataDir, "err", err)
+		return
+	}
 	switch {
 	case err != nil && !r.failing:
 		r.logger.Warn(msg, "dir", r.dataDir, "err", err)
