@@ -21,9 +21,8 @@ func (sess *session) readLoop(ctx context.Context, in io.Reader, calls *callGrou
 		r := jsonrpc.NewReader(in, sess.srv.opts.MaxMessageSize)
 		for {
 			line, err := r.Next()
-			var tooLarge *jsonrpc.TooLargeError
-			switch {
-			case errors.As(err, &tooLarge):
+			switch tooLarge := jsonrpc.AsTooLarge(err); {
+			case tooLarge != nil:
 				sess.tooLarge(tooLarge)
 				continue
 			case err != nil:
@@ -72,6 +71,7 @@ func (sess *session) dispatch(ctx context.Context, line []byte, calls *callGroup
 			return
 		}
 		huge := len(line) >= hugeMessage
+		m, p := m, p // the goroutine's own, so that the fast path's stay on the stack
 		if !calls.Go(func() {
 			defer sess.endCall(c)
 			sess.request(ctx, c, &m, &p, line)
@@ -132,7 +132,7 @@ func (sess *session) endCall(c *call) {
 		delete(sess.inflight, string(c.id))
 	}
 	sess.mu.Unlock()
-	c.cancel()
+	c.end()
 }
 
 // cancelAll cancels every request in flight: the session is ending.
@@ -144,7 +144,7 @@ func (sess *session) cancelAll() {
 	}
 	sess.mu.Unlock()
 	for _, c := range calls {
-		c.cancel()
+		c.end()
 	}
 }
 
@@ -155,7 +155,7 @@ func (sess *session) cancel(id json.RawMessage) {
 	sess.mu.Unlock()
 	if c != nil {
 		c.cancelled.Store(true)
-		c.cancel()
+		c.end()
 	}
 }
 

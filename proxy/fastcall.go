@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
+	"github.com/mcpmux/mcpmux/upstream"
 )
 
 // starter is what an [Upstream] may also do: send a request without
@@ -15,7 +16,7 @@ import (
 // the upstream; ok is false, with nothing sent, when the request would
 // have to wait. [upstream.Supervisor] implements it over stdio.
 type starter interface {
-	Start(method string, params json.RawMessage, done func(json.RawMessage, error)) (cancel func(reason error), ok bool)
+	Start(method string, params json.RawMessage, r upstream.Receiver) (cancel func(reason error), ok bool)
 }
 
 // serveFast serves a request on the goroutine that read it, when nothing
@@ -61,7 +62,7 @@ func (sess *session) serveFast(m *jsonrpc.Message, p *params, size int) bool {
 		return false
 	}
 	fc := &fastCall{sess: sess, e: e, method: m.Method, timeout: r.cfg.RequestTimeout()}
-	fc.c = call{id: m.ID, cancel: fc.clientCancel}
+	fc.c = call{id: m.ID, fast: fc}
 	if !sess.track(&fc.c) {
 		sess.calls.done()
 		return false // the request goroutine answers that the id is in use
@@ -77,7 +78,7 @@ func (sess *session) serveFast(m *jsonrpc.Message, p *params, size int) bool {
 	fc.timer = time.AfterFunc(fc.timeout, fc.expire)
 	fc.mu.Unlock()
 	fc.start = time.Now()
-	cancel, ok := up.Start(m.Method, jsonrpc.Replace(p.raw, name, jsonrpc.Quote(e.original)), fc.finish)
+	cancel, ok := up.Start(m.Method, jsonrpc.ReplaceString(p.raw, name, e.original), fc)
 	if !ok {
 		fc.timer.Stop()
 		if fc.token != "" {
@@ -119,6 +120,9 @@ type fastCall struct {
 // clientCancel cancels the request, as the client asked (see
 // session.cancel), or as endCall does once it is answered.
 func (fc *fastCall) clientCancel() { fc.abort(errCancelled) }
+
+// Receive answers the client (see finish).
+func (fc *fastCall) Receive(res json.RawMessage, err error) { fc.finish(res, err) }
 
 var errCancelled = errors.New("cancelled by the client")
 

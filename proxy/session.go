@@ -49,10 +49,11 @@ type session struct {
 
 // call is one client request being served.
 type call struct {
-	id        json.RawMessage // as the client wrote it
-	cancel    context.CancelFunc
-	cancelled atomic.Bool // by the client: no response is sent
-	huge      bool        // its response was a huge message (see hugeMessage)
+	id        json.RawMessage    // as the client wrote it
+	cancel    context.CancelFunc // ends it; nil for a fast call
+	fast      *fastCall          // the request, if serveFast sent it
+	cancelled atomic.Bool        // by the client: no response is sent
+	huge      bool               // its response was a huge message (see hugeMessage)
 }
 
 var sessionIDs atomic.Int64
@@ -194,4 +195,14 @@ func (s *Server) setSession(sess *session) {
 	if sess != nil {
 		s.servedOnce.Do(func() { close(s.served) })
 	}
+}
+
+// end cancels the request: its context ends, or a fast call is aborted.
+// Calling it again does nothing.
+func (c *call) end() {
+	if c.fast != nil {
+		c.fast.clientCancel()
+		return
+	}
+	c.cancel()
 }

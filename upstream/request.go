@@ -41,6 +41,9 @@ func (s *Supervisor) request(ctx context.Context, method string, params json.Raw
 // explain names the server in an error of Request, unless the error is the
 // upstream's own answer, comes from ctx, or names the server already.
 func (s *Supervisor) explain(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
 	var rpcErr *jsonrpc.Error
 	switch {
 	case err == nil || fromContext(ctx, err) || errors.As(err, &rpcErr) || errors.Is(err, ErrUnavailable):

@@ -3,87 +3,103 @@ package upstream
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
+// Receiver receives the outcome of a request sent with [Supervisor.Start]:
+// the raw result, or the error, once.
+type Receiver interface {
+	Receive(result json.RawMessage, err error)
+}
+
 // Start sends one request to the upstream, as Request does, but without
-// waiting for its answer: done receives the raw result or the error, once,
+// waiting for its answer: r receives the raw result or the error, once,
 // on the goroutine that reads the upstream's answers (or, if the request
 // fails before it is sent, on another), so it must not block for long.
-// cancel stops waiting, tells the upstream the request is cancelled and
-// calls done with reason, unless done has been called already.
+// cancel stops waiting, tells the upstream the request is cancelled, and
+// gives r reason as the error, unless r has had its answer already.
 //
 // Start reports false, having sent nothing, when the request would have to
 // wait: the upstream is not connected, its transport is not stdio, or its
 // stdin is busy with another message. Use Request then. A caller that
 // sends its requests with Start spares each a goroutine and two hand-offs
 // between goroutines.
-func (s *Supervisor) Start(method string, params json.RawMessage, done func(json.RawMessage, error)) (cancel func(reason error), ok bool) {
+func (s *Supervisor) Start(method string, params json.RawMessage, r Receiver) (cancel func(reason error), ok bool) {
 	s.mu.Lock()
 	st, c := s.status.State, s.conn
 	s.mu.Unlock()
 	if st != StateReady || c == nil || c.dead() {
 		return nil, false
 	}
-	finish := s.using()
-	cancel, ok = c.startRequest(method, params, func(res json.RawMessage, err error) {
-		finish()
-		var cancelled cancelledError
-		if errors.As(err, &cancelled) {
-			done(nil, cancelled.reason)
-			return
-		}
-		done(res, s.explain(context.Background(), err))
-	})
-	if !ok {
-		finish()
-	}
-	return cancel, ok
-}
-
-// cancelledError carries the reason a request sent with start was
-// cancelled by its caller, which gets it back as it gave it.
-type cancelledError struct{ reason error }
-
-func (e cancelledError) Error() string { return e.reason.Error() }
-
-// startRequest sends one request without waiting for its answer (see
-// Supervisor.Start); only over stdio.
-func (c *conn) startRequest(method string, params json.RawMessage, done func(json.RawMessage, error)) (cancel func(error), ok bool) {
 	tr, ok := c.tr.(*stdioTransport)
 	if !ok {
 		return nil, false
 	}
-	id := "mx-" + strconv.FormatInt(c.nextID.Add(1), 10)
-	answered := func(resp *jsonrpc.Message, err error) {
-		switch {
-		case err != nil:
-			// The request failed before its answer came: the connection is
-			// dead, or its write failed; failed may wait for the death's
-			// explanation, so not on the caller's goroutine.
-			go func() { done(nil, c.failed(context.Background(), err)) }()
-		case resp.Error != nil:
-			done(nil, resp.Error)
-		case resp.Result == nil:
-			done(nil, fmt.Errorf("upstream answered %s with neither result nor error", method))
-		default:
-			done(resp.Result, nil)
-		}
-	}
 	if len(params) == 0 {
 		params = nil
 	}
-	if !tr.startTrip(newWireRequest(id, method, params), answered) {
+	a := &asyncRequest{s: s, c: c, tr: tr, r: r}
+	a.req.id = "mx-" + strconv.FormatInt(c.nextID.Add(1), 10)
+	a.req.method = method
+	a.req.line = wireLine(a.req.id, method, params)
+	s.inflight.Add(1)
+	s.touch()
+	if !tr.startTrip(&a.req, a) {
+		s.inflight.Add(-1)
 		return nil, false
 	}
-	return func(reason error) {
-		if tr.forget(id) {
-			c.cancel(id, method, reason)
-			done(nil, cancelledError{reason})
-		}
-	}, true
+	return a.cancel, true
+}
+
+// asyncRequest is one request sent with Start.
+type asyncRequest struct {
+	s   *Supervisor
+	c   *conn
+	tr  *stdioTransport
+	r   Receiver
+	req wireRequest
+}
+
+// answered receives the upstream's response, or the transport's error.
+func (a *asyncRequest) answered(resp *jsonrpc.Message, err error) {
+	switch {
+	case err != nil:
+		// The request failed before its answer came: the connection is
+		// dead, or its write failed; failed may wait for the death's
+		// explanation, so not on the caller's goroutine.
+		go func() { a.finish(nil, a.c.failed(context.Background(), err)) }()
+	case resp.Error != nil:
+		a.finish(nil, resp.Error)
+	case resp.Result == nil:
+		a.finish(nil, fmt.Errorf("upstream answered %s with neither result nor error", a.req.method))
+	default:
+		a.finish(resp.Result, nil)
+	}
+}
+
+// writeFailed fails the request whose write failed, unless it has been
+// answered.
+func (a *asyncRequest) writeFailed(err error) {
+	if a.tr.forget(a.req.id) {
+		a.answered(nil, err)
+	}
+}
+
+// cancel ends the request for reason, unless it has been answered.
+func (a *asyncRequest) cancel(reason error) {
+	if a.tr.forget(a.req.id) {
+		a.c.cancel(a.req.id, a.req.method, reason)
+		a.s.touch()
+		a.s.inflight.Add(-1)
+		a.r.Receive(nil, reason)
+	}
+}
+
+func (a *asyncRequest) finish(res json.RawMessage, err error) {
+	a.s.touch()
+	a.s.inflight.Add(-1)
+	a.r.Receive(res, a.s.explain(context.Background(), err))
 }

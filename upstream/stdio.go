@@ -104,9 +104,8 @@ func (c *conn) readStdout(stdout io.ReadCloser, l *stdioPeer, maxSize int) {
 	r := jsonrpc.NewReader(stdout, maxSize)
 	for {
 		line, err := r.Next()
-		var tooLarge *jsonrpc.TooLargeError
-		switch {
-		case errors.As(err, &tooLarge):
+		switch tooLarge := jsonrpc.AsTooLarge(err); {
+		case tooLarge != nil:
 			c.dropTooLarge(tooLarge, l)
 		case err != nil:
 			return
@@ -148,8 +147,12 @@ type lockedWriter struct {
 	mu sync.Mutex
 	w  io.WriteCloser
 
-	rawOnce sync.Once
-	raw     syscall.RawConn // w's, if it is a file the runtime polls; nil otherwise
+	rawOnce  sync.Once
+	raw      syscall.RawConn // w's, if it is a file the runtime polls; nil otherwise
+	rawWrite func(fd uintptr) bool
+	p        []byte // what rawWrite writes, and what it did; mu is held
+	n        int
+	err      error
 }
 
 func (l *lockedWriter) Write(p []byte) (int, error) {
@@ -163,9 +166,9 @@ func (l *lockedWriter) Close() error { return l.w.Close() }
 // tryWrite writes p whole unless another message is being written, in
 // which case it reports false and writes nothing. It does not block the
 // caller: what the pipe does not take at once is written on a goroutine,
-// which holds the writer until it is done. failed is called, once, if
-// the write fails.
-func (l *lockedWriter) tryWrite(p []byte, failed func(error)) bool {
+// which holds the writer until it is done; f, if the write fails, is told
+// why, once.
+func (l *lockedWriter) tryWrite(p []byte, f writeFailer) bool {
 	if !l.mu.TryLock() {
 		return false
 	}
@@ -175,17 +178,20 @@ func (l *lockedWriter) tryWrite(p []byte, failed func(error)) bool {
 		l.mu.Unlock()
 	case err != nil && !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EINTR):
 		l.mu.Unlock()
-		failed(err)
+		f.writeFailed(err)
 	default:
 		go func() {
 			defer l.mu.Unlock()
 			if _, err := l.w.Write(p[n:]); err != nil {
-				failed(err)
+				f.writeFailed(err)
 			}
 		}()
 	}
 	return true
 }
+
+// writeFailer is told that a write of tryWrite's failed.
+type writeFailer interface{ writeFailed(error) }
 
 // writeNow writes what of p the pipe takes without waiting; with a writer
 // that cannot tell, it writes p whole. l.mu is held.
@@ -194,21 +200,20 @@ func (l *lockedWriter) writeNow(p []byte) (int, error) {
 		if sc, ok := l.w.(syscall.Conn); ok {
 			if raw, err := sc.SyscallConn(); err == nil {
 				l.raw = raw
+				l.rawWrite = func(fd uintptr) bool {
+					l.n, l.err = syscall.Write(int(fd), l.p)
+					return true // never wait for the pipe: tryWrite finishes on a goroutine
+				}
 			}
 		}
 	})
 	if l.raw == nil {
 		return l.w.Write(p)
 	}
-	var n int
-	var werr error
-	err := l.raw.Write(func(fd uintptr) bool {
-		n, werr = syscall.Write(int(fd), p)
-		return true // never wait for the pipe: the caller falls back on a goroutine
-	})
-	if n < 0 {
-		n = 0
-	}
+	l.p = p
+	err := l.raw.Write(l.rawWrite)
+	n, werr := max(l.n, 0), l.err
+	l.p, l.n, l.err = nil, 0, nil
 	if err != nil {
 		return n, err
 	}

@@ -70,23 +70,27 @@ func (t *stdioTransport) close() error {
 // reports false and sends nothing. A write that the pipe cannot take whole
 // at once is finished on a goroutine of its own, which keeps stdin until
 // it is done; one that fails fails the request.
-func (t *stdioTransport) startTrip(req *wireRequest, done func(*jsonrpc.Message, error)) bool {
+func (t *stdioTransport) startTrip(req *wireRequest, done tripAnswerer) bool {
 	select {
 	case <-t.done:
-		done(nil, errTransportClosed)
+		done.answered(nil, errTransportClosed)
 		return true
 	default:
 	}
 	t.waiters.addFunc(req.id, done)
-	started := t.stdin.tryWrite(req.line, func(err error) {
-		if wt, ok := t.waiters.take(req.id); ok {
-			wt.done(nil, err)
-		}
-	})
+	started := t.stdin.tryWrite(req.line, done)
 	if !started {
 		t.waiters.take(req.id)
 	}
 	return started
+}
+
+// tripAnswerer is told the outcome of a request of startTrip's: its
+// response, or why there is none; or that its write failed, when it takes
+// the request back from the waiters (see forget) and fails it.
+type tripAnswerer interface {
+	answerer
+	writeFailer
 }
 
 // forget stops waiting for the response to request id, and reports

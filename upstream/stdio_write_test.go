@@ -19,7 +19,7 @@ func TestTryWriteNeverBlocks(t *testing.T) {
 	defer r.Close()
 	l := &lockedWriter{w: w}
 	big := append(bytes.Repeat([]byte("x"), 1<<20), '\n')
-	failed := func(err error) { t.Errorf("write failed: %v", err) }
+	failed := failedWrite{t}
 	if !l.tryWrite(big, failed) {
 		t.Fatal("tryWrite of the first message = false, want true")
 	}
@@ -31,7 +31,11 @@ func TestTryWriteNeverBlocks(t *testing.T) {
 		t.Fatalf("read %d bytes (%v), want the first message whole", len(got), err)
 	}
 	l.mu.Lock() // the goroutine that finished the first write has let go
+	free := l.mu.TryLock()
 	l.mu.Unlock()
+	if free {
+		t.Fatal("TryLock of a held writer = true")
+	}
 	if !l.tryWrite([]byte("third\n"), failed) {
 		t.Fatal("tryWrite once the writer is free = false, want true")
 	}
@@ -41,3 +45,7 @@ func TestTryWriteNeverBlocks(t *testing.T) {
 		t.Errorf("then read %q, want %q", rest, "third\n")
 	}
 }
+
+type failedWrite struct{ t *testing.T }
+
+func (f failedWrite) writeFailed(err error) { f.t.Errorf("write failed: %v", err) }

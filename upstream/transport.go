@@ -40,6 +40,11 @@ type wireRequest struct {
 // written as they are, so that a client's arguments reach the upstream
 // byte for byte; nil means none.
 func newWireRequest(id, method string, params []byte) *wireRequest {
+	return &wireRequest{id: id, method: method, line: wireLine(id, method, params)}
+}
+
+// wireLine encodes a request with the string id.
+func wireLine(id, method string, params []byte) []byte {
 	var idBuf [40]byte
-	return &wireRequest{id: id, method: method, line: jsonrpc.AppendRequest(nil, jsonrpc.AppendQuote(idBuf[:0], id), method, params)}
+	return jsonrpc.AppendRequest(nil, jsonrpc.AppendQuote(idBuf[:0], id), method, params)
 }

@@ -20,7 +20,12 @@ type waiters struct {
 // waiter is one request waiting for its response: on ch, or through done.
 type waiter struct {
 	ch   chan *jsonrpc.Message
-	done func(*jsonrpc.Message, error) // called once, with the response or why there is none
+	done answerer // told once, of the response or why there is none
+}
+
+// answerer is told the response to a request, or why there is none.
+type answerer interface {
+	answered(resp *jsonrpc.Message, err error)
 }
 
 // add registers a request under id; remove must be called once it no
@@ -33,7 +38,7 @@ func (w *waiters) add(id string) (answer <-chan *jsonrpc.Message, remove func())
 
 // addFunc registers a request under id whose response goes to done, once.
 // done must not block for long: it runs on the upstream's reader.
-func (w *waiters) addFunc(id string, done func(*jsonrpc.Message, error)) {
+func (w *waiters) addFunc(id string, done answerer) {
 	w.put(id, waiter{done: done})
 }
 
@@ -72,7 +77,7 @@ func (w *waiters) deliver(id json.RawMessage, resp *jsonrpc.Message) {
 	switch {
 	case !ok:
 	case wt.done != nil:
-		wt.done(resp, nil)
+		wt.done.answered(resp, nil)
 	default:
 		select {
 		case wt.ch <- resp:
@@ -94,6 +99,6 @@ func (w *waiters) failFuncs(err error) {
 	}
 	w.mu.Unlock()
 	for _, wt := range failed {
-		wt.done(nil, err)
+		wt.done.answered(nil, err)
 	}
 }

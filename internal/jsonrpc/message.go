@@ -129,7 +129,7 @@ func (m *Message) decodeID(id []byte) *Error {
 
 // decodeCall decodes a request or a notification.
 func (m *Message) decodeCall(line []byte, sp []Span) *Error {
-	method, ok := String(sp[keyMethod].In(line))
+	method, ok := methodName(sp[keyMethod].In(line))
 	switch {
 	case !ok:
 		return m.unusable(invalid("the method must be a string"))
@@ -232,4 +232,35 @@ func Kind(v []byte) string {
 		return "null"
 	}
 	return "a number"
+}
+
+// methods are MCP's method names, so that decoding one costs no
+// allocation: every message has one, and nearly all are among these.
+var methods = func() map[string]string {
+	m := map[string]string{}
+	for _, name := range []string{
+		"initialize", "ping", "tools/list", "tools/call", "prompts/list", "prompts/get",
+		"resources/list", "resources/templates/list", "resources/read", "resources/subscribe",
+		"resources/unsubscribe", "completion/complete", "logging/setLevel", "server/discover",
+		"subscriptions/listen", "sampling/createMessage", "elicitation/create", "roots/list",
+		"notifications/initialized", "notifications/cancelled", "notifications/progress",
+		"notifications/message", "notifications/resources/updated", "notifications/roots/list_changed",
+		"notifications/tools/list_changed", "notifications/prompts/list_changed",
+		"notifications/resources/list_changed", "notifications/elicitation/complete",
+	} {
+		m[name] = name
+	}
+	return m
+}()
+
+// methodName is String for a method: a known one is not copied.
+func methodName(raw []byte) (string, bool) {
+	text, ok := Unquote(raw)
+	if !ok {
+		return "", false
+	}
+	if name, known := methods[string(text)]; known {
+		return name, true
+	}
+	return string(text), true
 }

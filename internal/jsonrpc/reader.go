@@ -38,6 +38,19 @@ func NewReader(r io.Reader, max int) *Reader {
 	return &Reader{br: bufio.NewReaderSize(r, readBufferSize), max: max}
 }
 
+// AsTooLarge returns err as a *TooLargeError, or nil if it is not one. It
+// costs nothing when err is nil, as it is for nearly every message.
+func AsTooLarge(err error) *TooLargeError {
+	if err == nil {
+		return nil
+	}
+	var e *TooLargeError
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}
+
 // TooLargeError reports a message longer than the Reader's limit, which
 // was skipped. It keeps the message's first and last bytes, where its id
 // may be found (see [FindID]).

@@ -147,3 +147,17 @@ func encoderQuote(s string) string {
 	_ = enc.Encode(s)
 	return strings.TrimSuffix(b.String(), "\n")
 }
+
+func TestReplaceString(t *testing.T) {
+	obj := []byte(`{"name":"a__echo","arguments":{"x":1}}`)
+	var sp [1]Span
+	if err := Scan(obj, []string{"name"}, sp[:]); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"echo", "", "é\"\\\n<>", "\u2028"} {
+		got, want := ReplaceString(obj, sp[0], s), Replace(obj, sp[0], Quote(s))
+		if string(got) != string(want) {
+			t.Errorf("ReplaceString(%q) = %s, want %s", s, got, want)
+		}
+	}
+}

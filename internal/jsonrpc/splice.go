@@ -103,3 +103,11 @@ func AppendQuote(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+// ReplaceString is Replace with v the JSON string of s, in one allocation.
+func ReplaceString(obj []byte, sp Span, s string) json.RawMessage {
+	out := make([]byte, 0, len(obj)-(sp.End-sp.Start)+len(s)+2)
+	out = append(out, obj[:sp.Start]...)
+	out = AppendQuote(out, s)
+	return append(out, obj[sp.End:]...)
+}
