@@ -21,6 +21,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/mcpmux/mcpmux/internal/footprint"
 	"github.com/mcpmux/mcpmux/internal/redact"
 	"github.com/mcpmux/mcpmux/proxy"
 	"github.com/mcpmux/mcpmux/registry"
@@ -183,10 +184,31 @@ func (m *Mux) Upstreams() []*upstream.Supervisor { return m.sups }
 func (m *Mux) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	footprint.DropCode() // what initialisation ran, before start-up maps more
 	stop := m.Start(ctx)
+	var released sync.WaitGroup
+	released.Go(func() { m.releaseAfterStart(ctx) })
 	err := m.srv.Serve(ctx, in, out)
+	cancel()
+	released.Wait()
 	stop()
 	return err
+}
+
+// releaseAfterStart gives the memory that start-up took back to the
+// system (see footprint.Release) once it is over: the client has its
+// first tool list and every upstream has delivered its catalogue, failed
+// or run out of its start timeout. ctx ending first skips it.
+func (m *Mux) releaseAfterStart(ctx context.Context) {
+	select {
+	case <-m.srv.Listed():
+	case <-ctx.Done():
+		return
+	}
+	m.srv.WaitCatalogues(ctx)
+	if ctx.Err() == nil {
+		footprint.Release()
+	}
 }
 
 // Start runs every upstream, and the recorder if there is one, until stop
