@@ -82,19 +82,18 @@ func (c *conn) listAll(ctx context.Context, method, field string) ([]json.RawMes
 		if err != nil {
 			return nil, fmt.Errorf("calling %s: %w", method, err)
 		}
-		var result map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &result); err != nil {
+		// raw was checked with the message it came in: one pass finds the
+		// members, and one the entries, each a slice of raw.
+		var sp [2]jsonrpc.Span
+		if err := jsonrpc.Scan(raw, []string{field, "nextCursor"}, sp[:]); err != nil {
 			return nil, fmt.Errorf("decoding %s result: %w", method, err)
 		}
-		var items []json.RawMessage
-		if err := json.Unmarshal(result[field], &items); err != nil && len(result[field]) > 0 {
+		items, err := jsonrpc.Elements(sp[0].In(raw))
+		if err != nil && sp[0].Found() && !jsonrpc.IsNull(sp[0].In(raw)) {
 			return nil, fmt.Errorf("decoding %s result field %q: %w", method, field, err)
 		}
 		all = append(all, items...)
-		next := ""
-		if len(result["nextCursor"]) > 0 {
-			_ = json.Unmarshal(result["nextCursor"], &next)
-		}
+		next, _ := jsonrpc.String(sp[1].In(raw))
 		if next == "" {
 			return all, nil
 		}

@@ -356,3 +356,39 @@ func StringMember(obj []byte, key string) (string, bool) {
 	}
 	return String(v)
 }
+
+// ErrNotArray is returned by [Elements] for a value that is not a JSON
+// array.
+var ErrNotArray = errors.New("not a JSON array")
+
+// Elements returns the elements of arr, a JSON array, as slices of it,
+// without white space around them. Like [Scan], it is meant for valid JSON
+// (a message that [Decode] accepted): it checks only what it needs to find
+// its way.
+func Elements(arr []byte) ([]json.RawMessage, error) {
+	i := skipSpace(arr, 0)
+	if i >= len(arr) || arr[i] != '[' {
+		return nil, ErrNotArray
+	}
+	i = skipSpace(arr, i+1)
+	if i < len(arr) && arr[i] == ']' {
+		return nil, nil
+	}
+	var out []json.RawMessage
+	for {
+		end := skipValue(arr, i)
+		if end < 0 {
+			return nil, errSyntax
+		}
+		out = append(out, arr[i:end:end])
+		i = skipSpace(arr, end)
+		switch {
+		case i < len(arr) && arr[i] == ',':
+			i = skipSpace(arr, i+1)
+		case i < len(arr) && arr[i] == ']':
+			return out, nil
+		default:
+			return nil, errSyntax
+		}
+	}
+}

@@ -161,3 +161,32 @@ func TestReplaceString(t *testing.T) {
 		}
 	}
 }
+
+func TestElements(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want []string
+		err  bool
+	}{
+		{`[]`, nil, false},
+		{` [ ] `, nil, false},
+		{`[1]`, []string{`1`}, false},
+		{`[ {"a":[1,"]"]} , "x\"]" ,null,[[]], -1.5e3 ]`, []string{`{"a":[1,"]"]}`, `"x\"]"`, `null`, `[[]]`, `-1.5e3`}, false},
+		{`{}`, nil, true},
+		{`"[1]"`, nil, true},
+		{`[1`, nil, true},
+	} {
+		got, err := Elements([]byte(tt.in))
+		if (err != nil) != tt.err {
+			t.Errorf("Elements(%s) error = %v, want error %v", tt.in, err, tt.err)
+			continue
+		}
+		var gotS []string
+		for _, e := range got {
+			gotS = append(gotS, string(e))
+		}
+		if strings.Join(gotS, "|") != strings.Join(tt.want, "|") {
+			t.Errorf("Elements(%s) = %q, want %q", tt.in, gotS, tt.want)
+		}
+	}
+}
