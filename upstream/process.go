@@ -28,8 +28,9 @@ type process struct {
 	logger *slog.Logger
 	groups Groups // told of the child's process group; may be nil
 
-	exited  chan struct{} // closed once the child has been reaped
-	exitErr error         // the child's exit status; set before exited closes
+	exited     chan struct{} // closed once the child has been reaped
+	exitErr    error         // the child's exit status; set before exited closes
+	stderrDone chan struct{} // closed once the child's stderr has been read to its end
 
 	mu         sync.Mutex
 	lastStderr string // the last non-empty line the child wrote to stderr
@@ -85,7 +86,8 @@ func startProcess(srv *registry.Server, o *Options) (*process, error) {
 	if groups != nil {
 		groups.Add(cmd.Process.Pid) // its own group: Setpgid
 	}
-	p := &process{cmd: cmd, stdin: stdin, logger: logger, groups: groups, exited: make(chan struct{})}
+	p := &process{cmd: cmd, stdin: stdin, logger: logger, groups: groups, exited: make(chan struct{}),
+		stderrDone: make(chan struct{})}
 	p.stdout = stdout
 	go p.readStderr(stderr)
 	go p.wait()
@@ -113,6 +115,10 @@ func mergeEnv(base []string, env map[string]string) []string {
 	return out
 }
 
+// stderrDrain bounds how long an exit waits for the rest of the child's
+// stderr.
+const stderrDrain = 250 * time.Millisecond
+
 // wait reaps the child as soon as it exits.
 func (p *process) wait() {
 	p.exitErr = p.cmd.Wait()
@@ -121,12 +127,22 @@ func (p *process) wait() {
 	if p.groups != nil {
 		p.groups.Remove(p.cmd.Process.Pid)
 	}
+	// The last words of a dying child are why it died: read them before
+	// anyone asks. A holder of the pipe outside the group (a daemon it
+	// started) may keep it open for good, so the wait is short.
+	timer := time.NewTimer(stderrDrain)
+	select {
+	case <-p.stderrDone:
+	case <-timer.C:
+	}
+	timer.Stop()
 	close(p.exited)
 }
 
 // readStderr logs the child's stderr line by line. Very long lines are
 // split rather than buffered without bound.
 func (p *process) readStderr(r io.ReadCloser) {
+	defer close(p.stderrDone)
 	defer r.Close()
 	br := bufio.NewReaderSize(r, 16<<10)
 	for {

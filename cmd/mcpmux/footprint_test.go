@@ -174,19 +174,23 @@ func TestMemoryReturnedAfterHugeResult(t *testing.T) {
 	t.Logf("after a %.0f MB result: VmRSS %.1f MB, VmHWM %.1f MB", mb(size), mb(rss), mb(peak))
 }
 
-// maxKeeperPrivate is the most memory of its own the process keeper may
-// hold: the pages of the mcpmux binary it runs are shared with mcpmux.
-const maxKeeperPrivate = 8 << 20
+// maxKeeperOwn is the most memory of its own the process keeper may hold:
+// its anonymous pages (heap, stacks, written data). The pages of the
+// mcpmux binary it maps are file pages, shared with mcpmux on most
+// systems; on some virtual machines' file systems the kernel counts them
+// as private dirty, so private memory would measure the file system, not
+// the keeper.
+const maxKeeperOwn = 8 << 20
 
 // TestKeeperMemory checks that the process keeper (mcpmux re-executed to
-// end the upstreams if mcpmux is killed) holds less than maxKeeperPrivate
-// of its own.
+// end the upstreams if mcpmux is killed) holds less than maxKeeperOwn of
+// its own.
 func TestKeeperMemory(t *testing.T) {
 	testutil.CheckNoChildren(t)
 	m := keeperMemory(t)
-	t.Logf("keeper: VmRSS %.1f MB, PSS %.1f MB, private %.1f MB", mb(m.rss), mb(m.pss), mb(m.private))
-	if m.private > maxKeeperPrivate {
-		t.Errorf("keeper holds %.1f MB of its own, want under %.0f MB", mb(m.private), mb(maxKeeperPrivate))
+	t.Logf("keeper: VmRSS %.1f MB, PSS %.1f MB, private %.1f MB, anonymous %.1f MB", mb(m.rss), mb(m.pss), mb(m.private), mb(m.anon))
+	if m.anon > maxKeeperOwn {
+		t.Errorf("keeper holds %.1f MB of its own (anonymous), want under %.0f MB", mb(m.anon), mb(maxKeeperOwn))
 	}
 }
 
@@ -200,10 +204,11 @@ func BenchmarkKeeperMemory(b *testing.B) {
 	b.ReportMetric(mb(m.rss), "MB-rss")
 	b.ReportMetric(mb(m.pss), "MB-pss")
 	b.ReportMetric(mb(m.private), "MB-private")
+	b.ReportMetric(mb(m.anon), "MB-anon")
 }
 
 // memory is what /proc/<pid>/smaps_rollup says of a process, in bytes.
-type memory struct{ rss, pss, private int64 }
+type memory struct{ rss, pss, private, anon int64 }
 
 // keeperMemory runs mcpmux with one upstream and returns what its keeper
 // holds while it runs.
@@ -244,6 +249,8 @@ func smaps(tb testing.TB, pid int) memory {
 			m.pss = kb << 10
 		case "Private_Clean", "Private_Dirty":
 			m.private += kb << 10
+		case "Anonymous":
+			m.anon = kb << 10
 		}
 	}
 	return m
