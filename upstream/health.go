@@ -41,7 +41,7 @@ func (s *Supervisor) checkHealth(ctx context.Context, c *conn) (stop func()) {
 // pingLoop pings c every interval and returns an error once threshold
 // pings in a row have failed; nil if ctx ends or c dies first.
 func (s *Supervisor) pingLoop(ctx context.Context, c *conn, interval time.Duration, threshold int) error {
-	t := time.NewTicker(interval)
+	t, tick := s.clock.NewTicker(interval)
 	defer t.Stop()
 	timeout := min(interval, maxPingTimeout)
 	for failures := 0; ; {
@@ -50,7 +50,7 @@ func (s *Supervisor) pingLoop(ctx context.Context, c *conn, interval time.Durati
 			return nil
 		case <-c.done:
 			return nil
-		case <-t.C:
+		case <-tick:
 		}
 		err := c.ping(ctx, timeout)
 		switch {

@@ -3,6 +3,8 @@ package upstream
 import (
 	"context"
 	"time"
+
+	"github.com/mcpmux/mcpmux/internal/clock"
 )
 
 // A lazy upstream runs only while it is used: Run waits in StateIdle until
@@ -21,7 +23,7 @@ func (s *Supervisor) using() (done func()) {
 	}
 }
 
-func (s *Supervisor) touch() { s.lastUse.Store(time.Now().UnixNano()) }
+func (s *Supervisor) touch() { s.lastUse.Store(s.clock.Now().UnixNano()) }
 
 func (s *Supervisor) idleAfter() time.Duration {
 	return orDefault(s.opts.IdleTimeout, s.srv.IdleAfter())
@@ -44,12 +46,12 @@ func (s *Supervisor) idle(ctx context.Context) bool {
 
 // idleTimer returns a timer that fires when the connection made at readyAt
 // may have fallen idle. It never fires for an upstream that is not lazy.
-func (s *Supervisor) idleTimer(readyAt time.Time) *time.Timer {
-	t := time.NewTimer(s.idleLeft(readyAt))
+func (s *Supervisor) idleTimer(readyAt time.Time) (clock.Timer, <-chan time.Time) {
+	t, fired := s.clock.NewTimer(s.idleLeft(readyAt))
 	if !s.opts.Lazy {
 		t.Stop()
 	}
-	return t
+	return t, fired
 }
 
 // idleLeft returns how long until the connection made at readyAt counts as
@@ -64,7 +66,7 @@ func (s *Supervisor) idleLeft(readyAt time.Time) time.Duration {
 	if last.Before(readyAt) {
 		last = readyAt
 	}
-	return after - time.Since(last)
+	return after - s.clock.Now().Sub(last)
 }
 
 // releaseIdle takes the live connection out of service if it is idle, and

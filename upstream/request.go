@@ -124,7 +124,7 @@ func (s *Supervisor) unavailable(st Status) error {
 	switch {
 	case st.State == StateBackoff:
 		return fmt.Errorf("upstream %q: %w: %s (attempt %d failed; next attempt in %s)",
-			s.srv.Name, ErrUnavailable, why, st.Attempt, max(time.Until(st.NextRetry), 0).Round(time.Millisecond))
+			s.srv.Name, ErrUnavailable, why, st.Attempt, max(st.NextRetry.Sub(s.clock.Now()), 0).Round(time.Millisecond))
 	case st.Attempt > 0:
 		return fmt.Errorf("upstream %q: %w: gave up after %d failed attempts: %s", s.srv.Name, ErrUnavailable, st.Attempt, why)
 	default:

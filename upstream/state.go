@@ -70,7 +70,7 @@ func (s *Supervisor) setState(change func(*Status)) {
 	prev := s.status.State
 	change(&s.status)
 	if s.status.State != prev {
-		s.status.Since = time.Now()
+		s.status.Since = s.clock.Now()
 	}
 	if s.status.State != StateReady {
 		s.conn = nil
@@ -136,7 +136,7 @@ func (s *Supervisor) backOff(err error, attempt int, wait time.Duration) {
 		st.State = StateBackoff
 		st.Attempt = attempt
 		st.LastError = err.Error()
-		st.NextRetry = time.Now().Add(wait)
+		st.NextRetry = s.clock.Now().Add(wait)
 	})
 	level := slog.LevelDebug
 	if attempt <= 3 || attempt&(attempt-1) == 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/mcpmux/mcpmux/internal/clock"
 	"github.com/mcpmux/mcpmux/registry"
 )
 
@@ -90,6 +91,10 @@ type Options struct {
 	// IdleAfter().
 	IdleTimeout time.Duration
 
+	// Clock times the backoff between attempts, the health checks and the
+	// idle stop, and stamps the Status. Nil means the system clock.
+	Clock clock.Clock
+
 	// dial, if set, connects remote upstreams instead of a net.Dialer:
 	// tests give an in-memory network, which testing/synctest needs.
 	dial dialFunc
@@ -163,6 +168,7 @@ type Supervisor struct {
 	srv    *registry.Server
 	opts   Options
 	logger *slog.Logger
+	clock  clock.Clock
 	wake   chan struct{}   // a request wants a connection now; buffered
 	caps   json.RawMessage // declared in the live connection's handshake; Run's goroutine only
 
@@ -183,12 +189,14 @@ func New(srv *registry.Server, opts Options) *Supervisor {
 	if opts.Lazy {
 		state = StateIdle
 	}
+	c := clock.Or(opts.Clock)
 	return &Supervisor{
 		srv:     srv,
 		opts:    opts,
 		logger:  opts.logger(),
+		clock:   c,
 		wake:    make(chan struct{}, 1),
-		status:  Status{Server: srv.Name, State: state, Since: time.Now()},
+		status:  Status{Server: srv.Name, State: state, Since: c.Now()},
 		changed: make(chan struct{}),
 	}
 }
@@ -223,7 +231,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			<-ctx.Done()
 			return ctx.Err()
 		}
-		if !readyAt.IsZero() && time.Since(readyAt) >= s.opts.stableAfter() {
+		if !readyAt.IsZero() && s.clock.Now().Sub(readyAt) >= s.opts.stableAfter() {
 			b.Reset()
 		}
 		if errors.Is(err, errIdle) {
@@ -281,12 +289,12 @@ func (b cappedBackOff) NextBackOff() time.Duration {
 // sleep waits d, or less if a request wants a connection now. It reports
 // false if ctx ended.
 func (s *Supervisor) sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
+	t, fired := s.clock.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
-	case <-t.C:
+	case <-fired:
 	case <-s.wake:
 		s.logger.Info("reconnecting on use")
 	}
@@ -307,7 +315,7 @@ func (s *Supervisor) serve(ctx context.Context, restart bool) (readyAt time.Time
 	defer s.disconnect(c)
 
 	s.ready(c, restart)
-	readyAt = time.Now()
+	readyAt = s.clock.Now()
 	if s.opts.OnCatalogue != nil {
 		s.opts.OnCatalogue(s.srv.Name, cat)
 	}
@@ -393,7 +401,7 @@ func (s *Supervisor) disconnect(c *conn) {
 // run meanwhile; a lazy upstream's connection ends when it falls idle.
 func (s *Supervisor) watch(ctx context.Context, c *conn, notes *noteQueue, readyAt time.Time) error {
 	defer s.checkHealth(ctx, c)()
-	idle := s.idleTimer(readyAt)
+	idle, idleFired := s.idleTimer(readyAt)
 	defer idle.Stop()
 	for {
 		select {
@@ -402,7 +410,7 @@ func (s *Supervisor) watch(ctx context.Context, c *conn, notes *noteQueue, ready
 			return ctx.Err()
 		case <-c.done:
 			return c.deathErr
-		case <-idle.C:
+		case <-idleFired:
 			if s.releaseIdle(readyAt) {
 				s.logger.Info("stopping idle upstream", "idle_after", s.idleAfter())
 				c.die(errIdle)
