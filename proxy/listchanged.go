@@ -24,7 +24,7 @@ func (sess *session) listChanged(method string) {
 		if delay <= 0 {
 			delay = 50 * time.Millisecond
 		}
-		sess.timer = time.AfterFunc(delay, sess.flushListChanged)
+		sess.timer = sess.srv.clock.AfterFunc(delay, sess.flushListChanged)
 	}
 }
 

@@ -39,8 +39,8 @@ type Options struct {
 	// NameLength bounds every exposed tool and prompt name (see
 	// [AssignNames]). Zero means DefaultNameLength.
 	NameLength int
-	// Clock tells the time for the waits of the first lists. Nil means the
-	// system clock.
+	// Clock tells the time for the waits of the first lists and times the
+	// list-changed debounce (ListChangedDelay). Nil means the system clock.
 	Clock clock.Clock
 	// ListChangedDelay coalesces bursts of catalogue changes into one
 	// list_changed notification. Zero means 50ms.

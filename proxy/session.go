@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcpmux/mcpmux/internal/clock"
 )
 
 // session is the client's connection while Serve runs. It implements
@@ -33,7 +35,7 @@ type session struct {
 	outgoing   map[string]*outgoing   // our requests to the client, by id
 	answeredAt map[string]time.Time   // when each upstream last got an answer from the client
 	pending    map[string]bool        // list_changed methods waiting to be sent
-	timer      *time.Timer            // sends pending when it fires
+	timer      clock.Timer            // sends pending when it fires
 	clientInfo mcp.Implementation     // from initialize
 	capsSet    bool                   // SetClientCapabilities has run
 	clientCaps mcp.ClientCapabilities // from initialize, or a 2026-07-28 client's first request

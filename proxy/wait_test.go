@@ -42,6 +42,13 @@ type bubble struct {
 
 	mu      sync.Mutex
 	answers map[string]json.RawMessage // responses by id
+	notes   []bubbleNote               // notifications, in order
+}
+
+// bubbleNote is a notification the client received, and when.
+type bubbleNote struct {
+	method string
+	at     time.Duration // since the bubble started
 }
 
 // newBubble serves fake upstreams named by servers (name → startTimeout)
@@ -91,14 +98,21 @@ func (b *bubble) read(r io.Reader) {
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		var m struct {
-			ID json.RawMessage `json:"id"`
+			ID     json.RawMessage `json:"id"`
+			Method string          `json:"method"`
 		}
 		line := append([]byte(nil), sc.Bytes()...)
-		if json.Unmarshal(line, &m) == nil && m.ID != nil {
-			b.mu.Lock()
-			b.answers[strings.Trim(string(m.ID), `"`)] = line
-			b.mu.Unlock()
+		if json.Unmarshal(line, &m) != nil {
+			continue
 		}
+		b.mu.Lock()
+		switch {
+		case m.ID != nil:
+			b.answers[strings.Trim(string(m.ID), `"`)] = line
+		case m.Method != "":
+			b.notes = append(b.notes, bubbleNote{m.Method, b.since()})
+		}
+		b.mu.Unlock()
 	}
 }
 
@@ -112,6 +126,19 @@ func (b *bubble) answer(id string) json.RawMessage {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.answers[id]
+}
+
+// notifications returns the notifications with method received so far.
+func (b *bubble) notifications(method string) []bubbleNote {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []bubbleNote
+	for _, n := range b.notes {
+		if n.method == method {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // since is the fake time since the bubble started.
