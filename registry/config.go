@@ -71,6 +71,10 @@ func Load(path string) (*Config, error) {
 	}
 	if c != nil {
 		c.Path, _ = filepath.Abs(path)
+		c.loadEnvFiles(filepath.Dir(c.Path))
+		if err == nil && len(c.Invalid) > 0 {
+			err = fmt.Errorf("parsing config %s: %w", path, c.invalidErr())
+		}
 	}
 	return c, err
 }
@@ -155,8 +159,18 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 			c.Servers[name] = s
 		}
 		errs = append(errs, ch.errs...)
+		c.Warnings = append(c.Warnings, ch.warnings...)
 	}
 	return c, errors.Join(errs...)
+}
+
+// invalidErr joins the problems of the Invalid entries.
+func (c *Config) invalidErr() error {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(c.Invalid)) {
+		errs = append(errs, c.Invalid[name])
+	}
+	return errors.Join(errs...)
 }
 
 // SecretValues returns the secret values of every server of the file (see
@@ -274,6 +288,12 @@ func decodeServers(data []byte) (entries, top map[string]json.RawMessage, err er
 	}
 	raw, ok := top["mcpServers"]
 	if !ok {
+		raw, ok = top["servers"] // VS Code's .vscode/mcp.json
+	}
+	if !ok {
+		if near := Closest("mcpServers", slices.Collect(maps.Keys(top)), 2); near != "" {
+			return nil, nil, fmt.Errorf("%w; did you mean %q?", ErrNoServers, near)
+		}
 		return nil, nil, ErrNoServers
 	}
 	if kind := jsonrpc.Kind(raw); kind != "an object" {

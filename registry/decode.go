@@ -31,7 +31,29 @@ func decodeServer(ch *checker, raw json.RawMessage, lookupEnv func(string) (stri
 	s.decodeOwn(ch, fields)
 	s.decodeClaude(ch, fields)
 	s.expand(ch, lookupEnv)
+	ch.nearMisses(fields)
 	return s
+}
+
+// serverKeys are the keys of a server entry that mcpmux reads.
+var serverKeys = []string{
+	"command", "args", "env", "cwd", "url", "type", "headers", "envFile",
+	"disabled", "prefix", "timeout", "startTimeout", "lazy", "idleTimeout",
+	"backoff", "healthCheck", "tools", "secrets", "logStderr",
+}
+
+// nearMisses warns of the keys of an entry that mcpmux does not read but
+// that are one edit away from one it does ("comand", "disable", "tool"):
+// a typo that would otherwise be ignored, as unknown keys are.
+func (ch *checker) nearMisses(fields map[string]json.RawMessage) {
+	for _, key := range slices.Sorted(maps.Keys(fields)) {
+		if slices.Contains(serverKeys, key) {
+			continue
+		}
+		if near := Closest(key, serverKeys, 1); near != "" {
+			ch.warnings = append(ch.warnings, &fieldError{ch.server, key, fmt.Errorf("is not a key mcpmux reads, and is ignored; did you mean %q?", near)})
+		}
+	}
 }
 
 // decodeClaude decodes the fields Claude Desktop defines.
@@ -43,6 +65,7 @@ func (s *Server) decodeClaude(ch *checker, fields map[string]json.RawMessage) {
 	decodeField(ch, fields, "url", &s.URL, "a string")
 	decodeField(ch, fields, "type", &s.Type, "a string")
 	decodeStringMap(ch, fields, "headers", &s.Headers)
+	decodeField(ch, fields, "envFile", &s.EnvFile, "a string") // VS Code's
 }
 
 // decodeOwn decodes mcpmux's own settings.
@@ -68,6 +91,7 @@ func (s *Server) decodeOwn(ch *checker, fields map[string]json.RawMessage) {
 	decodeStrings(ch, tools, "tools.deny", &s.Tools.Deny)
 
 	decodeStrings(ch, fields, "secrets", &s.SecretEnv)
+	decodeField(ch, fields, "logStderr", &s.LogStderr, "a string")
 }
 
 // decodeField decodes the value of field, if present, into dst. The key
@@ -156,6 +180,7 @@ func (s *Server) expand(ch *checker, lookupEnv func(string) (string, bool)) {
 	}
 	expandMap(ex, "env", s.Env)
 	ex("cwd", &s.Cwd)
+	ex("envFile", &s.EnvFile)
 	ex("url", &s.URL)
 	expandMap(ex, "headers", s.Headers)
 }

@@ -27,6 +27,7 @@ func FuzzParse(f *testing.F) {
 		`{"mcpServers":{"a":{"command":"${UNSET}","disabled":true},"b":{"command":"$${API_TOKEN}","tools":{"allow":["[","x*"]}}}}`,
 		`{"mcpServers":{"a":{"command":"x","secrets":["K","K"],"env":{"K":"v"}}},"maxMessageSize":"64MB"}`,
 		"\ufeff{\"mcpServers\":{}}", `[]`, `null`, `{"mcpServers":[]}`,
+		`{"servers":{"a":{"type":"stdio","command":"x","envFile":"${HOME}/.env","comand":"y","logStderr":"info"}},"inputs":[]}`,
 	} {
 		f.Add([]byte(s))
 	}

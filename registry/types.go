@@ -31,6 +31,10 @@ type Config struct {
 	// maxMessageSize), which are left at their defaults. Not read from
 	// JSON.
 	Problems []error `json:"-"`
+	// Warnings are what is likely a mistake but not an error: a key one
+	// edit away from one of mcpmux's ("comand"), which is ignored as
+	// unknown keys are. Not read from JSON.
+	Warnings []error `json:"-"`
 
 	// rejected is what could be decoded of the Invalid entries, whose
 	// secrets are secrets all the same.
@@ -53,6 +57,10 @@ type Server struct {
 	Env map[string]string `json:"env,omitempty"`
 	// Cwd is the child's working directory; empty means mcpmux's own.
 	Cwd string `json:"cwd,omitempty"`
+	// EnvFile (VS Code's) names a file of NAME=value lines, set in the
+	// child's environment under Env, which wins. [Load] reads it, relative
+	// to the configuration's directory; [Parse] only decodes the name.
+	EnvFile string `json:"envFile,omitempty"`
 
 	// URL is the endpoint of a remote server (SSE or streamable HTTP).
 	URL string `json:"url,omitempty"`
@@ -83,6 +91,10 @@ type Server struct {
 	IdleTimeout Duration `json:"idleTimeout,omitempty"`
 	// Tools chooses which of the server's tools are exposed.
 	Tools ToolFilter `json:"tools,omitzero"`
+	// LogStderr is the level at which the lines the server writes to its
+	// stderr are logged: "debug", "info", "warn" or "error". Empty means
+	// debug.
+	LogStderr string `json:"logStderr,omitempty"`
 	// SecretEnv names env entries whose values are secrets although their
 	// names do not say so (see [Server.IsSecretEnv]).
 	SecretEnv []string `json:"secrets,omitempty"`

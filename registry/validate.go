@@ -35,6 +35,8 @@ type checker struct {
 	// skip holds the fields that could not be decoded. Later checks of a
 	// skipped field would only repeat its error in other words.
 	skip map[string]bool
+	// warnings are problems that do not make the entry unusable.
+	warnings []error
 }
 
 // fail reports a problem with field, unless the field could not be decoded.
@@ -105,6 +107,11 @@ func (s *Server) checkOwn(ch *checker) {
 	}
 	if n := s.HealthCheck.Threshold; n < 0 {
 		ch.fail("healthCheck.threshold", "must not be negative (0 means the default, %d), got %d", DefaultHealthThreshold, n)
+	}
+	switch s.LogStderr {
+	case "", "debug", "info", "warn", "error":
+	default:
+		ch.fail("logStderr", `must be "debug", "info", "warn" or "error", got %q`, s.LogStderr)
 	}
 	checkPatterns(ch, "tools.allow", s.Tools.Allow)
 	checkPatterns(ch, "tools.deny", s.Tools.Deny)
