@@ -75,7 +75,7 @@ func TestServeOneBrokenEntryAmongThree(t *testing.T) {
 func TestServeUnreadableConfig(t *testing.T) {
 	for _, tt := range []struct{ data, want string }{
 		{"{\n  \"mcpServers\": {,}\n}", "line 2, column 18"},
-		{`{"servers": {}}`, `no "mcpServers" object`},
+		{`{"other": {}}`, `no "mcpServers" object`},
 	} {
 		path := filepath.Join(t.TempDir(), "config.json")
 		if err := os.WriteFile(path, []byte(tt.data), 0o600); err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -18,13 +17,17 @@ import (
 func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c commonFlags
 	var dir dataDirFlag
-	fs := newFlagSet("history", stderr, &c)
+	fs := newFlagSet("history", stdout, &c)
 	dir.register(fs)
-	limit := fs.Int("limit", 50, "print at most this many events; 0 for all")
+	limit := fs.Int("limit", 50, "print at most `N` events; 0 for all")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	server, err := parseWithServer(fs, args)
+	servers, err := parseArgs(fs, "history", args, 1)
 	if err != nil {
 		return err
+	}
+	server := ""
+	if len(servers) == 1 {
+		server = servers[0]
 	}
 	lvl, err := parseLevel(c.logLevel)
 	if err != nil {
@@ -37,7 +40,12 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	m := mux.Masker(cfg)
-	logger := newLogger(stderr, lvl, m)
+	w, err := c.logWriter(stderr)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	logger := newLogger(w, lvl, m)
 	path, err := dir.path()
 	if err != nil {
 		return err
@@ -57,25 +65,6 @@ func runHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return enc.Encode(append([]store.Event{}, events...)) // [] rather than null
 	}
 	return printHistory(stdout, events)
-}
-
-// parseWithServer parses args, which may hold one server name before,
-// between or after the flags, and returns the name.
-func parseWithServer(fs *flag.FlagSet, args []string) (string, error) {
-	if err := fs.Parse(args); err != nil {
-		return "", err
-	}
-	if fs.NArg() == 0 {
-		return "", nil
-	}
-	server := fs.Arg(0)
-	if err := fs.Parse(fs.Args()[1:]); err != nil {
-		return "", err
-	}
-	if fs.NArg() > 0 {
-		return "", fmt.Errorf("history takes one server at most, got %q", append([]string{server}, fs.Args()...))
-	}
-	return server, nil
 }
 
 // printHistory writes one aligned row per event.

@@ -30,7 +30,7 @@ func newLogger(stderr io.Writer, lvl slog.Level, m *redact.Masker) *slog.Logger 
 	h := tint.NewTextHandler(stderr, &tint.Options{
 		Level:      lvl,
 		TimeFormat: time.TimeOnly,
-		NoColor:    !isTerminal(stderr),
+		NoColor:    !isTerminal(stderr) || os.Getenv("NO_COLOR") != "", // https://no-color.org
 	})
 	logger := slog.New(m.Handler(h))
 	// mcp-go logs through slog's default logger; keep it on stderr too.
@@ -38,7 +38,22 @@ func newLogger(stderr io.Writer, lvl slog.Level, m *redact.Masker) *slog.Logger 
 	return logger
 }
 
-func isTerminal(w io.Writer) bool {
+// logWriter returns where the log goes: the --log-file, opened for
+// appending (and closed by c.close), or stderr.
+func (c *commonFlags) logWriter(stderr io.Writer) (io.Writer, error) {
+	if c.logFile == "" {
+		return stderr, nil
+	}
+	f, err := os.OpenFile(c.logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("--log-file: %w", err)
+	}
+	c.closeLog = func() { f.Close() }
+	return f, nil
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

@@ -6,8 +6,13 @@
 //
 //	mcpmux [serve] [--config FILE] [--data-dir DIR | --no-registry] [--log-level LEVEL]
 //	mcpmux tools [--config FILE] [--json]
+//	mcpmux validate [--config FILE]
 //	mcpmux status [--config FILE] [--data-dir DIR] [--json]
 //	mcpmux history [SERVER] [--data-dir DIR] [--limit N] [--json]
+//	mcpmux help [COMMAND]
+//
+// Each command's help (cli.go, and the golden files under
+// testdata/help) says what it does, its flags and an example.
 //
 // The registry, in the user's state directory unless --data-dir says
 // otherwise, remembers each upstream's catalogue (so that serve answers at
@@ -28,23 +33,12 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
+	"github.com/mcpmux/mcpmux/registry"
 	"github.com/mcpmux/mcpmux/registry/store"
 )
-
-const usage = `mcpmux: one MCP server that stands in for many.
-
-Usage:
-  mcpmux [serve] [flags]   serve the merged MCP server on stdin/stdout
-  mcpmux tools [flags]     start the upstreams and print the merged tool catalogue
-  mcpmux status [flags]    print the state of every configured upstream
-  mcpmux history [SERVER] [flags]
-                           print the connection history, newest first
-  mcpmux version           print the version
-
-Flags:
-`
 
 func main() {
 	asSubreaper = true
@@ -58,51 +52,130 @@ func main() {
 }
 
 // run executes one command line. stdout carries MCP messages for serve and
-// the command's output otherwise; logs go to stderr.
+// the command's output otherwise, --help included; logs go to stderr.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	err := dispatch(ctx, args, stdin, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // the help went to stdout
+	}
+	return err
+}
+
+func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := "serve"
+	if len(args) > 0 {
+		switch args[0] {
+		case "-h", "-help", "--help":
+			printOverview(stdout)
+			return nil
+		case "-v", "-version", "--version":
+			args[0] = "version"
+		}
+	}
 	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
+	if c, ok := commands[cmd]; ok {
+		return c(ctx, args, stdin, stdout, stderr)
+	}
 	switch cmd {
-	case "serve":
-		return runServe(ctx, args, stdin, stdout, stderr)
-	case "tools":
-		return runTools(ctx, args, stdout, stderr)
-	case "status":
-		return runStatus(ctx, args, stdout, stderr)
-	case "history":
-		return runHistory(ctx, args, stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, "mcpmux", version())
-		return nil
 	case "help":
-		fmt.Fprint(stdout, usage)
-		return nil
+		return runHelp(ctx, args, stdin, stdout, stderr)
 	case storeCommand:
 		return store.ServeChild(ctx, stdin, stdout, stderr)
 	case keeperCommand:
 		return runKeeper(ctx, stdin, stderr)
 	}
-	return fmt.Errorf("unknown command %q (try: serve, tools, status, history, version)", cmd)
+	msg := fmt.Sprintf("unknown command %q", cmd)
+	if near := registry.Closest(cmd, commandNames(), 2); near != "" {
+		msg += fmt.Sprintf("; did you mean %q?", near)
+	}
+	return fmt.Errorf("%s (commands: %s; see \"mcpmux --help\")", msg, strings.Join(commandNames(), ", "))
+}
+
+// runner runs one command with its arguments.
+type runner func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error
+
+// commands are the commands a user runs, but help; each has its doc.
+var commands map[string]runner
+
+func init() { // in init: runHelp refers to commands
+	commands = map[string]runner{
+		"serve": runServe,
+		"tools": func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+			return runTools(ctx, args, stdout, stderr)
+		},
+		"status": func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+			return runStatus(ctx, args, stdout, stderr)
+		},
+		"history": func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+			return runHistory(ctx, args, stdout, stderr)
+		},
+		"version":  runVersion,
+		"validate": runValidate,
+	}
+}
+
+// runVersion prints the version.
+func runVersion(_ context.Context, args []string, _ io.Reader, stdout, _ io.Writer) error {
+	if _, err := parseArgs(newBareFlagSet("version", stdout), "version", args, 0); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "mcpmux", version())
+	return nil
+}
+
+// runHelp prints the help of the command args names, or the overview.
+func runHelp(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	switch {
+	case len(args) == 0:
+		printOverview(stdout)
+		return nil
+	case len(args) > 1:
+		return &usageError{"help", fmt.Sprintf("help takes one command, got %s", quoteAll(args))}
+	case args[0] == "help" || strings.HasPrefix(args[0], "-"):
+		printHelp(stdout, "help", nil)
+		return nil
+	}
+	if _, ok := docOf(args[0]); !ok {
+		return dispatch(ctx, args, stdin, stdout, stderr) // the unknown command's error
+	}
+	return dispatch(ctx, []string{args[0], "--help"}, stdin, stdout, stderr)
 }
 
 // commonFlags are the flags every command takes.
 type commonFlags struct {
 	config   string
 	logLevel string
+	logFile  string
+
+	closeLog func() // closes the --log-file; set by setup
 }
 
-func newFlagSet(name string, stderr io.Writer, c *commonFlags) *flag.FlagSet {
-	fs := flag.NewFlagSet("mcpmux "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-	}
-	fs.StringVar(&c.config, "config", "", "configuration file (default: the user config dir's mcpmux/config.json)")
-	fs.StringVar(&c.logLevel, "log-level", os.Getenv("MCPMUX_LOG_LEVEL"), "debug, info, warn or error (default info; env MCPMUX_LOG_LEVEL)")
+// newFlagSet returns the flag set of the command name, with the flags
+// every command takes. Its --help goes to stdout; its errors are
+// parseArgs's to report.
+func newFlagSet(name string, stdout io.Writer, c *commonFlags) *flag.FlagSet {
+	fs := newBareFlagSet(name, stdout)
+	fs.StringVar(&c.config, "config", "", "configuration `FILE` (default: $MCPMUX_CONFIG, else mcpmux/config.json in the user config directory)")
+	fs.StringVar(&c.logLevel, "log-level", os.Getenv("MCPMUX_LOG_LEVEL"), "`LEVEL`: debug, info, warn or error (default info, or $MCPMUX_LOG_LEVEL)")
+	fs.StringVar(&c.logFile, "log-file", "", "append the log to `FILE` instead of stderr, for hosts that hide stderr")
 	return fs
+}
+
+// newBareFlagSet returns a flag set without the common flags.
+func newBareFlagSet(name string, stdout io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("mcpmux "+name, flag.ContinueOnError)
+	fs.SetOutput(flagOutput{help: stdout})
+	fs.Usage = func() {}
+	return fs
+}
+
+// close closes what setup opened.
+func (c *commonFlags) close() {
+	if c.closeLog != nil {
+		c.closeLog()
+	}
 }
 
 // version returns the module version mcpmux was built from.

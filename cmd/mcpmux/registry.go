@@ -14,7 +14,7 @@ import (
 type dataDirFlag string
 
 func (d *dataDirFlag) register(fs *flag.FlagSet) {
-	fs.StringVar((*string)(d), "data-dir", "", "registry directory (default: the user state dir's mcpmux)")
+	fs.StringVar((*string)(d), "data-dir", "", "registry directory `DIR` (default: mcpmux in the user state directory)")
 }
 
 // path returns the data directory: the flag's, or the default.

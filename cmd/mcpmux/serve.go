@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
 
 	"github.com/mcpmux/mcpmux/internal/mux"
@@ -19,21 +22,22 @@ import (
 func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var c commonFlags
 	var dir dataDirFlag
-	fs := newFlagSet("serve", stderr, &c)
+	fs := newFlagSet("serve", stdout, &c)
 	dir.register(fs)
 	noRegistry := fs.Bool("no-registry", false, "run without the registry: no cached catalogues, no history, no statistics")
-	pageSize := fs.Int("page-size", 0, "entries per page of the lists mcpmux serves (0: everything in one page, which every client understands)")
-	nameLength := fs.Int("name-length", 0, fmt.Sprintf("longest exposed tool or prompt name, %d to %d (default: the config's \"nameLength\", else %d)",
+	pageSize := fs.Int("page-size", 0, "`N` entries per page of the lists mcpmux serves (0: everything in one page, which every client understands)")
+	nameLength := fs.Int("name-length", 0, fmt.Sprintf("longest exposed tool or prompt name, `N` from %d to %d (default: the config's \"nameLength\", else %d)",
 		registry.MinNameLength, registry.MaxNameLength, registry.DefaultNameLength))
 	var maxSize registry.Size
-	fs.Var(&maxSize, "max-message-size", fmt.Sprintf("largest message from the client or an upstream, such as 64MB (default: the config's \"maxMessageSize\", else %s)", registry.DefaultMessageSize))
-	if err := fs.Parse(args); err != nil {
+	fs.Var(&maxSize, "max-message-size", fmt.Sprintf("largest message from the client or an upstream, a `SIZE` such as 64MB (default: the config's \"maxMessageSize\", else %s)", registry.DefaultMessageSize))
+	if _, err := parseArgs(fs, "serve", args, 0); err != nil {
 		return err
 	}
-	cfg, logger, err := setup(c, stderr)
+	cfg, logger, err := setup(&c, stderr)
 	if err != nil {
 		return err
 	}
+	defer c.close()
 	if *nameLength != 0 {
 		cfg.NameLength = *nameLength
 		if err := cfg.Validate(); err != nil {
@@ -60,6 +64,9 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Recorder: rec, Cached: cached, PageSize: *pageSize, Groups: groups(k), Env: above.childEnv(cfg)})
 	logger.Info("mcpmux serving", "version", version(), "upstreams", len(m.Upstreams()), "cached", len(cached))
+	if isTerminal(stdin) {
+		fmt.Fprintln(stderr, "mcpmux: waiting for an MCP client on stdin (an MCP host such as Claude Desktop starts mcpmux serve; Ctrl-C stops it).\nmcpmux: to see the merged catalogue, run: mcpmux tools")
+	}
 	err = m.Run(ctx, stdin, stdout)
 	logger.Info("mcpmux stopped")
 	return err
@@ -67,29 +74,33 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 
 // setup loads the configuration and makes the logger, which masks its
 // secrets.
-func setup(c commonFlags, stderr io.Writer) (*registry.Config, *slog.Logger, error) {
+func setup(c *commonFlags, stderr io.Writer) (*registry.Config, *slog.Logger, error) {
 	lvl, err := parseLevel(c.logLevel)
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, err := loadConfig(c)
+	cfg, err := loadConfig(*c)
 	if err != nil {
 		return nil, nil, err
 	}
-	return cfg, newLogger(stderr, lvl, mux.Masker(cfg)), nil
+	w, err := c.logWriter(stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, newLogger(w, lvl, mux.Masker(cfg)), nil
 }
 
 // loadConfig loads the configuration file that --config names, or the
 // default one.
 func loadConfig(c commonFlags) (*registry.Config, error) {
-	path := c.config
-	if path == "" {
-		var err error
-		if path, err = registry.DefaultPath(); err != nil {
-			return nil, fmt.Errorf("finding the default config: %w", err)
-		}
+	path, named, err := configPath(c)
+	if err != nil {
+		return nil, err
 	}
 	cfg, err := registry.Load(path)
+	if errors.Is(err, fs.ErrNotExist) && !named {
+		return nil, noConfigError(path)
+	}
 	if cfg != nil {
 		// Bad entries and settings are the commands' to report (see
 		// registry.Config.Invalid): only a file mcpmux cannot read at all
@@ -99,6 +110,41 @@ func loadConfig(c commonFlags) (*registry.Config, error) {
 	return nil, err
 }
 
+// configPath returns the configuration file to read: --config's, else
+// $MCPMUX_CONFIG (for hosts and tools that cannot pass flags), else the
+// default; named reports whether the user named it.
+func configPath(c commonFlags) (path string, named bool, err error) {
+	if c.config != "" {
+		return c.config, true, nil
+	}
+	if env := os.Getenv("MCPMUX_CONFIG"); env != "" {
+		return env, true, nil
+	}
+	path, err = registry.DefaultPath()
+	if err != nil {
+		return "", false, fmt.Errorf("finding the default config: %w", err)
+	}
+	return path, false, nil
+}
+
+// noConfigError says that there is no configuration at the default path,
+// and how to make one.
+func noConfigError(path string) error {
+	return &noConfig{path}
+}
+
+// noConfig is the error of a command without a configuration file.
+type noConfig struct{ path string }
+
+func (e *noConfig) Error() string {
+	return fmt.Sprintf(`no configuration at %s. To create one:
+  mcpmux import --write   takes over the servers of Claude Desktop, Claude Code, Cursor, VS Code, Windsurf
+  or copy config.example.json (https://github.com/mcpmux/mcpmux) to that path;
+  or name another file with --config FILE or $MCPMUX_CONFIG`, e.path)
+}
+
+func (e *noConfig) Unwrap() error { return fs.ErrNotExist }
+
 // reportConfig logs, once, each entry of cfg that cannot be used and each
 // setting left at its default because it is wrong.
 func reportConfig(cfg *registry.Config, logger *slog.Logger) {
@@ -107,5 +153,8 @@ func reportConfig(cfg *registry.Config, logger *slog.Logger) {
 	}
 	for _, err := range cfg.Problems {
 		logger.Warn("configuration setting ignored; using the default", "err", err)
+	}
+	for _, err := range cfg.Warnings {
+		logger.Warn("configuration key ignored", "err", err)
 	}
 }

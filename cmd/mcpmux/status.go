@@ -24,16 +24,17 @@ const readTimeout = 5 * time.Second
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c commonFlags
 	var dir dataDirFlag
-	fs := newFlagSet("status", stderr, &c)
+	fs := newFlagSet("status", stdout, &c)
 	dir.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	if err := fs.Parse(args); err != nil {
+	if _, err := parseArgs(fs, "status", args, 0); err != nil {
 		return err
 	}
-	cfg, logger, err := setup(c, stderr)
+	cfg, logger, err := setup(&c, stderr)
 	if err != nil {
 		return err
 	}
+	defer c.close()
 	path, err := dir.path()
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/mcpmux/mcpmux/internal/mux"
 	"github.com/mcpmux/mcpmux/proxy"
@@ -22,16 +23,19 @@ import (
 // printing what it has, if any upstream did not deliver its catalogue.
 func runTools(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c commonFlags
-	fs := newFlagSet("tools", stderr, &c)
+	fs := newFlagSet("tools", stdout, &c)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	wait := fs.Duration("wait", 0, "wait at most this long for the upstreams (0: each one's \"startTimeout\")")
-	if err := fs.Parse(args); err != nil {
+	var waitFlag durationFlag
+	fs.Var(&waitFlag, "wait", "wait at most `D` (such as 10s) for the upstreams (default: each one's \"startTimeout\")")
+	wait := (*time.Duration)(&waitFlag)
+	if _, err := parseArgs(fs, "tools", args, 0); err != nil {
 		return err
 	}
-	cfg, logger, err := setup(c, stderr)
+	cfg, logger, err := setup(&c, stderr)
 	if err != nil {
 		return err
 	}
+	defer c.close()
 	k, stopKeeper := startKeeper(ctx, stderr, logger)
 	defer stopKeeper()
 	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Headless: true, Groups: groups(k), Env: readAncestry().childEnv(cfg)})
@@ -67,6 +71,9 @@ func runTools(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	for _, err := range cfg.Problems {
 		fmt.Fprintf(stderr, "mcpmux: configuration setting ignored; using the default: %s\n", err)
+	}
+	for _, err := range cfg.Warnings {
+		fmt.Fprintf(stderr, "mcpmux: configuration key ignored: %s\n", err)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
