@@ -294,30 +294,55 @@ func TestServeDamagedDataDir(t *testing.T) {
 			}
 		}
 	}
+	noSnapshot := func(damage func(t *testing.T, dataDir string)) func(t *testing.T, dataDir string) {
+		return func(t *testing.T, dataDir string) {
+			if err := os.Remove(filepath.Join(dataDir, "catalogues.json")); err != nil {
+				t.Fatal(err)
+			}
+			damage(t, dataDir)
+		}
+	}
 	writeAt := func(off int64, data []byte) func(*os.File) error {
 		return func(f *os.File) error { _, err := f.WriteAt(data, off); return err }
 	}
 	tests := []struct {
 		name    string
 		damage  func(t *testing.T, dataDir string)
-		warning string // what the one warning says
+		warning string // what the one warning says; "" for none
 		moved   bool   // the store is moved aside
 	}{
-		{"truncated sst", storeFiles(".sst", func(f *os.File) error { return f.Truncate(100) }), "moved aside", true},
-		{"garbage in sst", storeFiles(".sst", writeAt(300, bytes.Repeat([]byte{0xde, 0xad}, 100))), "moved aside", true},
-		{"zeroed sst header", storeFiles(".sst", writeAt(0, make([]byte, 64))), "moved aside", true},
-		{"truncated vlog", storeFiles(".vlog", func(f *os.File) error {
+		// The snapshot of the catalogues beside the store is read in
+		// process: a bad one is ignored, and the store serves.
+		{"garbage snapshot", func(t *testing.T, dataDir string) {
+			if err := os.WriteFile(filepath.Join(dataDir, "catalogues.json"), bytes.Repeat([]byte{0xde, 0xad}, 100), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, "", false},
+		{"truncated snapshot", func(t *testing.T, dataDir string) {
+			if err := os.Truncate(filepath.Join(dataDir, "catalogues.json"), 100); err != nil {
+				t.Fatal(err)
+			}
+		}, "", false},
+		// With a good snapshot, serve starts without reading the store,
+		// and finds the damage when it first writes.
+		{"truncated sst beside a snapshot", storeFiles(".sst", func(f *os.File) error { return f.Truncate(100) }), "moved aside", true},
+		// The rest without a snapshot (as an older mcpmux left the data
+		// directory), so that serve reads the store at start-up.
+		{"truncated sst", noSnapshot(storeFiles(".sst", func(f *os.File) error { return f.Truncate(100) })), "moved aside", true},
+		{"garbage in sst", noSnapshot(storeFiles(".sst", writeAt(300, bytes.Repeat([]byte{0xde, 0xad}, 100)))), "moved aside", true},
+		{"zeroed sst header", noSnapshot(storeFiles(".sst", writeAt(0, make([]byte, 64)))), "moved aside", true},
+		{"truncated vlog", noSnapshot(storeFiles(".vlog", func(f *os.File) error {
 			fi, err := f.Stat()
 			if err != nil {
 				return err
 			}
 			return f.Truncate(fi.Size() / 2)
-		}), "moved aside", true},
-		{"bad MANIFEST", func(t *testing.T, dataDir string) {
+		})), "moved aside", true},
+		{"bad MANIFEST", noSnapshot(func(t *testing.T, dataDir string) {
 			if err := os.WriteFile(filepath.Join(store.Dir(dataDir), "MANIFEST"), []byte("this is not a Badger manifest"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-		}, "moved aside", true},
+		}), "moved aside", true},
 		{"read-only data dir", func(t *testing.T, dataDir string) {
 			readOnly(t, dataDir, store.Dir(dataDir), filepath.Join(dataDir, "live"))
 		}, "writing to the store", false},
@@ -346,7 +371,10 @@ func TestServeDamagedDataDir(t *testing.T) {
 			}
 			m.stop()
 			w := warnings(m.stderr)
-			if len(w) != 1 || !strings.Contains(w[0], tt.warning) || !strings.Contains(w[0], dataDir) {
+			switch {
+			case tt.warning == "" && len(w) != 0:
+				t.Errorf("serve warned %q, want no warning", w)
+			case tt.warning != "" && (len(w) != 1 || !strings.Contains(w[0], tt.warning) || !strings.Contains(w[0], dataDir)):
 				t.Errorf("serve warned %q, want one warning that says %q and names %s", w, tt.warning, dataDir)
 			}
 			aside, _ := filepath.Glob(store.Dir(dataDir) + ".corrupt-*")

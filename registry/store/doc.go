@@ -11,6 +11,10 @@
 // of its upstreams ([Instances]), which `mcpmux status` reads while serve
 // runs ([Handle.Summarize], [Handle.History]).
 //
+// The cached catalogues are also kept in a plain JSON snapshot beside the
+// store, which [Recorder.LoadCatalogues] reads in process: serve's first
+// list does not wait for a child process to open Badger.
+//
 // Every use of the store goes through a [Handle], which runs it in a
 // short-lived child process ([Child], [ServeChild]): Badger panics on
 // goroutines of its own on some damaged files, which no recover can see,

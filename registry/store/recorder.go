@@ -80,9 +80,10 @@ type Recorder struct {
 	failing bool // the last use of the store failed
 
 	mu        sync.Mutex
-	pending   Batch                      // not yet written
-	histories map[string]*historyTracker // by server
-	dropped   bool                       // events were dropped since the last good flush
+	pending   Batch                         // not yet written
+	snapshot  map[string]registry.Catalogue // not yet in the snapshot (see writeSnapshot)
+	histories map[string]*historyTracker    // by server
+	dropped   bool                          // events were dropped since the last good flush
 }
 
 // NewRecorder returns a Recorder for the data directory dataDir (see
@@ -105,15 +106,33 @@ func NewRecorder(dataDir string, opts RecorderOptions) *Recorder {
 // LoadCatalogues returns the cached catalogues of servers, keyed by name,
 // leaving out those read with another configuration than the server's
 // current one (see [registry.Server.Fingerprint]): a changed command never
-// serves a stale catalogue. A store that does not exist yet holds none;
-// one that cannot be read is moved aside (see [Handle]). A failure is
-// logged, as the recorder logs failed flushes, and returned. It waits for the
-// store at most LockWait, and for a child process that does not answer
-// by then only a second more: serve does not wait for its cache.
+// serves a stale catalogue. They come from the snapshot beside the store,
+// read in this process (see writeSnapshot); only servers the snapshot does
+// not hold, and all of them if it is missing or unreadable, are looked
+// for in the store. A store that does not exist yet holds none; one that
+// cannot be read is moved aside (see [Handle]). A failure is logged, as
+// the recorder logs failed flushes, and returned. It waits for the store
+// at most LockWait, and for a child process that does not answer by then
+// only a second more: serve does not wait for its cache.
 func (r *Recorder) LoadCatalogues(ctx context.Context, servers []*registry.Server) (map[string]*registry.Catalogue, error) {
+	cached := make(map[string]*registry.Catalogue)
+	missing := servers
+	snap, err := readSnapshot(r.dataDir)
+	switch {
+	case err == nil:
+		cached, missing = snapshotCatalogues(snap, servers)
+	case !isNotExist(err):
+		r.logger.Debug("cached catalogues: snapshot unusable; reading the store", "err", err)
+	}
+	if len(missing) == 0 {
+		return cached, nil
+	}
+	// Servers the snapshot does not know (it is new, or was written by
+	// another configuration's mcpmux) may be known to the store.
 	wait, cancel := context.WithTimeout(ctx, r.opts.LockWait+time.Second)
 	defer cancel()
-	cached, err := r.store.LoadCatalogues(wait, servers)
+	stored, err := r.store.LoadCatalogues(wait, missing)
+	maps.Copy(cached, stored)
 	if wait.Err() != nil && ctx.Err() == nil {
 		// Not the store's failure: a slow machine. The read goes on, and
 		// repairs a damaged store all the same.
@@ -136,6 +155,10 @@ func (r *Recorder) SaveCatalogue(srv *registry.Server, c registry.Catalogue) {
 		r.pending.Catalogues = make(map[string]registry.Catalogue)
 	}
 	r.pending.Catalogues[srv.Name] = c
+	if r.snapshot == nil {
+		r.snapshot = make(map[string]registry.Catalogue)
+	}
+	r.snapshot[srv.Name] = c
 	select {
 	case r.saved <- struct{}{}:
 	default:

@@ -116,9 +116,15 @@ func (r *Recorder) Flush(ctx context.Context) error {
 	r.flushMu.Lock()
 	defer r.flushMu.Unlock()
 	r.mu.Lock()
-	b := r.pending
-	r.pending = Batch{}
+	b, snap := r.pending, r.snapshot
+	r.pending, r.snapshot = Batch{}, nil
 	r.mu.Unlock()
+	// The snapshot first: it is what the next start reads, and takes no
+	// child process. Without it the store serves, so its failure costs
+	// only time, once.
+	if err := writeSnapshot(r.dataDir, snap); err != nil {
+		r.logger.Debug("writing the catalogue snapshot", "err", err)
+	}
 	if b.Empty() {
 		return nil
 	}

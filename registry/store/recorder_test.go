@@ -128,6 +128,16 @@ func TestRecorderCorruptStore(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(Dir(dataDir), "MANIFEST"), []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The snapshot still serves, without the store.
+	if got, err := r.LoadCatalogues(ctx, []*registry.Server{a}); err != nil || got["a"] == nil || got["a"].Instructions != "old" {
+		t.Errorf("LoadCatalogues(corrupt store, snapshot) = %+v, %v; want the old one, from the snapshot", got, err)
+	}
+	if aside, _ := filepath.Glob(Dir(dataDir) + ".corrupt-*"); len(aside) != 0 {
+		t.Errorf("moved aside: %q, want nothing: the store was not read", aside)
+	}
+	if err := os.Remove(snapshotPath(dataDir)); err != nil {
+		t.Fatal(err)
+	}
 	if got, err := r.LoadCatalogues(ctx, []*registry.Server{a}); len(got) != 0 || err != nil {
 		t.Errorf("LoadCatalogues(corrupt store) = %+v, %v; want none, nil", got, err)
 	}
@@ -318,13 +328,16 @@ func TestSummarize(t *testing.T) {
 // BenchmarkLoadCatalogues measures what start-up pays to read the cached
 // catalogues of 20 servers: a read-only open, 20 reads, a close.
 func BenchmarkLoadCatalogues(b *testing.B) {
-	b.Run("in process", func(b *testing.B) { benchmarkLoadCatalogues(b, nil) })
-	// What serve pays: the store is read by a child process. The child is
-	// the test binary, as it is mcpmux itself in serve.
-	b.Run("child", func(b *testing.B) { benchmarkLoadCatalogues(b, testChild()) })
+	// What serve pays: the snapshot, read in process.
+	b.Run("snapshot", func(b *testing.B) { benchmarkLoadCatalogues(b, testChild(), true) })
+	// Without a snapshot, the store is read, in this process or (as serve
+	// does) by a child process: the test binary, as it is mcpmux itself in
+	// serve.
+	b.Run("store in process", func(b *testing.B) { benchmarkLoadCatalogues(b, nil, false) })
+	b.Run("store in child", func(b *testing.B) { benchmarkLoadCatalogues(b, testChild(), false) })
 }
 
-func benchmarkLoadCatalogues(b *testing.B, child *Child) {
+func benchmarkLoadCatalogues(b *testing.B, child *Child, snapshot bool) {
 	dataDir := b.TempDir()
 	r := NewRecorder(dataDir, RecorderOptions{Child: child})
 	tool := json.RawMessage(`{"name":"tool","description":"Does a thing","inputSchema":{"type":"object","properties":{"q":{"type":"string"}}}}`)
@@ -340,6 +353,11 @@ func benchmarkLoadCatalogues(b *testing.B, child *Child) {
 	}
 	if err := r.Flush(context.Background()); err != nil {
 		b.Fatal(err)
+	}
+	if !snapshot {
+		if err := os.Remove(snapshotPath(dataDir)); err != nil {
+			b.Fatal(err)
+		}
 	}
 	for b.Loop() {
 		got, err := r.LoadCatalogues(context.Background(), servers)

@@ -20,24 +20,39 @@ const repairLockWait = 5 * time.Second
 // not both move it aside: the second would move aside the fresh store the
 // first has just made.
 func withRepairLock(dir string, repair func() error) error {
-	f, err := os.OpenFile(dir+".repair.lock", os.O_CREATE|os.O_RDWR, 0o600)
+	return withFileLock(dir+".repair.lock", repairLockWait, "repair lock", repair)
+}
+
+// withSnapshotLock runs write while holding an exclusive lock on a file in
+// dataDir, so that instances sharing it take turns at the snapshot.
+func withSnapshotLock(dataDir string, write func() error) error {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("opening snapshot lock: %w", err)
+	}
+	return withFileLock(filepath.Join(dataDir, ".catalogues.lock"), repairLockWait, "snapshot lock", write)
+}
+
+// withFileLock runs fn while holding an exclusive flock on the file path,
+// created if need be, waiting for it at most wait.
+func withFileLock(path string, wait time.Duration, what string, fn func() error) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		return fmt.Errorf("opening repair lock: %w", err)
+		return fmt.Errorf("opening %s: %w", what, err)
 	}
 	defer f.Close()
-	deadline := time.Now().Add(repairLockWait)
+	deadline := time.Now().Add(wait)
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
 			break
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
-			return fmt.Errorf("taking repair lock: %w", err)
+			return fmt.Errorf("taking %s: %w", what, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-	return repair()
+	return fn()
 }
 
 // inUse reports whether another open store holds dir's Badger lock. Badger
