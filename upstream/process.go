@@ -32,15 +32,53 @@ type process struct {
 	exitErr    error         // the child's exit status; set before exited closes
 	stderrDone chan struct{} // closed once the child's stderr has been read to its end
 
-	mu         sync.Mutex
-	lastStderr string // the last non-empty line the child wrote to stderr
+	exitedAt time.Time // when the child was reaped; set before exited closes
+
+	mu           sync.Mutex
+	lastStderr   string    // the last non-empty line the child wrote to stderr
+	lastStderrAt time.Time // when it was read
 }
 
 // exitReason returns why the child ended; call it after exited is closed.
 func (p *process) exitReason() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return &exitError{err: p.exitErr, lastStderr: p.lastStderr}
+	return &exitError{err: p.exitErr, lastStderr: lastWords(p.exitErr, p.lastStderr, p.lastStderrAt, p.exitedAt)}
+}
+
+// lastWordsWindow is how long before its exit a child's last stderr line
+// may have been read to count as why it exited.
+const lastWordsWindow = 3 * time.Second
+
+// lastWords returns the last stderr line of a child that ended with
+// exitErr, read at at, if it says why the child exited: a crash's message
+// comes last, just before the exit. A line from long before (a banner
+// from start-up, the log of an earlier request) is leftover text, not a
+// reason; and a child ended by a signal to stop (SIGTERM, SIGINT, SIGHUP,
+// SIGKILL) ended because of the signal, whatever it wrote.
+func lastWords(exitErr error, line string, at, exited time.Time) string {
+	if line == "" || exited.Sub(at) > lastWordsWindow || stopSignal(exitErr) {
+		return ""
+	}
+	return line
+}
+
+// stopSignal reports whether err says a process was ended by a signal
+// that asks a process to stop, not by a fault of its own.
+func stopSignal(err error) bool {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() {
+		return false
+	}
+	switch ws.Signal() {
+	case syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGKILL:
+		return true
+	}
+	return false
 }
 
 // stopTimeouts bound each step of stopping a child.
@@ -122,6 +160,7 @@ const stderrDrain = 250 * time.Millisecond
 // wait reaps the child as soon as it exits.
 func (p *process) wait() {
 	p.exitErr = p.cmd.Wait()
+	p.exitedAt = time.Now()
 	// Members of the group that outlive the leader would be orphans.
 	killGroup(p.cmd, syscall.SIGKILL)
 	if p.groups != nil {
@@ -164,7 +203,7 @@ func (p *process) noteStderr(line string) {
 		line = line[:max] + "…"
 	}
 	p.mu.Lock()
-	p.lastStderr = line
+	p.lastStderr, p.lastStderrAt = line, time.Now()
 	p.mu.Unlock()
 }
 

@@ -168,7 +168,22 @@ func (s *Supervisor) refused(reason string) {
 	s.logger.Error("upstream refused to serve; not retrying", "err", reason)
 }
 
-// stopped enters StateStopped when Run returns.
+// stopSignalGrace: a child ended by a signal to stop, SIGTERM say, this
+// shortly before mcpmux itself stops was stopped with mcpmux (a host that
+// ends mcpmux's whole process tree signals every process in it at once).
+// A variable so that tests can widen it.
+var stopSignalGrace = 2 * time.Second
+
+// stopped enters StateStopped when Run returns. A stop is not a failure:
+// if the last connection ended by a signal to stop just before, that was
+// part of the same stop, and it is not the last error.
 func (s *Supervisor) stopped() {
-	s.setState(func(st *Status) { st.State = StateStopped; st.NextRetry = time.Time{} })
+	part := !s.signalled.IsZero() && s.clock.Now().Sub(s.signalled) < stopSignalGrace
+	s.setState(func(st *Status) {
+		if part && st.State != StateReady && st.Attempt <= 1 {
+			st.LastError, st.Attempt = "", 0
+		}
+		st.State = StateStopped
+		st.NextRetry = time.Time{}
+	})
 }

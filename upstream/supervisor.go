@@ -173,6 +173,10 @@ type Supervisor struct {
 	caps   json.RawMessage // declared in the live connection's handshake; Run's goroutine only
 
 	refreshFailures int // re-reads of the catalogue that failed in a row; Run's goroutine only
+	// signalled is when the last connection ended because its child got
+	// a signal to stop that mcpmux did not send; zero if it did not. Run's
+	// goroutine only.
+	signalled time.Time
 
 	inflight atomic.Int64 // requests inside Request
 	lastUse  atomic.Int64 // when a request last started or ended; Unix ns
@@ -225,6 +229,10 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		readyAt, err := s.serve(ctx, restart)
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		s.signalled = time.Time{}
+		if stopSignal(err) {
+			s.signalled = s.clock.Now()
 		}
 		if reason, ok := refusal(err); ok {
 			s.refused(reason)

@@ -237,7 +237,19 @@ type process struct {
 	cmd     *exec.Cmd
 	stderr  *testutil.SyncBuffer
 	started time.Time
-	stop    func() // closes the client and waits for the process to exit
+	stop    func()      // closes the client and waits for the process to exit
+	killed  atomic.Bool // by kill: its exit status is no failure
+}
+
+// kill kills the process with SIGKILL, as a host may, and waits for it
+// to exit.
+func (p *process) kill() {
+	p.tb.Helper()
+	p.killed.Store(true)
+	if err := p.cmd.Process.Kill(); err != nil {
+		p.tb.Fatal(err)
+	}
+	p.stop()
 }
 
 // startProcess starts `mcpmux serve args...` with extra environment env.
@@ -272,7 +284,7 @@ func startProcess(tb testing.TB, env []string, args ...string) (p *process, stdo
 			go func() { exited <- cmd.Wait() }()
 			select {
 			case err := <-exited:
-				if err != nil {
+				if err != nil && !p.killed.Load() {
 					tb.Errorf("mcpmux serve exited: %v\n%s", err, p.stderr)
 				}
 			case <-time.After(20 * time.Second):

@@ -5,6 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/mcpmux/mcpmux/internal/keeper"
 	"github.com/mcpmux/mcpmux/upstream"
@@ -50,9 +52,13 @@ func startKeeper(ctx context.Context, stderr io.Writer, logger *slog.Logger) (k 
 	}
 }
 
-// runKeeper is the keeper process.
+// runKeeper is the keeper process. It lives as long as its pipe from
+// mcpmux: a host that ends mcpmux's whole process tree signals the keeper
+// too, and mcpmux, stopping, still needs it (and would warn that it is
+// lost). Once mcpmux has exited, the keeper ends what is left.
 func runKeeper(ctx context.Context, stdin io.Reader, stderr io.Writer) error {
-	keeper.Serve(ctx, stdin, stderr, keeper.ServeOptions{})
+	signal.Ignore(os.Interrupt, syscall.SIGTERM)
+	keeper.Serve(context.WithoutCancel(ctx), stdin, stderr, keeper.ServeOptions{})
 	return nil
 }
 

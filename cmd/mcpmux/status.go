@@ -116,8 +116,11 @@ func statusRow(s store.Summary, now time.Time) []string {
 	case s.State != nil:
 		state, since, lastErr = s.State.State, roundAge(now.Sub(s.State.Since)), s.State.LastError
 		seen = "last known"
-		if s.Live {
+		switch {
+		case s.Live:
 			seen = "live"
+		case s.Gone:
+			seen = "mcpmux gone"
 		}
 	case s.Disabled:
 		state = "disabled"

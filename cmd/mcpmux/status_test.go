@@ -123,3 +123,37 @@ off     disabled  never       -       0             -          -        -       
 		t.Errorf("printStatus =\n%s\nwant\n%s", got, want)
 	}
 }
+
+// After a host kills mcpmux (Gemini CLI and Codex do at the end of a
+// run), status does not show the upstreams of the dead instance as
+// running: its live file is removed, and the state it last recorded is
+// shown as stopped, since its keeper ended the upstreams.
+func TestStatusAfterMcpmuxKilled(t *testing.T) {
+	testutil.CheckNoChildren(t)
+	dataDir := t.TempDir()
+	config := writeConfig(t, map[string]any{"a": ts(t, "-name", "a")})
+	m := serveProcess(t, nil, "--config", config, "--data-dir", dataDir)
+	m.waitTools("a__echo")
+	waitFor(t, 30*time.Second, "a ready in the store", func() bool {
+		s, err := store.Open(store.Dir(dataDir), store.Options{ReadOnly: true})
+		if err != nil {
+			return false
+		}
+		defer s.Close()
+		states, err := s.States()
+		return err == nil && states["a"].State == store.StateReady
+	})
+	m.kill()
+
+	st := statusOf(t, config, dataDir, "a")
+	if st.Live || !st.Gone || st.State == nil || st.State.State != store.StateStopped || st.State.PID != 0 {
+		t.Errorf("status of a after mcpmux was killed = %+v (state %+v); want stopped, not live, its mcpmux gone", st, st.State)
+	}
+	if insts, err := store.Instances(dataDir); err != nil || len(insts) != 0 {
+		t.Errorf("live files after status = %+v, %v; want the dead instance's removed", insts, err)
+	}
+	table := runCommand(t, "status", "--config", config, "--data-dir", dataDir)
+	if !strings.Contains(table, "stopped  mcpmux gone") {
+		t.Errorf("status table =\n%s\nwant a stopped, its mcpmux gone", table)
+	}
+}

@@ -20,6 +20,10 @@ type Summary struct {
 	// Live says State comes from a running mcpmux; otherwise it is the
 	// last state recorded, if any.
 	Live bool `json:"live"`
+	// Gone says the mcpmux that recorded State is no longer running (a
+	// host killed it, say), so the server is not running either: State
+	// says StateStopped, whatever that mcpmux last saw.
+	Gone bool `json:"muxGone,omitempty"`
 	// State is the server's state, nil if none was ever recorded.
 	State *ServerState `json:"state,omitempty"`
 	// RestartsLastDay counts the restart events of the last 24 hours.
@@ -55,8 +59,12 @@ func (s Summary) ErrorRate() float64 {
 func (h *Handle) Summarize(ctx context.Context, servers []*registry.Server, now time.Time) ([]Summary, error) {
 	insts, instErr := Instances(h.dataDir)
 	live := liveStates(insts, now)
+	running := make(map[int]bool)
 	for _, inst := range insts {
-		if !processAlive(inst.PID) {
+		switch {
+		case inst.Running(now):
+			running[inst.PID] = true
+		case !processAlive(inst.PID):
 			_ = removeInstance(h.dataDir, inst.PID)
 		}
 	}
@@ -72,9 +80,26 @@ func (h *Handle) Summarize(ctx context.Context, servers []*registry.Server, now 
 		out[i].Server, out[i].Disabled = srv.Name, srv.Disabled
 		if st, ok := live[srv.Name]; ok {
 			out[i].State, out[i].Live = &st, true
+		} else if st := out[i].State; st != nil && muxGone(*st, running) {
+			stopped := *st
+			stopped.State, stopped.PID = StateStopped, 0
+			out[i].State, out[i].Gone = &stopped, true
 		}
 	}
 	return out, errors.Join(instErr, err)
+}
+
+// muxGone reports whether st, a recorded state that is not live, was
+// recorded by an mcpmux that is gone while its server was still in use:
+// the mcpmux did not stop it (a host killed it), so the state it last
+// recorded is not true any more. The keeper of that mcpmux ended the
+// server's process.
+func muxGone(st ServerState, running map[int]bool) bool {
+	switch st.State {
+	case StateStopped, StateInvalid:
+		return false
+	}
+	return st.MuxPID > 0 && !running[st.MuxPID] && !processAlive(st.MuxPID)
 }
 
 // liveStates returns the state of each server in the freshest running
