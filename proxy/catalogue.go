@@ -2,9 +2,12 @@ package proxy
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/yosida95/uritemplate/v3"
@@ -135,23 +138,32 @@ type source struct {
 
 // named is one upstream tool or prompt, with the name it would have
 // alone (steps 1–4 of [AssignNames]) and the name it is exposed under,
-// with its object renamed.
+// with its object renamed. An override's name stands in the slot for the
+// upstream's own, which requests are sent under.
 type named struct {
-	slot    *nameSlot
-	raw     json.RawMessage
-	exposed string          // "" while not exposed
-	renamed json.RawMessage // raw with exposed as its name
+	slot     *nameSlot
+	upstream string          // the upstream's own name
+	raw      json.RawMessage // the upstream's object, overridden
+	exposed  string          // "" while not exposed
+	renamed  json.RawMessage // raw with exposed as its name
 }
 
 func (n *named) server() string   { return n.slot.entry.Server }
-func (n *named) original() string { return n.slot.entry.Original }
+func (n *named) original() string { return n.upstream }
+
+// compareNamed orders claimants of one name: as AssignNames orders
+// entries, then, for entries an override gave one name, by the
+// upstream's own.
+func compareNamed(a, b *named) int {
+	return cmp.Or(compareEntries(a.slot.entry, b.slot.entry), strings.Compare(a.upstream, b.upstream))
+}
 
 // newSource parses an upstream's catalogue, keeping the tools that cfg's
 // tool filter allows. Entries without a usable name or URI are left out and
 // logged; a name or URI listed twice keeps the first.
 func newSource(cfg *registry.Server, cat *registry.Catalogue, maxLen int, logger *slog.Logger) *source {
 	server, prefix := cfg.Name, cfg.ExposedPrefix()
-	tools := parseNamed(server, prefix, "tool", cat.Tools, maxLen, logger)
+	tools := parseNamed(server, prefix, "tool", cat.Tools, cfg.ToolOverrides, maxLen, logger)
 	tools = slices.DeleteFunc(tools, func(n *named) bool { return !cfg.ToolAllowed(n.original()) })
 	src := &source{
 		server:    server,
@@ -159,7 +171,7 @@ func newSource(cfg *registry.Server, cat *registry.Catalogue, maxLen int, logger
 		cat:       cat,
 		caps:      canonical(cat.ClientCapabilities),
 		tools:     tools,
-		prompts:   parseNamed(server, prefix, "prompt", cat.Prompts, maxLen, logger),
+		prompts:   parseNamed(server, prefix, "prompt", cat.Prompts, cfg.PromptOverrides, maxLen, logger),
 		resources: parseURIs(server, "uri", cat.Resources, logger),
 		templates: parseURIs(server, "uriTemplate", cat.ResourceTemplates, logger),
 	}
@@ -169,7 +181,9 @@ func newSource(cfg *registry.Server, cat *registry.Catalogue, maxLen int, logger
 	return src
 }
 
-func parseNamed(server, prefix, kind string, items []json.RawMessage, maxLen int, logger *slog.Logger) []*named {
+// parseNamed parses an upstream's tools or prompts, with their overrides
+// (keyed by the upstream's names) applied.
+func parseNamed(server, prefix, kind string, items []json.RawMessage, overrides map[string]registry.Override, maxLen int, logger *slog.Logger) []*named {
 	var out []*named
 	seen := map[string]bool{}
 	for _, raw := range items {
@@ -179,9 +193,71 @@ func parseNamed(server, prefix, kind string, items []json.RawMessage, maxLen int
 			continue
 		}
 		seen[name] = true
-		out = append(out, &named{slot: proposeName(NameEntry{Server: server, Prefix: prefix, Original: name}, maxLen), raw: raw})
+		shown := name
+		if o, ok := overrides[name]; ok {
+			var err error
+			if raw, err = override(raw, o); err != nil {
+				logger.Warn("upstream "+kind+" is not a JSON object; left out", "upstream", server, kind, name)
+				continue
+			}
+			shown = cmp.Or(o.Name, name)
+		}
+		out = append(out, &named{slot: proposeName(NameEntry{Server: server, Prefix: prefix, Original: shown}, maxLen), upstream: name, raw: raw})
 	}
 	return out
+}
+
+// override returns the object raw with the members o sets (see
+// registry.Override) spliced in, every other byte unchanged. Its name is
+// left to the merge, which renames every entry.
+func override(raw json.RawMessage, o registry.Override) (json.RawMessage, error) {
+	var err error
+	set := func(key string, v []byte) {
+		if err == nil {
+			raw, err = jsonrpc.Set(raw, key, v)
+		}
+	}
+	if o.Title != nil {
+		set("title", jsonrpc.Quote(*o.Title))
+	}
+	if o.Description != nil {
+		set("description", jsonrpc.Quote(*o.Description))
+	}
+	if len(o.Annotations) > 0 && err == nil {
+		var ann json.RawMessage
+		if ann, err = jsonrpc.Member(raw, "annotations"); err == nil {
+			set("annotations", overrideMembers(ann, o.Annotations))
+		}
+	}
+	return raw, err
+}
+
+// overrideMembers returns the object obj with the members of set set
+// over its own, in the order of their keys; an obj that is not an object
+// (or is absent) is replaced by set.
+func overrideMembers(obj json.RawMessage, set map[string]json.RawMessage) json.RawMessage {
+	keys := slices.Sorted(maps.Keys(set))
+	if jsonrpc.Kind(obj) == "an object" {
+		out := obj
+		var err error
+		for _, k := range keys {
+			if out, err = jsonrpc.Set(out, k, set[k]); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			return out
+		}
+	}
+	b := []byte{'{'}
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(jsonrpc.AppendQuote(b, k), ':')
+		b = append(b, set[k]...)
+	}
+	return append(b, '}')
 }
 
 func parseURIs(server, field string, items []json.RawMessage, logger *slog.Logger) []entry {

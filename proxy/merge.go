@@ -208,7 +208,7 @@ func (x *nameIndex) update(old, new []*named, mg *merge) bool {
 // claim adds n to the claimants of its name, in collision order.
 func (x *nameIndex) claim(n *named) {
 	g := x.claims[n.slot.name]
-	i, _ := slices.BinarySearchFunc(g, n, func(a, b *named) int { return compareEntries(a.slot.entry, b.slot.entry) })
+	i, _ := slices.BinarySearchFunc(g, n, compareNamed)
 	g = slices.Insert(g, i, n)
 	x.claims[n.slot.name] = g
 	if len(g) > 1 {
@@ -242,7 +242,7 @@ func (x *nameIndex) renameLosers(target map[*named]string, maxLen int) []*named 
 	if len(losers) == 0 {
 		return nil
 	}
-	slices.SortFunc(losers, func(a, b *named) int { return compareEntries(a.slot.entry, b.slot.entry) })
+	slices.SortFunc(losers, compareNamed)
 	assigned := map[string]bool{}
 	taken := func(name string) bool { return len(x.claims[name]) > 0 || assigned[name] }
 	for _, n := range losers {

@@ -94,10 +94,13 @@ func Load(path string) (*Config, error) {
 //
 // The file has Claude Desktop's shape. Keys mcpmux does not know are ignored,
 // at the top level and in server entries alike; mcpmux's own settings
-// (disabled, prefix, timeout, backoff, healthCheck, lazy, idleTimeout) are
-// decoded strictly, and so are the "backoff" and "healthCheck" objects, which
-// may contain only the keys documented on [Backoff] and [HealthCheck]. An
-// empty "mcpServers" object is valid: mcpmux then serves nothing.
+// (disabled, prefix, timeout, backoff, healthCheck, lazy, idleTimeout,
+// tools, toolOverrides, promptOverrides, secrets) are decoded strictly, and
+// so are the objects among them, which may contain only the keys documented
+// on [Backoff], [HealthCheck], [ToolFilter] and [Override]. An override's
+// name must be a valid exposed name within the bound of exposed names once
+// the server's prefix is before it. An empty "mcpServers" object is valid:
+// mcpmux then serves nothing.
 //
 // References to environment variables, looked up with lookupEnv (nil means
 // [os.LookupEnv]), are expanded in a server's command, args, env values, cwd,
@@ -141,7 +144,7 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 	}
 	errs := slices.Clone(c.Problems)
 	for _, name := range slices.Sorted(maps.Keys(entries)) {
-		ch := &checker{server: name}
+		ch := &checker{server: name, nameLength: c.NameLength}
 		s := decodeServer(ch, entries[name], lookupEnv)
 		if s != nil {
 			s.check(ch)
@@ -207,7 +210,10 @@ func (c *Config) SecretValues() []string {
 func (c *Config) Validate() error {
 	errs := []error{checkNameLength(c.NameLength), checkMessageSize(c.MaxMessageSize)}
 	for _, name := range slices.Sorted(maps.Keys(c.Servers)) {
-		ch := &checker{server: name}
+		ch := &checker{server: name, nameLength: c.NameLength}
+		if checkNameLength(c.NameLength) != nil {
+			ch.nameLength = 0 // reported above; names are checked against the default
+		}
 		if s := c.Servers[name]; s == nil {
 			ch.fail("", "is nil")
 		} else {

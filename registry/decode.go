@@ -39,7 +39,7 @@ func decodeServer(ch *checker, raw json.RawMessage, lookupEnv func(string) (stri
 var serverKeys = []string{
 	"command", "args", "env", "cwd", "url", "type", "headers", "envFile",
 	"disabled", "prefix", "timeout", "startTimeout", "lazy", "idleTimeout",
-	"backoff", "healthCheck", "tools", "secrets", "logStderr",
+	"backoff", "healthCheck", "tools", "secrets", "logStderr", "toolOverrides", "promptOverrides",
 }
 
 // nearMisses warns of the keys of an entry that mcpmux does not read but
@@ -89,6 +89,8 @@ func (s *Server) decodeOwn(ch *checker, fields map[string]json.RawMessage) {
 	tools := decodeObject(ch, fields, "tools", "allow", "deny")
 	decodeStrings(ch, tools, "tools.allow", &s.Tools.Allow)
 	decodeStrings(ch, tools, "tools.deny", &s.Tools.Deny)
+	s.ToolOverrides = decodeOverrides(ch, fields, "toolOverrides", overrideKeys)
+	s.PromptOverrides = decodeOverrides(ch, fields, "promptOverrides", overrideKeys[:3])
 
 	decodeStrings(ch, fields, "secrets", &s.SecretEnv)
 	decodeField(ch, fields, "logStderr", &s.LogStderr, "a string")

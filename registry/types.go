@@ -95,6 +95,12 @@ type Server struct {
 	// stderr are logged: "debug", "info", "warn" or "error". Empty means
 	// debug.
 	LogStderr string `json:"logStderr,omitempty"`
+	// ToolOverrides change how the server's tools are shown to the
+	// client, keyed by the upstream's own tool names.
+	ToolOverrides map[string]Override `json:"toolOverrides,omitempty"`
+	// PromptOverrides do the same for its prompts (without Annotations,
+	// which prompts do not have).
+	PromptOverrides map[string]Override `json:"promptOverrides,omitempty"`
 	// SecretEnv names env entries whose values are secrets although their
 	// names do not say so (see [Server.IsSecretEnv]).
 	SecretEnv []string `json:"secrets,omitempty"`
@@ -113,6 +119,22 @@ type ToolFilter struct {
 	Allow []string `json:"allow,omitempty"`
 	// Deny hides the tools that match one of its patterns, even allowed ones.
 	Deny []string `json:"deny,omitempty"`
+}
+
+// Override changes how one upstream tool or prompt is shown to the client.
+// Only the members it sets are changed; the rest of the upstream's object
+// passes as the upstream sent it. The zero value changes nothing.
+type Override struct {
+	// Name replaces the upstream's own name: the entry is exposed as
+	// prefix__Name, and called by that name only. Empty keeps the name.
+	Name string `json:"name,omitempty"`
+	// Title and Description, if set, replace the entry's own (an empty
+	// string empties it).
+	Title       *string `json:"title,omitempty"`
+	Description *string `json:"description,omitempty"`
+	// Annotations are set over the tool's own annotations, key by key;
+	// the keys it does not name are kept. Tools only.
+	Annotations map[string]json.RawMessage `json:"annotations,omitempty"`
 }
 
 // Backoff is the reconnect policy of one server.

@@ -37,6 +37,17 @@ type checker struct {
 	skip map[string]bool
 	// warnings are problems that do not make the entry unusable.
 	warnings []error
+	// nameLength bounds exposed names (see Config.NameLength); zero means
+	// DefaultNameLength.
+	nameLength int
+}
+
+// nameBound returns the bound of exposed names.
+func (ch *checker) nameBound() int {
+	if ch.nameLength == 0 {
+		return DefaultNameLength
+	}
+	return ch.nameLength
 }
 
 // fail reports a problem with field, unless the field could not be decoded.
@@ -115,6 +126,8 @@ func (s *Server) checkOwn(ch *checker) {
 	}
 	checkPatterns(ch, "tools.allow", s.Tools.Allow)
 	checkPatterns(ch, "tools.deny", s.Tools.Deny)
+	s.checkOverrides(ch, "toolOverrides", s.ToolOverrides)
+	s.checkOverrides(ch, "promptOverrides", s.PromptOverrides)
 }
 
 // checkPatterns reports patterns that path.Match cannot use.

@@ -90,6 +90,17 @@ func TestParseChecks(t *testing.T) {
 		{name: "env value number", server: `{"command": "x", "env": {"PORT": 8080}}`, want: `field "env.PORT": must be a string, got a number`},
 		{name: "headers array", server: `{"url": "https://example.com", "headers": ["a"]}`, want: `field "headers": must be an object of strings, got an array`},
 		{name: "disabled string", server: `{"command": "x", "disabled": "true"}`, want: `field "disabled": must be true or false, got a string`},
+		{name: "overrides", server: `{"command": "x", "toolOverrides": {"echo": {"name": "say", "title": "Say", "description": "", "annotations": {"readOnlyHint": true}}}, "promptOverrides": {"p": {"name": "q", "description": "d"}}}`},
+		{name: "override name with a space", server: `{"command": "x", "toolOverrides": {"echo": {"name": "say it"}}}`, want: `field "toolOverrides.echo.name": must be 1 to 64 of A-Z a-z 0-9 _ - (the characters every host accepts), got "say it"`},
+		{name: "override name too long", server: `{"command": "x", "prefix": "everything", "toolOverrides": {"echo": {"name": "` + strings.Repeat("n", 40) + `"}}}`, want: `field "toolOverrides.echo.name": makes the exposed name "everything__` + strings.Repeat("n", 40) + `" 52 characters long, over the bound of 48 (see "nameLength"); choose a shorter name or prefix`},
+		{name: "override names shared", server: `{"command": "x", "toolOverrides": {"a": {"name": "c"}, "b": {"name": "c"}}}`, want: `field "toolOverrides.b.name": is "c", the name toolOverrides.a is given too; two entries cannot share a name`},
+		{name: "override name number", server: `{"command": "x", "promptOverrides": {"p": {"name": 7}}}`, want: `field "promptOverrides.p.name": must be a string, got a number`},
+		{name: "prompt annotations", server: `{"command": "x", "promptOverrides": {"p": {"annotations": {}}}}`, want: `field "promptOverrides.p.annotations": unknown key (want name, title, description)`},
+		{name: "override unknown key", server: `{"command": "x", "toolOverrides": {"echo": {"nmae": "say"}}}`, want: `field "toolOverrides.echo.nmae": unknown key (want name, title, description, annotations)`},
+		{name: "override not an object", server: `{"command": "x", "toolOverrides": {"echo": "say"}}`, want: `field "toolOverrides.echo": must be an object, got a string`},
+		{name: "overrides not an object", server: `{"command": "x", "toolOverrides": ["echo"]}`, want: `field "toolOverrides": must be an object, got an array`},
+		{name: "override annotations not an object", server: `{"command": "x", "toolOverrides": {"echo": {"annotations": true}}}`, want: `field "toolOverrides.echo.annotations": must be an object, got a boolean`},
+		{name: "override of no name", server: `{"command": "x", "toolOverrides": {"": {"name": "x"}}}`, want: `field "toolOverrides.": names no tool: the key must be the upstream's own name`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -169,5 +180,34 @@ func TestParseKeepsGoodEntries(t *testing.T) {
 	}
 	if !slices.Contains(c.SecretValues(), "secret-value-123") {
 		t.Errorf("SecretValues() = %q, want the broken entry's token too", c.SecretValues())
+	}
+}
+
+func TestParseOverrides(t *testing.T) {
+	data := `{"nameLength": 20, "mcpServers": {
+	  "s": {"command": "x", "prefix": "p", "toolOverrides": {"echo": {"name": "say", "title": "Say", "description": "", "annotations": {"readOnlyHint": true, "x": { "a" : 1 }}}},
+	        "promptOverrides": {"greet": {"description": "Greets"}}},
+	  "long": {"command": "x", "toolOverrides": {"echo": {"name": "fifteen_chars_x"}}}
+	}}`
+	c, err := Parse([]byte(data), env(nil))
+	want := `server "long": field "toolOverrides.echo.name": makes the exposed name "long__fifteen_chars_x" 21 characters long, over the bound of 20 (see "nameLength"); choose a shorter name or prefix`
+	if err == nil || err.Error() != want {
+		t.Fatalf("Parse(data) error = %v, want %s", err, want)
+	}
+	o := c.Servers["s"].ToolOverrides["echo"]
+	if o.Name != "say" || o.Title == nil || *o.Title != "Say" || o.Description == nil || *o.Description != "" {
+		t.Errorf("toolOverrides.echo = %+v, want name, title and an empty description", o)
+	}
+	if got := string(o.Annotations["x"]); got != `{"a":1}` || string(o.Annotations["readOnlyHint"]) != "true" {
+		t.Errorf("toolOverrides.echo.annotations = %s, want compact values", o.Annotations)
+	}
+	if p := c.Servers["s"].PromptOverrides["greet"]; p.Name != "" || p.Description == nil || *p.Description != "Greets" {
+		t.Errorf("promptOverrides.greet = %+v, want only a description", p)
+	}
+
+	c.NameLength = 16
+	c.Servers["s"].ToolOverrides["echo"] = Override{Name: strings.Repeat("n", 14)}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `field "toolOverrides.echo.name": makes the exposed name`) {
+		t.Errorf("Validate() with nameLength 16 = %v, want the override's name too long", err)
 	}
 }
