@@ -1,8 +1,6 @@
 package upstream
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mcpmux/mcpmux/internal/clock"
 	"github.com/mcpmux/mcpmux/registry"
 )
 
@@ -127,7 +126,7 @@ func startProcess(srv *registry.Server, o *Options) (*process, error) {
 	p := &process{cmd: cmd, stdin: stdin, logger: logger, groups: groups, exited: make(chan struct{}),
 		stderrDone: make(chan struct{})}
 	p.stdout = stdout
-	go p.readStderr(stderr)
+	go p.readStderr(stderr, newStderrLog(logger, srv.LogStderr, clock.Or(o.Clock).Now))
 	go p.wait()
 	return p, nil
 }
@@ -178,22 +177,18 @@ func (p *process) wait() {
 	close(p.exited)
 }
 
-// readStderr logs the child's stderr line by line. Very long lines are
-// split rather than buffered without bound.
-func (p *process) readStderr(r io.ReadCloser) {
+// readStderr logs the child's stderr line by line (see stderrLog), and
+// remembers the last line for the error of its exit. Very long lines are
+// cut rather than buffered without bound.
+func (p *process) readStderr(r io.ReadCloser, l *stderrLog) {
 	defer close(p.stderrDone)
 	defer r.Close()
-	br := bufio.NewReaderSize(r, 16<<10)
-	for {
-		line, err := br.ReadSlice('\n')
-		if text := string(bytes.TrimSpace(line)); text != "" {
-			p.logger.Info("upstream stderr", "line", text)
-			p.noteStderr(text)
-		}
-		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			return
-		}
-	}
+	readLines(r, func(text []byte, cut int) {
+		line := string(text)
+		l.log(line, cut)
+		p.noteStderr(line)
+	})
+	l.flush()
 }
 
 // noteStderr remembers the last stderr line for error messages.

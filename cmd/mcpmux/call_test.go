@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -89,5 +91,26 @@ func TestToolsPromptsResources(t *testing.T) {
 	var cat struct{ Tools, Prompts []json.RawMessage }
 	if err != nil || json.Unmarshal([]byte(out), &cat) != nil || len(cat.Tools) == 0 || len(cat.Prompts) == 0 {
 		t.Errorf("tools --json --prompts = %v\n%s", err, out)
+	}
+}
+
+// An upstream's stderr is logged at debug unless its entry says
+// "logStderr": "info"; --log-file takes the log instead of stderr.
+func TestUpstreamStderrLevel(t *testing.T) {
+	testutil.CheckNoChildren(t)
+	quiet, loud := ts(t, "-name", "quiet", "-stderr-chatter"), ts(t, "-name", "loud", "-stderr-chatter")
+	loud["logStderr"] = "info"
+	config := writeConfig(t, map[string]any{"quiet": quiet, "loud": loud})
+	logFile := filepath.Join(t.TempDir(), "mcpmux.log")
+	_, errOut, err := runLineCtx(t, "call", "quiet__echo", "--args", `{"message": "m"}`, "--config", config, "--log-file", logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errOut != "" {
+		t.Errorf("with --log-file, stderr got %q", errOut)
+	}
+	log, _ := os.ReadFile(logFile)
+	if strings.Contains(string(log), "upstream stderr upstream=quiet") || !strings.Contains(string(log), "upstream stderr upstream=loud") {
+		t.Errorf("log at info =\n%s\nwant loud's stderr only", log)
 	}
 }

@@ -145,8 +145,10 @@ func TestServeNestedMcpmux(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write(1, map[string]any{"m2": muxEntry(t, level(2))})
-	write(2, map[string]any{"m3": muxEntry(t, level(3))})
+	// Their logs come up as their stderr, which is at debug unless raised.
+	loud := func(e map[string]any) map[string]any { e["logStderr"] = "info"; return e }
+	write(1, map[string]any{"m2": loud(muxEntry(t, level(2)))})
+	write(2, map[string]any{"m3": loud(muxEntry(t, level(3)))})
 	write(3, map[string]any{"b": ts(t, "-name", "b"), "m4": muxEntry(t, level(4))})
 	write(4, map[string]any{"c": ts(t, "-name", "c")})
 	m := serveInProcess(t, "--config", level(1), "--no-registry")

@@ -182,8 +182,10 @@ func badgerOptions(dir string, opts Options) badger.Options {
 		WithIndexCacheSize(0)          // indexes of a few small tables stay in memory anyway
 }
 
-// badgerLogger passes Badger's messages to slog: errors at error, warnings
-// at warn, the rest at debug.
+// badgerLogger passes Badger's messages to slog, each prefixed "badger: ":
+// errors at error, warnings at warn, the rest at debug; with quiet (the
+// store's child processes, which is every use by mcpmux), all at debug, so
+// that Badger stays out of mcpmux's log unless --log-level debug.
 type badgerLogger struct {
 	l     *slog.Logger
 	quiet bool // everything at debug
@@ -204,5 +206,5 @@ func (b badgerLogger) log(level slog.Level, format string, args []any) {
 	if !b.l.Enabled(ctx, level) {
 		return
 	}
-	b.l.Log(ctx, level, strings.TrimSpace(fmt.Sprintf(format, args...)))
+	b.l.Log(ctx, level, "badger: "+strings.TrimSpace(fmt.Sprintf(format, args...)))
 }
