@@ -114,6 +114,7 @@ func init() { // in init: runHelp refers to commands
 		"version":  runVersion,
 		"validate": runValidate,
 		"call":     runCall,
+		"doctor":   runDoctor,
 	}
 }
 
