@@ -192,7 +192,7 @@ func (m *mux) request(ctx context.Context, method string, params any) (json.RawM
 // call calls a tool and fails the test on any error.
 func (m *mux) call(name string, args map[string]any) json.RawMessage {
 	m.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	res, rpcErr, err := m.request(ctx, "tools/call", map[string]any{"name": name, "arguments": args})
 	if err != nil || rpcErr != nil {

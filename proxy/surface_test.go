@@ -377,12 +377,17 @@ func TestListChangeAfterStartUp(t *testing.T) {
 func TestStatusResource(t *testing.T) {
 	m := startMux(t, map[string]any{"a": ts(t, "-name", "a"), "gone": map[string]any{"command": "/nonexistent"}})
 	m.waitTools("a__echo")
+	// Each upstream gets there in its own time: wait for the state
+	// asserted, the other's failure included.
 	var res struct {
 		Contents []struct{ URI, MimeType, Text string }
 	}
-	_ = json.Unmarshal(m.must("resources/read", map[string]string{"uri": "mcpmux://status"}), &res)
-	if len(res.Contents) != 1 || res.Contents[0].MimeType != "application/json" ||
-		!strings.Contains(res.Contents[0].Text, `"ready"`) || !strings.Contains(res.Contents[0].Text, "/nonexistent") {
+	waitFor(t, func() bool {
+		res.Contents = nil
+		_ = json.Unmarshal(m.must("resources/read", map[string]string{"uri": "mcpmux://status"}), &res)
+		return len(res.Contents) == 1 && strings.Contains(res.Contents[0].Text, "/nonexistent")
+	}, "the missing command's error in mcpmux://status")
+	if res.Contents[0].MimeType != "application/json" || !strings.Contains(res.Contents[0].Text, `"ready"`) {
 		t.Errorf("mcpmux://status = %+v, want JSON with a ready upstream and the missing command's error", res.Contents)
 	}
 }

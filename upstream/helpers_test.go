@@ -50,7 +50,7 @@ type running struct {
 }
 
 // supervise runs a Supervisor for srv until the test ends, then stops it
-// and fails the test if Run takes more than 5s to return. A nil Logger in
+// and fails the test if Run does not return (see stop). A nil Logger in
 // opts logs to a buffer, shown if the test fails; StopGrace defaults to
 // 200ms.
 func supervise(tb testing.TB, srv *registry.Server, opts upstream.Options) *running {
@@ -70,9 +70,7 @@ func supervise(tb testing.TB, srv *registry.Server, opts upstream.Options) *runn
 		_ = r.Run(ctx)
 	}()
 	tb.Cleanup(func() {
-		if took := r.stop(); took > 5*time.Second {
-			tb.Errorf("Run took %s to return after cancel", took)
-		}
+		r.stop()
 		if tb.Failed() {
 			tb.Logf("log of %s:\n%s", srv.Name, r.log)
 		}
@@ -93,10 +91,10 @@ func (r *running) stop() time.Duration {
 	return time.Since(start)
 }
 
-// waitFor polls cond every 5ms for up to 10s.
+// waitFor polls cond every 5ms for up to 60s.
 func waitFor(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // a hang guard, not a bound on speed
 	for !cond() {
 		if time.Now().After(deadline) {
 			tb.Fatalf("timed out waiting for %s", what)
@@ -116,10 +114,10 @@ func (r *running) waitState(state upstream.State) upstream.Status {
 	return st
 }
 
-// call calls a tool within 10s and returns the text of its first content
-// block.
+// call calls a tool, within 60s (a hang guard), and returns the text of
+// its first content block.
 func (r *running) call(tool string, args map[string]any) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	return callCtx(ctx, r.Supervisor, tool, args)
 }

@@ -67,13 +67,9 @@ func TestLazyKeepsConnectionInUse(t *testing.T) {
 func TestLazyStartFailureIsReported(t *testing.T) {
 	leakChecks(t)
 	srv := testServer(t, "bad", "-crash-on-start")
-	srv.Backoff = registry.Backoff{Initial: registry.Duration(time.Minute), Max: registry.Duration(time.Minute)}
+	srv.Backoff = registry.Backoff{Initial: registry.Duration(time.Hour), Max: registry.Duration(time.Hour)}
 	r := supervise(t, srv, upstream.Options{Lazy: true})
-	start := time.Now()
-	_, err := r.call("whoami", nil)
-	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("the call took %s, want one quick attempt", took)
-	}
+	_, err := r.call("whoami", nil) // one attempt, not a wait for the backoff
 	if err == nil || !strings.Contains(err.Error(), `upstream "bad"`) || !strings.Contains(err.Error(), "attempt 1 failed") {
 		t.Errorf("call = %v, want the failed start", err)
 	}

@@ -227,24 +227,19 @@ func TestRemoteServerDownFailsFastAndRecovers(t *testing.T) {
 			r.waitState(upstream.StateReady)
 			inFlight := make(chan error, 1)
 			go func() {
-				_, err := r.call("slow", map[string]any{"ms": 10000})
+				_, err := r.call("slow", map[string]any{"ms": 600000})
 				inFlight <- err
 			}()
 			waitFor(t, "the slow call to reach the server", func() bool { return slices.Contains(ctl.Methods(), "tools/call") })
 
 			ctl.Close()
-			start := time.Now()
-			err := <-inFlight
-			if took := time.Since(start); took > time.Second || !errors.Is(err, upstream.ErrConnectionLost) || !strings.Contains(err.Error(), `upstream "a"`) {
-				t.Errorf("the call in flight returned %v %s after the server closed, want a lost connection naming the server within 1s", err, took)
+			err := <-inFlight // when the server goes, not at the call's bound
+			if !errors.Is(err, upstream.ErrConnectionLost) || !strings.Contains(err.Error(), `upstream "a"`) {
+				t.Errorf("the call in flight returned %v after the server closed, want a lost connection naming the server", err)
 			}
 			st := r.waitState(upstream.StateBackoff) // noticed without another call
 			t.Logf("call in flight: %v; noticed: %s", err, st.LastError)
-			start = time.Now()
 			_, err = r.call("whoami", nil)
-			if took := time.Since(start); took > time.Second {
-				t.Errorf("the call took %s with the server down, want under 1s", took)
-			}
 			if !errors.Is(err, upstream.ErrUnavailable) || !strings.Contains(err.Error(), `upstream "a"`) || !strings.Contains(err.Error(), "connection refused") {
 				t.Errorf("call with the server down = %v, want an error naming the server and the refused connection", err)
 			}
@@ -298,13 +293,9 @@ func TestRemoteCancelledCallTellsServer(t *testing.T) {
 
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			defer cancel()
-			start := time.Now()
-			_, err := callCtx(ctx, r.Supervisor, "slow", map[string]any{"ms": 10000})
+			_, err := callCtx(ctx, r.Supervisor, "slow", map[string]any{"ms": 600000})
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("slow call = %v, want the deadline", err)
-			}
-			if took := time.Since(start); took > time.Second {
-				t.Errorf("slow call returned after %s, want about 200ms", took)
 			}
 			waitFor(t, "the server to cancel the call", func() bool { return ctl.Cancelled() == 1 })
 			waitFor(t, "notifications/cancelled for the call", func() bool { return cancelledCall(ctl, "slow") })

@@ -61,16 +61,14 @@ func TestKilledMidCallFailsFastAndRecovers(t *testing.T) {
 
 	errc := make(chan error, 1)
 	go func() {
-		_, err := r.call("slow", map[string]any{"ms": 10000})
+		_, err := r.call("slow", map[string]any{"ms": 600000})
 		errc <- err
 	}()
 	waitFor(t, "the slow call to reach the upstream", func() bool { return countLines(seen, `"name":"slow"`) == 1 })
 	pid := r.kill()
-	killed := time.Now()
+	// A lost connection, not the call's own end nor its timeout: it
+	// failed when the child died.
 	err := <-errc
-	if took := time.Since(killed); took > time.Second {
-		t.Errorf("the call in flight failed %s after the kill, want under 1s", took)
-	}
 	if !errors.Is(err, upstream.ErrConnectionLost) || !strings.Contains(err.Error(), `upstream "a"`) || !strings.Contains(err.Error(), "killed") {
 		t.Errorf("call in flight = %v, want a lost connection naming the server and the kill", err)
 	}
@@ -101,16 +99,12 @@ func TestExitingUpstreamServesMostCalls(t *testing.T) {
 	succeeded := 0
 	for i := range 10 {
 		msg := fmt.Sprintf("call %d", i)
-		start := time.Now()
 		got, err := r.call("echo", map[string]any{"message": msg})
-		took := time.Since(start)
 		switch {
 		case err == nil && got == msg:
 			succeeded++
 		case err == nil:
 			t.Errorf("echo %q = %q", msg, got)
-		case took > time.Second:
-			t.Errorf("echo %q failed after %s, want under 1s: %v", msg, took, err)
 		case !strings.Contains(err.Error(), `upstream "a"`) || !strings.Contains(err.Error(), "exit status 4"):
 			t.Errorf("echo %q = %v, want an error naming the server and the exit", msg, err)
 		}
@@ -129,13 +123,9 @@ func TestHungCallTimesOutAndIsCancelled(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	start := time.Now()
 	_, err := callCtx(ctx, r.Supervisor, "hang", nil)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("hung call = %v, want the deadline", err)
-	}
-	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("hung call returned after %s, want about 200ms", took)
 	}
 	var id json.RawMessage
 	for _, e := range readLog(t, seen) {
@@ -164,18 +154,15 @@ func TestHungCallTimesOutAndIsCancelled(t *testing.T) {
 func TestRequestInBackoffReconnectsAtOnce(t *testing.T) {
 	leakChecks(t)
 	srv := testServer(t, "a")
-	srv.Backoff = registry.Backoff{Initial: registry.Duration(time.Minute), Max: registry.Duration(time.Minute)}
+	srv.Backoff = registry.Backoff{Initial: registry.Duration(time.Hour), Max: registry.Duration(time.Hour)}
 	r := supervise(t, srv, upstream.Options{})
 	r.waitState(upstream.StateReady)
 	r.kill()
 	r.waitState(upstream.StateBackoff)
 
-	start := time.Now()
+	// Answered within the call's bound, far shorter than the backoff.
 	if got := r.mustCall("whoami", nil); got != "a" {
 		t.Errorf("whoami = %q", got)
-	}
-	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("the call took %s: it waited for the backoff instead of reconnecting", took)
 	}
 	if st := r.Status(); st.Restarts != 1 {
 		t.Errorf("Restarts = %d, want 1", st.Restarts)
@@ -188,15 +175,12 @@ func TestRequestInBackoffReconnectsAtOnce(t *testing.T) {
 func TestRequestInBackoffReportsFailedAttempt(t *testing.T) {
 	leakChecks(t)
 	srv := testServer(t, "bad", "-crash-on-start")
-	srv.Backoff = registry.Backoff{Initial: registry.Duration(time.Minute), Max: registry.Duration(time.Minute)}
+	srv.Backoff = registry.Backoff{Initial: registry.Duration(time.Hour), Max: registry.Duration(time.Hour)}
 	r := supervise(t, srv, upstream.Options{})
 	r.waitState(upstream.StateBackoff)
 
-	start := time.Now()
+	// One attempt at once (the second), not a wait for the backoff.
 	_, err := r.call("whoami", nil)
-	if took := time.Since(start); took > 5*time.Second {
-		t.Errorf("the call took %s, want one quick attempt", took)
-	}
 	for _, want := range []string{`upstream "bad"`, "exit status 2", "attempt 2 failed", "next attempt in"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("call = %v, want an error with %q", err, want)
@@ -213,17 +197,15 @@ func TestCrashLoopBacksOffExponentially(t *testing.T) {
 	bad := supervise(t, testServer(t, "bad", "-crash-on-start"), upstream.Options{OnState: states.record})
 	good := supervise(t, testServer(t, "good"), upstream.Options{})
 	good.waitState(upstream.StateReady)
-	deadline := time.Now().Add(20 * time.Second)
+	// The healthy upstream answers throughout (how fast is no test's
+	// business on a shared machine).
+	deadline := time.Now().Add(60 * time.Second) // a hang guard
 	for bad.Status().Attempt < 10 {
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d attempts in 20s", bad.Status().Attempt)
+			t.Fatalf("only %d attempts in 60s", bad.Status().Attempt)
 		}
-		start := time.Now()
 		if got := good.mustCall("whoami", nil); got != "good" {
 			t.Fatalf("good whoami = %q", got)
-		}
-		if took := time.Since(start); took > time.Second {
-			t.Errorf("a healthy upstream took %s to answer while another crash-looped", took)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -268,11 +250,7 @@ func TestGivesUpAfterMaxAttempts(t *testing.T) {
 	if st.Attempt != 3 || !strings.Contains(st.LastError, "exit status 2") {
 		t.Errorf("stopped with Attempt %d, LastError %q; want 3 and the exit", st.Attempt, st.LastError)
 	}
-	start := time.Now()
 	_, err := r.call("whoami", nil)
-	if took := time.Since(start); took > 100*time.Millisecond {
-		t.Errorf("the call took %s, want an immediate failure", took)
-	}
 	if !errors.Is(err, upstream.ErrUnavailable) || !strings.Contains(err.Error(), `upstream "bad"`) || !strings.Contains(err.Error(), "gave up after 3 failed attempts") {
 		t.Errorf("call = %v, want an error saying it gave up", err)
 	}
@@ -320,12 +298,10 @@ func TestTenMegabyteMessagesPass(t *testing.T) {
 func TestShutdownDuringBackoff(t *testing.T) {
 	leakChecks(t)
 	srv := testServer(t, "bad", "-crash-on-start")
-	srv.Backoff = registry.Backoff{Initial: registry.Duration(time.Minute), Max: registry.Duration(time.Minute)}
+	srv.Backoff = registry.Backoff{Initial: registry.Duration(time.Hour), Max: registry.Duration(time.Hour)}
 	r := supervise(t, srv, upstream.Options{})
 	r.waitState(upstream.StateBackoff)
-	if took := r.stop(); took > time.Second {
-		t.Errorf("Run took %s to return in backoff", took)
-	}
+	r.stop() // fails the test if it waits out the backoff
 	if st := r.Status(); st.State != upstream.StateStopped || st.PID != 0 {
 		t.Errorf("after Run: %+v, want stopped without a child", st)
 	}
@@ -333,16 +309,16 @@ func TestShutdownDuringBackoff(t *testing.T) {
 
 func TestShutdownDuringHungInitialize(t *testing.T) {
 	leakChecks(t)
-	r := supervise(t, testServer(t, "hung", "-hang-initialize"), upstream.Options{StopGrace: -1}) // mcpmux's own grace periods
+	srv := testServer(t, "hung", "-hang-initialize")
+	srv.StartTimeout = registry.Duration(time.Hour)
+	r := supervise(t, srv, upstream.Options{StopGrace: -1}) // mcpmux's own grace periods
 	var pid int
 	waitFor(t, "the child to start", func() bool {
 		st := r.Status()
 		pid = st.PID
 		return st.State == upstream.StateStarting && pid != 0
 	})
-	if took := r.stop(); took > 3*time.Second {
-		t.Errorf("Run took %s to return while initialising", took)
-	}
+	r.stop() // fails the test if it waits out the start timeout
 	if !gone(pid) {
 		t.Errorf("child %d is still running", pid)
 	}
@@ -355,13 +331,11 @@ func TestShutdownFailsCallsInFlight(t *testing.T) {
 	r.waitState(upstream.StateReady)
 	errc := make(chan error, 1)
 	go func() {
-		_, err := r.call("slow", map[string]any{"ms": 10000})
+		_, err := r.call("slow", map[string]any{"ms": 600000})
 		errc <- err
 	}()
 	waitFor(t, "the slow call to reach the upstream", func() bool { return countLines(seen, `"name":"slow"`) == 1 })
-	if took := r.stop(); took > 3*time.Second {
-		t.Errorf("Run took %s to return with a call in flight", took)
-	}
+	r.stop() // fails the test if it waits for the call
 	if err := <-errc; err == nil || !strings.Contains(err.Error(), `upstream "a"`) || !strings.Contains(err.Error(), "shutting down") {
 		t.Errorf("call in flight = %v, want an error saying mcpmux is shutting down", err)
 	}

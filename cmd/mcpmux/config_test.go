@@ -43,7 +43,7 @@ func TestServeOneBrokenEntryAmongThree(t *testing.T) {
 		t.Errorf("mcpmux://status of broken = %+v, want invalid with %q", st, problem)
 	}
 	var sawStatus statusEntry
-	waitFor(t, 10*time.Second, "broken in status, from the running serve", func() bool {
+	waitFor(t, 60*time.Second, "broken in status, from the running serve", func() bool {
 		sawStatus = statusOf(t, config, dataDir, "broken")
 		return sawStatus.Live
 	})
@@ -112,7 +112,7 @@ func TestServeRefusesItself(t *testing.T) {
 	m := serveInProcess(t, "--config", link, "--no-registry")
 	m.waitTools("a__echo")
 	var st muxStatus
-	waitFor(t, 20*time.Second, "the mcpmux entry refused", func() bool {
+	waitFor(t, 60*time.Second, "the mcpmux entry refused", func() bool {
 		st = upstreamStatus(m.muxClient, "mcpmux")
 		return st.State == "stopped"
 	})
@@ -156,7 +156,7 @@ func TestServeNestedMcpmux(t *testing.T) {
 		t.Errorf("m2__m3__b__echo = %q, want deep", got)
 	}
 	// The third mcpmux's log reaches this one's through the second's.
-	waitFor(t, 20*time.Second, "the fourth mcpmux refused", func() bool {
+	waitFor(t, 60*time.Second, "the fourth mcpmux refused", func() bool {
 		return strings.Contains(m.stderr.String(), "upstream refused to serve; not retrying") &&
 			strings.Contains(m.stderr.String(), "inside 3 others")
 	})

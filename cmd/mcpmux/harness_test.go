@@ -21,6 +21,11 @@ import (
 	"github.com/mcpmux/mcpmux/internal/testutil"
 )
 
+// hangGuard bounds every wait of these tests: long enough that a loaded
+// machine never reaches it, so that reaching it means a hang. How fast
+// mcpmux is, is for the benchmarks to say.
+const hangGuard = 60 * time.Second
+
 // ts returns a config entry that runs the test server with args.
 func ts(tb testing.TB, args ...string) map[string]any {
 	return map[string]any{"command": testutil.TestServerPath(tb), "args": args}
@@ -72,7 +77,7 @@ func connect(tb testing.TB, r io.Reader, w io.WriteCloser) *muxClient {
 		default:
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	if err := m.c.Start(context.Background()); err != nil {
 		tb.Fatalf("starting client: %v", err)
@@ -90,7 +95,9 @@ func connect(tb testing.TB, r io.Reader, w io.WriteCloser) *muxClient {
 // none arrives.
 func (m *muxClient) send(timeout time.Duration, method string, params any) *transport.JSONRPCResponse {
 	m.tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	// timeout is a hang guard: on a shared, loaded machine no answer is
+	// held to less than a minute.
+	ctx, cancel := context.WithTimeout(context.Background(), max(timeout, hangGuard))
 	defer cancel()
 	id := mcp.NewRequestId(fmt.Sprintf("t-%d", m.ids.Add(1)))
 	resp, err := m.raw.SendRequest(ctx, transport.JSONRPCRequest{JSONRPC: "2.0", ID: id, Method: method, Params: params})
@@ -134,7 +141,7 @@ func names(tb testing.TB, result json.RawMessage, list, key string) []string {
 // waitTools polls tools/list until it lists every name in want.
 func (m *muxClient) waitTools(want ...string) []string {
 	m.tb.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // a hang guard
 	for {
 		have := m.tools()
 		if missing := without(want, have); len(missing) == 0 {
@@ -221,7 +228,7 @@ func serveInProcess(tb testing.TB, args ...string) *serving {
 				if err != nil {
 					tb.Errorf("mcpmux serve = %v\n%s", err, s.stderr)
 				}
-			case <-time.After(20 * time.Second):
+			case <-time.After(hangGuard):
 				tb.Fatalf("mcpmux serve did not stop\n%s", s.stderr)
 			}
 		})
@@ -287,10 +294,10 @@ func startProcess(tb testing.TB, env []string, args ...string) (p *process, stdo
 				if err != nil && !p.killed.Load() {
 					tb.Errorf("mcpmux serve exited: %v\n%s", err, p.stderr)
 				}
-			case <-time.After(20 * time.Second):
+			case <-time.After(hangGuard):
 				_ = cmd.Process.Kill()
 				<-exited
-				tb.Errorf("mcpmux serve did not stop within 20s\n%s", p.stderr)
+				tb.Errorf("mcpmux serve did not stop within %s\n%s", hangGuard, p.stderr)
 			}
 		})
 	}
@@ -311,7 +318,7 @@ func serveProcess(tb testing.TB, env []string, args ...string) *process {
 // stdout.
 func runCommand(tb testing.TB, args ...string) string {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	var stdout, stderr testutil.SyncBuffer
 	if err := run(ctx, args, strings.NewReader(""), &stdout, &stderr); err != nil {

@@ -48,7 +48,7 @@ func TestStatusAndHistory(t *testing.T) {
 	}
 
 	var st statusEntry
-	waitFor(t, 10*time.Second, "a live and ready in status", func() bool {
+	waitFor(t, 60*time.Second, "a live and ready in status", func() bool {
 		st = statusOf(t, config, dataDir, "a")
 		return st.Live && st.State.State == store.StateReady && st.State.PID != 0
 	})
@@ -56,7 +56,7 @@ func TestStatusAndHistory(t *testing.T) {
 	if err := syscall.Kill(killed, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 15*time.Second, "a restarted, in status and in history", func() bool {
+	waitFor(t, 60*time.Second, "a restarted, in status and in history", func() bool {
 		st = statusOf(t, config, dataDir, "a")
 		return st.Live && st.State.State == store.StateReady && st.State.PID != killed &&
 			st.State.Restarts >= 1 && st.RestartsLastDay >= 1 && st.Calls.Calls == 4

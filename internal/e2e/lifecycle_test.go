@@ -49,8 +49,8 @@ func TestNoProcessLeftAfterStdinClose(t *testing.T) {
 
 			stopped := time.Now()
 			tt.stop(t, m)
-			if !m.waitExit(5 * time.Second) {
-				t.Fatalf("mcpmux still running 5s after %s", tt.name)
+			if !m.waitExit(60 * time.Second) {
+				t.Fatalf("mcpmux still running 60s after %s", tt.name)
 			}
 			t.Logf("mcpmux exited %s after %s", time.Since(stopped).Round(time.Millisecond), tt.name)
 			if m.waitErr != nil {
@@ -59,7 +59,7 @@ func TestNoProcessLeftAfterStdinClose(t *testing.T) {
 			if runtime.GOOS != "linux" {
 				return // no /proc to look for survivors in
 			}
-			if alive := m.procs.survivors(2 * time.Second); len(alive) > 0 {
+			if alive := m.procs.survivors(30 * time.Second); len(alive) > 0 {
 				t.Errorf("processes started by mcpmux outlived it:\n%s", describe(alive))
 			}
 		})
@@ -118,8 +118,8 @@ func TestNoProcessLeftAfterMcpmuxIsKilled(t *testing.T) {
 				t.Fatalf("sending SIGKILL to mcpmux: %v", err)
 			}
 			killed := time.Now()
-			if !m.waitExit(10 * time.Second) {
-				t.Fatal("mcpmux still running 10s after SIGKILL")
+			if !m.waitExit(60 * time.Second) {
+				t.Fatal("mcpmux still running 60s after SIGKILL")
 			}
 			// How fast, measured: BenchmarkKilledMcpmuxLeavesNothing.
 			left := waitMarked(t, marker, func(ps []testutil.Process) bool { return len(ps) == 0 })

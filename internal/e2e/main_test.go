@@ -138,8 +138,8 @@ func startMcpmux(tb testing.TB, ctx context.Context, cfgPath string, opts ...cli
 	m.stop = func() {
 		m.closed.Do(func() {
 			_ = m.client.Close() // closes mcpmux's stdin
-			if !m.waitExit(10 * time.Second) {
-				tb.Errorf("mcpmux did not exit within 10s of its stdin closing; killing it")
+			if !m.waitExit(60 * time.Second) {
+				tb.Errorf("mcpmux did not exit within 60s of its stdin closing; killing it")
 				_ = m.cmd.Process.Kill()
 				<-m.exited
 			}

@@ -25,14 +25,14 @@ type initializeResult struct {
 	ServerInfo      serverInfo      `json:"serverInfo"`
 }
 
-// initialize negotiates the version; -hang-initialize and -start-delay
-// make it never answer or answer late.
+// initialize negotiates the version; -hang-initialize, -start-delay and
+// -start-gate make it never answer or answer late.
 func (s *server) initialize(r *request) (any, *rpcError) {
 	if s.cfg.hangInitialize {
 		<-r.ctx.Done()
 		return nil, nil
 	}
-	if !sleepCtx(r.ctx, s.cfg.startDelay) {
+	if !sleepCtx(r.ctx, s.cfg.startDelay) || !waitFile(r.ctx, s.cfg.startGate) {
 		return nil, nil
 	}
 	var p struct {

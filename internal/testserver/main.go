@@ -42,6 +42,7 @@ type config struct {
 	garbage        bool
 	stderrChatter  bool
 	startDelay     time.Duration
+	startGate      string
 	slowList       time.Duration
 	lateTools      int
 	rootsTool      bool
@@ -96,6 +97,7 @@ func parseConfig(argv []string, env string) (config, error) {
 	fs.BoolVar(&c.garbage, "garbage", false, "write non-JSON lines before initialize and tools/call responses")
 	fs.BoolVar(&c.stderrChatter, "stderr-chatter", false, "log every received message to stderr")
 	fs.DurationVar(&c.startDelay, "start-delay", 0, "sleep before answering initialize")
+	fs.StringVar(&c.startGate, "start-gate", "", "answer initialize only once this file exists (tests open the gate when they are ready)")
 	fs.DurationVar(&c.slowList, "slow-list", 0, "sleep before answering tools/list")
 	fs.IntVar(&c.lateTools, "late-tools", 0, "after answering the first tools/list, add tools late_0000.. and notify tools/list_changed")
 	fs.BoolVar(&c.rootsTool, "roots-tool", false, "offer tool roots_tool only to a client that declares roots in initialize")

@@ -239,6 +239,20 @@ func (s *server) shutdown() {
 }
 
 // sleepCtx sleeps for d; it reports false if ctx ended first.
+// waitFile waits until the file path exists, or returns false when ctx
+// ends first. An empty path is there at once.
+func waitFile(ctx context.Context, path string) bool {
+	for path != "" {
+		if _, err := os.Stat(path); err == nil {
+			return true
+		}
+		if !sleepCtx(ctx, 10*time.Millisecond) {
+			return false
+		}
+	}
+	return true
+}
+
 func sleepCtx(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
+
 	"github.com/mcpmux/mcpmux/registry"
 )
 
@@ -118,27 +120,36 @@ func TestStoreWriteCompacts(t *testing.T) {
 
 // Events written in a batch expire after HistoryTTL too.
 func TestStoreWriteTTL(t *testing.T) {
-	s, _ := newTestStore(t, Options{HistoryTTL: 2 * time.Second})
-	written := time.Now()
+	s, _ := newTestStore(t, Options{HistoryTTL: time.Hour})
+	before := time.Now()
 	if err := s.Write(&Batch{Events: []Event{{Server: "a", Kind: EventConnected}}}); err != nil {
 		t.Fatal(err)
 	}
-	// Badger expires to the second: the event lives between 1s and 2s.
-	if got, err := s.History("a", 0); len(got) != 1 || err != nil {
-		t.Fatalf("History(a) right after Write = %+v, %v; want one event", got, err)
+	checkExpiry(t, s, "a", before, time.Now(), time.Hour)
+}
+
+// checkExpiry checks that the events of server stored between before and
+// after expire HistoryTTL after that: Badger drops them then.
+func checkExpiry(t *testing.T, s *DB, server string, before, after time.Time, ttl time.Duration) {
+	t.Helper()
+	var expiries []time.Time
+	err := s.view(func(txn *badger.Txn) error {
+		opts := badger.DefaultIteratorOptions
+		opts.Prefix = makeKey("ev", server, "")
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			expiries = append(expiries, time.Unix(int64(it.Item().ExpiresAt()), 0))
+		}
+		return nil
+	})
+	if err != nil || len(expiries) != 1 {
+		t.Fatalf("events of %s = %d, %v; want one", server, len(expiries), err)
 	}
-	for {
-		got, err := s.History("a", 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(got) == 0 {
-			return
-		}
-		if time.Since(written) > 2500*time.Millisecond {
-			t.Fatalf("History(a) %v after Write = %+v, want none", time.Since(written), got)
-		}
-		time.Sleep(50 * time.Millisecond)
+	// Badger keeps expiry times to the second.
+	lo, hi := before.Add(ttl).Truncate(time.Second), after.Add(ttl+time.Second)
+	if exp := expiries[0]; exp.Before(lo) || exp.After(hi) {
+		t.Errorf("event of %s expires at %v, want between %v and %v (%v after it was stored)", server, exp, lo, hi, ttl)
 	}
 }
 

@@ -77,7 +77,8 @@ type Recorder struct {
 	flushMu sync.Mutex // serializes flushes
 
 	failMu  sync.Mutex
-	failing bool // the last use of the store failed
+	failing bool // the last use of the store failed, and was reported
+	locked  int  // uses in a row that found the store held by another process
 
 	mu        sync.Mutex
 	pending   Batch                         // not yet written

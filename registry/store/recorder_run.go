@@ -140,6 +140,10 @@ func (r *Recorder) Flush(ctx context.Context) error {
 	return err
 }
 
+// lockedWarnAfter is how many uses in a row may find the store held by
+// another process before the recorder warns: about 10 s of flushes.
+const lockedWarnAfter = 5
+
 // logFlush logs the first of a run of failed flushes, and the recovery.
 func (r *Recorder) logFlush(err error) {
 	r.report("writing to the store; keeping the data for the next try", err)
@@ -148,7 +152,8 @@ func (r *Recorder) logFlush(err error) {
 // report logs a failed use of the store the first time in a run of
 // failures, at debug level after that, and the recovery: a store that
 // cannot be used at all (a bad data directory, say) costs one warning per
-// run, not one per try.
+// run, not one per try. A store held by other processes is not a failure
+// until lockedWarnAfter uses in a row have found it so.
 func (r *Recorder) report(msg string, err error) {
 	r.failMu.Lock()
 	defer r.failMu.Unlock()
@@ -156,6 +161,16 @@ func (r *Recorder) report(msg string, err error) {
 		// The last use has not ended yet (a slow machine, or a child that
 		// hangs and will be killed): this one is only put off.
 		r.logger.Debug(msg, "dir", r.dataDir, "err", err)
+		return
+	}
+	r.locked++
+	if !errors.Is(err, ErrLocked) {
+		r.locked = 0
+	}
+	if r.locked > 0 && r.locked < lockedWarnAfter {
+		// Other instances (or status) hold the store: on a busy machine
+		// they may for a while. Nothing is lost; the next flush tries again.
+		r.logger.Debug(msg, "dir", r.dataDir, "err", err, "in_a_row", r.locked)
 		return
 	}
 	switch {

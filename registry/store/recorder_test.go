@@ -201,7 +201,7 @@ func TestRecorderRun(t *testing.T) {
 // waitInstance polls the live files of dataDir until one satisfies ok.
 func waitInstance(t *testing.T, dataDir string, ok func(Instance) bool) Instance {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // a hang guard
 	for {
 		insts, err := Instances(dataDir)
 		if err != nil {
@@ -263,7 +263,7 @@ func TestUseStoreWaitsWhileLocked(t *testing.T) {
 	}
 
 	time.AfterFunc(100*time.Millisecond, func() { held.Close() })
-	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel = context.WithTimeout(context.Background(), 60*time.Second) // a hang guard
 	defer cancel()
 	called := false
 	err = Use(ctx, dir, Options{}, func(*DB) error { called = true; return nil })
@@ -384,7 +384,7 @@ func TestRecorderWritesCataloguesAtOnce(t *testing.T) {
 	a := &registry.Server{Name: "a", Command: "a"}
 	r.SaveCatalogue(a, registry.Catalogue{Tools: []json.RawMessage{json.RawMessage(`{"name":"t"}`)}, Fetched: time.Now()})
 	reader := NewRecorder(dataDir, RecorderOptions{})
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		got, err := reader.LoadCatalogues(context.Background(), []*registry.Server{a})
 		if err == nil && got["a"] != nil {
 			return

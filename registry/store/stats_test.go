@@ -122,7 +122,7 @@ func TestRecordCallBackgroundFlush(t *testing.T) {
 	if err := s.RecordCall("a", "tool", time.Millisecond, false); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // a hang guard
 	for {
 		stored, err := s.storedStats("a")
 		if err != nil {
