@@ -155,7 +155,7 @@ func TestRemoteSecretsReachServerButNotLogs(t *testing.T) {
 			url, ctl := httpserver.Start(t, kind, httpserver.Options{})
 			srv := remoteServer("a", kind, url+"?token="+query)
 			srv.Headers = map[string]string{"X-Api-Key": header}
-			srv.HealthCheck = registry.HealthCheck{Interval: ms(50), Threshold: 2}
+			srv.HealthCheck = registry.HealthCheck{Interval: ms(250), Threshold: 2}
 			r := supervise(t, srv, upstream.Options{})
 			r.waitState(upstream.StateReady)
 			r.mustCall("echo", map[string]any{"message": "x"})
@@ -206,7 +206,7 @@ func TestRemoteExpiredSessionFoundByHealthCheck(t *testing.T) {
 	leakChecks(t)
 	url, ctl := httpserver.Start(t, httpserver.Streamable, httpserver.Options{})
 	srv := remoteServer("a", httpserver.Streamable, url)
-	srv.HealthCheck = registry.HealthCheck{Interval: ms(50), Threshold: 3}
+	srv.HealthCheck = registry.HealthCheck{Interval: ms(250), Threshold: 3}
 	r := supervise(t, srv, upstream.Options{})
 	r.waitState(upstream.StateReady)
 	ctl.Restart()
@@ -222,7 +222,7 @@ func TestRemoteServerDownFailsFastAndRecovers(t *testing.T) {
 			leakChecks(t)
 			url, ctl := httpserver.Start(t, kind, httpserver.Options{Name: "a"})
 			srv := remoteServer("a", kind, url)
-			srv.HealthCheck = registry.HealthCheck{Interval: ms(50), Threshold: 2}
+			srv.HealthCheck = registry.HealthCheck{Interval: ms(250), Threshold: 2}
 			r := supervise(t, srv, upstream.Options{})
 			r.waitState(upstream.StateReady)
 			inFlight := make(chan error, 1)
