@@ -27,6 +27,9 @@ var _ slog.Handler = (*handler)(nil)
 func (h *handler) Enabled(ctx context.Context, l slog.Level) bool { return h.h.Enabled(ctx, l) }
 
 func (h *handler) Handle(ctx context.Context, r slog.Record) error {
+	if h.m.replacer() == nil {
+		return h.h.Handle(ctx, r) // no secret yet (see Growable)
+	}
 	out := slog.NewRecord(r.Time, r.Level, h.m.String(r.Message), r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		out.AddAttrs(h.m.attr(a))

@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
@@ -20,9 +22,12 @@ import (
 const Mask = "***"
 
 // Masker replaces secrets with [Mask]. A nil Masker masks nothing. It is
-// safe for concurrent use.
+// safe for concurrent use, [Masker.Add] included.
 type Masker struct {
-	r *strings.Replacer
+	r atomic.Pointer[strings.Replacer] // nil while there is no secret
+
+	mu    sync.Mutex // serialises Add
+	forms []string   // every form of every secret, guarded by mu
 }
 
 // New returns a Masker of secrets. Each is also masked as JSON writes it
@@ -31,7 +36,28 @@ type Masker struct {
 // contains another, the longer is masked whole. Empty strings are
 // ignored; New returns nil if nothing is left.
 func New(secrets []string) *Masker {
-	var forms []string
+	m := Growable(secrets)
+	if m.r.Load() == nil {
+		return nil
+	}
+	return m
+}
+
+// Growable is New, but never nil, so that secrets can be added later with
+// Add: a configuration reloaded while mcpmux runs brings new ones.
+func Growable(secrets []string) *Masker {
+	m := &Masker{}
+	m.Add(secrets)
+	return m
+}
+
+// Add masks secrets too, from now on, in everything m masks, and keeps
+// masking the ones it had: text written before a reload may still be
+// quoted after it.
+func (m *Masker) Add(secrets []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	forms := slices.Clone(m.forms)
 	for _, s := range secrets {
 		if s == "" {
 			continue
@@ -41,19 +67,28 @@ func New(secrets []string) *Masker {
 			forms = append(forms, inJSON(html))
 		}
 	}
-	if len(forms) == 0 {
-		return nil
-	}
 	// strings.Replacer tries its patterns in the order given at each
 	// position: longest first masks a secret whole rather than the shorter
 	// secret inside it.
 	slices.SortFunc(forms, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
 	forms = slices.Compact(forms)
+	if len(forms) == 0 || slices.Equal(forms, m.forms) {
+		return
+	}
+	m.forms = forms
 	pairs := make([]string, 0, 2*len(forms))
 	for _, f := range forms {
 		pairs = append(pairs, f, Mask)
 	}
-	return &Masker{r: strings.NewReplacer(pairs...)}
+	m.r.Store(strings.NewReplacer(pairs...))
+}
+
+// replacer returns m's replacer, nil if m masks nothing.
+func (m *Masker) replacer() *strings.Replacer {
+	if m == nil {
+		return nil
+	}
+	return m.r.Load()
 }
 
 // inJSON returns a JSON string's inside, without its quotes.
@@ -61,19 +96,21 @@ func inJSON(quoted []byte) string { return string(quoted[1 : len(quoted)-1]) }
 
 // String returns s with every secret masked.
 func (m *Masker) String(s string) string {
-	if m == nil {
+	r := m.replacer()
+	if r == nil {
 		return s
 	}
-	return m.r.Replace(s)
+	return r.Replace(s)
 }
 
 // Bytes returns b with every secret masked: b itself if it holds none.
 func (m *Masker) Bytes(b []byte) []byte {
-	if m == nil {
+	r := m.replacer()
+	if r == nil {
 		return b
 	}
 	s := string(b)
-	if out := m.r.Replace(s); out != s {
+	if out := r.Replace(s); out != s {
 		return []byte(out)
 	}
 	return b

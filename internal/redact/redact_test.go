@@ -94,3 +94,18 @@ func TestHandler(t *testing.T) {
 		}
 	}
 }
+
+func TestAdd(t *testing.T) {
+	m := Growable(nil)
+	if got := m.String("token abcdef"); got != "token abcdef" {
+		t.Errorf("empty Growable().String = %q, want it unchanged", got)
+	}
+	logged := new(strings.Builder)
+	logger := slog.New(m.Handler(slog.NewTextHandler(logged, nil)))
+	m.Add([]string{"abcdef"})
+	m.Add([]string{"ghijkl", ""})
+	logger.Info("secrets", "a", "abcdef", "b", `"ghijkl"`)
+	if got := logged.String(); strings.Contains(got, "abcdef") || strings.Contains(got, "ghijkl") || strings.Count(got, Mask) != 2 {
+		t.Errorf("a handler made before Add logged %q, want both secrets masked", got)
+	}
+}
