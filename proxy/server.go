@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -156,29 +157,39 @@ func (s *Server) AddUpstream(cfg *registry.Server, up Upstream) {
 // just sent (nil removes it) and, for every list whose merged view
 // changed, tells the client.
 func (s *Server) SetCatalogue(name string, c *registry.Catalogue) {
-	s.setCatalogues(map[string]*registry.Catalogue{name: c}, true)
+	s.setCatalogues(map[string]*registry.Catalogue{name: c}, nil, true)
 }
 
 // SetCached sets the catalogues the registry cached for several upstreams
 // at once, at start-up. They answer the client's lists until the live ones
 // arrive, if they were read under the capabilities this client has.
 func (s *Server) SetCached(cats map[string]*registry.Catalogue) {
-	s.setCatalogues(cats, false)
+	s.setCatalogues(cats, nil, false)
 }
 
 // setCatalogues replaces the catalogues of several upstreams at once (a
-// nil value removes one), and tells the client once of each list whose
-// merged view changed. Each upstream's catalogue costs what it changes
-// (see merge); requests meanwhile route on the catalogue before it.
-func (s *Server) setCatalogues(cats map[string]*registry.Catalogue, live bool) {
-	names := make([]string, 0, len(cats))
+// nil value removes one), merges those of keep again under their routes'
+// configurations, and tells the client once of each list whose merged
+// view changed. Each upstream's catalogue costs what it changes (see
+// merge); requests meanwhile route on the catalogue before it. live says
+// that cats came from the upstreams themselves.
+func (s *Server) setCatalogues(cats map[string]*registry.Catalogue, keep []string, live bool) {
+	names := make([]string, 0, len(cats)+len(keep))
 	for name := range cats {
 		names = append(names, name)
 	}
+	names = append(names, keep...)
 	sort.Strings(names)
-	sources := make(map[string]*source, len(cats))
+	sources := make(map[string]*source, len(names))
 	changed := map[string]bool{}
 	s.mergeMu.Lock()
+	for _, name := range keep {
+		if src := s.merge.sources[name]; src != nil {
+			cats[name] = src.cat // the latest, whoever set it
+		} else {
+			names = slices.DeleteFunc(names, func(n string) bool { return n == name })
+		}
+	}
 	for _, name := range names {
 		r := s.route(name)
 		if c := cats[name]; c != nil && r != nil {
@@ -194,9 +205,9 @@ func (s *Server) setCatalogues(cats map[string]*registry.Catalogue, live bool) {
 
 	s.mu.Lock()
 	for _, name := range names {
-		if src := sources[name]; src != nil {
+		if r, src := s.upstreams[name], sources[name]; src != nil && r != nil {
 			s.sources[name] = src
-			s.upstreams[name].state.live = s.upstreams[name].state.live || live
+			r.state.live = r.state.live || live
 		} else {
 			delete(s.sources, name)
 		}
@@ -207,7 +218,7 @@ func (s *Server) setCatalogues(cats map[string]*registry.Catalogue, live bool) {
 	s.mu.Unlock()
 
 	for name, c := range cats {
-		if c != nil && level != nil && offers(c.Capabilities, "logging") {
+		if live && c != nil && level != nil && offers(c.Capabilities, "logging") {
 			go s.passLevel(name, level)
 		}
 	}
