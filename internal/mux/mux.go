@@ -3,7 +3,9 @@
 // enabled server wired to it, and, if one is given, the registry's
 // [store.Recorder], told of every state, catalogue and call. [Mux.Run]
 // runs them all for one client; [Mux.Start] runs the upstreams alone, for
-// the commands that need no client.
+// the commands that need no client. [Mux.Reload] serves a new
+// configuration while they run, restarting only the upstreams whose
+// entries changed.
 //
 // cmd/mcpmux's commands and the tests build the system here, the same
 // way, so that what the tests exercise is the wiring that ships.
@@ -17,6 +19,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -68,6 +71,18 @@ type Options struct {
 	// Upstream, if set, adjusts the options of each server's supervisor
 	// before it is made. Nil changes nothing.
 	Upstream func(*registry.Server, *upstream.Options)
+	// Reloads, if set, makes Run read the configuration again with Load
+	// and serve it (see Reload) each time a reason arrives on it: the file
+	// changed, a SIGHUP. Nil never reloads.
+	Reloads <-chan string
+	// Load reads the configuration for Reloads. Like registry.Load, it
+	// returns a configuration with an error when only some of it is
+	// wrong, and none when the file cannot be read.
+	Load func() (*registry.Config, error)
+	// Masker, if set, masks secrets wherever the Mux writes, and is given
+	// the secrets of every configuration Reload applies: main makes it
+	// for its logger (see Masker). Nil means Masker(cfg).
+	Masker *redact.Masker
 }
 
 // Mux is mcpmux, built: a proxy and its upstreams.
@@ -75,11 +90,24 @@ type Mux struct {
 	opts   Options
 	logger *slog.Logger
 	srv    *proxy.Server
-	sups   []*upstream.Supervisor
 	masker *redact.Masker
-	// invalid are the configuration's entries that cannot be used (see
-	// registry.Config.Invalid).
-	invalid map[string]error
+
+	reloadMu sync.Mutex // serialises Reload
+
+	mu      sync.Mutex
+	cfg     *registry.Config    // the configuration being served
+	ups     map[string]*running // the enabled servers' upstreams, by name
+	invalid map[string]error    // cfg's entries that cannot be used (see registry.Config.Invalid)
+	reload  reloadOutcome       // of the last reload
+	runner  *runner             // where upstreams run; nil until Start
+}
+
+// running is one enabled server's upstream.
+type running struct {
+	cfg     *registry.Server
+	sup     *upstream.Supervisor
+	stop    func()      // ends its Run and waits for it; nil while not started
+	retired atomic.Bool // a reload replaced or removed it
 }
 
 // New builds mcpmux for cfg. Nothing starts until Run or Start.
@@ -90,23 +118,38 @@ func New(cfg *registry.Config, opts Options) *Mux {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	m := &Mux{opts: opts, logger: opts.Logger, masker: Masker(cfg), invalid: cfg.Invalid}
+	if opts.Masker == nil {
+		opts.Masker = Masker(cfg)
+	}
+	m := &Mux{opts: opts, logger: opts.Logger, masker: opts.Masker, cfg: cfg, invalid: cfg.Invalid, ups: map[string]*running{}}
 	m.srv = proxy.New(m.proxyOptions(cfg))
 	for _, s := range cfg.Enabled() {
-		sup := upstream.New(s, m.upstreamOptions(cfg, s))
-		m.srv.AddUpstream(s, sup)
-		if rec := opts.Recorder; rec != nil {
-			rec.SetState(serverState(sup.Status(), m.masker)) // a lazy one starts idle, unannounced
-		}
-		m.sups = append(m.sups, sup)
+		r := m.newRunning(cfg, s)
+		m.srv.AddUpstream(s, r.sup)
+		m.ups[s.Name] = r
 	}
-	if rec := opts.Recorder; rec != nil {
-		for _, name := range slices.Sorted(maps.Keys(cfg.Invalid)) {
-			rec.SetState(store.ServerState{Server: name, State: store.StateInvalid, Since: time.Now(), LastError: m.masker.String(cfg.Invalid[name].Error())})
-		}
-	}
+	m.recordInvalid(cfg.Invalid)
 	m.srv.SetCached(opts.Cached) // one merge for all, before any client asks
 	return m
+}
+
+// newRunning makes the supervisor of s, not started yet.
+func (m *Mux) newRunning(cfg *registry.Config, s *registry.Server) *running {
+	r := &running{cfg: s}
+	r.sup = upstream.New(s, m.upstreamOptions(cfg, s, func() bool { return !r.retired.Load() }))
+	if rec := m.opts.Recorder; rec != nil {
+		rec.SetState(serverState(r.sup.Status(), m.masker)) // a lazy one starts idle, unannounced
+	}
+	return r
+}
+
+// recordInvalid tells the recorder of the entries that cannot be used.
+func (m *Mux) recordInvalid(invalid map[string]error) {
+	if rec := m.opts.Recorder; rec != nil {
+		for _, name := range slices.Sorted(maps.Keys(invalid)) {
+			rec.SetState(store.ServerState{Server: name, State: store.StateInvalid, Since: time.Now(), LastError: m.masker.String(invalid[name].Error())})
+		}
+	}
 }
 
 // proxyOptions returns the options of the proxy for cfg.
@@ -131,35 +174,44 @@ func (m *Mux) proxyOptions(cfg *registry.Config) proxy.Options {
 	return o
 }
 
-// upstreamOptions wires the supervisor of s to the proxy and, if there is
-// one, to the recorder. A lazy server starts on first use only if a
-// cached catalogue lists its tools meanwhile; without one it starts at
-// once.
-func (m *Mux) upstreamOptions(cfg *registry.Config, s *registry.Server) upstream.Options {
+// upstreamOptions wires the supervisor of s to the proxy, as long as
+// current says it is s's upstream (one that a reload replaced or removed
+// tells the proxy nothing more), and, if there is one, to the recorder.
+// A lazy server starts on first use only if a cached catalogue lists its
+// tools meanwhile; without one it starts at once.
+func (m *Mux) upstreamOptions(cfg *registry.Config, s *registry.Server, current func() bool) upstream.Options {
 	srv, rec := m.srv, m.opts.Recorder
 	o := upstream.Options{
-		Logger:         m.logger.With("upstream", s.Name),
-		ClientInfo:     mcp.Implementation{Name: "mcpmux", Version: m.opts.Version},
-		OnCatalogue:    srv.SetCatalogue,
-		OnNotification: srv.UpstreamNotification,
-		OnRequest:      srv.UpstreamRequest,
-		OnState:        srv.UpstreamState,
+		Logger:     m.logger.With("upstream", s.Name),
+		ClientInfo: mcp.Implementation{Name: "mcpmux", Version: m.opts.Version},
+		OnCatalogue: func(name string, c *registry.Catalogue) {
+			if current() {
+				srv.SetCatalogue(name, c)
+			}
+			if rec != nil {
+				rec.SaveCatalogue(s, *c)
+			}
+		},
+		OnNotification: func(server, method string, params json.RawMessage) {
+			if current() {
+				srv.UpstreamNotification(server, method, params)
+			}
+		},
+		OnRequest: srv.UpstreamRequest,
+		OnState: func(st upstream.Status) {
+			if current() {
+				srv.UpstreamState(st)
+			}
+			if rec != nil {
+				rec.SetState(serverState(st, m.masker))
+			}
+		},
 		MaxMessageSize: int(cfg.MessageSize()),
 		Groups:         m.opts.Groups,
 		Env:            m.opts.Env,
 	}
 	if !m.opts.Headless {
 		o.AwaitClientCapabilities = srv.ClientCapabilities
-	}
-	if rec != nil {
-		o.OnCatalogue = func(name string, c *registry.Catalogue) {
-			srv.SetCatalogue(name, c)
-			rec.SaveCatalogue(s, *c)
-		}
-		o.OnState = func(st upstream.Status) {
-			srv.UpstreamState(st)
-			rec.SetState(serverState(st, m.masker))
-		}
 	}
 	if s.Lazy && m.opts.Cached[s.Name] != nil {
 		o.Lazy, o.IdleTimeout = true, s.IdleAfter()
@@ -173,12 +225,21 @@ func (m *Mux) upstreamOptions(cfg *registry.Config, s *registry.Server) upstream
 // Proxy returns the proxy the client sees.
 func (m *Mux) Proxy() *proxy.Server { return m.srv }
 
-// Upstreams returns the supervisor of every enabled server, in the
-// configuration's order.
-func (m *Mux) Upstreams() []*upstream.Supervisor { return m.sups }
+// Upstreams returns the supervisor of every enabled server, sorted by
+// name.
+func (m *Mux) Upstreams() []*upstream.Supervisor {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*upstream.Supervisor, 0, len(m.ups))
+	for _, name := range slices.Sorted(maps.Keys(m.ups)) {
+		out = append(out, m.ups[name].sup)
+	}
+	return out
+}
 
 // Run serves one client over in and out until in ends or ctx is done,
-// with every upstream and the recorder running meanwhile (see Start). It
+// with every upstream and the recorder running meanwhile (see Start), and
+// reloads the configuration as Options.Reloads asks. It
 // returns once every upstream has stopped and the recorder has written
 // what it holds.
 func (m *Mux) Run(ctx context.Context, in io.Reader, out io.Writer) error {
@@ -186,11 +247,14 @@ func (m *Mux) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	defer cancel()
 	footprint.DropCode() // what initialisation ran, before start-up maps more
 	stop := m.Start(ctx)
-	var released sync.WaitGroup
-	released.Go(func() { m.releaseAfterStart(ctx) })
+	var aside sync.WaitGroup
+	aside.Go(func() { m.releaseAfterStart(ctx) })
+	if m.opts.Reloads != nil && m.opts.Load != nil {
+		aside.Go(func() { m.reloads(ctx, m.opts.Reloads, m.opts.Load) })
+	}
 	err := m.srv.Serve(ctx, in, out)
 	cancel()
-	released.Wait()
+	aside.Wait()
 	stop()
 	return err
 }
@@ -213,27 +277,56 @@ func (m *Mux) releaseAfterStart(ctx context.Context) {
 
 // Start runs every upstream, and the recorder if there is one, until stop
 // is called or ctx is done; stop returns once every upstream has stopped
-// and the recorder has written what it holds.
+// (those Reload started meanwhile too) and the recorder has written what
+// it holds.
 func (m *Mux) Start(ctx context.Context) (stop func()) {
 	stopRecorder := m.runRecorder(ctx)
 	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	for _, s := range m.sups {
-		wg.Go(func() {
-			if m.opts.Cached[s.Name()] != nil {
-				m.waitListed(ctx)
-			}
-			_ = s.Run(ctx)
-		})
+	rn := &runner{ctx: ctx}
+	m.mu.Lock()
+	m.runner = rn
+	for _, r := range m.ups {
+		m.launchLocked(r, m.opts.Cached[r.cfg.Name] != nil)
 	}
+	m.mu.Unlock()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
+			m.mu.Lock()
+			rn.closed = true // Reload starts nothing more
+			m.mu.Unlock()
 			cancel()
-			wg.Wait()
+			rn.wg.Wait()
 			stopRecorder()
 		})
 	}
+}
+
+// runner runs the upstreams between Start and its stop.
+type runner struct {
+	ctx    context.Context // Start's; ends with stop
+	wg     sync.WaitGroup  // every upstream's Run
+	closed bool            // stop has begun; guarded by Mux.mu
+}
+
+// launchLocked starts r's upstream, after the client's first tool list if
+// afterListed (see waitListed). Before Start, and once stop has begun, it
+// does nothing. m.mu is held.
+func (m *Mux) launchLocked(r *running, afterListed bool) {
+	rn := m.runner
+	if rn == nil || rn.closed || r.stop != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(rn.ctx)
+	done := make(chan struct{})
+	rn.wg.Go(func() {
+		defer close(done)
+		if afterListed {
+			m.waitListed(ctx)
+		}
+		_ = r.sup.Run(ctx)
+	})
+	r.stop = func() { cancel(); <-done }
 }
 
 // waitListed waits until the client has its first tool list, or at most
@@ -281,14 +374,23 @@ func (m *Mux) Status() json.RawMessage {
 		State     string `json:"state"`
 		LastError string `json:"lastError"`
 	}
+	sups := m.Upstreams()
+	m.mu.Lock()
+	invalid, reload := m.invalid, m.reload
+	m.mu.Unlock()
 	out := struct {
-		Upstreams []any `json:"upstreams"`
-	}{Upstreams: make([]any, 0, len(m.sups)+len(m.invalid))}
-	for _, s := range m.sups {
+		Upstreams []any          `json:"upstreams"`
+		Config    *reloadOutcome `json:"config,omitempty"`
+	}{Upstreams: make([]any, 0, len(sups)+len(invalid))}
+	for _, s := range sups {
 		out.Upstreams = append(out.Upstreams, s.Status())
 	}
-	for _, name := range slices.Sorted(maps.Keys(m.invalid)) {
-		out.Upstreams = append(out.Upstreams, invalidEntry{name, store.StateInvalid, m.masker.String(m.invalid[name].Error())})
+	for _, name := range slices.Sorted(maps.Keys(invalid)) {
+		out.Upstreams = append(out.Upstreams, invalidEntry{name, store.StateInvalid, m.masker.String(invalid[name].Error())})
+	}
+	if !reload.At.IsZero() {
+		reload.Error = m.masker.String(reload.Error)
+		out.Config = &reload
 	}
 	b, _ := json.MarshalIndent(out, "", "  ")
 	return b
@@ -316,5 +418,5 @@ func Masker(cfg *registry.Config) *redact.Masker {
 	if cfg == nil {
 		return nil
 	}
-	return redact.New(cfg.SecretValues())
+	return redact.Growable(cfg.SecretValues())
 }
