@@ -2,6 +2,8 @@ package main
 
 import (
 	"os"
+	"os/signal"
+	"syscall"
 	"testing"
 )
 
@@ -17,5 +19,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv("GORACE") == "" {
 		os.Setenv("GORACE", "atexit_sleep_ms=0")
 	}
+	// serve listens for SIGHUP. The goroutine of os/signal that the first
+	// Notify starts lives as long as the process: start it before any
+	// test counts goroutines (see testutil.CheckNoGoroutineLeak).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	signal.Stop(hup)
 	os.Exit(m.Run())
 }

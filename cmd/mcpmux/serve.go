@@ -12,6 +12,7 @@ import (
 	"slices"
 
 	"github.com/mcpmux/mcpmux/internal/mux"
+	"github.com/mcpmux/mcpmux/internal/redact"
 	"github.com/mcpmux/mcpmux/registry"
 	"github.com/mcpmux/mcpmux/registry/store"
 )
@@ -33,7 +34,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if _, err := parseArgs(fs, "serve", args, 0); err != nil {
 		return err
 	}
-	cfg, logger, err := setup(&c, stderr)
+	cfg, logger, masker, err := setupMasked(&c, stderr)
 	if err != nil {
 		return err
 	}
@@ -62,7 +63,11 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if !*noRegistry {
 		rec, cached = openRecorder(ctx, dir, cfg.Enabled(), logger)
 	}
-	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Recorder: rec, Cached: cached, PageSize: *pageSize, Groups: groups(k), Env: above.childEnv(cfg)})
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	triggers, stopReloads := reloads(watchCtx, cfg.Path, logger)
+	defer func() { stopWatching(); stopReloads() }()
+	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Recorder: rec, Cached: cached, PageSize: *pageSize, Groups: groups(k), Env: above.childEnv(cfg),
+		Masker: masker, Reloads: triggers, Load: reloader(c, *nameLength, maxSize)})
 	logger.Info("mcpmux serving", "version", version(), "upstreams", len(m.Upstreams()), "cached", len(cached))
 	if isTerminal(stdin) {
 		fmt.Fprintln(stderr, "mcpmux: waiting for an MCP client on stdin (an MCP host such as Claude Desktop starts mcpmux serve; Ctrl-C stops it).\nmcpmux: to see the merged catalogue, run: mcpmux tools")
@@ -75,19 +80,27 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 // setup loads the configuration and makes the logger, which masks its
 // secrets.
 func setup(c *commonFlags, stderr io.Writer) (*registry.Config, *slog.Logger, error) {
+	cfg, logger, _, err := setupMasked(c, stderr)
+	return cfg, logger, err
+}
+
+// setupMasked is setup, and returns the logger's masker too, which serve
+// gives the secrets of the configurations it reloads.
+func setupMasked(c *commonFlags, stderr io.Writer) (*registry.Config, *slog.Logger, *redact.Masker, error) {
 	lvl, err := parseLevel(c.logLevel)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	cfg, err := loadConfig(*c)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	w, err := c.logWriter(stderr)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return cfg, newLogger(w, lvl, mux.Masker(cfg)), nil
+	masker := mux.Masker(cfg)
+	return cfg, newLogger(w, lvl, masker), masker, nil
 }
 
 // loadConfig loads the configuration file that --config names, or the
