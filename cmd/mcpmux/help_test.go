@@ -14,10 +14,14 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata")
 
+// testdata is where the golden files are, absolute: some tests change
+// the working directory.
+var testdata, _ = filepath.Abs("testdata")
+
 // golden compares got with testdata/name, or rewrites it with -update.
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
+	path := filepath.Join(testdata, name)
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)

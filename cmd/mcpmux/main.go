@@ -115,6 +115,7 @@ func init() { // in init: runHelp refers to commands
 		"validate": runValidate,
 		"call":     runCall,
 		"doctor":   runDoctor,
+		"import":   runImport,
 	}
 }
 
