@@ -57,7 +57,7 @@ func (sess *session) dispatch(ctx context.Context, line []byte, calls *callGroup
 	case err != nil && (m.IsResponse() || m.IsNotification()):
 		sess.srv.logger.Debug("invalid message from the client; dropped", "err", err)
 	case err != nil:
-		sess.send(jsonrpc.AppendError(nil, m.ID, sess.srv.clientError(err)))
+		sess.deliver(m.ID, true, jsonrpc.AppendError(nil, m.ID, sess.srv.clientError(err)))
 	case m.IsResponse():
 		sess.answered(&m)
 	case m.IsNotification():
@@ -65,8 +65,11 @@ func (sess *session) dispatch(ctx context.Context, line []byte, calls *callGroup
 	case sess.serveFast(&m, &p, len(line)):
 	default:
 		ctx, c, ok := sess.startCall(ctx, m.ID)
+		if ok && sess.remap {
+			ctx = withCall(ctx, sess, m.ID)
+		}
 		if !ok {
-			sess.send(jsonrpc.AppendError(nil, m.ID, jsonrpc.Errorf(jsonrpc.CodeInvalidRequest,
+			sess.deliver(m.ID, true, jsonrpc.AppendError(nil, m.ID, jsonrpc.Errorf(jsonrpc.CodeInvalidRequest,
 				"invalid request: id %s is already in use by a request in flight", m.ID)))
 			return
 		}
@@ -165,5 +168,5 @@ func (sess *session) tooLarge(e *jsonrpc.TooLargeError) {
 	id := e.ID()
 	sess.srv.logger.Warn("message from the client too large; dropped", "size", e.Size, "max_message_size", e.Max, "id", string(id))
 	msg := "invalid request: the client sent " + e.Error()
-	sess.send(jsonrpc.AppendError(nil, id, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: msg}))
+	sess.deliver(id, true, jsonrpc.AppendError(nil, id, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: msg}))
 }

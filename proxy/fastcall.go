@@ -41,6 +41,9 @@ func (sess *session) serveFast(m *jsonrpc.Message, p *params, size int) bool {
 	if size >= hugeMessage || sess.stateless.Load() || p.stateless() {
 		return false
 	}
+	if _, ok := p.progressToken(); ok && sess.remap {
+		return false // its token is replaced on the way (see remapProgress)
+	}
 	name := p.spans[keyRoute]
 	exposed, ok := jsonrpc.Unquote(name.In(p.raw))
 	if !ok {
@@ -72,8 +75,9 @@ func (sess *session) serveFast(m *jsonrpc.Message, p *params, size int) bool {
 	}
 	if token, ok := p.progressToken(); ok {
 		fc.token = token
-		sess.watchProgress(token, e.server)
+		sess.watchProgress(token, e.server, m.ID, nil)
 	}
+	fc.doneUp = sess.atUpstream(e.server, m.ID)
 	fc.mu.Lock()
 	fc.timer = time.AfterFunc(fc.timeout, fc.expire)
 	fc.mu.Unlock()
@@ -84,6 +88,7 @@ func (sess *session) serveFast(m *jsonrpc.Message, p *params, size int) bool {
 		if fc.token != "" {
 			sess.unwatchProgress(fc.token)
 		}
+		fc.doneUp()
 		sess.endCall(&fc.c)
 		sess.calls.done()
 		return false
@@ -108,6 +113,7 @@ type fastCall struct {
 	e       entry
 	method  string
 	token   string // the call's progress token, "" for none
+	doneUp  func() // ends its record at the upstream (see atUpstream)
 	timeout time.Duration
 	start   time.Time
 
@@ -163,6 +169,7 @@ func (fc *fastCall) finish(res json.RawMessage, err error) {
 	if fc.token != "" {
 		sess.unwatchProgress(fc.token)
 	}
+	fc.doneUp()
 	if errors.Is(err, errTimeout) {
 		err = timeoutError(fc.e, fc.method, fc.timeout)
 	}

@@ -23,10 +23,11 @@ func (sess *session) sinceAsking(server string, timeout time.Duration) time.Dura
 	return timeout - time.Since(sess.answeredAt[server])
 }
 
-// clientRequest sends a request to the client on behalf of an upstream and
-// waits for the answer, or for ctx to end, in which case the client is told
+// clientRequest sends a request to the client on behalf of an upstream,
+// as part of the client's request related (nil for none), and waits for
+// the answer, or for ctx to end, in which case the client is told
 // the request is cancelled.
-func (sess *session) clientRequest(ctx context.Context, server, method string, params json.RawMessage) (json.RawMessage, error) {
+func (sess *session) clientRequest(ctx context.Context, related json.RawMessage, server, method string, params json.RawMessage) (json.RawMessage, error) {
 	id := jsonrpc.Quote("mcpmux-" + strconv.FormatInt(sess.nextID.Add(1), 10))
 	o := &outgoing{server: server, answer: make(chan *jsonrpc.Message, 1)}
 	sess.mu.Lock()
@@ -39,7 +40,7 @@ func (sess *session) clientRequest(ctx context.Context, server, method string, p
 		sess.mu.Unlock()
 	}()
 
-	sess.send(jsonrpc.AppendRequest(nil, id, method, params))
+	sess.sendFor(related, jsonrpc.AppendRequest(nil, id, method, params))
 	select {
 	case m := <-o.answer:
 		if m.Error != nil {
@@ -48,7 +49,7 @@ func (sess *session) clientRequest(ctx context.Context, server, method string, p
 		return m.Result, nil
 	case <-ctx.Done():
 		cancelled := jsonrpc.Insert([]byte(`{"reason":"the upstream no longer needs the answer"}`), "requestId", id)
-		sess.send(jsonrpc.AppendNotification(nil, "notifications/cancelled", cancelled))
+		sess.sendFor(related, jsonrpc.AppendNotification(nil, "notifications/cancelled", cancelled))
 		return nil, context.Cause(ctx)
 	}
 }

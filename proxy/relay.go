@@ -13,13 +13,11 @@ import (
 
 // UpstreamNotification relays one notification from an upstream to the
 // client. Progress goes only to the call that asked for it, while it runs;
-// log messages carry the upstream's name in logger; list changes are
-// handled by re-reading the catalogue (see SetCatalogue), not relayed.
+// log messages, to every session, carry the upstream's name in logger;
+// resource updates go to the sessions subscribed to the resource; list
+// changes are handled by re-reading the catalogue (see SetCatalogue), not
+// relayed.
 func (s *Server) UpstreamNotification(server, method string, params json.RawMessage) {
-	sess := s.current()
-	if sess == nil || !sess.Initialized() {
-		return
-	}
 	var ok bool
 	switch {
 	case strings.HasSuffix(method, "/list_changed"):
@@ -27,25 +25,47 @@ func (s *Server) UpstreamNotification(server, method string, params json.RawMess
 	case method == "notifications/progress":
 		raw, err := jsonrpc.Member(params, "progressToken")
 		token, found := tokenKey(raw)
-		if err != nil || !found || !sess.progressFor(token, server) {
-			return // not for a call of this upstream that is still running
-		}
-	case method == "notifications/message":
-		if params, ok = withLogger(params, server); !ok {
+		if err != nil || !found {
 			return
 		}
-	case method == "notifications/resources/updated":
-		uri, found := jsonrpc.StringMember(params, "uri")
-		if !found || !sess.subscribedAt(uri, server) {
-			return // an update the client never asked for
+		r, ok := s.progressFor(token, server)
+		if !ok || !r.sess.Initialized() {
+			return // not for a call of this upstream that is still running
 		}
-		if params, ok = sess.listenParams(method, params); !ok {
+		if r.token != nil {
+			if params, err = jsonrpc.Set(params, "progressToken", r.token); err != nil {
+				return
+			}
+		}
+		r.sess.sendFor(r.call, jsonrpc.AppendNotification(nil, method, params))
+		return
+	case method == "notifications/message":
+		if params, ok = withLogger(params, server); !ok {
 			return
 		}
 	case method == "notifications/cancelled":
 		return // the upstream cancelled a request of its own: its context ends (see UpstreamRequest)
 	}
-	sess.send(jsonrpc.AppendNotification(nil, method, params))
+	var msg []byte
+	for _, sess := range s.openSessions() {
+		if !sess.Initialized() {
+			continue
+		}
+		if method == "notifications/resources/updated" {
+			uri, found := jsonrpc.StringMember(params, "uri")
+			if !found || !sess.subscribedAt(uri, server) {
+				continue // an update the client never asked for
+			}
+			if p, ok := sess.listenParams(method, params); ok {
+				sess.send(jsonrpc.AppendNotification(nil, method, p))
+			}
+			continue
+		}
+		if msg == nil {
+			msg = jsonrpc.AppendNotification(nil, method, params)
+		}
+		sess.send(msg)
+	}
 }
 
 // withLogger prefixes a log message's logger with the upstream's name. It
@@ -68,9 +88,10 @@ func withLogger(params json.RawMessage, server string) (json.RawMessage, bool) {
 // UpstreamRequest relays a request from an upstream (sampling, elicitation,
 // roots) to the client and returns the client's answer. It waits as long as
 // it takes (a person may be answering), until ctx ends: the upstream
-// cancelled, or the connection ended.
+// cancelled, or the connection ended. It goes to the session whose call
+// the upstream is serving (see requester).
 func (s *Server) UpstreamRequest(ctx context.Context, server, method string, params json.RawMessage) (json.RawMessage, error) {
-	sess := s.current()
+	sess, related := s.requester(ctx, server, method)
 	if sess == nil || !sess.awaitInitialized(ctx) {
 		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpmux has no client connected to answer " + method}
 	}
@@ -85,7 +106,84 @@ func (s *Server) UpstreamRequest(ctx context.Context, server, method string, par
 		}
 		return res, err
 	}
-	return sess.clientRequest(ctx, server, method, params)
+	return sess.clientRequest(ctx, related, server, method, params)
+}
+
+// requester returns the session an upstream's request goes to, and the
+// id of the client's request it belongs to (nil if it is not known):
+//
+//   - the call the upstream's transport ties it to, if it can (a request
+//     on a streamable HTTP response stream): ctx carries the call;
+//   - else, while waiting for the client's handshake, the only session;
+//   - else a session with a call in flight at the upstream, that can
+//     answer method: the wire of stdio and SSE does not say which call a
+//     request belongs to, so among several sessions the one with the
+//     fewest requests of the upstream waiting for it gets it, and
+//     among those the one whose call started first;
+//   - else (a request outside any call, such as roots asked at start-up)
+//     the most recently opened session that can answer method.
+func (s *Server) requester(ctx context.Context, server, method string) (*session, json.RawMessage) {
+	if ref := callOf(ctx); ref != nil {
+		return ref.sess, ref.id
+	}
+	open := s.openSessions()
+	switch len(open) {
+	case 0:
+		return nil, nil
+	case 1:
+		sess := open[0]
+		return sess, sess.oldestCall(server)
+	}
+	var best *session
+	bestWaiting := 0
+	for _, sess := range open {
+		if !sess.atServer(server) || sess.canRelay(method) != nil {
+			continue
+		}
+		if w := sess.asking(server); best == nil || w < bestWaiting {
+			best, bestWaiting = sess, w
+		}
+	}
+	if best != nil {
+		return best, best.oldestCall(server)
+	}
+	for i := len(open) - 1; i >= 0; i-- {
+		if open[i].Initialized() && open[i].canRelay(method) == nil {
+			return open[i], nil
+		}
+	}
+	return open[len(open)-1], nil
+}
+
+// atServer reports whether the session has a call in flight at server.
+func (sess *session) atServer(server string) bool {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	return len(sess.upCalls[server]) > 0
+}
+
+// oldestCall returns the id of the session's oldest request in flight at
+// server; nil if there is none.
+func (sess *session) oldestCall(server string) json.RawMessage {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if ids := sess.upCalls[server]; len(ids) > 0 {
+		return ids[0]
+	}
+	return nil
+}
+
+// asking returns how many requests of server wait for the client.
+func (sess *session) asking(server string) int {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	n := 0
+	for _, o := range sess.outgoing {
+		if o.server == server {
+			n++
+		}
+	}
+	return n
 }
 
 // clientHandshakeWait bounds how long an upstream's request waits for the
@@ -127,11 +225,11 @@ func (s *Server) ClientCapabilities(ctx context.Context) json.RawMessage {
 	case <-ctx.Done():
 		return nil
 	}
-	sess := s.current()
-	if sess == nil || !sess.awaitInitialized(ctx) {
+	open := s.openSessions()
+	if len(open) == 0 || !open[0].awaitInitialized(ctx) {
 		return nil
 	}
-	caps, _ := sess.relayedCaps()
+	caps, _ := open[0].relayedCaps()
 	return caps
 }
 

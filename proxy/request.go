@@ -76,10 +76,16 @@ func (sess *session) forward(ctx context.Context, e entry, method string, params
 	if r == nil {
 		return nil, jsonrpc.Errorf(jsonrpc.CodeUnavailable, "upstream %q is not configured", e.server)
 	}
-	if token, ok := p.progressToken(); p != nil && ok {
-		sess.watchProgress(token, e.server)
+	id := callID(ctx, sess)
+	if sess.remap {
+		ctx = withCall(ctx, sess, id)
+	}
+	params, token, clientToken := sess.remapProgress(params, p)
+	if token != "" {
+		sess.watchProgress(token, e.server, id, clientToken)
 		defer sess.unwatchProgress(token)
 	}
+	defer sess.atUpstream(e.server, id)()
 	timeout := r.cfg.RequestTimeout()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -112,3 +118,67 @@ func (sess *session) watchdog(server string, timeout time.Duration, expire func(
 	})
 	return func() { t.Stop() }
 }
+
+// callKey keys the client's request that a context serves: the upstream
+// hands it back with the requests it sends while serving it, where its
+// transport can tell (a streamable HTTP response stream), so that they
+// reach the session and the request they belong to.
+type callKey struct{}
+
+// callRef is the client's request that a context serves.
+type callRef struct {
+	sess *session
+	id   json.RawMessage // nil for a call that outlives its request (a flight)
+}
+
+// withCall returns ctx serving the request id of sess.
+func withCall(ctx context.Context, sess *session, id json.RawMessage) context.Context {
+	return context.WithValue(ctx, callKey{}, &callRef{sess: sess, id: id})
+}
+
+// callOf returns the request ctx serves, or nil.
+func callOf(ctx context.Context) *callRef {
+	ref, _ := ctx.Value(callKey{}).(*callRef)
+	return ref
+}
+
+// callID returns the id of the request of sess that ctx serves; nil if
+// none.
+func callID(ctx context.Context, sess *session) json.RawMessage {
+	if ref := callOf(ctx); ref != nil && ref.sess == sess {
+		return ref.id
+	}
+	return nil
+}
+
+// atUpstream records that the session's request id is in flight at
+// server, until the function it returns is called: an upstream's request
+// that its transport cannot tie to a call goes to a session with a call
+// in flight at it (see Server.requester).
+// A session served alone needs no record: every request goes to it.
+func (sess *session) atUpstream(server string, id json.RawMessage) (done func()) {
+	if !sess.remap {
+		return noop
+	}
+	sess.mu.Lock()
+	sess.upCalls[server] = append(sess.upCalls[server], id)
+	sess.mu.Unlock()
+	return func() {
+		sess.mu.Lock()
+		defer sess.mu.Unlock()
+		ids := sess.upCalls[server]
+		for i := range ids {
+			if string(ids[i]) == string(id) {
+				ids = append(ids[:i:i], ids[i+1:]...)
+				break
+			}
+		}
+		if len(ids) == 0 {
+			delete(sess.upCalls, server)
+		} else {
+			sess.upCalls[server] = ids
+		}
+	}
+}
+
+func noop() {}

@@ -72,10 +72,10 @@ type Server struct {
 
 	mu        sync.Mutex
 	upstreams map[string]*route
-	sources   map[string]*source // each upstream's parsed catalogue
-	session   *session           // the client's session while Serve runs
-	logLevel  json.RawMessage    // the client's last logging/setLevel params
-	changed   chan struct{}      // closed and replaced when a catalogue or an upstream's state changes
+	sources   map[string]*source    // each upstream's parsed catalogue
+	sessions  map[*session]struct{} // the open sessions
+	logLevel  json.RawMessage       // the client's last logging/setLevel params
+	changed   chan struct{}         // closed and replaced when a catalogue or an upstream's state changes
 
 	// routing is a copy of upstreams that requests read without a lock.
 	routing atomic.Pointer[map[string]*route]
@@ -88,9 +88,13 @@ type Server struct {
 
 	cat atomic.Pointer[catalogue]
 
+	progressMu sync.Mutex
+	progress   map[string]progressRoute // by the token (see tokenKey) the upstream got
+	nextToken  atomic.Int64
+
 	listed     chan struct{} // closed once a client has received a tool list
 	listedOnce sync.Once
-	served     chan struct{} // closed once Serve has a session
+	served     chan struct{} // closed once a session is open
 	servedOnce sync.Once
 }
 
@@ -117,6 +121,8 @@ func New(opts Options) *Server {
 		logger:    opts.Logger,
 		upstreams: map[string]*route{},
 		sources:   map[string]*source{},
+		sessions:  map[*session]struct{}{},
+		progress:  map[string]progressRoute{},
 		conflicts: map[string]bool{},
 		renamed:   map[string]bool{},
 		changed:   make(chan struct{}),
@@ -213,7 +219,6 @@ func (s *Server) setCatalogues(cats map[string]*registry.Catalogue, keep []strin
 		}
 	}
 	s.changedLocked()
-	sess := s.session
 	level := s.logLevel
 	s.mu.Unlock()
 
@@ -222,7 +227,7 @@ func (s *Server) setCatalogues(cats map[string]*registry.Catalogue, keep []strin
 			go s.passLevel(name, level)
 		}
 	}
-	if sess != nil {
+	for _, sess := range s.openSessions() {
 		for _, method := range []string{toolsChanged, promptsChanged, resourcesChanged} {
 			if changed[method] {
 				sess.listChanged(method)
@@ -295,9 +300,21 @@ func (s *Server) routes() []*route {
 	return out
 }
 
-// current returns the client's session, or nil between sessions.
-func (s *Server) current() *session {
+// openSessions returns the open sessions, oldest first.
+func (s *Server) openSessions() []*session {
+	s.mu.Lock()
+	out := make([]*session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		out = append(out, sess)
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
+	return out
+}
+
+// Sessions returns how many sessions are open.
+func (s *Server) Sessions() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.session
+	return len(s.sessions)
 }

@@ -12,15 +12,22 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcpmux/mcpmux/internal/clock"
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
-// session is the client's connection while Serve runs. It implements
-// mcp-go's ClientSession so that mcp-go can serve the handshake.
+// session is one client's connection: Serve's over a stream, or one that
+// Open made for a transport of the caller's. It implements mcp-go's
+// ClientSession so that mcp-go can serve the handshake.
 type session struct {
 	srv   *Server
 	id    string
-	out   io.Writer
+	seq   int64      // order of opening
+	out   io.Writer  // Serve's stream; nil for a session with a sink
+	sink  Sink       // where the messages of an opened session go
 	outMu sync.Mutex // serialises whole messages on out
+	// remap: the session shares the upstreams with others, so its
+	// progress tokens are replaced by ones of mcpmux's (see progress.go).
+	remap bool
 
 	initialized atomic.Bool
 	initOnce    sync.Once
@@ -30,19 +37,22 @@ type session struct {
 	nextID      atomic.Int64
 
 	mu         sync.Mutex
-	inflight   map[string]*call       // client requests being served, by raw id
-	progress   map[string]string      // progress token → upstream, while its call runs
-	outgoing   map[string]*outgoing   // our requests to the client, by id
-	answeredAt map[string]time.Time   // when each upstream last got an answer from the client
-	pending    map[string]bool        // list_changed methods waiting to be sent
-	timer      clock.Timer            // sends pending when it fires
-	clientInfo mcp.Implementation     // from initialize
-	capsSet    bool                   // SetClientCapabilities has run
-	clientCaps mcp.ClientCapabilities // from initialize, or a 2026-07-28 client's first request
-	listen     listenState            // a 2026-07-28 client's notification stream
-	subscribed map[string]string      // resource URI → the upstream its subscription went to
+	inflight   map[string]*call             // client requests being served, by raw id
+	upCalls    map[string][]json.RawMessage // ids of the client's requests in flight at each upstream, oldest first
+	outgoing   map[string]*outgoing         // our requests to the client, by id
+	answeredAt map[string]time.Time         // when each upstream last got an answer from the client
+	pending    map[string]bool              // list_changed methods waiting to be sent
+	timer      clock.Timer                  // sends pending when it fires
+	clientInfo mcp.Implementation           // from initialize
+	capsSet    bool                         // SetClientCapabilities has run
+	clientCaps mcp.ClientCapabilities       // from initialize, or a 2026-07-28 client's first request
+	listen     listenState                  // a 2026-07-28 client's notification stream
+	subscribed map[string]string            // resource URI → the upstream its subscription went to
 
-	life    context.Context // Serve's: ends with the session
+	life    context.Context    // ends with the session
+	end     context.CancelFunc // ends life
+	notesWG sync.WaitGroup     // pumpNotes
+	closed  sync.Once
 	calls   *callGroup      // runs the session's requests and flights
 	flights flights         // a 2026-07-28 client's calls that may need its input
 	listed  map[string]bool // list methods asked for at least once
@@ -58,7 +68,7 @@ type call struct {
 	huge      bool               // its response was a huge message (see hugeMessage)
 }
 
-var sessionIDs atomic.Int64
+var sessionIDs, sessionSeq atomic.Int64
 
 func (s *session) SessionID() string                                   { return s.id }
 func (s *session) NotificationChannel() chan<- mcp.JSONRPCNotification { return s.notes }
@@ -110,16 +120,84 @@ func (s *session) GetClientCapabilities() mcp.ClientCapabilities {
 // every request it started has ended, and the upstream requests of those
 // still in flight have been cancelled.
 func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
+	sess, err := s.open(ctx, "stdio-"+strconv.FormatInt(sessionIDs.Add(1), 10), out, nil)
+	if err != nil {
+		return err
+	}
+	err = sess.readLoop(sess.life, in, sess.calls)
+	sess.close()
+	return err
+}
+
+// A Sink carries the messages of a session that [Server.Open] made to its
+// client. Send is called concurrently, once for each message, and must
+// not block for long. msg is one JSON-RPC message, newline included, which
+// Send may keep. related is the raw id of the client's request that msg
+// belongs to: msg is its response if final is true, else a request or a
+// notification sent while it runs (progress, an upstream's sampling
+// request). related is nil for what belongs to no request of the
+// client's: list changes, log messages, resource updates.
+type Sink interface {
+	Send(related json.RawMessage, final bool, msg []byte)
+}
+
+// Session is one client's session, opened with [Server.Open], over a
+// transport of the caller's: many may be open at once, sharing the
+// upstreams. What belongs to a session stays in it: the responses to its
+// requests, the progress of its calls, the requests upstreams send while
+// its calls run; list changes reach every session.
+type Session struct{ s *session }
+
+// Open starts a session whose messages to the client go to sink; the
+// client's reach it through Handle. id names it to mcp-go and in logs,
+// and must be unique among open sessions. The session lives until Close,
+// or until ctx ends.
+func (s *Server) Open(ctx context.Context, id string, sink Sink) (*Session, error) {
+	sess, err := s.open(ctx, id, nil, sink)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{sess}, nil
+}
+
+// ID returns the session's id.
+func (c *Session) ID() string { return c.s.id }
+
+// Handle serves one message from the client: a request, a notification,
+// or a response to a request of mcpmux's. It returns once the message is
+// dispatched; a request's response goes to the sink.
+func (c *Session) Handle(msg []byte) {
+	if c.s.life.Err() == nil {
+		c.s.dispatch(c.s.life, msg, c.s.calls)
+	}
+}
+
+// TooLarge answers a message from the client that was larger than the
+// limit, as Serve does.
+func (c *Session) TooLarge(e *jsonrpc.TooLargeError) { c.s.tooLarge(e) }
+
+// Close ends the session: its requests in flight are cancelled, at their
+// upstreams too, and Close returns once all have ended. Calling it again
+// does nothing.
+func (c *Session) Close() { c.s.close() }
+
+// Done is closed once the session is ending.
+func (c *Session) Done() <-chan struct{} { return c.s.life.Done() }
+
+// open starts a session on out (a stream) or sink.
+func (s *Server) open(ctx context.Context, id string, out io.Writer, sink Sink) (*session, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	sess := &session{
 		srv:        s,
-		id:         "stdio-" + strconv.FormatInt(sessionIDs.Add(1), 10),
+		id:         id,
+		seq:        sessionSeq.Add(1),
 		out:        out,
+		sink:       sink,
+		remap:      sink != nil,
 		notes:      make(chan mcp.JSONRPCNotification, 100),
 		initDone:   make(chan struct{}),
 		inflight:   map[string]*call{},
-		progress:   map[string]string{},
+		upCalls:    map[string][]json.RawMessage{},
 		outgoing:   map[string]*outgoing{},
 		answeredAt: map[string]time.Time{},
 		pending:    map[string]bool{},
@@ -127,27 +205,31 @@ func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 		listed:     map[string]bool{},
 		flights:    flights{running: map[string][]*flight{}, waiting: map[string]*flight{}},
 		shown:      map[string]bool{},
+		calls:      &callGroup{},
+		end:        cancel,
 	}
 	if err := s.mcp.RegisterSession(ctx, sess); err != nil {
-		return err
+		cancel()
+		return nil, err
 	}
-	defer s.mcp.UnregisterSession(context.WithoutCancel(ctx), sess.id)
-	ctx = s.mcp.WithContext(ctx, sess)
-	s.setSession(sess)
-	defer s.setSession(nil)
-	defer sess.stopTimer()
+	sess.life = s.mcp.WithContext(ctx, sess)
+	s.addSession(sess)
+	sess.notesWG.Go(func() { sess.pumpNotes(sess.life) })
+	return sess, nil
+}
 
-	var notes sync.WaitGroup
-	notes.Go(func() { sess.pumpNotes(ctx) })
-	var calls callGroup
-	sess.life, sess.calls = ctx, &calls
-	err := sess.readLoop(ctx, in, &calls)
-	cancel()
-	sess.cancelAll()
-	sess.endFlights()
-	calls.close()
-	notes.Wait()
-	return err
+// close ends the session (see Session.Close).
+func (sess *session) close() {
+	sess.closed.Do(func() {
+		sess.end()
+		sess.cancelAll()
+		sess.endFlights()
+		sess.calls.close()
+		sess.notesWG.Wait()
+		sess.stopTimer()
+		sess.srv.removeSession(sess)
+		sess.srv.mcp.UnregisterSession(context.WithoutCancel(sess.life), sess.id)
+	})
 }
 
 // callGroup runs the goroutines of one session's requests. Once closed, it
@@ -190,13 +272,19 @@ func (g *callGroup) close() {
 	g.wg.Wait()
 }
 
-func (s *Server) setSession(sess *session) {
+// addSession makes sess one of the sessions that the upstreams' events
+// reach.
+func (s *Server) addSession(sess *session) {
 	s.mu.Lock()
-	s.session = sess
+	s.sessions[sess] = struct{}{}
 	s.mu.Unlock()
-	if sess != nil {
-		s.servedOnce.Do(func() { close(s.served) })
-	}
+	s.servedOnce.Do(func() { close(s.served) })
+}
+
+func (s *Server) removeSession(sess *session) {
+	s.mu.Lock()
+	delete(s.sessions, sess)
+	s.mu.Unlock()
 }
 
 // end cancels the request: its context ends, or a fast call is aborted.

@@ -12,7 +12,7 @@ import (
 // in flight when the client reads the response, which may reuse its id.
 func (sess *session) reply(c *call, msg []byte) {
 	sess.endCall(c)
-	sess.send(msg)
+	sess.deliver(c.id, true, msg)
 }
 
 // largeResult is the size above which a result is written to the client in
@@ -21,7 +21,7 @@ const largeResult = 1 << 20
 
 // replyResult ends request c and sends its raw result (see reply).
 func (sess *session) replyResult(c *call, result json.RawMessage) {
-	if len(result) < largeResult || bytes.IndexByte(result, '\n') >= 0 || bytes.IndexByte(result, '\r') >= 0 {
+	if sess.out == nil || len(result) < largeResult || bytes.IndexByte(result, '\n') >= 0 || bytes.IndexByte(result, '\r') >= 0 {
 		sess.reply(c, jsonrpc.AppendResult(nil, c.id, result))
 		return
 	}
@@ -39,8 +39,20 @@ func (sess *session) replyResult(c *call, result json.RawMessage) {
 	}
 }
 
-// send writes one message, newline included, to the client.
-func (sess *session) send(msg []byte) {
+// send writes one message, newline included, to the client, as part of
+// no request of the client's.
+func (sess *session) send(msg []byte) { sess.deliver(nil, false, msg) }
+
+// sendFor sends one message that belongs to the client's request id (see
+// Sink); nil for none.
+func (sess *session) sendFor(id json.RawMessage, msg []byte) { sess.deliver(id, false, msg) }
+
+// deliver hands one message to the session's stream or sink.
+func (sess *session) deliver(related json.RawMessage, final bool, msg []byte) {
+	if sess.sink != nil {
+		sess.sink.Send(related, final, msg)
+		return
+	}
 	sess.outMu.Lock()
 	defer sess.outMu.Unlock()
 	if _, err := sess.out.Write(msg); err != nil {

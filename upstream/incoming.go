@@ -135,7 +135,11 @@ func errorObject(err error) *jsonrpc.Error {
 // connection died. A request beyond the bound of those in flight gets its
 // error at once, from the reader.
 func (c *conn) serveRequest(id json.RawMessage, method string, params json.RawMessage, r replier) {
-	ctx, done, err := c.admit(c.life, id)
+	var parent context.Context = c.life
+	if rel, ok := r.(*relatedReplier); ok {
+		parent = valuesOf{c.life, rel.ctx}
+	}
+	ctx, done, err := c.admit(parent, id)
 	if err != nil {
 		r.answer(id, nil, err)
 		return
@@ -157,3 +161,22 @@ func answerMessage(id, result json.RawMessage, err error) []byte {
 	}
 	return jsonrpc.AppendError(nil, id, errorObject(err))
 }
+
+// relatedReplier answers the requests that arrive while mcpmux's request
+// with context ctx waits for its answer, on a stream of that request's
+// own (a streamable HTTP response stream): they are part of it, so
+// Options.OnRequest gets a context with ctx's values, which tell the
+// caller whose request it is.
+type relatedReplier struct {
+	replier
+	ctx context.Context
+}
+
+// valuesOf is a context that lives as its Context does and holds the
+// values of values.
+type valuesOf struct {
+	context.Context
+	values context.Context
+}
+
+func (v valuesOf) Value(key any) any { return v.values.Value(key) }

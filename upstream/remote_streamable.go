@@ -177,8 +177,9 @@ func (t *streamableTransport) failedRequest(resp *http.Response, id string) (*js
 // it closed it (2025-11-25 lets a server close a stream to be polled).
 func (t *streamableTransport) streamedResponse(ctx context.Context, body io.ReadCloser, answer <-chan *jsonrpc.Message) (*jsonrpc.Message, error) {
 	er := newEventReader(body, t.maxSize)
+	related := &relatedReplier{t, ctx}
 	for {
-		resp, err := t.readEvents(er, t, answer)
+		resp, err := t.readEvents(er, related, answer)
 		body.Close()
 		switch {
 		case resp != nil:

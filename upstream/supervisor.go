@@ -49,8 +49,11 @@ type Options struct {
 	// own; ctx ends when the upstream cancels the request, the connection
 	// dies, or the request has waited as long as it may: the server's
 	// timeout, and for sampling and elicitation, which a person may be
-	// answering, at least PersonWait. Nil answers them with an error. Ping
-	// is answered by mcpmux itself.
+	// answering, at least PersonWait. A request that arrives on the
+	// response stream of one of mcpmux's requests (streamable HTTP) is
+	// part of it: ctx then holds the values of that request's context,
+	// which tell the caller whose request it is. Nil answers them with an
+	// error. Ping is answered by mcpmux itself.
 	OnRequest func(ctx context.Context, server, method string, params json.RawMessage) (json.RawMessage, error)
 
 	// StartTimeout bounds starting, initialising and listing. Zero means

@@ -55,6 +55,12 @@ type Options struct {
 	// are told everything mcpmux can relay rather than waiting for the
 	// client's capabilities.
 	Headless bool
+	// Shared: many clients connect at once (mcpmux serve --http), each
+	// through a session of its own (see proxy.Server.Open), so the
+	// upstreams are told everything mcpmux can relay rather than waiting
+	// for one client's capabilities, and each session's decide what it
+	// gets.
+	Shared bool
 	// CachedStartDelay bounds how long an upstream whose catalogue is
 	// cached waits for the client's first tool list. Zero means 150ms.
 	CachedStartDelay time.Duration
@@ -210,7 +216,7 @@ func (m *Mux) upstreamOptions(cfg *registry.Config, s *registry.Server, current 
 		Groups:         m.opts.Groups,
 		Env:            m.opts.Env,
 	}
-	if !m.opts.Headless {
+	if !m.opts.Headless && !m.opts.Shared {
 		o.AwaitClientCapabilities = srv.ClientCapabilities
 	}
 	if s.Lazy && m.opts.Cached[s.Name] != nil {
@@ -243,6 +249,14 @@ func (m *Mux) Upstreams() []*upstream.Supervisor {
 // returns once every upstream has stopped and the recorder has written
 // what it holds.
 func (m *Mux) Run(ctx context.Context, in io.Reader, out io.Writer) error {
+	return m.RunWith(ctx, func(ctx context.Context) error { return m.srv.Serve(ctx, in, out) })
+}
+
+// RunWith runs serve, which serves the clients through the proxy (see
+// Proxy) until ctx is done, with every upstream and the recorder running
+// meanwhile, as Run does; mcpmux serve --http serves its HTTP listener
+// here.
+func (m *Mux) RunWith(ctx context.Context, serve func(ctx context.Context) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	footprint.DropCode() // what initialisation ran, before start-up maps more
@@ -252,11 +266,22 @@ func (m *Mux) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	if m.opts.Reloads != nil && m.opts.Load != nil {
 		aside.Go(func() { m.reloads(ctx, m.opts.Reloads, m.opts.Load) })
 	}
-	err := m.srv.Serve(ctx, in, out)
+	err := serve(ctx)
 	cancel()
 	aside.Wait()
 	stop()
 	return err
+}
+
+// Ready returns how many upstreams are ready, of how many are enabled.
+func (m *Mux) Ready() (ready, enabled int) {
+	ups := m.Upstreams()
+	for _, s := range ups {
+		if s.Status().State == upstream.StateReady {
+			ready++
+		}
+	}
+	return ready, len(ups)
 }
 
 // releaseAfterStart gives the memory that start-up took back to the
