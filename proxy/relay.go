@@ -91,7 +91,8 @@ func withLogger(params json.RawMessage, server string) (json.RawMessage, bool) {
 // cancelled, or the connection ended. It goes to the session whose call
 // the upstream is serving (see requester).
 func (s *Server) UpstreamRequest(ctx context.Context, server, method string, params json.RawMessage) (json.RawMessage, error) {
-	sess, related := s.requester(ctx, server, method)
+	sess, related, release := s.requester(ctx, server, method)
+	defer release()
 	if sess == nil || !sess.awaitInitialized(ctx) {
 		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpmux has no client connected to answer " + method}
 	}
@@ -118,72 +119,85 @@ func (s *Server) UpstreamRequest(ctx context.Context, server, method string, par
 //   - else a session with a call in flight at the upstream, that can
 //     answer method: the wire of stdio and SSE does not say which call a
 //     request belongs to, so among several sessions the one with the
-//     fewest requests of the upstream waiting for it gets it, and
-//     among those the one whose call started first;
+//     fewest requests of the upstream waiting for it gets it, and among
+//     those the one whose call started first (an upstream that serves its
+//     calls in order and asks once per call is so matched exactly);
 //   - else (a request outside any call, such as roots asked at start-up)
 //     the most recently opened session that can answer method.
-func (s *Server) requester(ctx context.Context, server, method string) (*session, json.RawMessage) {
+//
+// release ends the request's count among those waiting for the session;
+// choosing and counting are one step, so that requests that arrive at once
+// are spread as they should be.
+func (s *Server) requester(ctx context.Context, server, method string) (sess *session, related json.RawMessage, release func()) {
 	if ref := callOf(ctx); ref != nil {
-		return ref.sess, ref.id
+		return ref.sess, ref.id, noop
 	}
 	open := s.openSessions()
 	switch len(open) {
 	case 0:
-		return nil, nil
+		return nil, nil, noop
 	case 1:
-		sess := open[0]
-		return sess, sess.oldestCall(server)
+		c, _ := open[0].oldestCall(server)
+		return open[0], c.id, noop
 	}
+	s.askMu.Lock()
+	defer s.askMu.Unlock()
 	var best *session
-	bestWaiting := 0
+	var bestWaiting int
+	var bestCall upCall
 	for _, sess := range open {
-		if !sess.atServer(server) || sess.canRelay(method) != nil {
+		c, ok := sess.oldestCall(server)
+		if !ok || sess.canRelay(method) != nil {
 			continue
 		}
-		if w := sess.asking(server); best == nil || w < bestWaiting {
-			best, bestWaiting = sess, w
+		w := sess.asking(server)
+		if best == nil || w < bestWaiting || (w == bestWaiting && c.seq < bestCall.seq) {
+			best, bestWaiting, bestCall = sess, w, c
 		}
 	}
 	if best != nil {
-		return best, best.oldestCall(server)
+		return best, bestCall.id, best.countAsk(server)
 	}
 	for i := len(open) - 1; i >= 0; i-- {
 		if open[i].Initialized() && open[i].canRelay(method) == nil {
-			return open[i], nil
+			return open[i], nil, noop
 		}
 	}
-	return open[len(open)-1], nil
+	return open[len(open)-1], nil, noop
 }
 
-// atServer reports whether the session has a call in flight at server.
-func (sess *session) atServer(server string) bool {
+// countAsk counts one request of server waiting for the session, until
+// the function it returns is called.
+func (sess *session) countAsk(server string) func() {
 	sess.mu.Lock()
-	defer sess.mu.Unlock()
-	return len(sess.upCalls[server]) > 0
-}
-
-// oldestCall returns the id of the session's oldest request in flight at
-// server; nil if there is none.
-func (sess *session) oldestCall(server string) json.RawMessage {
-	sess.mu.Lock()
-	defer sess.mu.Unlock()
-	if ids := sess.upCalls[server]; len(ids) > 0 {
-		return ids[0]
+	sess.asks[server]++
+	sess.mu.Unlock()
+	return func() {
+		sess.mu.Lock()
+		defer sess.mu.Unlock()
+		if sess.asks[server]--; sess.asks[server] <= 0 {
+			delete(sess.asks, server)
+		}
 	}
-	return nil
 }
 
-// asking returns how many requests of server wait for the client.
+// oldestCall returns the session's oldest request in flight at server,
+// if it has one.
+func (sess *session) oldestCall(server string) (upCall, bool) {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if calls := sess.upCalls[server]; len(calls) > 0 {
+		return calls[0], true
+	}
+	return upCall{}, false
+}
+
+// asking returns how many requests of server wait for the session (see
+// countAsk).
 func (sess *session) asking(server string) int {
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
-	n := 0
-	for _, o := range sess.outgoing {
-		if o.server == server {
-			n++
-		}
-	}
-	return n
+	return sess.asks[server]
 }
 
 // clientHandshakeWait bounds how long an upstream's request waits for the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
@@ -151,32 +152,41 @@ func callID(ctx context.Context, sess *session) json.RawMessage {
 	return nil
 }
 
+// upCall is one request of the client's in flight at an upstream.
+type upCall struct {
+	id  json.RawMessage // nil for a flight
+	seq int64           // order of starting, across sessions
+}
+
+var upCallSeq atomic.Int64
+
 // atUpstream records that the session's request id is in flight at
 // server, until the function it returns is called: an upstream's request
 // that its transport cannot tie to a call goes to a session with a call
-// in flight at it (see Server.requester).
-// A session served alone needs no record: every request goes to it.
+// in flight at it (see Server.requester). A session served alone needs no
+// record: every request goes to it.
 func (sess *session) atUpstream(server string, id json.RawMessage) (done func()) {
 	if !sess.remap {
 		return noop
 	}
+	c := upCall{id: id, seq: upCallSeq.Add(1)}
 	sess.mu.Lock()
-	sess.upCalls[server] = append(sess.upCalls[server], id)
+	sess.upCalls[server] = append(sess.upCalls[server], c)
 	sess.mu.Unlock()
 	return func() {
 		sess.mu.Lock()
 		defer sess.mu.Unlock()
-		ids := sess.upCalls[server]
-		for i := range ids {
-			if string(ids[i]) == string(id) {
-				ids = append(ids[:i:i], ids[i+1:]...)
+		calls := sess.upCalls[server]
+		for i := range calls {
+			if calls[i].seq == c.seq {
+				calls = append(calls[:i:i], calls[i+1:]...)
 				break
 			}
 		}
-		if len(ids) == 0 {
+		if len(calls) == 0 {
 			delete(sess.upCalls, server)
 		} else {
-			sess.upCalls[server] = ids
+			sess.upCalls[server] = calls
 		}
 	}
 }

@@ -88,6 +88,8 @@ type Server struct {
 
 	cat atomic.Pointer[catalogue]
 
+	askMu sync.Mutex // makes requester's choice and count one step
+
 	progressMu sync.Mutex
 	progress   map[string]progressRoute // by the token (see tokenKey) the upstream got
 	nextToken  atomic.Int64

@@ -37,17 +37,18 @@ type session struct {
 	nextID      atomic.Int64
 
 	mu         sync.Mutex
-	inflight   map[string]*call             // client requests being served, by raw id
-	upCalls    map[string][]json.RawMessage // ids of the client's requests in flight at each upstream, oldest first
-	outgoing   map[string]*outgoing         // our requests to the client, by id
-	answeredAt map[string]time.Time         // when each upstream last got an answer from the client
-	pending    map[string]bool              // list_changed methods waiting to be sent
-	timer      clock.Timer                  // sends pending when it fires
-	clientInfo mcp.Implementation           // from initialize
-	capsSet    bool                         // SetClientCapabilities has run
-	clientCaps mcp.ClientCapabilities       // from initialize, or a 2026-07-28 client's first request
-	listen     listenState                  // a 2026-07-28 client's notification stream
-	subscribed map[string]string            // resource URI → the upstream its subscription went to
+	inflight   map[string]*call       // client requests being served, by raw id
+	upCalls    map[string][]upCall    // the client's requests in flight at each upstream, oldest first
+	asks       map[string]int         // by upstream, its requests sent here that wait (see requester)
+	outgoing   map[string]*outgoing   // our requests to the client, by id
+	answeredAt map[string]time.Time   // when each upstream last got an answer from the client
+	pending    map[string]bool        // list_changed methods waiting to be sent
+	timer      clock.Timer            // sends pending when it fires
+	clientInfo mcp.Implementation     // from initialize
+	capsSet    bool                   // SetClientCapabilities has run
+	clientCaps mcp.ClientCapabilities // from initialize, or a 2026-07-28 client's first request
+	listen     listenState            // a 2026-07-28 client's notification stream
+	subscribed map[string]string      // resource URI → the upstream its subscription went to
 
 	life    context.Context    // ends with the session
 	end     context.CancelFunc // ends life
@@ -172,6 +173,21 @@ func (c *Session) Handle(msg []byte) {
 	}
 }
 
+// SkipHandshake serves a client that has no handshake: one request of a
+// stateless HTTP client, without a session. It is treated as initialized,
+// with no capabilities unless its request declares some in _meta.
+func (c *Session) SkipHandshake() {
+	c.s.initialized.Store(true)
+	c.s.initOnce.Do(func() { close(c.s.initDone) })
+}
+
+// Pending returns how many of the client's requests are in flight.
+func (c *Session) Pending() int {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return len(c.s.inflight)
+}
+
 // TooLarge answers a message from the client that was larger than the
 // limit, as Serve does.
 func (c *Session) TooLarge(e *jsonrpc.TooLargeError) { c.s.tooLarge(e) }
@@ -197,7 +213,8 @@ func (s *Server) open(ctx context.Context, id string, out io.Writer, sink Sink) 
 		notes:      make(chan mcp.JSONRPCNotification, 100),
 		initDone:   make(chan struct{}),
 		inflight:   map[string]*call{},
-		upCalls:    map[string][]json.RawMessage{},
+		upCalls:    map[string][]upCall{},
+		asks:       map[string]int{},
 		outgoing:   map[string]*outgoing{},
 		answeredAt: map[string]time.Time{},
 		pending:    map[string]bool{},
