@@ -8,11 +8,13 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
+	"net"
 	"os"
 	"slices"
 
 	"github.com/mcpmux/mcpmux/internal/mux"
 	"github.com/mcpmux/mcpmux/internal/redact"
+	"github.com/mcpmux/mcpmux/proxy/httpserve"
 	"github.com/mcpmux/mcpmux/registry"
 	"github.com/mcpmux/mcpmux/registry/store"
 )
@@ -31,10 +33,24 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		registry.MinNameLength, registry.MaxNameLength, registry.DefaultNameLength))
 	var maxSize registry.Size
 	fs.Var(&maxSize, "max-message-size", fmt.Sprintf("largest message from the client or an upstream, a `SIZE` such as 64MB (default: the config's \"maxMessageSize\", else %s)", registry.DefaultMessageSize))
+	addr := fs.String("http", "", "serve over HTTP on `ADDR` (host:port, such as 127.0.0.1:8080) instead of stdio: streamable HTTP at /mcp, HTTP+SSE at /sse")
+	tokenFlag := fs.String("token", "", "with --http: the bearer `TOKEN` every request must carry (default $MCPMUX_TOKEN); required unless ADDR is loopback")
 	if _, err := parseArgs(fs, "serve", args, 0); err != nil {
 		return err
 	}
+	token := *tokenFlag
+	if token == "" {
+		token = os.Getenv("MCPMUX_TOKEN")
+	}
+	if *addr != "" {
+		if err := checkHTTP(*addr, token); err != nil {
+			return err
+		}
+	}
 	cfg, logger, masker, err := setupMasked(&c, stderr)
+	if err == nil && token != "" {
+		masker.Add([]string{token}) // never in a log line
+	}
 	if err != nil {
 		return err
 	}
@@ -53,7 +69,17 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	above := readAncestry()
 	if reason := above.refusal(cfg); reason != "" {
+		if *addr != "" {
+			return fmt.Errorf("%s", reason)
+		}
 		return refuse(ctx, stdin, stdout, reason, logger)
+	}
+	var ln net.Listener
+	if *addr != "" {
+		if ln, err = net.Listen("tcp", *addr); err != nil {
+			return fmt.Errorf("--http: %w", err)
+		}
+		defer ln.Close()
 	}
 	reportConfig(cfg, logger)
 	k, stopKeeper := startKeeper(ctx, stderr, logger)
@@ -67,7 +93,15 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	triggers, stopReloads := reloads(watchCtx, cfg.Path, logger)
 	defer func() { stopWatching(); stopReloads() }()
 	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Recorder: rec, Cached: cached, PageSize: *pageSize, Groups: groups(k), Env: above.childEnv(cfg),
-		Masker: masker, Reloads: triggers, Load: reloader(c, *nameLength, maxSize)})
+		Masker: masker, Reloads: triggers, Load: reloader(c, *nameLength, maxSize), Shared: ln != nil})
+	if ln != nil {
+		hs := httpserve.New(m.Proxy(), httpserve.Options{Logger: logger, Token: token, MaxMessageSize: int(cfg.MessageSize()), Ready: m.Ready})
+		base := "http://" + ln.Addr().String()
+		logger.Info("mcpmux serving over HTTP", "url", base+"/mcp", "sse", base+"/sse", "version", version(), "upstreams", len(m.Upstreams()), "cached", len(cached), "token", token != "")
+		err = m.RunWith(ctx, func(ctx context.Context) error { return hs.Serve(ctx, ln) })
+		logger.Info("mcpmux stopped")
+		return err
+	}
 	logger.Info("mcpmux serving", "version", version(), "upstreams", len(m.Upstreams()), "cached", len(cached))
 	if isTerminal(stdin) {
 		fmt.Fprintln(stderr, "mcpmux: waiting for an MCP client on stdin (an MCP host such as Claude Desktop starts mcpmux serve; Ctrl-C stops it).\nmcpmux: to see the merged catalogue, run: mcpmux tools")
@@ -77,6 +111,26 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	return err
 }
 
+// checkHTTP refuses what serve --http must not start with: a bind
+// address that is not loopback without a token, or a token too short to
+// be masked in the log.
+func checkHTTP(addr, token string) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("--http %q: want host:port, such as 127.0.0.1:8080: %w", addr, err)
+	}
+	switch {
+	case token == "" && !httpserve.IsLoopback(addr):
+		return fmt.Errorf("--http %q: %w", addr, httpserve.ErrNeedsToken)
+	case token != "" && len(token) < minTokenLength:
+		return fmt.Errorf("--token: at least %d characters, please", minTokenLength)
+	}
+	return nil
+}
+
+// minTokenLength is the shortest token serve takes: shorter values are
+// never masked in logs (see internal/redact).
+const minTokenLength = 6
+
 // setup loads the configuration and makes the logger, which masks its
 // secrets.
 func setup(c *commonFlags, stderr io.Writer) (*registry.Config, *slog.Logger, error) {
@@ -85,7 +139,7 @@ func setup(c *commonFlags, stderr io.Writer) (*registry.Config, *slog.Logger, er
 }
 
 // setupMasked is setup, and returns the logger's masker too, which serve
-// gives the secrets of the configurations it reloads.
+// gives the secrets of the configurations it reloads, and its token.
 func setupMasked(c *commonFlags, stderr io.Writer) (*registry.Config, *slog.Logger, *redact.Masker, error) {
 	lvl, err := parseLevel(c.logLevel)
 	if err != nil {

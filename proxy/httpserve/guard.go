@@ -1,0 +1,107 @@
+package httpserve
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// guard admits a request, or answers it with the error that refuses it:
+// 403 for a Host or Origin that is not this server's (DNS rebinding: a
+// page on another site that resolves its name to 127.0.0.1), 401 for a
+// missing or wrong bearer token. It reports whether the request may go on.
+func (s *Server) guard(w http.ResponseWriter, r *http.Request) bool {
+	if !s.hostAllowed(r.Host) {
+		s.refuse(w, r, http.StatusForbidden, "forbidden: the Host header names another server")
+		return false
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && !s.originAllowed(origin, r.Host) {
+		s.refuse(w, r, http.StatusForbidden, "forbidden: requests from origin "+origin+" are not allowed")
+		return false
+	}
+	if s.token != nil && !s.authorized(r.Header.Get("Authorization")) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="mcpmux"`)
+		s.refuse(w, r, http.StatusUnauthorized, "unauthorized: send the token as Authorization: Bearer <token>")
+		return false
+	}
+	return true
+}
+
+// refuse answers a request that guard turned away, and logs it without
+// any header's value.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, code int, msg string) {
+	s.logger.Debug("request refused", "method", r.Method, "path", r.URL.Path, "status", code, "remote", r.RemoteAddr)
+	http.Error(w, msg, code)
+}
+
+// authorized compares the Authorization header with the token in constant
+// time: both are hashed first, so that not even the length leaks.
+func (s *Server) authorized(header string) bool {
+	scheme, cred, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	got := sha256.Sum256([]byte(strings.TrimSpace(cred)))
+	return subtle.ConstantTimeCompare(got[:], s.token) == 1
+}
+
+// hostAllowed checks the Host header. Bound to a loopback address, the
+// server is reached by a loopback name only (localhost, 127.0.0.1, [::1]),
+// whatever the port: a browser sends the attacker's name in Host after a
+// DNS rebinding. Bound elsewhere, it needs a token (see Options.Token),
+// which a browser page does not have, and may be reached by any name.
+func (s *Server) hostAllowed(host string) bool {
+	if !s.loopback {
+		return true
+	}
+	return isLoopbackName(hostname(host))
+}
+
+// originAllowed checks the Origin header of a browser's request: it must
+// be the server itself (same host and port as Host), or a page on a
+// loopback name if the server is bound to loopback. "null" and anything
+// unparsable are refused.
+func (s *Server) originAllowed(origin, host string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return false
+	}
+	if strings.EqualFold(u.Host, host) {
+		return true
+	}
+	return s.loopback && isLoopbackName(u.Hostname())
+}
+
+// hostname returns the host of a host[:port], without brackets.
+func hostname(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return strings.Trim(hostport, "[]")
+}
+
+// isLoopbackName reports whether host names this machine only.
+func isLoopbackName(host string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// IsLoopback reports whether addr (host:port, as for --http) binds to a
+// loopback address only. An empty host binds every address, so it is not.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

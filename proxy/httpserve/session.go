@@ -1,0 +1,182 @@
+package httpserve
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
+	"github.com/mcpmux/mcpmux/proxy"
+)
+
+// session is one client's session over HTTP, and the proxy session it
+// feeds: the [proxy.Sink] that puts each message on its stream.
+//
+// Over streamable HTTP, a request's response, and what is sent while it
+// runs (progress, an upstream's request to the client), go on the stream
+// of the POST that carried the request; the rest on the listening
+// stream, which holds what comes while no GET is open. Over HTTP+SSE
+// (legacy), everything goes on the one event stream.
+type session struct {
+	id     string
+	ps     *proxy.Session
+	legacy *stream // the HTTP+SSE transport's one stream; nil for streamable HTTP
+
+	mu         sync.Mutex
+	requests   map[string]*stream // by the raw id of the request whose response they carry
+	streams    map[string]*stream // by stream id, for resumption
+	listening  *stream
+	nextStream int
+	lastSeen   time.Time
+}
+
+var _ proxy.Sink = (*session)(nil)
+
+// listeningID is the stream id of the listening stream.
+const listeningID = "0"
+
+// maxHeld bounds what the listening stream holds while no GET is open:
+// a client that never opens one loses the oldest first.
+const maxHeld = 1000
+
+func newSession(id string, legacy bool) *session {
+	sess := &session{id: id, requests: map[string]*stream{}, streams: map[string]*stream{}, lastSeen: time.Now()}
+	if legacy {
+		sess.legacy = newStream(listeningID)
+	} else {
+		sess.listening = newStream(listeningID)
+		sess.streams[listeningID] = sess.listening
+	}
+	return sess
+}
+
+// Send puts one message of the proxy's on its stream (see proxy.Sink).
+func (sess *session) Send(related json.RawMessage, final bool, msg []byte) {
+	if sess.legacy != nil {
+		sess.legacy.add(msg, false)
+		return
+	}
+	var st *stream
+	if related != nil {
+		sess.mu.Lock()
+		st = sess.requests[string(related)]
+		if st != nil && final {
+			delete(sess.requests, string(related))
+		}
+		sess.mu.Unlock()
+	}
+	if st != nil && (final || !st.json) && st.add(msg, final) {
+		return
+	}
+	sess.listening.addBounded(msg, maxHeld)
+}
+
+// openRequest opens the stream that carries the response to request id;
+// json: the client takes the response alone, as a JSON body. It reports
+// false if a request with that id is in flight already.
+func (sess *session) openRequest(id json.RawMessage, json bool) (*stream, bool) {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if sess.requests[string(id)] != nil {
+		return nil, false
+	}
+	sess.nextStream++
+	st := newStream(strconv.Itoa(sess.nextStream))
+	st.json = json
+	sess.requests[string(id)] = st
+	sess.streams[st.id] = st
+	return st, true
+}
+
+// cancelled ends the stream of a request the client cancelled: it gets no
+// response.
+func (sess *session) cancelled(params json.RawMessage) {
+	id, err := jsonrpc.Member(params, "requestId")
+	if err != nil || id == nil {
+		return
+	}
+	sess.mu.Lock()
+	st := sess.requests[string(id)]
+	delete(sess.requests, string(id))
+	sess.mu.Unlock()
+	if st != nil {
+		st.end()
+	}
+}
+
+// dropStream forgets a stream written to its end.
+func (sess *session) dropStream(st *stream) {
+	if st == sess.listening || !st.finished() {
+		return
+	}
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if sess.streams[st.id] == st {
+		delete(sess.streams, st.id)
+	}
+}
+
+// resumable returns the stream a Last-Event-ID names and the number of
+// its event, or nil if the session has no such stream (any more).
+func (sess *session) resumable(lastID string) (*stream, int) {
+	sid, seq, ok := strings.Cut(lastID, "-")
+	n, err := strconv.Atoi(seq)
+	if !ok || err != nil || n < 0 {
+		return nil, 0
+	}
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	return sess.streams[sid], n
+}
+
+// touch records that the client made a request.
+func (sess *session) touch() {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	sess.lastSeen = time.Now()
+}
+
+// idleFor returns how long the session has had neither a request nor an
+// open stream; 0 while it has one.
+func (sess *session) idleFor() time.Duration {
+	sess.mu.Lock()
+	last := sess.lastSeen
+	streams := make([]*stream, 0, len(sess.streams))
+	for _, st := range sess.streams {
+		streams = append(streams, st)
+	}
+	sess.mu.Unlock()
+	for _, st := range streams {
+		since := st.idleSince()
+		if since.IsZero() {
+			return 0
+		}
+		if since.After(last) {
+			last = since
+		}
+	}
+	return time.Since(last)
+}
+
+// close ends the proxy session, whose requests in flight are cancelled
+// and answered, then every stream, once it has been written.
+func (sess *session) close() {
+	if sess.ps != nil {
+		sess.ps.Close()
+	}
+	if sess.legacy != nil {
+		sess.legacy.end()
+		return
+	}
+	sess.mu.Lock()
+	streams := make([]*stream, 0, len(sess.streams))
+	for _, st := range sess.streams {
+		streams = append(streams, st)
+	}
+	sess.mu.Unlock()
+	for _, st := range streams {
+		st.end()
+	}
+}

@@ -1,0 +1,67 @@
+package httpserve
+
+import (
+	"net/http"
+	"net/url"
+)
+
+// The HTTP+SSE transport of protocol revision 2024-11-05, which clients
+// still use: GET /sse opens the session and its one event stream, whose
+// first event, "endpoint", names the URL to POST the client's messages
+// to (/message?sessionId=...); everything mcpmux sends comes on the
+// stream. The session ends with the stream.
+
+// sseStream serves GET /sse.
+func (s *Server) sseStream(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
+		http.Error(w, "method not allowed: GET /sse opens a session; POST its messages to the endpoint it names", http.StatusMethodNotAllowed)
+		return
+	}
+	sess, err := s.open(newSessionID(), true, false)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	defer s.endSession(sess)
+	s.logger.Debug("session opened", "session", sess.id, "transport", "sse")
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	endpoint := "/message?sessionId=" + url.QueryEscape(sess.id)
+	if _, err := w.Write([]byte("event: endpoint\ndata: " + endpoint + "\n\n")); err != nil {
+		return
+	}
+	sess.legacy.serve(r.Context(), w, 0, 0)
+}
+
+// sseMessage serves POST /message: one message of the client's, for the
+// session its sessionId names.
+func (s *Server) sseMessage(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	sess := s.lookupSession(r.URL.Query().Get("sessionId"))
+	if sess == nil || sess.legacy == nil {
+		http.Error(w, "session not found", http.StatusNotFound)
+		return
+	}
+	body, m, ok := s.readMessage(w, r)
+	if !ok {
+		return
+	}
+	request := !m.IsResponse() && !m.IsNotification()
+	if request && !s.begin() {
+		http.Error(w, "mcpmux is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	if request {
+		s.inflight.Done() // the answer comes on the stream; shutdown waits for the proxy session instead
+	}
+	sess.touch()
+	sess.ps.Handle(body)
+	w.WriteHeader(http.StatusAccepted)
+	_, _ = w.Write([]byte("Accepted"))
+}
