@@ -32,8 +32,13 @@ var docs = []struct {
 and resources to one MCP client over stdin and stdout, until stdin closes
 or SIGINT/SIGTERM arrives; then stops every upstream and exits. An MCP
 host (Claude Desktop, Claude Code, Cursor, ...) starts it; on a terminal
-it says it is waiting for a client.`,
-		example: `mcpmux serve --config ~/.config/mcpmux/config.json`,
+it says it is waiting for a client.
+
+With --http ADDR it serves many clients over HTTP instead: streamable
+HTTP at /mcp, HTTP+SSE at /sse, /healthz. With a token (--token or
+MCPMUX_TOKEN) every request must carry it; an ADDR that is not loopback
+needs one.`,
+		example: "mcpmux serve --config ~/.config/mcpmux/config.json\nMCPMUX_TOKEN=... mcpmux serve --http 127.0.0.1:8080",
 	}},
 	{"tools", doc{
 		summary: "start the upstreams and print the merged catalogue",

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -199,5 +200,41 @@ func checkTwoSessions(t *testing.T, got *twoSessions) {
 	}
 	if !got.Kept.OK {
 		t.Errorf("B's call, which A's cancellation must leave alone, failed: %s", got.Kept.Error)
+	}
+}
+
+// TestServeHTTPToken runs mcpmux serve --http with MCPMUX_TOKEN: requests
+// without it or with another get 401, with it 200, and the token is in no
+// line of mcpmux's log, at debug level, whatever the requests carried.
+func TestServeHTTPToken(t *testing.T) {
+	testutil.CheckNoChildren(t)
+	const token = "e2e-token-never-logged-4711"
+	ctx := testContext(t, testTimeout)
+	m := startMcpmuxHTTP(t, ctx, writeConfig(t, map[string]any{}), []string{"MCPMUX_TOKEN=" + token})
+	for _, tt := range []struct {
+		auth string
+		want int
+	}{{"", http.StatusUnauthorized}, {"Bearer " + token + "x", http.StatusUnauthorized}, {"Bearer " + token, http.StatusOK}} {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.base+"/mcp", strings.NewReader(
+			`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if tt.auth != "" {
+			req.Header.Set("Authorization", tt.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("POST /mcp with Authorization %q = %d, want %d", tt.auth, resp.StatusCode, tt.want)
+		}
+	}
+	http.DefaultClient.CloseIdleConnections()
+	if log := m.stderr.String(); strings.Contains(log, token) {
+		t.Errorf("the token is in mcpmux's log:\n%s", log)
 	}
 }
