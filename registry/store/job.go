@@ -15,10 +15,12 @@ import (
 type op string
 
 const (
-	opLoad    op = "load"    // read the cached catalogues
-	opWrite   op = "write"   // write a batch
-	opSummary op = "summary" // read what `mcpmux status` shows
-	opHistory op = "history" // read connection history
+	opLoad     op = "load"     // read the cached catalogues
+	opWrite    op = "write"    // write a batch
+	opSummary  op = "summary"  // read what `mcpmux status` shows
+	opHistory  op = "history"  // read connection history
+	opGetCache op = "getcache" // read a cached value
+	opPutCache op = "putcache" // cache a value
 )
 
 // job is one use of the store: it opens it, does one piece of work and
@@ -36,11 +38,14 @@ type job struct {
 	// LogLevel is the lowest level of the messages worth sending back.
 	LogLevel slog.Level
 
-	Servers []serverRef // load, summary
-	Batch   *Batch      // write
-	Server  string      // history; "" for all servers
-	Limit   int         // history
-	Now     time.Time   // summary
+	Servers []serverRef   // load, summary
+	Batch   *Batch        // write
+	Server  string        // history; "" for all servers
+	Limit   int           // history
+	Now     time.Time     // summary
+	Key     string        // getcache, putcache
+	Value   []byte        // putcache
+	TTL     time.Duration // putcache
 }
 
 // serverRef is what a job needs to know of a configured server.
@@ -63,6 +68,7 @@ type result struct {
 	Unwritten  *Batch                        // write: what was not written
 	Summaries  []Summary                     // summary: the stored part, in order of Servers
 	Events     []Event                       // history: newest first
+	Value      []byte                        // getcache: nil if none
 
 	Err  string  // why the job failed; "" if it did not
 	Kind errKind // what kind of failure Err is
@@ -132,7 +138,7 @@ func (r *result) err() error {
 func (j *job) run(ctx context.Context, logger *slog.Logger) (*result, error) {
 	ctx, cancel := context.WithTimeout(ctx, j.LockWait)
 	defer cancel()
-	opts := Options{Logger: logger, HistoryTTL: j.HistoryTTL, MaxHistory: j.MaxHistory, ReadOnly: j.Op != opWrite, noRepair: true, quiet: true}
+	opts := Options{Logger: logger, HistoryTTL: j.HistoryTTL, MaxHistory: j.MaxHistory, ReadOnly: j.Op != opWrite && j.Op != opPutCache, noRepair: true, quiet: true}
 	res := new(result)
 	// A record that cannot be read back (its value log cut short, say)
 	// makes the store as useless as files Badger cannot open: reads fail
@@ -141,7 +147,7 @@ func (j *job) run(ctx context.Context, logger *slog.Logger) (*result, error) {
 	use := func(fn func(*DB) error) error {
 		return Use(ctx, j.Dir, opts, func(s *DB) error {
 			err := fn(s)
-			if err != nil && j.Op != opWrite {
+			if err != nil && j.Op != opWrite && j.Op != opPutCache {
 				err = fmt.Errorf("%w: %w", errDamaged, err)
 			}
 			return err
@@ -167,6 +173,14 @@ func (j *job) run(ctx context.Context, logger *slog.Logger) (*result, error) {
 			res.Events, err = s.History(j.Server, j.Limit)
 			return err
 		})
+	case opGetCache:
+		err = use(func(s *DB) error {
+			var err error
+			res.Value, _, err = s.GetCache(j.Key)
+			return err
+		})
+	case opPutCache:
+		err = use(func(s *DB) error { return s.PutCache(j.Key, j.Value, j.TTL) })
 	default:
 		err = fmt.Errorf("unknown store job %q", j.Op)
 	}
