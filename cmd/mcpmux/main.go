@@ -116,6 +116,7 @@ func init() { // in init: runHelp refers to commands
 		"call":     runCall,
 		"doctor":   runDoctor,
 		"import":   runImport,
+		"discover": runDiscover,
 	}
 }
 

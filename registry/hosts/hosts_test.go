@@ -216,3 +216,14 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+func TestIsServerExecutable(t *testing.T) {
+	for name, want := range map[string]bool{
+		"mcp-server-time": true, "mcp-grafana": true, "weather-mcp-server": true, "MCP-X.exe": true,
+		"mcp-": false, "-mcp-server": false, "mcpmux": false, "mcp": false, "not-mcp": false,
+	} {
+		if got := IsServerExecutable(name); got != want {
+			t.Errorf("IsServerExecutable(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
