@@ -42,7 +42,9 @@ func runCall(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	reportConfig(cfg, logger)
 	k, stopKeeper := startKeeper(ctx, stderr, logger)
 	defer stopKeeper()
-	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Headless: true, Groups: groups(k), Env: readAncestry().childEnv(cfg)})
+	p := newProgress(stderr, len(cfg.Enabled()), "ready")
+	defer p.done()
+	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Headless: true, Groups: groups(k), Env: readAncestry().childEnv(cfg), Upstream: upstreamProgress(p)})
 	cl, err := local.Start(ctx, m)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +95,8 @@ func TestToolsPromptsResources(t *testing.T) {
 	}
 }
 
+var progressLine = regexp.MustCompile(`^mcpmux: [a-z]+ ready \([0-9]+ of [0-9]+\)\n$`)
+
 // An upstream's stderr is logged at debug unless its entry says
 // "logStderr": "info"; --log-file takes the log instead of stderr.
 func TestUpstreamStderrLevel(t *testing.T) {
@@ -106,8 +109,14 @@ func TestUpstreamStderrLevel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if errOut != "" {
-		t.Errorf("with --log-file, stderr got %q", errOut)
+	// Piped, stderr has the progress only: a plain line per upstream.
+	for line := range strings.Lines(errOut) {
+		if !progressLine.MatchString(line) {
+			t.Errorf("with --log-file, stderr got %q", line)
+		}
+	}
+	if strings.Count(errOut, "\n") != 2 {
+		t.Errorf("progress = %q, want a line per upstream", errOut)
 	}
 	log, _ := os.ReadFile(logFile)
 	if strings.Contains(string(log), "upstream stderr upstream=quiet") || !strings.Contains(string(log), "upstream stderr upstream=loud") {

@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/mcpmux/mcpmux/registry"
+	"github.com/mcpmux/mcpmux/upstream"
 )
 
 // progress shows which servers a command still waits for: on a terminal,
@@ -70,4 +73,22 @@ func (p *progress) done() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.erase()
+}
+
+// upstreamProgress returns a mux.Options.Upstream hook that tells p of
+// each upstream's start and of its end: ready, or failed.
+func upstreamProgress(p *progress) func(*registry.Server, *upstream.Options) {
+	return func(s *registry.Server, o *upstream.Options) {
+		next := o.OnState
+		var once sync.Once
+		p.update(s.Name, false)
+		o.OnState = func(st upstream.Status) {
+			if next != nil {
+				next(st)
+			}
+			if st.State == upstream.StateReady || st.State == upstream.StateBackoff || st.State == upstream.StateStopped {
+				once.Do(func() { p.update(s.Name, true) })
+			}
+		}
+	}
 }
