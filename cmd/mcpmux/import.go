@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -195,13 +196,14 @@ func replaceHost(w io.Writer, p *hosts.Plan, host string, files []hosts.File) er
 		return err
 	}
 	for _, f := range targets {
-		backup, err := hosts.ReplaceHost(f, hosts.McpmuxEntry(f, exe, p.Config), time.Now())
+		backup, err := hosts.ReplaceHost(f, hosts.McpmuxEntry(f, exe, p.Config, os.Getenv("PATH")), time.Now())
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "Replaced the servers of %s with mcpmux alone; the old file is %s.\n", f.Path, backup)
 	}
-	fmt.Fprintf(w, "Restart %s to use it. To undo: mcpmux import --undo %s\n", host, host)
+	h, _ := hosts.Lookup(host)
+	fmt.Fprintf(w, "Its entry passes mcpmux this shell's PATH, so that the servers' commands are found.\nRestart %s to use it. To undo: mcpmux import --undo %s\n", h.Title, host)
 	return nil
 }
 

@@ -99,13 +99,14 @@ func TestImport(t *testing.T) {
 		Servers  map[string]struct {
 			Command string
 			Args    []string
+			Env     map[string]string
 		} `json:"mcpServers"`
 	}
 	data, _ := os.ReadFile(claude)
 	if err := json.Unmarshal(data, &replaced); err != nil || len(replaced.Servers) != 1 || replaced.Shortcut == "" {
 		t.Fatalf("Claude Desktop's file after --replace-host:\n%s", data)
 	}
-	if e := replaced.Servers["mcpmux"]; !filepath.IsAbs(e.Command) || strings.Join(e.Args, " ") != "serve --config "+config {
+	if e := replaced.Servers["mcpmux"]; !filepath.IsAbs(e.Command) || strings.Join(e.Args, " ") != "serve --config "+config || e.Env["PATH"] != os.Getenv("PATH") {
 		t.Errorf("the mcpmux entry = %+v", e)
 	}
 	// Its own entry is never imported back.

@@ -145,7 +145,11 @@ func explainFailure(c *Check, s *registry.Server, r *sessionResult, err error) {
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		c.add(fmt.Sprintf("no answer within startTimeout (%s) %s", s.StartBound(), r.stage),
+		what := fmt.Sprintf("no answer within startTimeout (%s) %s", s.StartBound(), r.stage)
+		if stderr != "" {
+			what += "; its last line on stderr: " + stderr
+		}
+		c.add(what,
 			"raise \"startTimeout\" for a server that is slow to start (npx -y downloads on first use); else run the command by hand to see what it waits for")
 	default:
 		c.add(what, "run the command by hand (the same command, args and env) to see why it fails")

@@ -140,7 +140,7 @@ func TestReplaceAndUndo(t *testing.T) {
 	h, _ := Lookup("claude-desktop")
 	f := h.Existing(e)[0]
 	before, _ := os.ReadFile(f.Path)
-	entry := McpmuxEntry(f, "/opt/bin/mcpmux", "/home/u/.config/mcpmux/config.json")
+	entry := McpmuxEntry(f, "/opt/bin/mcpmux", "/home/u/.config/mcpmux/config.json", "/usr/bin:/bin")
 	backup, err := ReplaceHost(f, entry, time.Date(2026, 12, 2, 7, 30, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)

@@ -21,9 +21,14 @@ const backupInfix = ".mcpmux-backup-"
 var ErrNoBackup = errors.New("no backup made by mcpmux import")
 
 // McpmuxEntry returns the entry that starts mcpmux, the executable self
-// (absolute), on the configuration config, in f's shape.
-func McpmuxEntry(f File, self, config string) json.RawMessage {
+// (absolute), on the configuration config, in f's shape. path, if not
+// empty, is given as the entry's PATH: GUI hosts start their servers with
+// a short one, in which the upstreams' commands (npx, uvx) are not found.
+func McpmuxEntry(f File, self, config, path string) json.RawMessage {
 	e := map[string]any{"command": self, "args": []string{"serve", "--config", config}}
+	if path != "" {
+		e["env"] = map[string]string{"PATH": path}
+	}
 	if f.Key != "mcpServers" {
 		e["type"] = "stdio" // VS Code wants it
 	}
