@@ -5,8 +5,12 @@
 // Usage:
 //
 //	mcpmux [serve] [--config FILE] [--data-dir DIR | --no-registry] [--log-level LEVEL]
-//	mcpmux tools [--config FILE] [--json]
+//	mcpmux tools [--config FILE] [--prompts] [--resources] [--json]
+//	mcpmux call TOOL [--args JSON] [--json]
 //	mcpmux validate [--config FILE]
+//	mcpmux doctor [--json]
+//	mcpmux import [--from FILE] [--host HOST] [--write] [--replace-host HOST] [--undo HOST]
+//	mcpmux discover [--add NAME] [--refresh] [--ttl D]
 //	mcpmux status [--config FILE] [--data-dir DIR] [--json]
 //	mcpmux history [SERVER] [--data-dir DIR] [--limit N] [--json]
 //	mcpmux help [COMMAND]
@@ -21,7 +25,8 @@
 //
 // This package only parses flags and runs commands: internal/mux builds
 // the running system from the configuration, and the work is done in
-// packages proxy, upstream, registry and registry/store.
+// packages proxy, upstream, registry, registry/store, registry/hosts
+// (import, discover), internal/doctor and internal/local (tools, call).
 package main
 
 import (
