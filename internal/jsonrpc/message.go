@@ -62,7 +62,7 @@ const (
 // carries the id, if there is a usable one to answer with, and tells
 // [Message.IsResponse].
 func Decode(line []byte) (Message, *Error) {
-	if !json.Valid(line) {
+	if !Valid(line) {
 		return Message{}, Errorf(CodeParseError, "parse error: the message is not valid JSON")
 	}
 	var sp [6]Span

@@ -56,7 +56,7 @@ func (s Span) In(obj []byte) json.RawMessage {
 // equals one when case is ignored (as Go's encoding/json would match it);
 // with [ErrNotObject] if obj is not an object.
 //
-// obj must be valid JSON (see [json.Valid]): Scan checks only what it
+// obj must be valid JSON (see [Valid]): Scan checks only what it
 // needs to find its way. On any input it stays in bounds and returns, but
 // what it returns for invalid JSON means nothing, except that the spans of
 // the members read before the error are set.
@@ -203,8 +203,11 @@ func (s *nameSet) add(name []byte) bool {
 	return true
 }
 
+// skipSpace returns the index of the first byte from b[i] that is not
+// JSON white space. Every white space byte is at most ' ', which most
+// bytes are not: one comparison decides for them.
 func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+	for i < len(b) && b[i] <= ' ' && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
 	}
 	return i
