@@ -89,7 +89,8 @@ func FuzzScan(f *testing.F) {
 }
 
 // FuzzDecode checks that Decode never fails on a message it encoded
-// itself, and that what it accepts survives encoding byte for byte.
+// itself, that what it accepts survives encoding byte for byte, and that
+// it reports a parse error for exactly what json.Valid refuses.
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		`{"jsonrpc":"2.0","id":9007199254740993,"method":"initialize","params":{}}`,
@@ -100,11 +101,16 @@ func FuzzDecode(f *testing.F) {
 		`{"jsonrpc":"2.0","id":"mx-1","result":{"x":1}}`,
 		`{"jsonrpc":"2.0","id":"mx-1","error":{"code":-1,"message":"m","data":[1]}}`,
 		`[{"jsonrpc":"2.0","id":1,"method":"ping"}]`, `{}`, `null`, `{"jsonrpc":"1.0"}`,
+		`{"jsonrpc":"2.0","id":1,"method":"m","method":"n",}`, `{"jsonrpc":"2.0","id":1,"method":"m"} x`,
+		`{"jsonrpc":"2.0","id":1,"method":"m","params":{"a":[1,]}}`, `[1,]`, `{"jsonrpc":"2.0"`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {
 		m, err := Decode(line)
+		if parseErr := err != nil && err.Code == CodeParseError; parseErr == json.Valid(line) {
+			t.Fatalf("Decode(%q) = %v; json.Valid = %v", line, err, json.Valid(line))
+		}
 		if err != nil {
 			if err.Code != CodeParseError && err.Code != CodeInvalidRequest {
 				t.Fatalf("Decode(%s) error code %d", line, err.Code)

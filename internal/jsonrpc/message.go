@@ -62,11 +62,11 @@ const (
 // carries the id, if there is a usable one to answer with, and tells
 // [Message.IsResponse].
 func Decode(line []byte) (Message, *Error) {
-	if !Valid(line) {
-		return Message{}, Errorf(CodeParseError, "parse error: the message is not valid JSON")
-	}
 	var sp [6]Span
-	if err := Scan(line, envelopeKeys, sp[:]); err != nil {
+	if err := scanValid(line, envelopeKeys, sp[:]); err != nil {
+		if !Valid(line) { // scanValid stops at what it refuses first
+			return Message{}, Errorf(CodeParseError, "parse error: the message is not valid JSON")
+		}
 		return Message{}, invalidObject(line, err)
 	}
 	var m Message

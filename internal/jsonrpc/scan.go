@@ -61,6 +61,18 @@ func (s Span) In(obj []byte) json.RawMessage {
 // what it returns for invalid JSON means nothing, except that the spans of
 // the members read before the error are set.
 func Scan(obj []byte, keys []string, spans []Span) error {
+	return scan(obj, keys, spans, false)
+}
+
+// scanValid is [Scan] for a line not validated yet: it checks, in the same
+// pass, that the line is valid JSON (see [Valid]) up to its end, and fails
+// with errSyntax if it is not. A line that it refuses otherwise (not an
+// object, a *KeyError) may be invalid JSON too: it stops early.
+func scanValid(line []byte, keys []string, spans []Span) error {
+	return scan(line, keys, spans, true)
+}
+
+func scan(obj []byte, keys []string, spans []Span, validate bool) error {
 	clear(spans[:len(keys)])
 	i := skipSpace(obj, 0)
 	if i >= len(obj) || obj[i] != '{' {
@@ -68,14 +80,19 @@ func Scan(obj []byte, keys []string, spans []Span) error {
 	}
 	i = skipSpace(obj, i+1)
 	if i < len(obj) && obj[i] == '}' {
-		return nil
+		return endObject(obj, i, validate)
 	}
 	var seen nameSet
 	for {
 		if i >= len(obj) || obj[i] != '"' {
 			return errSyntax
 		}
-		end := skipString(obj, i)
+		var end int
+		if validate {
+			end = validString(obj, i)
+		} else {
+			end = skipString(obj, i)
+		}
 		if end < 0 {
 			return errSyntax
 		}
@@ -95,7 +112,11 @@ func Scan(obj []byte, keys []string, spans []Span) error {
 			return errSyntax
 		}
 		start := skipSpace(obj, i+1)
-		end = skipValue(obj, start)
+		if validate {
+			end = validValue(obj, start, 1)
+		} else {
+			end = skipValue(obj, start)
+		}
 		if end < 0 {
 			return errSyntax
 		}
@@ -110,11 +131,20 @@ func Scan(obj []byte, keys []string, spans []Span) error {
 		case ',':
 			i = skipSpace(obj, i+1)
 		case '}':
-			return nil
+			return endObject(obj, i, validate)
 		default:
 			return errSyntax
 		}
 	}
+}
+
+// endObject ends a scan at the closing brace obj[i]: when validating,
+// nothing but white space may follow it.
+func endObject(obj []byte, i int, validate bool) error {
+	if validate && skipSpace(obj, i+1) != len(obj) {
+		return errSyntax
+	}
+	return nil
 }
 
 // matchKey returns the index of name in keys, or -1; an error if name is

@@ -16,18 +16,25 @@ const maxDepth = 10000
 // checked once, and on a short tools/call json.Valid alone cost as much
 // as the rest of the hop's parsing.
 func Valid(data []byte) bool {
-	var st nesting
-	i := 0
+	i := validValue(data, 0, 0)
+	return i >= 0 && skipSpace(data, i) == len(data)
+}
+
+// validValue returns the index after the JSON value that starts at
+// data[i], after white space, or -1 if there is no valid one; depth is
+// how deeply that value is nested already.
+func validValue(data []byte, i, depth int) int {
+	st := nesting{depth: depth, base: depth}
 	for {
 		// A value starts at i.
 		i = skipSpace(data, i)
 		if i >= len(data) {
-			return false
+			return -1
 		}
 		switch c := data[i]; {
 		case c == '{' || c == '[':
 			if !st.push(c == '{') {
-				return false
+				return -1
 			}
 			i = skipSpace(data, i+1)
 			if i < len(data) && data[i] == closing(c) {
@@ -37,7 +44,7 @@ func Valid(data []byte) bool {
 			}
 			if c == '{' {
 				if i = validKey(data, i); i < 0 {
-					return false
+					return -1
 				}
 			}
 			continue
@@ -53,16 +60,13 @@ func Valid(data []byte) bool {
 			i = validNumber(data, i)
 		}
 		if i < 0 {
-			return false
+			return -1
 		}
-		// A value ended at i: what follows is a separator, the end of
-		// its container(s), or the end of data.
+		// A value ended at i: what follows is a separator, or the end of
+		// its container(s), or of the value begun at depth.
 		var more bool
-		if i, more = st.after(data, i); i < 0 {
-			return false
-		}
-		if !more {
-			return i == len(data)
+		if i, more = st.after(data, i); i < 0 || !more {
+			return i
 		}
 	}
 }
@@ -77,14 +81,14 @@ func closing(open byte) byte {
 // after reads what follows a value that ended at data[i]: the closing
 // brackets of the containers it ends, and a comma (and, in an object, the
 // next member's name and colon) before the next value, for which it
-// returns true. At the outermost level it returns false, at the first
-// byte after white space. It returns -1 for anything else.
+// returns true. Back at the level it began at, it returns false, and i.
+// It returns -1 (and false) for anything else.
 func (st *nesting) after(data []byte, i int) (int, bool) {
 	for {
-		i = skipSpace(data, i)
-		if st.depth == 0 {
+		if st.depth == st.base {
 			return i, false
 		}
+		i = skipSpace(data, i)
 		if i >= len(data) {
 			return -1, false
 		}
@@ -250,6 +254,7 @@ func digits(data []byte, i int) int {
 // an object, clear for an array.
 type nesting struct {
 	depth int
+	base  int      // the depth it began at, below which it never goes
 	small uint64   // the first 64 levels
 	big   []uint64 // the levels after them, 64 a word
 }
