@@ -195,8 +195,8 @@ func TestProgressReachesItsOwnCall(t *testing.T) {
 		t.Fatalf("progress for tokens %v, want tok-a and 42", byToken)
 	}
 	for tok, ps := range byToken {
-		if len(ps) < 9 { // 500ms / 50ms = 10 notifications; the last may race the result
-			t.Errorf("token %s got %d progress notifications, want at least 9", tok, len(ps))
+		if len(ps) != 10 { // 500ms / 50ms, all sent before the result, which must not overtake them
+			t.Errorf("token %s got %d progress notifications, want 10", tok, len(ps))
 		}
 		for i := 1; i < len(ps); i++ {
 			if ps[i] <= ps[i-1] {

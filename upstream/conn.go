@@ -40,6 +40,7 @@ type conn struct {
 	peer      peer
 	logger    *slog.Logger
 	notify    func(method string, params json.RawMessage) // never blocks
+	notes     *noteQueue                                  // notify's, over stdio: responses wait behind it (see deliverInOrder)
 	onRequest func(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error)
 	life      context.Context // ends when the connection dies
 	endLife   context.CancelFunc

@@ -37,12 +37,24 @@ func (c *conn) dispatch(data []byte, r replier) {
 	case err != nil:
 		c.garbage(data, err)
 	case m.IsResponse():
-		r.deliver(m.ID, &m)
+		c.deliverInOrder(r, &m)
 	case m.IsNotification():
 		c.receiveNotification(m.Method, m.Params)
 	default:
 		c.serveRequest(m.ID, m.Method, m.Params, r)
 	}
+}
+
+// deliverInOrder hands a response on after the notifications the
+// upstream sent before it (see noteQueue.after): at once, on this
+// goroutine, when none of them is still queued, as nearly always.
+func (c *conn) deliverInOrder(r replier, m *jsonrpc.Message) {
+	if c.notes == nil || c.notes.idle() {
+		r.deliver(m.ID, m)
+		return
+	}
+	resp := *m
+	c.notes.after(func() { r.deliver(resp.ID, &resp) })
 }
 
 // notificationKeys are the members of an upstream notification's params

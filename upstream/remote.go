@@ -2,7 +2,6 @@ package upstream
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -41,7 +40,7 @@ var _ peer = (*remotePeer)(nil)
 
 // dialRemote returns a connection to the remote upstream srv. Nothing is
 // sent until the handshake.
-func dialRemote(srv *registry.Server, o *Options, notify func(string, json.RawMessage)) (*conn, error) {
+func dialRemote(srv *registry.Server, o *Options, notes *noteQueue) (*conn, error) {
 	l := &remotePeer{host: hostOf(srv.URL), client: newHTTPClient(o.dial), secrets: redact.New(srv.SecretValues())}
 	if _, err := url.Parse(srv.URL); err != nil {
 		return nil, l.explain(fmt.Errorf("parsing the server's URL: %w", err))
@@ -60,7 +59,9 @@ func dialRemote(srv *registry.Server, o *Options, notify func(string, json.RawMe
 		w.post = t.send
 	}
 	w.init(srv.URL, l.client, maps.Clone(srv.Headers), l.secrets, o.logger(), o.MaxMessageSize)
-	c := newConn(tr, l, srv, o, notify)
+	// c.notes stays nil: a response stream's reader (readEvents) looks
+	// for its answer as soon as it has handed the response on.
+	c := newConn(tr, l, srv, o, notes.push)
 	w.dispatch, w.drop = c.dispatch, c.dropTooLarge
 	w.die = func(err error) {
 		reason, _ := l.fatal(err)

@@ -40,7 +40,7 @@ var (
 
 // dialStdio starts the child of srv and connects to its pipes. The child
 // belongs to the conn until close returns.
-func dialStdio(srv *registry.Server, o *Options, notify func(string, json.RawMessage)) (*conn, error) {
+func dialStdio(srv *registry.Server, o *Options, notes *noteQueue) (*conn, error) {
 	proc, err := startProcess(srv, o)
 	if err != nil {
 		return nil, err
@@ -53,7 +53,8 @@ func dialStdio(srv *registry.Server, o *Options, notify func(string, json.RawMes
 		logger: o.logger(),
 		stops:  o.stopTimeouts(),
 	}
-	c := newConn(l.tr, l, srv, o, notify)
+	c := newConn(l.tr, l, srv, o, notes.push)
+	c.notes = notes
 	go c.readStdout(proc.stdout, l, o.MaxMessageSize)
 	go func() {
 		<-proc.exited

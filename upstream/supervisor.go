@@ -393,9 +393,9 @@ func (s *Supervisor) firstCatalogue(ctx context.Context, c *conn, notes *noteQue
 func (s *Supervisor) dial(notes *noteQueue) (*conn, error) {
 	switch s.srv.Transport() {
 	case registry.TransportStdio:
-		return dialStdio(s.srv, &s.opts, notes.push)
+		return dialStdio(s.srv, &s.opts, notes)
 	case registry.TransportHTTP, registry.TransportSSE:
-		return dialRemote(s.srv, &s.opts, notes.push)
+		return dialRemote(s.srv, &s.opts, notes)
 	default:
 		return nil, fmt.Errorf("unknown transport %q", s.srv.Type)
 	}
