@@ -21,7 +21,7 @@ func CheckNoChildren(tb testing.TB) {
 	}
 	tb.Cleanup(func() {
 		var left []Process
-		if poll(func() bool { left = Descendants(os.Getpid()); return len(left) == 0 }) {
+		if poll(leakTimeout, func() bool { left = Descendants(os.Getpid()); return len(left) == 0 }) {
 			return
 		}
 		tb.Errorf("child processes still running at cleanup:\n%s", describeProcs(left))

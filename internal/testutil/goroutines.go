@@ -18,7 +18,7 @@ func CheckNoGoroutineLeak(tb testing.TB) {
 	before := runtime.NumGoroutine()
 	tb.Cleanup(func() {
 		var now int
-		if poll(func() bool { now = runtime.NumGoroutine(); return now <= before }) {
+		if poll(leakTimeout, func() bool { now = runtime.NumGoroutine(); return now <= before }) {
 			return
 		}
 		tb.Errorf("goroutine leak: %d goroutines at start, %d at cleanup\n%s", before, now, goroutineDump())

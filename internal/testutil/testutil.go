@@ -1,7 +1,20 @@
-// Package testutil holds helpers shared by mcpmux tests: building the
-// internal/testserver binary (a configurable, hand-written MCP server that
-// tests start as a real subprocess) and leak checks for child processes
-// and goroutines, registered as test cleanups.
+// Package testutil holds the helpers that mcpmux's tests share, so that
+// each exists once:
+//
+//   - the test server: [TestServerPath] builds internal/testserver (a
+//     configurable, hand-written MCP server that tests start as a real
+//     subprocess), and [TestServer] makes a configuration entry for it;
+//   - leak checks, registered as test cleanups: [CheckLeaks], or
+//     [CheckNoChildren] and [CheckNoGoroutineLeak] alone;
+//   - waiting for the state a test asserts: [WaitFor] (or [Await], which
+//     leaves the failure to the caller), bounded by [WaitTimeout] as a
+//     guard against hangs only; [CountInFile] reads a test server's
+//     message log;
+//   - [SyncBuffer], a buffer for log output that code under test writes
+//     from several goroutines;
+//   - the mcpmux binary ([BuildMcpmux]), the npm servers of the
+//     end-to-end tests ([NPMBin]), process listings ([Processes],
+//     [Descendants], [Marked]) and a minimal line relay ([RelayLines]).
 package testutil
 
 import (
@@ -21,8 +34,8 @@ const (
 	lineRelayPackage  = "github.com/mcpmux/mcpmux/internal/testutil/linerelay"
 )
 
-// pollTimeout is how long the leak checks wait for things to settle.
-var pollTimeout = 30 * time.Second // a hang guard: under load things settle late, not never
+// leakTimeout is how long the leak checks wait for things to settle.
+var leakTimeout = 30 * time.Second // a hang guard: under load things settle late, not never
 
 var (
 	testServer = sync.OnceValues(func() (string, error) { return buildTool(testServerPackage, "testserver") })
@@ -93,17 +106,4 @@ func moduleRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-// poll calls cond until it returns true or pollTimeout passes, and
-// returns its last answer.
-func poll(cond func() bool) bool {
-	deadline := time.Now().Add(pollTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
 }

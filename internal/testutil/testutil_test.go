@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -32,9 +35,9 @@ func (f *fakeTB) runCleanups() {
 }
 
 func shortPoll(t *testing.T) {
-	old := pollTimeout
-	pollTimeout = 200 * time.Millisecond
-	t.Cleanup(func() { pollTimeout = old })
+	old := leakTimeout
+	leakTimeout = 200 * time.Millisecond
+	t.Cleanup(func() { leakTimeout = old })
 }
 
 func TestTestServerPathBuildsOnce(t *testing.T) {
@@ -125,5 +128,38 @@ func TestRelayLines(t *testing.T) {
 	}
 	if out.String() != in {
 		t.Errorf("RelayLines wrote %d bytes, want the %d it read, unchanged", out.Len(), len(in))
+	}
+}
+
+func TestWaitForWaitsForTheCondition(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var ready atomic.Bool
+		time.AfterFunc(3*time.Second, func() { ready.Store(true) })
+		WaitFor(t, "the timer", ready.Load)
+		if d := time.Since(start); d < 3*time.Second || d > 3*time.Second+pollInterval {
+			t.Errorf("WaitFor returned after %s, want within %s of 3s", d, pollInterval)
+		}
+	})
+}
+
+func TestCountInFileAndSyncBufferCount(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	if err := os.WriteFile(path, []byte("a x\nb x\nc\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if n := CountInFile(path, "x"); n != 2 {
+		t.Errorf("CountInFile(x) = %d, want 2", n)
+	}
+	if n := CountInFile(filepath.Join(t.TempDir(), "none"), "x"); n != 0 {
+		t.Errorf("CountInFile of a missing file = %d, want 0", n)
+	}
+	var b SyncBuffer
+	fmt.Fprint(&b, "level=WARN a x\nlevel=INFO b x\n\nlevel=WARN c")
+	if n := b.Count("level=WARN"); n != 2 {
+		t.Errorf("Count(level=WARN) = %d, want 2", n)
+	}
+	if n := b.Count("level=WARN", "x"); n != 1 {
+		t.Errorf("Count(level=WARN, x) = %d, want 1", n)
 	}
 }
