@@ -6,6 +6,8 @@ import (
 
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcpmux/mcpmux/internal/testutil"
 )
 
 // BenchmarkToolCall measures one echo call through an in-process mcpmux
@@ -29,7 +31,7 @@ func BenchmarkToolCall(b *testing.B) {
 		run(b, direct(b, "-name", "a"), params)
 	})
 	b.Run("mcpmux", func(b *testing.B) {
-		m := startMux(b, map[string]any{"a": ts(b, "-name", "a")})
+		m := startMux(b, map[string]any{"a": testutil.TestServer(b, "-name", "a")})
 		m.waitTools("a__echo")
 		run(b, m.raw, map[string]any{"name": "a__echo", "arguments": map[string]string{"message": "hello"}})
 	})

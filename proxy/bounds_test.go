@@ -20,7 +20,7 @@ import (
 // TestUnknownListMethodKeepsTheRest: an upstream that declares resources
 // but answers -32601 to resources/list keeps its tools and prompts.
 func TestUnknownListMethodKeepsTheRest(t *testing.T) {
-	m := startMux(t, map[string]any{"a": ts(t, "-name", "a", "-missing", "resources/list,resources/templates/list")})
+	m := startMux(t, map[string]any{"a": testutil.TestServer(t, "-name", "a", "-missing", "resources/list,resources/templates/list")})
 	m.waitTools("a__echo")
 	if got := string(m.must("prompts/list", nil)); !strings.Contains(got, `"a__greet"`) {
 		t.Errorf("prompts/list = %s, want a's prompts", got)
@@ -35,7 +35,7 @@ func TestUnknownListMethodKeepsTheRest(t *testing.T) {
 // TestUpdatesOnlyForSubscriptions: an upstream's resources/updated reaches
 // the client only for a URI the client subscribed to, at that upstream.
 func TestUpdatesOnlyForSubscriptions(t *testing.T) {
-	m := startMux(t, map[string]any{"a": ts(t, "-name", "a", "-hostile"), "b": ts(t, "-name", "b", "-hostile")})
+	m := startMux(t, map[string]any{"a": testutil.TestServer(t, "-name", "a", "-hostile"), "b": testutil.TestServer(t, "-name", "b", "-hostile")})
 	m.waitTools("a__update", "b__update")
 	updates := func() []string {
 		var uris []string
@@ -45,7 +45,7 @@ func TestUpdatesOnlyForSubscriptions(t *testing.T) {
 		return uris
 	}
 	m.must("resources/subscribe", map[string]string{"uri": "test://a/res/0"})
-	waitFor(t, func() bool { return len(updates()) == 1 }, "the update that follows the subscription")
+	testutil.WaitFor(t, "the update that follows the subscription", func() bool { return len(updates()) == 1 })
 	// Notifications of one upstream arrive in order: once the last one is
 	// in, the others would have been.
 	m.call("a__update", map[string]any{"uri": "test://a/res/1"})  // never subscribed
@@ -55,9 +55,9 @@ func TestUpdatesOnlyForSubscriptions(t *testing.T) {
 	m.must("resources/unsubscribe", map[string]string{"uri": "test://a/res/0"})
 	m.call("a__update", map[string]any{"uri": "test://a/res/0"}) // no longer subscribed
 	m.must("resources/subscribe", map[string]string{"uri": "test://a/res/2"})
-	waitFor(t, func() bool { return len(updates()) >= 2 }, "the update of the second subscription")
+	testutil.WaitFor(t, "the update of the second subscription", func() bool { return len(updates()) >= 2 })
 	m.call("a__update", map[string]any{"uri": "test://a/res/2"})
-	waitFor(t, func() bool { return len(updates()) >= 3 }, "the update the client asked for")
+	testutil.WaitFor(t, "the update the client asked for", func() bool { return len(updates()) >= 3 })
 	if got, want := updates(), []string{"test://a/res/0", "test://a/res/2", "test://a/res/2"}; strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("resources/updated for %q, want %q", got, want)
 	}
@@ -67,24 +67,24 @@ func TestUpdatesOnlyForSubscriptions(t *testing.T) {
 // one catalogue read at a time, and crowd out no other notification.
 func TestListChangedFlood(t *testing.T) {
 	logs := &testutil.SyncBuffer{}
-	m := newMux(t, map[string]any{"a": ts(t, "-name", "a", "-hostile", "-slow-list", "20ms")},
+	m := newMux(t, map[string]any{"a": testutil.TestServer(t, "-name", "a", "-hostile", "-slow-list", "20ms")},
 		muxOptions{protocol: mcp.LATEST_LEGACY_PROTOCOL_VERSION, logger: slog.New(slog.NewTextHandler(logs, nil))})
 	m.waitTools("a__flood_list_changed")
 	m.call("a__flood_list_changed", map[string]any{"count": 5000})
 	m.call("a__log", map[string]any{"data": "after the flood"})
-	waitFor(t, func() bool {
+	testutil.WaitFor(t, "the log message sent after the flood", func() bool {
 		for _, n := range m.notifications("notifications/message") {
 			if n.Params.AdditionalFields["data"] == "after the flood" {
 				return true
 			}
 		}
 		return false
-	}, "the log message sent after the flood")
+	})
 	var stats struct{ Lists, MostAtOnce int }
-	waitFor(t, func() bool {
+	testutil.WaitFor(t, "a catalogue read after the flood", func() bool {
 		_ = json.Unmarshal([]byte(text(t, m.call("a__stats", nil))), &stats)
 		return stats.Lists >= 2
-	}, "a catalogue read after the flood")
+	})
 	if stats.MostAtOnce != 1 || stats.Lists > 50 {
 		t.Errorf("5,000 list changes made %d catalogue reads, %d at once; want a few, one at a time", stats.Lists, stats.MostAtOnce)
 	}
@@ -118,7 +118,7 @@ func (s stalled) ListRoots(ctx context.Context, _ mcp.ListRootsRequest) (*mcp.Li
 func TestRequestStorm(t *testing.T) {
 	const count = 20000
 	s := stalled{release: make(chan struct{})}
-	m := startMuxWith(t, map[string]any{"a": ts(t, "-name", "a", "-hostile")}, mcp.LATEST_LEGACY_PROTOCOL_VERSION,
+	m := startMuxWith(t, map[string]any{"a": testutil.TestServer(t, "-name", "a", "-hostile")}, mcp.LATEST_LEGACY_PROTOCOL_VERSION,
 		[]client.ClientOption{client.WithSamplingHandler(s)})
 	defer close(s.release)
 	m.waitTools("a__flood_requests")
@@ -189,7 +189,7 @@ func sample(tb testing.TB) (stop func() (goroutines int, heap uint64)) {
 // at most the server's timeout, and the upstream then gets an error.
 func TestUpstreamRequestBounded(t *testing.T) {
 	s := stalled{release: make(chan struct{})}
-	a := ts(t, "-name", "a")
+	a := testutil.TestServer(t, "-name", "a")
 	a["timeout"] = "300ms"
 	m := startMuxWith(t, map[string]any{"a": a}, mcp.LATEST_LEGACY_PROTOCOL_VERSION, []client.ClientOption{client.WithRootsHandler(s)})
 	defer close(s.release)

@@ -17,6 +17,7 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/mcpmux/mcpmux/internal/clock"
 	muxer "github.com/mcpmux/mcpmux/internal/mux"
 	"github.com/mcpmux/mcpmux/internal/testutil"
 	"github.com/mcpmux/mcpmux/proxy"
@@ -38,6 +39,27 @@ type mux struct {
 
 	notesMu sync.Mutex
 	notes   []mcp.JSONRPCNotification // every notification the client got
+
+	catMu      sync.Mutex
+	catalogues map[string]int // catalogues the proxy has taken in, by upstream
+}
+
+// delivered counts a catalogue of server's that the proxy has taken in.
+func (m *mux) delivered(server string) {
+	m.catMu.Lock()
+	defer m.catMu.Unlock()
+	m.catalogues[server]++
+}
+
+// waitCatalogues waits until the proxy has taken in n catalogues of
+// server's, counting from start-up.
+func (m *mux) waitCatalogues(server string, n int) {
+	m.t.Helper()
+	testutil.WaitFor(m.t, fmt.Sprintf("catalogue %d of %s", n, server), func() bool {
+		m.catMu.Lock()
+		defer m.catMu.Unlock()
+		return m.catalogues[server] >= n
+	})
 }
 
 // record keeps a notification the client received.
@@ -68,11 +90,6 @@ func testLogger(tb testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// ts returns a config entry that runs the test server with args.
-func ts(tb testing.TB, args ...string) map[string]any {
-	return map[string]any{"command": testutil.TestServerPath(tb), "args": args}
-}
-
 // startMux starts mcpmux with servers (name → config entry) and connects a
 // client to it. Everything is stopped, and checked for leaks, at cleanup.
 func startMux(tb testing.TB, servers map[string]any, opts ...func(*upstream.Options)) *mux {
@@ -95,6 +112,7 @@ type muxOptions struct {
 	pageSize int                   // proxy.Options.PageSize
 	maxSize  int                   // proxy.Options.MaxMessageSize
 	logger   *slog.Logger          // nil: testLogger
+	clock    clock.Clock           // proxy.Options.Clock
 	// raw: no MCP client; the test speaks JSON-RPC lines itself (see
 	// lineClient), starting with the handshake.
 	raw bool
@@ -102,8 +120,7 @@ type muxOptions struct {
 
 func newMux(tb testing.TB, servers map[string]any, mo muxOptions, opts ...func(*upstream.Options)) *mux {
 	tb.Helper()
-	testutil.CheckNoChildren(tb)
-	testutil.CheckNoGoroutineLeak(tb)
+	testutil.CheckLeaks(tb)
 	data, err := json.Marshal(map[string]any{"mcpServers": servers})
 	if err != nil {
 		tb.Fatal(err)
@@ -116,7 +133,7 @@ func newMux(tb testing.TB, servers map[string]any, mo muxOptions, opts ...func(*
 	if logger == nil {
 		logger = testLogger(tb)
 	}
-	m := &mux{t: tb, sups: map[string]*upstream.Supervisor{}}
+	m := &mux{t: tb, sups: map[string]*upstream.Supervisor{}, catalogues: map[string]int{}}
 	// Built as `mcpmux serve` builds it, with shorter delays.
 	mx := muxer.New(cfg, muxer.Options{
 		Logger:   logger,
@@ -124,9 +141,15 @@ func newMux(tb testing.TB, servers map[string]any, mo muxOptions, opts ...func(*
 		Proxy: func(o *proxy.Options) {
 			o.ListChangedDelay = 10 * time.Millisecond
 			o.MaxMessageSize = mo.maxSize
+			o.Clock = mo.clock
 		},
 		Upstream: func(_ *registry.Server, o *upstream.Options) {
 			o.StopGrace = 200 * time.Millisecond
+			deliver := o.OnCatalogue
+			o.OnCatalogue = func(server string, c *registry.Catalogue) {
+				deliver(server, c)
+				m.delivered(server)
+			}
 			for _, f := range opts {
 				f(o)
 			}
@@ -226,23 +249,21 @@ func (m *mux) tools() map[string]json.RawMessage {
 // waitTools polls tools/list until every name in want is listed.
 func (m *mux) waitTools(want ...string) map[string]json.RawMessage {
 	m.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		tools := m.tools()
-		missing := []string{}
+	var tools map[string]json.RawMessage
+	var missing []string
+	listed := func() bool {
+		tools, missing = m.tools(), nil
 		for _, w := range want {
 			if _, ok := tools[w]; !ok {
 				missing = append(missing, w)
 			}
 		}
-		if len(missing) == 0 {
-			return tools
-		}
-		if time.Now().After(deadline) {
-			m.t.Fatalf("tools never listed: %s (have %d tools)", strings.Join(missing, ", "), len(tools))
-		}
-		time.Sleep(20 * time.Millisecond)
+		return len(missing) == 0
 	}
+	if !testutil.Await(listed) {
+		m.t.Fatalf("tools never listed: %s (have %d tools)", strings.Join(missing, ", "), len(tools))
+	}
+	return tools
 }
 
 // text returns the text of the first content block of a tool result.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/mcpmux/mcpmux/internal/clock"
 	"github.com/mcpmux/mcpmux/internal/testutil"
 	"github.com/mcpmux/mcpmux/upstream"
 )
@@ -24,7 +25,7 @@ import (
 // healing returns a config entry for the test server with args that
 // reconnects after 20ms to 200ms.
 func healing(tb testing.TB, args ...string) map[string]any {
-	e := ts(tb, args...)
+	e := testutil.TestServer(tb, args...)
 	e["backoff"] = map[string]any{"initial": "20ms", "max": "200ms"}
 	return e
 }
@@ -40,11 +41,73 @@ func listChanges(m *mux) *atomic.Int32 {
 	return &n
 }
 
-// settle gives a list change that is on its way time to reach the client:
-// ten times the harness's ListChangedDelay, then a round trip, which the
-// client reads after any notification sent before it.
-func settle(m *mux) {
-	time.Sleep(100 * time.Millisecond)
+// debounceClock is the system clock, except that the proxy's list-changed
+// debounce (its only AfterFunc) fires when a test calls flush, not on its
+// own: a test can then tell that no notification is on its way.
+type debounceClock struct {
+	clock.Real
+
+	mu      sync.Mutex
+	pending map[*debounceTimer]bool
+}
+
+type debounceTimer struct {
+	c *debounceClock
+	f func()
+}
+
+func (c *debounceClock) AfterFunc(_ time.Duration, f func()) clock.Timer {
+	t := &debounceTimer{c: c, f: f}
+	t.Reset(0)
+	return t
+}
+
+func (t *debounceTimer) Stop() bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	was := t.c.pending[t]
+	delete(t.c.pending, t)
+	return was
+}
+
+func (t *debounceTimer) Reset(time.Duration) bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	if t.c.pending == nil {
+		t.c.pending = map[*debounceTimer]bool{}
+	}
+	was := t.c.pending[t]
+	t.c.pending[t] = true
+	return was
+}
+
+// flush fires every pending timer, now, on this goroutine.
+func (c *debounceClock) flush() {
+	c.mu.Lock()
+	var due []*debounceTimer
+	for t := range c.pending {
+		due = append(due, t)
+	}
+	clear(c.pending)
+	c.mu.Unlock()
+	for _, t := range due {
+		t.f()
+	}
+}
+
+// startHealing starts mcpmux with servers on a debounceClock.
+func startHealing(tb testing.TB, servers map[string]any) (*mux, *debounceClock) {
+	tb.Helper()
+	c := &debounceClock{}
+	return newMux(tb, servers, muxOptions{protocol: mcp.LATEST_LEGACY_PROTOCOL_VERSION, clock: c}), c
+}
+
+// settle sends the client every list change the proxy holds back, then
+// makes a round trip, which the client reads after them: once it returns,
+// every notification the catalogues so far call for has arrived, and no
+// other is on its way.
+func settle(m *mux, c *debounceClock) {
+	c.flush()
 	m.tools()
 }
 
@@ -64,20 +127,19 @@ func killUpstream(tb testing.TB, sup *upstream.Supervisor) int {
 // waitRestarted waits until sup is ready after restarts restarts.
 func waitRestarted(tb testing.TB, sup *upstream.Supervisor, restarts int) {
 	tb.Helper()
-	waitFor(tb, func() bool {
+	testutil.WaitFor(tb, fmt.Sprintf("%s to restart %d times", sup.Name(), restarts), func() bool {
 		st := sup.Status()
 		return st.State == upstream.StateReady && st.Restarts >= restarts
-	}, fmt.Sprintf("%s to restart %d times", sup.Name(), restarts))
+	})
 }
 
 func TestKilledUpstreamFailsCallAndComesBackUnchanged(t *testing.T) {
-	testutil.CheckNoChildren(t)
-	testutil.CheckNoGoroutineLeak(t)
+	testutil.CheckLeaks(t)
 	seen := filepath.Join(t.TempDir(), "seen.jsonl")
-	m := startMux(t, map[string]any{"a": healing(t, "-name", "a", "-log-file", seen), "b": healing(t, "-name", "b")})
+	m, debounce := startHealing(t, map[string]any{"a": healing(t, "-name", "a", "-log-file", seen), "b": healing(t, "-name", "b")})
 	before := m.waitTools("a__slow", "b__echo")
 	changes := listChanges(m)
-	settle(m) // the start-up's own list changes
+	settle(m, debounce) // the start-up's own list changes
 	base := changes.Load()
 
 	type result struct {
@@ -91,7 +153,7 @@ func TestKilledUpstreamFailsCallAndComesBackUnchanged(t *testing.T) {
 		_, rpcErr, err := m.request(ctx, "tools/call", map[string]any{"name": "a__slow", "arguments": map[string]any{"ms": 10000}})
 		done <- result{rpcErr, err}
 	}()
-	waitFor(t, func() bool { return countLines(seen, `"name":"slow"`) == 1 }, "the slow call to reach the upstream")
+	testutil.WaitFor(t, "the slow call to reach the upstream", func() bool { return testutil.CountInFile(seen, `"name":"slow"`) == 1 })
 	killUpstream(t, m.sups["a"])
 	killed := time.Now()
 	res := <-done
@@ -103,6 +165,7 @@ func TestKilledUpstreamFailsCallAndComesBackUnchanged(t *testing.T) {
 	}
 
 	waitRestarted(t, m.sups["a"], 1)
+	m.waitCatalogues("a", 2) // the restarted child's
 	if got := text(t, m.call("a__whoami", nil)); got != "a" {
 		t.Errorf("a__whoami after restart = %q", got)
 	}
@@ -112,21 +175,22 @@ func TestKilledUpstreamFailsCallAndComesBackUnchanged(t *testing.T) {
 			t.Errorf("tool %s differs after the restart:\n got %s\nwant %s", name, truncate(after[name]), truncate(raw))
 		}
 	}
-	settle(m)
+	settle(m, debounce)
 	if n := changes.Load() - base; n != 0 {
 		t.Errorf("got %d tools/list_changed after a restart with the same catalogue, want none", n)
 	}
 }
 
 func TestRestartWithChangedCatalogueNotifiesOnce(t *testing.T) {
-	testutil.CheckNoChildren(t)
-	testutil.CheckNoGoroutineLeak(t)
-	m := startMux(t, map[string]any{"a": healing(t, "-name", "a"), "b": healing(t, "-name", "b")})
+	testutil.CheckLeaks(t)
+	m, debounce := startHealing(t, map[string]any{"a": healing(t, "-name", "a"), "b": healing(t, "-name", "b")})
 	m.waitTools("a__list_changed", "b__echo")
 	changes := listChanges(m)
+	settle(m, debounce)
 	m.call("a__list_changed", nil) // the running upstream gains added_1
+	m.waitCatalogues("a", 2)
 	before := m.waitTools("a__added_1")
-	settle(m)
+	settle(m, debounce)
 	base := changes.Load()
 	if base == 0 {
 		t.Fatal("no tools/list_changed for the upstream's own list change")
@@ -134,8 +198,8 @@ func TestRestartWithChangedCatalogueNotifiesOnce(t *testing.T) {
 
 	killUpstream(t, m.sups["a"]) // the new child does not have added_1
 	waitRestarted(t, m.sups["a"], 1)
-	waitFor(t, func() bool { return changes.Load() > base }, "tools/list_changed after the restart")
-	settle(m)
+	m.waitCatalogues("a", 3)
+	settle(m, debounce)
 	if n := changes.Load() - base; n != 1 {
 		t.Errorf("got %d tools/list_changed after a restart that changed the catalogue, want 1", n)
 	}
@@ -151,8 +215,7 @@ func TestRestartWithChangedCatalogueNotifiesOnce(t *testing.T) {
 }
 
 func TestThousandCallsWhileUpstreamsDie(t *testing.T) {
-	testutil.CheckNoChildren(t)
-	testutil.CheckNoGoroutineLeak(t)
+	testutil.CheckLeaks(t)
 	servers := map[string]any{}
 	var names, want []string
 	for i := range 10 {
@@ -252,13 +315,13 @@ func killTwice(tb testing.TB, m *mux, victims []string) {
 
 func TestGarbageNeverReachesClient(t *testing.T) {
 	logs := &testutil.SyncBuffer{}
-	m := rawMux(t, map[string]any{"noisy": ts(t, "-name", "noisy", "-garbage"), "calm": ts(t, "-name", "calm")},
+	m := rawMux(t, map[string]any{"noisy": testutil.TestServer(t, "-name", "noisy", "-garbage"), "calm": testutil.TestServer(t, "-name", "calm")},
 		muxOptions{logger: slog.New(slog.NewTextHandler(logs, nil))})
 	c := m.lines
-	waitFor(t, func() bool {
+	testutil.WaitFor(t, "both upstreams' tools", func() bool {
 		r := c.roundTrip(`1`, `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
 		return strings.Contains(r.line, `"noisy__echo"`) && strings.Contains(r.line, `"calm__echo"`)
-	}, "both upstreams' tools")
+	})
 	for i := 2; i < 12; i++ {
 		server := []string{"noisy", "calm"}[i%2]
 		c.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"%s__echo","arguments":{"message":"m%d"}}}`, i, server, i))

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcpmux/mcpmux/internal/testutil"
 	"github.com/mcpmux/mcpmux/upstream"
 )
 
@@ -26,7 +27,7 @@ func rawMux(t *testing.T, servers map[string]any, mo muxOptions, opts ...func(*u
 // the next valid request is served. Hidden tools must stay unreachable.
 func TestHostileLines(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "a.log")
-	a := ts(t, "-name", "a", "-log-file", log)
+	a := testutil.TestServer(t, "-name", "a", "-log-file", log)
 	a["tools"] = map[string]any{"deny": []string{"env", "crash"}}
 	m := rawMux(t, map[string]any{"a": a}, muxOptions{})
 	c := m.lines
@@ -137,7 +138,7 @@ func TestHostileLines(t *testing.T) {
 // TestIDsByteForByte checks that ids come back exactly as written, on
 // methods mcpmux serves and on those mcp-go answers.
 func TestIDsByteForByte(t *testing.T) {
-	m := rawMux(t, map[string]any{"a": ts(t, "-name", "a")}, muxOptions{})
+	m := rawMux(t, map[string]any{"a": testutil.TestServer(t, "-name", "a")}, muxOptions{})
 	c := m.lines
 	for _, id := range []string{`9007199254740993`, `-9007199254740993`, `1e400`, `0.1000000000000000055511151231257827`, `"a\"b\u00e9\\"`, `"🚀"`, `12345678901234567890123`} {
 		for _, method := range []string{"ping", "tools/list", "initialize"} {
@@ -159,7 +160,7 @@ func TestIDsByteForByte(t *testing.T) {
 // TestIDInUse sends a request with the id of one in flight: it is refused,
 // and the first one is answered as if nothing happened.
 func TestIDInUse(t *testing.T) {
-	m := rawMux(t, map[string]any{"a": ts(t, "-name", "a")}, muxOptions{})
+	m := rawMux(t, map[string]any{"a": testutil.TestServer(t, "-name", "a")}, muxOptions{})
 	c := m.lines
 	c.send(`{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"a__slow","arguments":{"ms":500}}}`)
 	// Wait until the first is in flight: a ping sent after it is answered
@@ -184,7 +185,7 @@ func TestIDInUse(t *testing.T) {
 // to the request it belongs to, and the connection goes on.
 func TestMessageSizeBound(t *testing.T) {
 	const limit = 64 << 10
-	m := rawMux(t, map[string]any{"a": ts(t, "-name", "a")}, muxOptions{maxSize: limit},
+	m := rawMux(t, map[string]any{"a": testutil.TestServer(t, "-name", "a")}, muxOptions{maxSize: limit},
 		func(o *upstream.Options) { o.MaxMessageSize = limit })
 	c := m.lines
 	big := strings.Repeat("x", limit)

@@ -11,6 +11,8 @@ import (
 
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcpmux/mcpmux/internal/testutil"
 )
 
 // A 2026-07-28 client has no requests from server to client; an
@@ -18,7 +20,7 @@ import (
 // input_required answers to its calls (multi round-trip requests), which
 // mcp-go's client answers and retries by itself.
 func TestStatelessClientAnswersUpstreamRequests(t *testing.T) {
-	m := startMuxWith(t, map[string]any{"a": ts(t, "-name", "a")}, "", []client.ClientOption{
+	m := startMuxWith(t, map[string]any{"a": testutil.TestServer(t, "-name", "a")}, "", []client.ClientOption{
 		client.WithSamplingHandler(sampler{}), client.WithElicitationHandler(elicitor{}), client.WithRootsHandler(rooter{}),
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -54,7 +56,7 @@ func TestStatelessClientAnswersUpstreamRequests(t *testing.T) {
 // it is cancelled. A requestState mcpmux does not know is refused.
 func TestStatelessClientThatDoesNotComeBack(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "seen.jsonl")
-	a := ts(t, "-name", "a", "-log-file", log)
+	a := testutil.TestServer(t, "-name", "a", "-log-file", log)
 	a["timeout"] = "300ms"
 	m := startMuxWith(t, map[string]any{"a": a}, "", []client.ClientOption{client.WithSamplingHandler(sampler{})})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -80,7 +82,7 @@ func TestStatelessClientThatDoesNotComeBack(t *testing.T) {
 			t.Errorf("input request = %s, want sampling/createMessage", req)
 		}
 	}
-	waitFor(t, func() bool { return len(cancelledIDs(t, log)) == 1 }, "the upstream to see the abandoned call cancelled")
+	testutil.WaitFor(t, "the upstream to see the abandoned call cancelled", func() bool { return len(cancelledIDs(t, log)) == 1 })
 	if got, want := cancelledIDs(t, log)[0], requestIDOf(t, log, "left"); got != want {
 		t.Errorf("upstream saw %s cancelled, want %s", got, want)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
+	"github.com/mcpmux/mcpmux/internal/testutil"
 )
 
 // listed returns the entry named name of a list result's field.
@@ -43,7 +44,7 @@ func splice(tb testing.TB, obj json.RawMessage, members ...string) json.RawMessa
 }
 
 func TestOverridesEndToEnd(t *testing.T) {
-	a := ts(t, "-name", "a")
+	a := testutil.TestServer(t, "-name", "a")
 	a["tools"] = map[string]any{"deny": []string{"add"}}
 	a["toolOverrides"] = map[string]any{
 		"echo": map[string]any{"name": "say", "description": "Says it back", "annotations": map[string]any{"readOnlyHint": false, "openWorldHint": false}},
@@ -54,7 +55,7 @@ func TestOverridesEndToEnd(t *testing.T) {
 	// b names add after its echo: the two share a name, which the
 	// override's holds (the upstream names break the tie), and echo is
 	// renamed as in any collision.
-	b := ts(t, "-name", "b")
+	b := testutil.TestServer(t, "-name", "b")
 	b["toolOverrides"] = map[string]any{"add": map[string]any{"name": "echo"}}
 	m := startMux(t, map[string]any{"a": a, "b": b})
 	tools := m.waitTools("a__say", "b__echo")

@@ -12,18 +12,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpmux/mcpmux/internal/testutil"
 	"github.com/mcpmux/mcpmux/proxy"
 )
 
 func TestToolsMergedFromHealthyUpstreamsDespiteBrokenOnes(t *testing.T) {
-	hung := ts(t, "-hang-initialize")
+	hung := testutil.TestServer(t, "-hang-initialize")
 	hung["startTimeout"] = "2s"
 	m := startMux(t, map[string]any{
-		"alpha":   ts(t, "-name", "alpha"),
-		"odd":     ts(t, "-name", "odd", "-odd-names"),
-		"noisy":   ts(t, "-name", "noisy", "-garbage", "-stderr-chatter"),
+		"alpha":   testutil.TestServer(t, "-name", "alpha"),
+		"odd":     testutil.TestServer(t, "-name", "odd", "-odd-names"),
+		"noisy":   testutil.TestServer(t, "-name", "noisy", "-garbage", "-stderr-chatter"),
 		"missing": map[string]any{"command": "/nonexistent/mcp-server"},
-		"crashy":  ts(t, "-crash-on-start"),
+		"crashy":  testutil.TestServer(t, "-crash-on-start"),
 		"hung":    hung,
 	})
 	// The first list waits for every upstream to deliver or fail; the hung
@@ -63,7 +64,7 @@ func TestToolsMergedFromHealthyUpstreamsDespiteBrokenOnes(t *testing.T) {
 }
 
 func TestToolListedByteForByte(t *testing.T) {
-	m := startMux(t, map[string]any{"alpha": ts(t, "-name", "alpha")})
+	m := startMux(t, map[string]any{"alpha": testutil.TestServer(t, "-name", "alpha")})
 	got := m.waitTools("alpha__echo")["alpha__echo"]
 
 	var list struct{ Tools []json.RawMessage }
@@ -84,7 +85,7 @@ func TestToolListedByteForByte(t *testing.T) {
 }
 
 func TestCallResultsPassUnchanged(t *testing.T) {
-	m := startMux(t, map[string]any{"alpha": ts(t, "-name", "alpha")})
+	m := startMux(t, map[string]any{"alpha": testutil.TestServer(t, "-name", "alpha")})
 	m.waitTools("alpha__weird_content")
 	d := direct(t, "-name", "alpha")
 	for _, tc := range []struct {
@@ -107,7 +108,7 @@ func TestCallResultsPassUnchanged(t *testing.T) {
 
 func TestCallArgumentsAndMetaReachUpstreamUnchanged(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "seen.jsonl")
-	m := startMux(t, map[string]any{"alpha": ts(t, "-name", "alpha", "-log-file", log)})
+	m := startMux(t, map[string]any{"alpha": testutil.TestServer(t, "-name", "alpha", "-log-file", log)})
 	m.waitTools("alpha__echo")
 	params := json.RawMessage(`{"name":"alpha__echo","arguments":{"message":"m","nested":{"big":12345678901234567890,"f":1.50}},"_meta":{"com.example/trace":"abc","progressToken":7}}`)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -126,7 +127,7 @@ func TestCallArgumentsAndMetaReachUpstreamUnchanged(t *testing.T) {
 }
 
 func TestUnknownToolNamed(t *testing.T) {
-	m := startMux(t, map[string]any{"alpha": ts(t, "-name", "alpha")})
+	m := startMux(t, map[string]any{"alpha": testutil.TestServer(t, "-name", "alpha")})
 	m.waitTools("alpha__echo")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -138,7 +139,7 @@ func TestUnknownToolNamed(t *testing.T) {
 
 func TestTimeoutCancelsUpstreamRequest(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "seen.jsonl")
-	slow := ts(t, "-name", "slow", "-log-file", log)
+	slow := testutil.TestServer(t, "-name", "slow", "-log-file", log)
 	slow["timeout"] = "300ms"
 	m := startMux(t, map[string]any{"slow": slow})
 	m.waitTools("slow__slow")
@@ -153,18 +154,19 @@ func TestTimeoutCancelsUpstreamRequest(t *testing.T) {
 	if took := time.Since(start); took > 3*time.Second {
 		t.Errorf("timeout took %s, want about 300ms", took)
 	}
-	waitFor(t, func() bool { return countLines(log, "notifications/cancelled") == 1 }, "upstream to see one cancellation")
+	testutil.WaitFor(t, "upstream to see one cancellation", func() bool { return testutil.CountInFile(log, "notifications/cancelled") == 1 })
 }
 
 func TestSlowCallDelaysNoOther(t *testing.T) {
-	m := startMux(t, map[string]any{"a": ts(t, "-name", "a"), "b": ts(t, "-name", "b")})
+	seen := filepath.Join(t.TempDir(), "seen.jsonl")
+	m := startMux(t, map[string]any{"a": testutil.TestServer(t, "-name", "a", "-log-file", seen), "b": testutil.TestServer(t, "-name", "b")})
 	m.waitTools("a__slow", "b__echo")
 	slowDone := make(chan struct{})
 	go func() {
 		defer close(slowDone)
 		m.call("a__slow", map[string]any{"ms": 3000})
 	}()
-	time.Sleep(50 * time.Millisecond) // let the slow call start first
+	testutil.WaitFor(t, "the slow call to reach a", func() bool { return testutil.CountInFile(seen, `"name":"slow"`) == 1 })
 	var wg sync.WaitGroup
 	for i := range 40 {
 		wg.Go(func() {
@@ -185,7 +187,7 @@ func TestSlowCallDelaysNoOther(t *testing.T) {
 }
 
 func TestDeadUpstreamFailsCallFast(t *testing.T) {
-	m := startMux(t, map[string]any{"a": ts(t, "-name", "a"), "b": ts(t, "-name", "b")})
+	m := startMux(t, map[string]any{"a": testutil.TestServer(t, "-name", "a"), "b": testutil.TestServer(t, "-name", "b")})
 	m.waitTools("a__crash", "b__echo")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -207,28 +209,10 @@ func TestDeadUpstreamFailsCallFast(t *testing.T) {
 }
 
 func TestLargeResultPasses(t *testing.T) {
-	m := startMux(t, map[string]any{"a": ts(t, "-name", "a", "-garbage")})
+	m := startMux(t, map[string]any{"a": testutil.TestServer(t, "-name", "a", "-garbage")})
 	m.waitTools("a__big")
 	res := m.call("a__big", map[string]any{"bytes": 12 << 20})
 	if got := len(text(t, res)); got != 12<<20 {
 		t.Errorf("big result text is %d bytes, want %d", got, 12<<20)
 	}
-}
-
-// waitFor polls cond for up to 5 seconds.
-func waitFor(tb testing.TB, cond func() bool, what string) {
-	tb.Helper()
-	deadline := time.Now().Add(60 * time.Second) // a hang guard, not a bound on speed
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// countLines counts the lines of a file that contain s.
-func countLines(path, s string) int {
-	data, _ := os.ReadFile(path)
-	return bytes.Count(data, []byte(s))
 }

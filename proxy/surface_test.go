@@ -16,6 +16,8 @@ import (
 
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mcpmux/mcpmux/internal/testutil"
 )
 
 // must sends a raw request and fails the test on any error.
@@ -43,7 +45,7 @@ func (m *mux) fails(method string, params any) *mcp.JSONRPCErrorDetails {
 }
 
 func TestPromptsMergedAndRouted(t *testing.T) {
-	m := startMux(t, map[string]any{"a": ts(t, "-name", "a"), "b": ts(t, "-name", "b")})
+	m := startMux(t, map[string]any{"a": testutil.TestServer(t, "-name", "a"), "b": testutil.TestServer(t, "-name", "b")})
 	m.waitTools("a__echo", "b__echo")
 	var list struct{ Prompts []struct{ Name string } }
 	_ = json.Unmarshal(m.must("prompts/list", nil), &list)
@@ -68,8 +70,8 @@ func TestPromptsMergedAndRouted(t *testing.T) {
 
 func TestResourcesReadByURIAndTemplate(t *testing.T) {
 	m := startMux(t, map[string]any{
-		"a": ts(t, "-name", "a", "-shared-uri", "test://shared/x"),
-		"b": ts(t, "-name", "b", "-shared-uri", "test://shared/x"),
+		"a": testutil.TestServer(t, "-name", "a", "-shared-uri", "test://shared/x"),
+		"b": testutil.TestServer(t, "-name", "b", "-shared-uri", "test://shared/x"),
 	})
 	m.waitTools("a__echo", "b__echo")
 	var list struct{ Resources []struct{ URI string } }
@@ -108,7 +110,7 @@ func TestResourcesReadByURIAndTemplate(t *testing.T) {
 }
 
 func TestUpstreamPaginationReadToTheEnd(t *testing.T) {
-	m := startMux(t, map[string]any{"a": ts(t, "-name", "a", "-resources", "1000", "-tools", "250", "-page-size", "100")})
+	m := startMux(t, map[string]any{"a": testutil.TestServer(t, "-name", "a", "-resources", "1000", "-tools", "250", "-page-size", "100")})
 	m.waitTools("a__tool_0249")
 	var list struct {
 		Resources  []struct{ URI string }
@@ -121,7 +123,7 @@ func TestUpstreamPaginationReadToTheEnd(t *testing.T) {
 }
 
 func TestCompletionRouted(t *testing.T) {
-	m := startMux(t, map[string]any{"a": ts(t, "-name", "a"), "b": ts(t, "-name", "b")})
+	m := startMux(t, map[string]any{"a": testutil.TestServer(t, "-name", "a"), "b": testutil.TestServer(t, "-name", "b")})
 	m.waitTools("a__echo", "b__echo")
 	var res struct{ Completion struct{ Values []string } }
 	_ = json.Unmarshal(m.must("completion/complete", map[string]any{
@@ -138,10 +140,10 @@ func TestCompletionRouted(t *testing.T) {
 }
 
 func TestSubscribeAndUpdate(t *testing.T) {
-	m := startMux(t, map[string]any{"a": ts(t, "-name", "a"), "b": ts(t, "-name", "b")})
+	m := startMux(t, map[string]any{"a": testutil.TestServer(t, "-name", "a"), "b": testutil.TestServer(t, "-name", "b")})
 	m.waitTools("a__echo", "b__echo")
 	m.must("resources/subscribe", map[string]string{"uri": "test://b/res/0"})
-	waitFor(t, func() bool { return len(m.notifications("notifications/resources/updated")) == 1 }, "resources/updated")
+	testutil.WaitFor(t, "resources/updated", func() bool { return len(m.notifications("notifications/resources/updated")) == 1 })
 	n := m.notifications("notifications/resources/updated")[0]
 	if n.Params.AdditionalFields["uri"] != "test://b/res/0" {
 		t.Errorf("resources/updated for %v, want test://b/res/0", n.Params.AdditionalFields["uri"])
@@ -151,14 +153,14 @@ func TestSubscribeAndUpdate(t *testing.T) {
 
 func TestSetLevelAndLogMessages(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "seen.jsonl")
-	m := startMux(t, map[string]any{"a": ts(t, "-name", "a", "-log-file", log), "b": ts(t, "-name", "b")})
+	m := startMux(t, map[string]any{"a": testutil.TestServer(t, "-name", "a", "-log-file", log), "b": testutil.TestServer(t, "-name", "b")})
 	m.waitTools("a__echo", "b__echo")
 	m.must("logging/setLevel", map[string]string{"level": "debug"})
-	if countLines(log, `"logging/setLevel"`) != 1 {
+	if testutil.CountInFile(log, `"logging/setLevel"`) != 1 {
 		t.Errorf("upstream a did not get logging/setLevel")
 	}
 	m.call("a__log", map[string]any{"level": "warning", "data": map[string]int{"n": 1}})
-	waitFor(t, func() bool { return len(m.notifications("notifications/message")) == 1 }, "the log message")
+	testutil.WaitFor(t, "the log message", func() bool { return len(m.notifications("notifications/message")) == 1 })
 	p := m.notifications("notifications/message")[0].Params.AdditionalFields
 	if p["logger"] != "a/testserver" || p["level"] != "warning" {
 		t.Errorf("log message = %v, want logger a/testserver, level warning", p)
@@ -169,7 +171,7 @@ func TestSetLevelAndLogMessages(t *testing.T) {
 }
 
 func TestProgressReachesItsOwnCall(t *testing.T) {
-	m := startMux(t, map[string]any{"a": ts(t, "-name", "a"), "b": ts(t, "-name", "b")})
+	m := startMux(t, map[string]any{"a": testutil.TestServer(t, "-name", "a"), "b": testutil.TestServer(t, "-name", "b")})
 	m.waitTools("a__slow", "b__slow")
 	var wg sync.WaitGroup
 	for server, token := range map[string]any{"a": "tok-a", "b": 42} {
@@ -208,7 +210,7 @@ func TestProgressReachesItsOwnCall(t *testing.T) {
 
 func TestCancellingOneOfTwoCalls(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "seen.jsonl")
-	m := startMux(t, map[string]any{"a": ts(t, "-name", "a", "-log-file", log)})
+	m := startMux(t, map[string]any{"a": testutil.TestServer(t, "-name", "a", "-log-file", log)})
 	m.waitTools("a__slow")
 	ctx, cancel := context.WithCancel(context.Background())
 	doomed := make(chan error, 1)
@@ -221,7 +223,7 @@ func TestCancellingOneOfTwoCalls(t *testing.T) {
 		_, err := m.client.CallTool(context.Background(), callReq("a__slow", map[string]any{"ms": 600, "tag": "survivor"}))
 		survivor <- err
 	}()
-	waitFor(t, func() bool { return countLines(log, `"tools/call"`) == 2 }, "both calls to reach the upstream")
+	testutil.WaitFor(t, "both calls to reach the upstream", func() bool { return testutil.CountInFile(log, `"tools/call"`) == 2 })
 	cancel()
 	if err := <-doomed; !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled call = %v, want context.Canceled", err)
@@ -229,10 +231,11 @@ func TestCancellingOneOfTwoCalls(t *testing.T) {
 	if err := <-survivor; err != nil {
 		t.Errorf("the other call = %v, want success", err)
 	}
-	waitFor(t, func() bool { return countLines(log, "notifications/cancelled") >= 1 }, "the cancellation")
-	time.Sleep(100 * time.Millisecond) // a second, wrong cancellation would arrive now
+	// That the upstream hears of no other cancellation, ever, is
+	// upstream's TestStartedRequestIsCancelledOnce, in a synctest bubble.
+	testutil.WaitFor(t, "the cancellation", func() bool { return testutil.CountInFile(log, "notifications/cancelled") >= 1 })
 	if got := cancelledIDs(t, log); len(got) != 1 || got[0] != requestIDOf(t, log, "doomed") {
-		t.Errorf("upstream saw cancellations of %v, want exactly the doomed request %s", got, requestIDOf(t, log, "doomed"))
+		t.Errorf("upstream saw cancellations of %v, want the doomed request %s", got, requestIDOf(t, log, "doomed"))
 	}
 }
 
@@ -321,7 +324,7 @@ func (rooter) ListRoots(context.Context, mcp.ListRootsRequest) (*mcp.ListRootsRe
 }
 
 func TestSamplingElicitationRootsReachTheClient(t *testing.T) {
-	m := startMuxWith(t, map[string]any{"a": ts(t, "-name", "a")}, mcp.LATEST_LEGACY_PROTOCOL_VERSION, []client.ClientOption{
+	m := startMuxWith(t, map[string]any{"a": testutil.TestServer(t, "-name", "a")}, mcp.LATEST_LEGACY_PROTOCOL_VERSION, []client.ClientOption{
 		client.WithSamplingHandler(sampler{}), client.WithElicitationHandler(elicitor{}), client.WithRootsHandler(rooter{}),
 	})
 	m.waitTools("a__sample")
@@ -337,7 +340,7 @@ func TestSamplingElicitationRootsReachTheClient(t *testing.T) {
 }
 
 func TestServerRequestsToIncapableClientFailClearly(t *testing.T) {
-	m := startMux(t, map[string]any{"a": ts(t, "-name", "a")})
+	m := startMux(t, map[string]any{"a": testutil.TestServer(t, "-name", "a")})
 	m.waitTools("a__sample")
 	if got := text(t, m.call("a__sample", nil)); !strings.Contains(got, "does not support sampling/createMessage") {
 		t.Errorf("a__sample with a client that cannot sample = %q, want the reason", got)
@@ -346,14 +349,14 @@ func TestServerRequestsToIncapableClientFailClearly(t *testing.T) {
 
 func TestRootsChangeReachesUpstreams(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "seen.jsonl")
-	m := startMuxWith(t, map[string]any{"a": ts(t, "-name", "a", "-log-file", log)}, mcp.LATEST_LEGACY_PROTOCOL_VERSION, []client.ClientOption{client.WithRootsHandler(rooter{})})
+	m := startMuxWith(t, map[string]any{"a": testutil.TestServer(t, "-name", "a", "-log-file", log)}, mcp.LATEST_LEGACY_PROTOCOL_VERSION, []client.ClientOption{client.WithRootsHandler(rooter{})})
 	m.waitTools("a__echo")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := m.client.RootListChanges(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return countLines(log, "notifications/roots/list_changed") == 1 }, "roots/list_changed at the upstream")
+	testutil.WaitFor(t, "roots/list_changed at the upstream", func() bool { return testutil.CountInFile(log, "notifications/roots/list_changed") == 1 })
 }
 
 // An upstream's list change after start-up reaches the client as a
@@ -361,12 +364,12 @@ func TestRootsChangeReachesUpstreams(t *testing.T) {
 // tool unchanged. (That a burst of changes makes exactly one
 // notification, and when, is TestListChangedCoalescesBursts.)
 func TestListChangeAfterStartUp(t *testing.T) {
-	m := startMux(t, map[string]any{"a": ts(t, "-name", "a"), "b": ts(t, "-name", "b")})
+	m := startMux(t, map[string]any{"a": testutil.TestServer(t, "-name", "a"), "b": testutil.TestServer(t, "-name", "b")})
 	before := m.waitTools("a__echo", "b__echo")
 	seen := len(m.notifications("notifications/tools/list_changed"))
 	m.call("a__list_changed", nil)
 	after := m.waitTools("a__added_1")
-	waitFor(t, func() bool { return len(m.notifications("notifications/tools/list_changed")) > seen }, "tools/list_changed")
+	testutil.WaitFor(t, "tools/list_changed", func() bool { return len(m.notifications("notifications/tools/list_changed")) > seen })
 	for name, raw := range before {
 		if !bytes.Equal(after[name], raw) {
 			t.Errorf("tool %s changed after an unrelated list change", name)
@@ -375,18 +378,18 @@ func TestListChangeAfterStartUp(t *testing.T) {
 }
 
 func TestStatusResource(t *testing.T) {
-	m := startMux(t, map[string]any{"a": ts(t, "-name", "a"), "gone": map[string]any{"command": "/nonexistent"}})
+	m := startMux(t, map[string]any{"a": testutil.TestServer(t, "-name", "a"), "gone": map[string]any{"command": "/nonexistent"}})
 	m.waitTools("a__echo")
 	// Each upstream gets there in its own time: wait for the state
 	// asserted, the other's failure included.
 	var res struct {
 		Contents []struct{ URI, MimeType, Text string }
 	}
-	waitFor(t, func() bool {
+	testutil.WaitFor(t, "the missing command's error in mcpmux://status", func() bool {
 		res.Contents = nil
 		_ = json.Unmarshal(m.must("resources/read", map[string]string{"uri": "mcpmux://status"}), &res)
 		return len(res.Contents) == 1 && strings.Contains(res.Contents[0].Text, "/nonexistent")
-	}, "the missing command's error in mcpmux://status")
+	})
 	if res.Contents[0].MimeType != "application/json" || !strings.Contains(res.Contents[0].Text, `"ready"`) {
 		t.Errorf("mcpmux://status = %+v, want JSON with a ready upstream and the missing command's error", res.Contents)
 	}
@@ -402,16 +405,16 @@ func readFile(tb testing.TB, path string) []byte {
 }
 
 func TestModernClient(t *testing.T) {
-	m := startMuxWith(t, map[string]any{"a": ts(t, "-name", "a"), "b": ts(t, "-name", "b")}, "", []client.ClientOption{client.WithSamplingHandler(sampler{})})
+	m := startMuxWith(t, map[string]any{"a": testutil.TestServer(t, "-name", "a"), "b": testutil.TestServer(t, "-name", "b")}, "", []client.ClientOption{client.WithSamplingHandler(sampler{})})
 	if v := m.client.ProtocolVersion(); v != mcp.LATEST_PROTOCOL_VERSION {
 		t.Fatalf("client negotiated %q, want %q", v, mcp.LATEST_PROTOCOL_VERSION)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	waitFor(t, func() bool {
+	testutil.WaitFor(t, "tools through a 2026-07-28 client", func() bool {
 		res, err := m.client.ListTools(ctx, mcp.ListToolsRequest{})
 		return err == nil && len(res.Tools) >= 38
-	}, "tools through a 2026-07-28 client")
+	})
 	res, err := m.client.CallTool(ctx, callReq("b__echo", map[string]any{"message": "modern"}))
 	if err != nil || len(res.Content) == 0 || res.Content[0].(mcp.TextContent).Text != "modern" {
 		t.Fatalf("b__echo from a 2026-07-28 client = %+v, %v", res, err)
@@ -432,9 +435,9 @@ func TestModernClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	waitFor(t, func() bool { return len(m.notifications("notifications/subscriptions/acknowledged")) == 1 }, "the listen acknowledgement")
+	testutil.WaitFor(t, "the listen acknowledgement", func() bool { return len(m.notifications("notifications/subscriptions/acknowledged")) == 1 })
 	m.call("a__list_changed", nil)
-	waitFor(t, func() bool { return len(m.notifications("notifications/tools/list_changed")) == 1 }, "tools/list_changed on the listen stream")
+	testutil.WaitFor(t, "tools/list_changed on the listen stream", func() bool { return len(m.notifications("notifications/tools/list_changed")) == 1 })
 	if meta := m.notifications("notifications/tools/list_changed")[0].Params.Meta; meta[mcp.MetaKeySubscriptionID] == nil {
 		t.Errorf("list_changed not tagged with the subscription id: %v", meta)
 	}
@@ -453,7 +456,7 @@ func (e slowElicitor) Elicit(ctx context.Context, r mcp.ElicitationRequest) (*mc
 }
 
 func TestElicitationOutlastsTheCallTimeout(t *testing.T) {
-	a := ts(t, "-name", "a")
+	a := testutil.TestServer(t, "-name", "a")
 	// The timeout leaves room for the elicitation to reach the client even
 	// on a loaded machine; the person then takes three times as long.
 	a["timeout"] = "700ms"
@@ -472,14 +475,14 @@ func TestElicitationOutlastsTheCallTimeout(t *testing.T) {
 
 func TestClientGoneCancelsUpstreamRequests(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "seen.jsonl")
-	m := startMux(t, map[string]any{"a": ts(t, "-name", "a", "-log-file", log)})
+	m := startMux(t, map[string]any{"a": testutil.TestServer(t, "-name", "a", "-log-file", log)})
 	m.waitTools("a__slow")
 	go func() {
 		_, _ = m.client.CallTool(context.Background(), callReq("a__slow", map[string]any{"ms": 20000, "tag": "orphaned"}))
 	}()
-	waitFor(t, func() bool { return countLines(log, `"orphaned"`) == 1 }, "the call to reach the upstream")
+	testutil.WaitFor(t, "the call to reach the upstream", func() bool { return testutil.CountInFile(log, `"orphaned"`) == 1 })
 	_ = m.client.Close() // the client drops: stdin EOF for mcpmux
-	waitFor(t, func() bool { return len(cancelledIDs(t, log)) == 1 }, "the upstream to see the call cancelled")
+	testutil.WaitFor(t, "the upstream to see the call cancelled", func() bool { return len(cancelledIDs(t, log)) == 1 })
 	if got, want := cancelledIDs(t, log)[0], requestIDOf(t, log, "orphaned"); got != want {
 		t.Errorf("upstream saw %s cancelled, want %s", got, want)
 	}
@@ -502,7 +505,7 @@ func TestUpstreamsAreToldTheClientsCapabilities(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			log := filepath.Join(t.TempDir(), "seen.jsonl")
-			m := startMuxWith(t, map[string]any{"a": ts(t, "-name", "a", "-log-file", log)}, tc.protocol, tc.opts)
+			m := startMuxWith(t, map[string]any{"a": testutil.TestServer(t, "-name", "a", "-log-file", log)}, tc.protocol, tc.opts)
 			m.waitTools("a__echo")
 			for _, msg := range loggedMessages(t, log) {
 				if msg.Method != "initialize" {
@@ -521,7 +524,7 @@ func TestUpstreamsAreToldTheClientsCapabilities(t *testing.T) {
 }
 
 func TestListsPagedWhenAsked(t *testing.T) {
-	m := newMux(t, map[string]any{"a": ts(t, "-name", "a", "-resources", "250", "-tools", "120")},
+	m := newMux(t, map[string]any{"a": testutil.TestServer(t, "-name", "a", "-resources", "250", "-tools", "120")},
 		muxOptions{protocol: mcp.LATEST_LEGACY_PROTOCOL_VERSION, pageSize: 100})
 	m.waitToolsPaged("a__tool_0119")
 	for _, tc := range []struct{ method, field string }{{"tools/list", "tools"}, {"resources/list", "resources"}} {
@@ -584,15 +587,11 @@ func (m *mux) waitToolsPaged(name string) {
 			}
 		}
 	}
-	for deadline := time.Now().Add(20 * time.Second); !listed(); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			m.t.Fatalf("%s never listed", name)
-		}
-	}
+	testutil.WaitFor(m.t, name+" listed", listed)
 }
 
 func TestToolFilter(t *testing.T) {
-	a := ts(t, "-name", "a", "-tools", "3")
+	a := testutil.TestServer(t, "-name", "a", "-tools", "3")
 	a["tools"] = map[string]any{"allow": []string{"echo", "tool_*", "slow"}, "deny": []string{"tool_0001", "slow"}}
 	m := startMux(t, map[string]any{"a": a})
 	tools := m.waitTools("a__echo")

@@ -6,12 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcpmux/mcpmux/internal/testutil"
 	"github.com/mcpmux/mcpmux/registry"
 	"github.com/mcpmux/mcpmux/upstream"
 )
 
 func TestHealthCheckRestartsFrozenUpstream(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	seen := filepath.Join(t.TempDir(), "seen.jsonl")
 	srv := testServer(t, "a", "-freeze-after", "1", "-log-file", seen)
 	// Each ping may take its interval: long enough that a loaded machine
@@ -24,14 +25,14 @@ func TestHealthCheckRestartsFrozenUpstream(t *testing.T) {
 		_, err := r.call("hang", nil)
 		hung <- err
 	}()
-	waitFor(t, "the hung call to reach the upstream", func() bool { return countLines(seen, `"name":"hang"`) == 1 })
+	testutil.WaitFor(t, "the hung call to reach the upstream", func() bool { return testutil.CountInFile(seen, `"name":"hang"`) == 1 })
 	r.mustCall("echo", map[string]any{"message": "freeze now"})
 
 	err := <-hung // by the health check, long before the call's own bound
 	if !errors.Is(err, upstream.ErrConnectionLost) || !strings.Contains(err.Error(), "health check failed 2 times in a row") {
 		t.Errorf("call in flight = %v, want the failed health check", err)
 	}
-	waitFor(t, "a restart", func() bool { st := r.Status(); return st.State == upstream.StateReady && st.Restarts == 1 })
+	testutil.WaitFor(t, "a restart", func() bool { st := r.Status(); return st.State == upstream.StateReady && st.Restarts == 1 })
 	if !gone(pid) {
 		t.Errorf("the frozen child %d is still running", pid)
 	}
@@ -41,13 +42,13 @@ func TestHealthCheckRestartsFrozenUpstream(t *testing.T) {
 	if got := r.mustCall("whoami", nil); got != "a" {
 		t.Errorf("whoami after restart = %q", got)
 	}
-	if r.log.count("level=WARN", "health check failed", "failures=1") == 0 {
+	if r.log.Count("level=WARN", "health check failed", "failures=1") == 0 {
 		t.Errorf("the first failed ping was not logged:\n%s", r.log)
 	}
 }
 
 func TestPingErrorCountsAsAlive(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	seen := filepath.Join(t.TempDir(), "seen.jsonl")
 	srv := testServer(t, "a", "-no-ping", "-log-file", seen)
 	// Pings answered with an error, more than the threshold of them; each
@@ -55,7 +56,7 @@ func TestPingErrorCountsAsAlive(t *testing.T) {
 	srv.HealthCheck = registry.HealthCheck{Interval: ms(250), Threshold: 2}
 	r := supervise(t, srv, upstream.Options{})
 	pid := r.waitState(upstream.StateReady).PID
-	waitFor(t, "four pings", func() bool { return countLines(seen, `"method":"ping"`) >= 4 })
+	testutil.WaitFor(t, "four pings", func() bool { return testutil.CountInFile(seen, `"method":"ping"`) >= 4 })
 	if st := r.Status(); st.State != upstream.StateReady || st.Restarts != 0 || st.PID != pid {
 		t.Errorf("after pings answered with errors: %+v, want the first connection still ready", st)
 	}

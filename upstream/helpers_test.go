@@ -1,14 +1,12 @@
 package upstream_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"os"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,19 +30,11 @@ func testServer(tb testing.TB, name string, args ...string) *registry.Server {
 
 func ms(n int) registry.Duration { return registry.Duration(time.Duration(n) * time.Millisecond) }
 
-// leakChecks makes tb fail if it leaves goroutines or processes behind.
-// Call it first in every test.
-func leakChecks(tb testing.TB) {
-	tb.Helper()
-	testutil.CheckNoChildren(tb)
-	testutil.CheckNoGoroutineLeak(tb)
-}
-
 // running is a Supervisor whose Run goroutine belongs to a test.
 type running struct {
 	*upstream.Supervisor
 	tb     testing.TB
-	log    *logBuffer
+	log    *testutil.SyncBuffer
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -55,9 +45,9 @@ type running struct {
 // 200ms.
 func supervise(tb testing.TB, srv *registry.Server, opts upstream.Options) *running {
 	tb.Helper()
-	r := &running{tb: tb, log: &logBuffer{}, done: make(chan struct{})}
+	r := &running{tb: tb, log: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	if opts.Logger == nil {
-		opts.Logger = r.log.logger()
+		opts.Logger = bufferLogger(r.log)
 	}
 	if opts.StopGrace == 0 {
 		opts.StopGrace = 200 * time.Millisecond
@@ -91,23 +81,11 @@ func (r *running) stop() time.Duration {
 	return time.Since(start)
 }
 
-// waitFor polls cond every 5ms for up to 60s.
-func waitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(60 * time.Second) // a hang guard, not a bound on speed
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // waitState waits until the supervisor is in state and returns its status.
 func (r *running) waitState(state upstream.State) upstream.Status {
 	r.tb.Helper()
 	var st upstream.Status
-	waitFor(r.tb, r.Name()+" to be "+state.String(), func() bool {
+	testutil.WaitFor(r.tb, r.Name()+" to be "+state.String(), func() bool {
 		st = r.Status()
 		return st.State == state
 	})
@@ -168,41 +146,8 @@ func gone(pid int) bool {
 	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
 
-// logBuffer collects log lines for assertions and failure reports.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// count returns how many lines contain all of subs.
-func (b *logBuffer) count(subs ...string) int {
-	n := 0
-	for _, line := range bytes.Split([]byte(b.String()), []byte("\n")) {
-		all := len(line) > 0
-		for _, s := range subs {
-			all = all && bytes.Contains(line, []byte(s))
-		}
-		if all {
-			n++
-		}
-	}
-	return n
-}
-
-// logger logs to the buffer at debug level, and to stderr with -v.
-func (b *logBuffer) logger() *slog.Logger {
+// bufferLogger logs to b at debug level, and to stderr with -v.
+func bufferLogger(b *testutil.SyncBuffer) *slog.Logger {
 	var w io.Writer = b
 	if testing.Verbose() {
 		w = io.MultiWriter(b, os.Stderr)

@@ -5,12 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpmux/mcpmux/internal/testutil"
 	"github.com/mcpmux/mcpmux/registry"
 	"github.com/mcpmux/mcpmux/upstream"
 )
 
 func TestLazyStartsOnFirstUseAndStopsWhenIdle(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	states := &stateLog{}
 	r := supervise(t, testServer(t, "a"), upstream.Options{Lazy: true, IdleTimeout: 200 * time.Millisecond, OnState: states.record})
 	if st := r.Status(); st.State != upstream.StateIdle || st.PID != 0 {
@@ -53,7 +54,7 @@ func TestLazyStartsOnFirstUseAndStopsWhenIdle(t *testing.T) {
 }
 
 func TestLazyKeepsConnectionInUse(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	states := &stateLog{}
 	r := supervise(t, testServer(t, "a"), upstream.Options{Lazy: true, IdleTimeout: 100 * time.Millisecond, OnState: states.record})
 	if got := r.mustCall("slow", map[string]any{"ms": 500}); got != "slept 500 ms" {
@@ -65,7 +66,7 @@ func TestLazyKeepsConnectionInUse(t *testing.T) {
 }
 
 func TestLazyStartFailureIsReported(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	srv := testServer(t, "bad", "-crash-on-start")
 	srv.Backoff = registry.Backoff{Initial: registry.Duration(time.Hour), Max: registry.Duration(time.Hour)}
 	r := supervise(t, srv, upstream.Options{Lazy: true})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mcpmux/mcpmux/internal/httpserver"
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
+	"github.com/mcpmux/mcpmux/internal/testutil"
 	"github.com/mcpmux/mcpmux/registry"
 	"github.com/mcpmux/mcpmux/upstream"
 )
@@ -94,14 +95,14 @@ func (r *recorder) tools() []string {
 func TestRemoteCatalogueCallsAndNotifications(t *testing.T) {
 	for _, kind := range kinds {
 		t.Run(string(kind), func(t *testing.T) {
-			leakChecks(t)
+			testutil.CheckLeaks(t)
 			url, ctl := httpserver.Start(t, kind, httpserver.Options{})
 			rec := &recorder{}
 			r := supervise(t, remoteServer("a", kind, url), rec.options())
 			if st := r.waitState(upstream.StateReady); st.PID != 0 {
 				t.Errorf("remote upstream has PID %d, want 0", st.PID)
 			}
-			waitFor(t, "the catalogue", func() bool { return rec.tools() != nil })
+			testutil.WaitFor(t, "the catalogue", func() bool { return rec.tools() != nil })
 			if got, want := rec.tools(), []string{"echo", "notify", "sample", "slow", "whoami"}; !slices.Equal(got, want) {
 				t.Errorf("catalogue tools = %q, want %q", got, want)
 			}
@@ -122,11 +123,11 @@ func TestRemoteCatalogueCallsAndNotifications(t *testing.T) {
 			}
 
 			// Sent outside any request: only a GET stream carries them.
-			waitFor(t, "the GET stream", func() bool { return ctl.Streams() == 1 })
+			testutil.WaitFor(t, "the GET stream", func() bool { return ctl.Streams() == 1 })
 			ctl.AddTool("late")
-			waitFor(t, "a catalogue with the new tool", func() bool { return slices.Contains(rec.tools(), "late") })
+			testutil.WaitFor(t, "a catalogue with the new tool", func() bool { return slices.Contains(rec.tools(), "late") })
 			ctl.Broadcast("notifications/resources/updated", map[string]any{"uri": "file:///x"})
-			waitFor(t, "resources/updated", func() bool {
+			testutil.WaitFor(t, "resources/updated", func() bool {
 				got := rec.noted("notifications/resources/updated")
 				return len(got) == 1 && string(got[0]) == `{"uri":"file:///x"}`
 			})
@@ -138,19 +139,19 @@ func TestRemoteCatalogueCallsAndNotifications(t *testing.T) {
 }
 
 func TestRemoteListChangedInCallRefreshesCatalogue(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	url, _ := httpserver.Start(t, httpserver.Streamable, httpserver.Options{})
 	rec := &recorder{}
 	r := supervise(t, remoteServer("a", httpserver.Streamable, url), rec.options())
 	r.waitState(upstream.StateReady)
 	r.mustCall("notify", nil)
-	waitFor(t, "a catalogue with the added tool", func() bool { return slices.Contains(rec.tools(), "added") })
+	testutil.WaitFor(t, "a catalogue with the added tool", func() bool { return slices.Contains(rec.tools(), "added") })
 }
 
 func TestRemoteSecretsReachServerButNotLogs(t *testing.T) {
 	for _, kind := range kinds {
 		t.Run(string(kind), func(t *testing.T) {
-			leakChecks(t)
+			testutil.CheckLeaks(t)
 			const header, query = "hdr-secret-1", "url-secret-2"
 			url, ctl := httpserver.Start(t, kind, httpserver.Options{})
 			srv := remoteServer("a", kind, url+"?token="+query)
@@ -169,7 +170,7 @@ func TestRemoteSecretsReachServerButNotLogs(t *testing.T) {
 			r.waitState(upstream.StateBackoff)
 			_, err := r.call("echo", map[string]any{"message": "y"})
 			// Unless the log names the server's address, it proves nothing.
-			waitFor(t, "a failure naming the address", func() bool { return strings.Contains(r.log.String(), ctl.Addr()) })
+			testutil.WaitFor(t, "a failure naming the address", func() bool { return strings.Contains(r.log.String(), ctl.Addr()) })
 			for what, text := range map[string]string{"log": r.log.String(), "LastError": r.Status().LastError, "error": err.Error()} {
 				if strings.Contains(text, header) || strings.Contains(text, query) {
 					t.Errorf("%s shows a secret:\n%s", what, text)
@@ -180,7 +181,7 @@ func TestRemoteSecretsReachServerButNotLogs(t *testing.T) {
 }
 
 func TestRemoteSessionExpiryReinitializes(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	url, ctl := httpserver.Start(t, httpserver.Streamable, httpserver.Options{Name: "a"})
 	r := supervise(t, remoteServer("a", httpserver.Streamable, url), upstream.Options{})
 	r.waitState(upstream.StateReady)
@@ -203,14 +204,14 @@ func TestRemoteSessionExpiryReinitializes(t *testing.T) {
 }
 
 func TestRemoteExpiredSessionFoundByHealthCheck(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	url, ctl := httpserver.Start(t, httpserver.Streamable, httpserver.Options{})
 	srv := remoteServer("a", httpserver.Streamable, url)
 	srv.HealthCheck = registry.HealthCheck{Interval: ms(250), Threshold: 3}
 	r := supervise(t, srv, upstream.Options{})
 	r.waitState(upstream.StateReady)
 	ctl.Restart()
-	waitFor(t, "a restart", func() bool { st := r.Status(); return st.State == upstream.StateReady && st.Restarts == 1 })
+	testutil.WaitFor(t, "a restart", func() bool { st := r.Status(); return st.State == upstream.StateReady && st.Restarts == 1 })
 	if st := r.Status(); !strings.Contains(st.LastError, "session expired") {
 		t.Errorf("LastError = %q, want the expired session", st.LastError)
 	}
@@ -219,7 +220,7 @@ func TestRemoteExpiredSessionFoundByHealthCheck(t *testing.T) {
 func TestRemoteServerDownFailsFastAndRecovers(t *testing.T) {
 	for _, kind := range kinds {
 		t.Run(string(kind), func(t *testing.T) {
-			leakChecks(t)
+			testutil.CheckLeaks(t)
 			url, ctl := httpserver.Start(t, kind, httpserver.Options{Name: "a"})
 			srv := remoteServer("a", kind, url)
 			srv.HealthCheck = registry.HealthCheck{Interval: ms(250), Threshold: 2}
@@ -230,7 +231,7 @@ func TestRemoteServerDownFailsFastAndRecovers(t *testing.T) {
 				_, err := r.call("slow", map[string]any{"ms": 600000})
 				inFlight <- err
 			}()
-			waitFor(t, "the slow call to reach the server", func() bool { return slices.Contains(ctl.Methods(), "tools/call") })
+			testutil.WaitFor(t, "the slow call to reach the server", func() bool { return slices.Contains(ctl.Methods(), "tools/call") })
 
 			ctl.Close()
 			err := <-inFlight // when the server goes, not at the call's bound
@@ -245,7 +246,7 @@ func TestRemoteServerDownFailsFastAndRecovers(t *testing.T) {
 			}
 
 			httpserver.Start(t, kind, httpserver.Options{Name: "a", Addr: ctl.Addr()})
-			waitFor(t, "recovery", func() bool { st := r.Status(); return st.State == upstream.StateReady && st.Restarts >= 1 })
+			testutil.WaitFor(t, "recovery", func() bool { st := r.Status(); return st.State == upstream.StateReady && st.Restarts >= 1 })
 			if got := r.mustCall("whoami", nil); got != "a" {
 				t.Errorf("whoami after recovery = %q", got)
 			}
@@ -254,7 +255,7 @@ func TestRemoteServerDownFailsFastAndRecovers(t *testing.T) {
 }
 
 func TestRemoteSamplingReachesOnRequest(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	url, _ := httpserver.Start(t, httpserver.Streamable, httpserver.Options{})
 	var mu sync.Mutex
 	var asked []note
@@ -286,7 +287,7 @@ func TestRemoteSamplingReachesOnRequest(t *testing.T) {
 func TestRemoteCancelledCallTellsServer(t *testing.T) {
 	for _, kind := range kinds {
 		t.Run(string(kind), func(t *testing.T) {
-			leakChecks(t)
+			testutil.CheckLeaks(t)
 			url, ctl := httpserver.Start(t, kind, httpserver.Options{Name: "a"})
 			r := supervise(t, remoteServer("a", kind, url), upstream.Options{})
 			r.waitState(upstream.StateReady)
@@ -297,8 +298,8 @@ func TestRemoteCancelledCallTellsServer(t *testing.T) {
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("slow call = %v, want the deadline", err)
 			}
-			waitFor(t, "the server to cancel the call", func() bool { return ctl.Cancelled() == 1 })
-			waitFor(t, "notifications/cancelled for the call", func() bool { return cancelledCall(ctl, "slow") })
+			testutil.WaitFor(t, "the server to cancel the call", func() bool { return ctl.Cancelled() == 1 })
+			testutil.WaitFor(t, "notifications/cancelled for the call", func() bool { return cancelledCall(ctl, "slow") })
 			if got := r.mustCall("whoami", nil); got != "a" {
 				t.Errorf("whoami after the cancellation = %q", got)
 			}
@@ -307,7 +308,7 @@ func TestRemoteCancelledCallTellsServer(t *testing.T) {
 }
 
 func TestRemoteHTTPAtSSEServerSuggestsType(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	url, _ := httpserver.Start(t, httpserver.SSE, httpserver.Options{})
 	r := supervise(t, remoteServer("a", httpserver.Streamable, url), upstream.Options{})
 	if st := r.waitState(upstream.StateBackoff); !strings.Contains(st.LastError, `set "type": "sse"`) {
@@ -316,7 +317,7 @@ func TestRemoteHTTPAtSSEServerSuggestsType(t *testing.T) {
 }
 
 func TestRemoteRedirectToOtherHostRefused(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	var leaked atomic.Int32
 	other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { leaked.Add(1) }))
 	defer other.Close()

@@ -13,6 +13,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/mcpmux/mcpmux/internal/testutil"
 	"github.com/mcpmux/mcpmux/registry"
 )
 
@@ -28,14 +29,15 @@ const oddParams = `{"z":1,"big":9007199254740993,"nested":{"b":[1,2],"a":"\u00e9
 
 // recorded is what a fake's client (the Supervisor) reported.
 type recorded struct {
+	log testutil.SyncBuffer
+
 	mu    sync.Mutex
 	notes []note
-	log   bytes.Buffer
 }
 
 func (r *recorded) options() Options {
 	return Options{
-		Logger: slog.New(slog.NewTextHandler(syncWriter{r}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger: slog.New(slog.NewTextHandler(&r.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		OnNotification: func(_, method string, params json.RawMessage) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
@@ -54,20 +56,6 @@ func (r *recorded) noted(method string) []string {
 		}
 	}
 	return out
-}
-
-type syncWriter struct{ r *recorded }
-
-func (w syncWriter) Write(p []byte) (int, error) {
-	w.r.mu.Lock()
-	defer w.r.mu.Unlock()
-	return w.r.log.Write(p)
-}
-
-func (r *recorded) logText() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.log.String()
 }
 
 // superviseFake runs a Supervisor for srv over dial until the test ends
@@ -93,28 +81,15 @@ func superviseFake(t *testing.T, srv *registry.Server, dial dialFunc, rec *recor
 	t.Cleanup(func() {
 		stop()
 		if t.Failed() {
-			t.Logf("log:\n%s", rec.logText())
+			t.Logf("log:\n%s", rec.log.String())
 		}
 	})
 	return s, stop
 }
 
-// waitUntil waits, in the bubble's time, until cond holds, for at most a
-// minute of it.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within a minute", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func waitReady(t *testing.T, s *Supervisor) {
 	t.Helper()
-	waitUntil(t, "ready upstream", func() bool { return s.Status().State == StateReady })
+	testutil.WaitFor(t, "ready upstream", func() bool { return s.Status().State == StateReady })
 }
 
 // callTool calls tool, within 5 minutes of the bubble's time, and returns
@@ -400,7 +375,7 @@ func TestRemoteListeningStreamFindsSessionGone(t *testing.T) {
 		s, _ := superviseFake(t, srv, dial, &recorded{}, Options{})
 		waitReady(t, s)
 		f.listening(t.Context()).end()
-		waitUntil(t, "a new session", func() bool { st := s.Status(); return st.State == StateReady && st.Restarts == 1 })
+		testutil.WaitFor(t, "a new session", func() bool { st := s.Status(); return st.State == StateReady && st.Restarts == 1 })
 		if st := s.Status(); !strings.Contains(st.LastError, "session expired") {
 			t.Errorf("LastError = %q, want the expired session", st.LastError)
 		}
@@ -457,7 +432,7 @@ func TestRemoteSSEStreamLostReconnects(t *testing.T) {
 		s, _ := superviseFake(t, srv, dial, &recorded{}, Options{})
 		waitReady(t, s)
 		f.listening(t.Context()).end()
-		waitUntil(t, "a new connection", func() bool { st := s.Status(); return st.State == StateReady && st.Restarts == 1 })
+		testutil.WaitFor(t, "a new connection", func() bool { st := s.Status(); return st.State == StateReady && st.Restarts == 1 })
 		if st := s.Status(); !strings.Contains(st.LastError, "SSE stream lost") {
 			t.Errorf("LastError = %q, want the lost stream", st.LastError)
 		}
@@ -471,7 +446,7 @@ func TestRemoteSSEEndpointOnOtherHostRefused(t *testing.T) {
 		f := &fake{kind: fakeSSE, endpoint: "http://elsewhere.test/message"}
 		dial, srv := f.serve(t)
 		s, _ := superviseFake(t, srv, dial, &recorded{}, Options{})
-		waitUntil(t, "a failed start", func() bool { return s.Status().State == StateBackoff })
+		testutil.WaitFor(t, "a failed start", func() bool { return s.Status().State == StateBackoff })
 		if st := s.Status(); !strings.Contains(st.LastError, "refusing the endpoint http://elsewhere.test") {
 			t.Errorf("LastError = %q, want the endpoint refused", st.LastError)
 		}
@@ -492,7 +467,7 @@ func TestRemoteUnauthorizedHint(t *testing.T) {
 				f := &fake{kind: kind, status: http.StatusUnauthorized}
 				dial, srv := f.serve(t)
 				s, _ := superviseFake(t, srv, dial, &recorded{}, Options{})
-				waitUntil(t, "a failed start", func() bool { return s.Status().State == StateBackoff })
+				testutil.WaitFor(t, "a failed start", func() bool { return s.Status().State == StateBackoff })
 				if st := s.Status(); !strings.Contains(st.LastError, "(HTTP 401): check the server's headers; mcpmux does not do OAuth") {
 					t.Errorf("LastError = %q, want the 401 hint", st.LastError)
 				}
@@ -540,7 +515,7 @@ func TestRemoteSSEAtStreamableServerSuggestsType(t *testing.T) {
 		dial, srv := f.serve(t)
 		srv.Type = string(fakeSSE)
 		s, _ := superviseFake(t, srv, dial, &recorded{}, Options{})
-		waitUntil(t, "a failed start", func() bool { return s.Status().State == StateBackoff })
+		testutil.WaitFor(t, "a failed start", func() bool { return s.Status().State == StateBackoff })
 		if st := s.Status(); !strings.Contains(st.LastError, `if it speaks streamable HTTP, remove "type": "sse"`) {
 			t.Errorf("LastError = %q, want a hint to remove the type", st.LastError)
 		}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpmux/mcpmux/internal/testutil"
 	"github.com/mcpmux/mcpmux/registry"
 	"github.com/mcpmux/mcpmux/upstream"
 )
@@ -25,7 +26,7 @@ func TestChildSignalledBeforeStop(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			leakChecks(t)
+			testutil.CheckLeaks(t)
 			defer upstream.SetStopSignalGrace(tt.grace)()
 			srv := testServer(t, "a", "-stderr-chatter")
 			srv.Backoff = registry.Backoff{Initial: registry.Duration(time.Hour), Max: registry.Duration(time.Hour)}
@@ -51,7 +52,7 @@ func TestChildSignalledBeforeStop(t *testing.T) {
 // A child that crashes says why on stderr just before it exits: its last
 // line is part of the error.
 func TestCrashQuotesLastWords(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	srv := testServer(t, "a", "-stderr-chatter")
 	srv.Backoff = registry.Backoff{Initial: registry.Duration(time.Hour), Max: registry.Duration(time.Hour)}
 	r := supervise(t, srv, upstream.Options{})

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpmux/mcpmux/internal/testutil"
 	"github.com/mcpmux/mcpmux/registry"
 	"github.com/mcpmux/mcpmux/upstream"
 )
@@ -49,7 +50,7 @@ func (l *stateLog) states() string {
 }
 
 func TestKilledMidCallFailsFastAndRecovers(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	seen := filepath.Join(t.TempDir(), "seen.jsonl")
 	var catalogues atomic.Int32
 	states := &stateLog{}
@@ -64,7 +65,7 @@ func TestKilledMidCallFailsFastAndRecovers(t *testing.T) {
 		_, err := r.call("slow", map[string]any{"ms": 600000})
 		errc <- err
 	}()
-	waitFor(t, "the slow call to reach the upstream", func() bool { return countLines(seen, `"name":"slow"`) == 1 })
+	testutil.WaitFor(t, "the slow call to reach the upstream", func() bool { return testutil.CountInFile(seen, `"name":"slow"`) == 1 })
 	pid := r.kill()
 	// A lost connection, not the call's own end nor its timeout: it
 	// failed when the child died.
@@ -73,7 +74,7 @@ func TestKilledMidCallFailsFastAndRecovers(t *testing.T) {
 		t.Errorf("call in flight = %v, want a lost connection naming the server and the kill", err)
 	}
 
-	waitFor(t, "a restart", func() bool { st := r.Status(); return st.State == upstream.StateReady && st.Restarts == 1 })
+	testutil.WaitFor(t, "a restart", func() bool { st := r.Status(); return st.State == upstream.StateReady && st.Restarts == 1 })
 	st := r.Status()
 	if st.PID == 0 || st.PID == pid || !gone(pid) {
 		t.Errorf("after restart PID = %d (killed %d, gone %v), want a new live child", st.PID, pid, gone(pid))
@@ -93,7 +94,7 @@ func TestKilledMidCallFailsFastAndRecovers(t *testing.T) {
 }
 
 func TestExitingUpstreamServesMostCalls(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	r := supervise(t, testServer(t, "a", "-exit-after", "2"), upstream.Options{})
 	r.waitState(upstream.StateReady)
 	succeeded := 0
@@ -116,7 +117,7 @@ func TestExitingUpstreamServesMostCalls(t *testing.T) {
 }
 
 func TestHungCallTimesOutAndIsCancelled(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	seen := filepath.Join(t.TempDir(), "seen.jsonl")
 	r := supervise(t, testServer(t, "a", "-log-file", seen), upstream.Options{})
 	r.waitState(upstream.StateReady)
@@ -136,7 +137,7 @@ func TestHungCallTimesOutAndIsCancelled(t *testing.T) {
 	if id == nil {
 		t.Fatal("the upstream never saw the hung call")
 	}
-	waitFor(t, "the upstream to see the call cancelled", func() bool {
+	testutil.WaitFor(t, "the upstream to see the call cancelled", func() bool {
 		for _, e := range readLog(t, seen) {
 			var p struct{ RequestID json.RawMessage }
 			_ = json.Unmarshal(e.Params, &p)
@@ -152,7 +153,7 @@ func TestHungCallTimesOutAndIsCancelled(t *testing.T) {
 }
 
 func TestRequestInBackoffReconnectsAtOnce(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	srv := testServer(t, "a")
 	srv.Backoff = registry.Backoff{Initial: registry.Duration(time.Hour), Max: registry.Duration(time.Hour)}
 	r := supervise(t, srv, upstream.Options{})
@@ -167,13 +168,13 @@ func TestRequestInBackoffReconnectsAtOnce(t *testing.T) {
 	if st := r.Status(); st.Restarts != 1 {
 		t.Errorf("Restarts = %d, want 1", st.Restarts)
 	}
-	if r.log.count("reconnecting on use") != 1 {
+	if r.log.Count("reconnecting on use") != 1 {
 		t.Errorf("log does not say it reconnected on use:\n%s", r.log)
 	}
 }
 
 func TestRequestInBackoffReportsFailedAttempt(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	srv := testServer(t, "bad", "-crash-on-start")
 	srv.Backoff = registry.Backoff{Initial: registry.Duration(time.Hour), Max: registry.Duration(time.Hour)}
 	r := supervise(t, srv, upstream.Options{})
@@ -192,23 +193,19 @@ func TestRequestInBackoffReportsFailedAttempt(t *testing.T) {
 }
 
 func TestCrashLoopBacksOffExponentially(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	states := &stateLog{}
 	bad := supervise(t, testServer(t, "bad", "-crash-on-start"), upstream.Options{OnState: states.record})
 	good := supervise(t, testServer(t, "good"), upstream.Options{})
 	good.waitState(upstream.StateReady)
-	// The healthy upstream answers throughout (how fast is no test's
-	// business on a shared machine).
-	deadline := time.Now().Add(60 * time.Second) // a hang guard
-	for bad.Status().Attempt < 10 {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d attempts in 60s", bad.Status().Attempt)
-		}
+	// The healthy upstream answers throughout (the exact delays are
+	// TestBackoffWaitsItsDelay's, in fake time).
+	testutil.WaitFor(t, "ten failed attempts", func() bool {
 		if got := good.mustCall("whoami", nil); got != "good" {
 			t.Fatalf("good whoami = %q", got)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return bad.Status().Attempt >= 10
+	})
 	bad.stop()
 
 	const initial, max = 20 * time.Millisecond, 200 * time.Millisecond
@@ -233,16 +230,16 @@ func TestCrashLoopBacksOffExponentially(t *testing.T) {
 			warned++
 		}
 	}
-	if got := bad.log.count("level=WARN", "upstream unavailable"); got != warned {
+	if got := bad.log.Count("level=WARN", "upstream unavailable"); got != warned {
 		t.Errorf("%d warnings for %d failures, want %d (rate-limited)", got, attempts, warned)
 	}
-	if got := bad.log.count("upstream unavailable"); got != attempts {
+	if got := bad.log.Count("upstream unavailable"); got != attempts {
 		t.Errorf("%d log lines for %d failures", got, attempts)
 	}
 }
 
 func TestGivesUpAfterMaxAttempts(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	srv := testServer(t, "bad", "-crash-on-start")
 	srv.Backoff.MaxAttempts = 3
 	r := supervise(t, srv, upstream.Options{})
@@ -257,7 +254,7 @@ func TestGivesUpAfterMaxAttempts(t *testing.T) {
 }
 
 func TestGarbageIsLoggedAndSkipped(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	var notes atomic.Int32
 	r := supervise(t, testServer(t, "a", "-garbage"), upstream.Options{
 		OnNotification: func(string, string, json.RawMessage) { notes.Add(1) },
@@ -270,7 +267,7 @@ func TestGarbageIsLoggedAndSkipped(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"this is not json", "{broken", "garbage before tools/call response"} {
-		if r.log.count("non-JSON", want) == 0 {
+		if r.log.Count("non-JSON", want) == 0 {
 			t.Errorf("garbage line %q not logged", want)
 		}
 	}
@@ -280,7 +277,7 @@ func TestGarbageIsLoggedAndSkipped(t *testing.T) {
 }
 
 func TestTenMegabyteMessagesPass(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	r := supervise(t, testServer(t, "a"), upstream.Options{})
 	r.waitState(upstream.StateReady)
 	// encoding/json takes seconds over 10 MB under the race detector.
@@ -296,7 +293,7 @@ func TestTenMegabyteMessagesPass(t *testing.T) {
 }
 
 func TestShutdownDuringBackoff(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	srv := testServer(t, "bad", "-crash-on-start")
 	srv.Backoff = registry.Backoff{Initial: registry.Duration(time.Hour), Max: registry.Duration(time.Hour)}
 	r := supervise(t, srv, upstream.Options{})
@@ -308,12 +305,12 @@ func TestShutdownDuringBackoff(t *testing.T) {
 }
 
 func TestShutdownDuringHungInitialize(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	srv := testServer(t, "hung", "-hang-initialize")
 	srv.StartTimeout = registry.Duration(time.Hour)
 	r := supervise(t, srv, upstream.Options{StopGrace: -1}) // mcpmux's own grace periods
 	var pid int
-	waitFor(t, "the child to start", func() bool {
+	testutil.WaitFor(t, "the child to start", func() bool {
 		st := r.Status()
 		pid = st.PID
 		return st.State == upstream.StateStarting && pid != 0
@@ -325,7 +322,7 @@ func TestShutdownDuringHungInitialize(t *testing.T) {
 }
 
 func TestShutdownFailsCallsInFlight(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	seen := filepath.Join(t.TempDir(), "seen.jsonl")
 	r := supervise(t, testServer(t, "a", "-log-file", seen), upstream.Options{})
 	r.waitState(upstream.StateReady)
@@ -334,7 +331,7 @@ func TestShutdownFailsCallsInFlight(t *testing.T) {
 		_, err := r.call("slow", map[string]any{"ms": 600000})
 		errc <- err
 	}()
-	waitFor(t, "the slow call to reach the upstream", func() bool { return countLines(seen, `"name":"slow"`) == 1 })
+	testutil.WaitFor(t, "the slow call to reach the upstream", func() bool { return testutil.CountInFile(seen, `"name":"slow"`) == 1 })
 	r.stop() // fails the test if it waits for the call
 	if err := <-errc; err == nil || !strings.Contains(err.Error(), `upstream "a"`) || !strings.Contains(err.Error(), "shutting down") {
 		t.Errorf("call in flight = %v, want an error saying mcpmux is shutting down", err)
@@ -367,17 +364,11 @@ func readLog(tb testing.TB, path string) []logEntry {
 	return out
 }
 
-// countLines counts the lines of a file that contain s.
-func countLines(path, s string) int {
-	data, _ := os.ReadFile(path)
-	return bytes.Count(data, []byte(s))
-}
-
 // A server that adds tools as soon as it has answered the first tools/list
 // (server-everything adds some once it is told initialized) has them in the
 // first catalogue, which also records the capabilities it was read under.
 func TestFirstCatalogueHasToolsAddedWhileListing(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	cats := make(chan *registry.Catalogue, 10)
 	supervise(t, testServer(t, "late", "-late-tools", "2", "-roots-tool"), upstream.Options{
 		ClientCapabilities: json.RawMessage(`{"roots":{"listChanged":true}}`),

@@ -29,7 +29,7 @@ func runLineCtx(t *testing.T, args ...string) (stdout, stderr string, err error)
 func TestCallCommand(t *testing.T) {
 	testutil.CheckNoChildren(t)
 	testutil.CheckNoGoroutineLeak(t)
-	config := writeConfig(t, map[string]any{"a": ts(t, "-name", "a"), "b": ts(t, "-name", "b")})
+	config := writeConfig(t, map[string]any{"a": testutil.TestServer(t, "-name", "a"), "b": testutil.TestServer(t, "-name", "b")})
 	out, errOut, err := runLineCtx(t, "call", "b__echo", "--config", config, "--args", `{"message": "hello there"}`)
 	if err != nil || out != "hello there\n" {
 		t.Errorf("call b__echo = %q, %v\n%s", out, err, errOut)
@@ -59,7 +59,7 @@ func TestCallCommand(t *testing.T) {
 func TestToolsPromptsResources(t *testing.T) {
 	testutil.CheckNoChildren(t)
 	testutil.CheckNoGoroutineLeak(t)
-	config := writeConfig(t, map[string]any{"a": ts(t, "-name", "a", "-resources", "1")})
+	config := writeConfig(t, map[string]any{"a": testutil.TestServer(t, "-name", "a", "-resources", "1")})
 	out, errOut, err := runLineCtx(t, "tools", "--prompts", "--resources", "--config", config)
 	if err != nil {
 		t.Fatalf("tools = %v\n%s", err, errOut)
@@ -101,7 +101,7 @@ var progressLine = regexp.MustCompile(`^mcpmux: [a-z]+ ready \([0-9]+ of [0-9]+\
 // "logStderr": "info"; --log-file takes the log instead of stderr.
 func TestUpstreamStderrLevel(t *testing.T) {
 	testutil.CheckNoChildren(t)
-	quiet, loud := ts(t, "-name", "quiet", "-stderr-chatter"), ts(t, "-name", "loud", "-stderr-chatter")
+	quiet, loud := testutil.TestServer(t, "-name", "quiet", "-stderr-chatter"), testutil.TestServer(t, "-name", "loud", "-stderr-chatter")
 	loud["logStderr"] = "info"
 	config := writeConfig(t, map[string]any{"quiet": quiet, "loud": loud})
 	logFile := filepath.Join(t.TempDir(), "mcpmux.log")

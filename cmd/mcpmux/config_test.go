@@ -22,10 +22,10 @@ import (
 func TestServeOneBrokenEntryAmongThree(t *testing.T) {
 	testutil.CheckNoChildren(t)
 	testutil.CheckNoGoroutineLeak(t)
-	broken := ts(t, "-name", "broken")
+	broken := testutil.TestServer(t, "-name", "broken")
 	broken["env"] = map[string]string{"GITHUB_TOKEN": "${MCPMUX_TEST_UNSET_TOKEN}"}
 	config := writeConfig(t, map[string]any{
-		"a": ts(t, "-name", "a"), "b": ts(t, "-name", "b"), "c": ts(t, "-name", "c"),
+		"a": testutil.TestServer(t, "-name", "a"), "b": testutil.TestServer(t, "-name", "b"), "c": testutil.TestServer(t, "-name", "c"),
 		"broken": broken,
 	})
 	const problem = `server "broken": field "env.GITHUB_TOKEN": variable ${MCPMUX_TEST_UNSET_TOKEN} is not set`
@@ -43,7 +43,7 @@ func TestServeOneBrokenEntryAmongThree(t *testing.T) {
 		t.Errorf("mcpmux://status of broken = %+v, want invalid with %q", st, problem)
 	}
 	var sawStatus statusEntry
-	waitFor(t, 60*time.Second, "broken in status, from the running serve", func() bool {
+	testutil.WaitFor(t, "broken in status, from the running serve", func() bool {
 		sawStatus = statusOf(t, config, dataDir, "broken")
 		return sawStatus.Live
 	})
@@ -105,14 +105,14 @@ func TestServeRefusesItself(t *testing.T) {
 	if err := os.Symlink(config, link); err != nil {
 		t.Fatal(err)
 	}
-	data, _ := json.Marshal(map[string]any{"mcpServers": map[string]any{"a": ts(t, "-name", "a"), "mcpmux": muxEntry(t, config)}})
+	data, _ := json.Marshal(map[string]any{"mcpServers": map[string]any{"a": testutil.TestServer(t, "-name", "a"), "mcpmux": muxEntry(t, config)}})
 	if err := os.WriteFile(config, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	m := serveInProcess(t, "--config", link, "--no-registry")
 	m.waitTools("a__echo")
 	var st muxStatus
-	waitFor(t, 60*time.Second, "the mcpmux entry refused", func() bool {
+	testutil.WaitFor(t, "the mcpmux entry refused", func() bool {
 		st = upstreamStatus(m.muxClient, "mcpmux")
 		return st.State == "stopped"
 	})
@@ -149,14 +149,14 @@ func TestServeNestedMcpmux(t *testing.T) {
 	loud := func(e map[string]any) map[string]any { e["logStderr"] = "info"; return e }
 	write(1, map[string]any{"m2": loud(muxEntry(t, level(2)))})
 	write(2, map[string]any{"m3": loud(muxEntry(t, level(3)))})
-	write(3, map[string]any{"b": ts(t, "-name", "b"), "m4": muxEntry(t, level(4))})
-	write(4, map[string]any{"c": ts(t, "-name", "c")})
+	write(3, map[string]any{"b": testutil.TestServer(t, "-name", "b"), "m4": muxEntry(t, level(4))})
+	write(4, map[string]any{"c": testutil.TestServer(t, "-name", "c")})
 	m := serveInProcess(t, "--config", level(1), "--no-registry")
 	if got := m.call(20*time.Second, "m2__m3__b__echo", map[string]any{"message": "deep"}); got != "deep" {
 		t.Errorf("m2__m3__b__echo = %q, want deep", got)
 	}
 	// The third mcpmux's log reaches this one's through the second's.
-	waitFor(t, 60*time.Second, "the fourth mcpmux refused", func() bool {
+	testutil.WaitFor(t, "the fourth mcpmux refused", func() bool {
 		return strings.Contains(m.stderr.String(), "upstream refused to serve; not retrying") &&
 			strings.Contains(m.stderr.String(), "inside 3 others")
 	})

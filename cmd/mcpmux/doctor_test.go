@@ -39,17 +39,17 @@ func TestDoctorTable(t *testing.T) {
 		return e
 	}
 	config := writeConfig(t, map[string]any{
-		"good":     ts(t, "-name", "good"),
-		"chatty":   ts(t, "-name", "chatty", "-garbage"),
+		"good":     testutil.TestServer(t, "-name", "good"),
+		"chatty":   testutil.TestServer(t, "-name", "chatty", "-garbage"),
 		"notfound": map[string]any{"command": "mcp-server-nowhere", "env": map[string]string{"PATH": "/nonexistent/bin"}},
-		"unset":    with(ts(t), "env", map[string]string{"API_TOKEN": "${MCPMUX_DOCTOR_UNSET}"}),
+		"unset":    with(testutil.TestServer(t), "env", map[string]string{"API_TOKEN": "${MCPMUX_DOCTOR_UNSET}"}),
 		"npm404":   map[string]any{"command": "npx", "args": []string{"-y", "@mcpmux/no-such-server"}, "env": map[string]string{"PATH": fakeNpx(t) + ":/usr/bin:/bin"}},
-		"dup1":     with(ts(t, "-name", "dup1", "-tools", "1"), "prefix", "same", "tools", map[string]any{"allow": []string{"tool_0000"}}),
-		"dup2":     with(ts(t, "-name", "dup2", "-tools", "1"), "prefix", "same", "tools", map[string]any{"allow": []string{"tool_0000"}}),
-		"odd":      with(ts(t, "-name", "odd", "-odd-names"), "tools", map[string]any{"allow": []string{"get weather*", "aaa*"}}),
-		"caps":     with(ts(t, "-name", "caps", "-roots-tool"), "timout", "5s"),
-		"hangs":    with(ts(t, "-hang-initialize"), "startTimeout", "1s"),
-		"off":      with(ts(t), "disabled", true),
+		"dup1":     with(testutil.TestServer(t, "-name", "dup1", "-tools", "1"), "prefix", "same", "tools", map[string]any{"allow": []string{"tool_0000"}}),
+		"dup2":     with(testutil.TestServer(t, "-name", "dup2", "-tools", "1"), "prefix", "same", "tools", map[string]any{"allow": []string{"tool_0000"}}),
+		"odd":      with(testutil.TestServer(t, "-name", "odd", "-odd-names"), "tools", map[string]any{"allow": []string{"get weather*", "aaa*"}}),
+		"caps":     with(testutil.TestServer(t, "-name", "caps", "-roots-tool"), "timout", "5s"),
+		"hangs":    with(testutil.TestServer(t, "-hang-initialize"), "startTimeout", "1s"),
+		"off":      with(testutil.TestServer(t), "disabled", true),
 	})
 	out, errOut, err := runLineCtx(t, "doctor", "--config", config)
 	if !errors.Is(err, errDoctor) {

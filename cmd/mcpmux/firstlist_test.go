@@ -19,15 +19,14 @@ import (
 // The first lists of a session hold everything a direct client would get:
 // they wait for the slow upstream, and not for the broken one.
 func TestServeFirstListsComplete(t *testing.T) {
-	testutil.CheckNoChildren(t)
-	testutil.CheckNoGoroutineLeak(t)
+	testutil.CheckLeaks(t)
 	config := writeConfig(t, map[string]any{
-		"slow":   ts(t, "-name", "slow", "-start-delay", "3s"),
+		"slow":   testutil.TestServer(t, "-name", "slow", "-start-delay", "3s"),
 		"broken": map[string]any{"command": "/nonexistent/mcp-server"},
-		"crashy": ts(t, "-crash-on-start"),
-		"fast1":  ts(t, "-name", "fast1"),
-		"fast2":  ts(t, "-name", "fast2"),
-		"fast3":  ts(t, "-name", "fast3", "-late-tools", "1"),
+		"crashy": testutil.TestServer(t, "-crash-on-start"),
+		"fast1":  testutil.TestServer(t, "-name", "fast1"),
+		"fast2":  testutil.TestServer(t, "-name", "fast2"),
+		"fast3":  testutil.TestServer(t, "-name", "fast3", "-late-tools", "1"),
 	})
 	m := serveInProcess(t, "--config", config, "--data-dir", t.TempDir())
 	tools := m.tools()
@@ -58,13 +57,12 @@ func withStartTimeout(entry map[string]any, d string) map[string]any {
 // A call right after initialize, before any list, waits for its upstream,
 // and only for it: an upstream that never answers holds nothing up.
 func TestServeCallRightAfterInitialize(t *testing.T) {
-	testutil.CheckNoChildren(t)
-	testutil.CheckNoGoroutineLeak(t)
+	testutil.CheckLeaks(t)
 	config := writeConfig(t, map[string]any{
-		"slow": ts(t, "-name", "slow", "-start-delay", "2s"),
+		"slow": testutil.TestServer(t, "-name", "slow", "-start-delay", "2s"),
 		// Waiting for it would time the call out (10s) long before its
 		// start timeout ends.
-		"hung": withStartTimeout(ts(t, "-name", "hung", "-hang-initialize"), "10m"),
+		"hung": withStartTimeout(testutil.TestServer(t, "-name", "hung", "-hang-initialize"), "10m"),
 	})
 	m := serveInProcess(t, "--config", config, "--data-dir", t.TempDir())
 	if got := m.call(10*time.Second, "slow__echo", map[string]any{"message": "first"}); got != "first" {
@@ -84,7 +82,7 @@ func TestServeCallRightAfterInitialize(t *testing.T) {
 func TestServeOneShotClientThenWarm(t *testing.T) {
 	testutil.CheckNoChildren(t)
 	dataDir := t.TempDir()
-	config := writeConfig(t, map[string]any{"a": ts(t, "-name", "a")})
+	config := writeConfig(t, map[string]any{"a": testutil.TestServer(t, "-name", "a")})
 	args := []string{"--config", config, "--data-dir", dataDir}
 
 	first := serveProcess(t, nil, args...)
@@ -105,10 +103,9 @@ func TestServeOneShotClientThenWarm(t *testing.T) {
 
 // A rotated secret keeps the cached catalogue.
 func TestServeRotatedSecretKeepsCache(t *testing.T) {
-	testutil.CheckNoChildren(t)
-	testutil.CheckNoGoroutineLeak(t)
+	testutil.CheckLeaks(t)
 	dataDir := t.TempDir()
-	entry := ts(t, "-name", "a")
+	entry := testutil.TestServer(t, "-name", "a")
 	entry["env"] = map[string]string{"API_TOKEN": "${MCPMUX_TEST_TOKEN}"}
 	config := writeConfig(t, map[string]any{"a": entry})
 	t.Setenv("MCPMUX_TEST_TOKEN", "first-token-value")
@@ -132,10 +129,9 @@ func TestServeRotatedSecretKeepsCache(t *testing.T) {
 // `mcpmux tools` waits for every upstream and exits 1, naming the ones
 // that failed, after printing what the others offer.
 func TestToolsCommandWaitsAndFails(t *testing.T) {
-	testutil.CheckNoChildren(t)
-	testutil.CheckNoGoroutineLeak(t)
+	testutil.CheckLeaks(t)
 	config := writeConfig(t, map[string]any{
-		"slow":   ts(t, "-name", "slow", "-start-delay", "2s"),
+		"slow":   testutil.TestServer(t, "-name", "slow", "-start-delay", "2s"),
 		"broken": map[string]any{"command": "/nonexistent/mcp-server"},
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -25,7 +25,7 @@ func manyServers(tb testing.TB, n int) (config string, servers []string, tools [
 	entries := map[string]any{}
 	for i := range n {
 		name := fmt.Sprintf("s%02d", i)
-		entries[name] = ts(tb, "-name", name)
+		entries[name] = testutil.TestServer(tb, "-name", name)
 		servers = append(servers, name)
 		tools = append(tools, name+"__echo")
 	}
@@ -104,19 +104,12 @@ func serveTenAndMeasure(tb testing.TB) (rss, peak int64) {
 	for i, name := range servers {
 		srvs[i] = &registry.Server{Name: name}
 	}
-	deadline := time.Now().Add(60 * time.Second) // a hang guard
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	testutil.WaitFor(tb, "the calls in the store", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitTimeout)
+		defer cancel()
 		sums, _ := store.NewHandle(dataDir, store.HandleOptions{}).Summarize(ctx, srvs, time.Now())
-		cancel()
-		if len(sums) > 0 && sums[len(sums)-1].Calls.Calls == 5 {
-			break
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("calls never reached the store")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return len(sums) > 0 && sums[len(sums)-1].Calls.Calls == 5
+	})
 	rss, peak = procMemory(tb, p.cmd.Process.Pid)
 	p.stop()
 	return rss, peak
@@ -154,22 +147,14 @@ func procMemory(tb testing.TB, pid int) (rss, peak int64) {
 func TestMemoryReturnedAfterHugeResult(t *testing.T) {
 	testutil.CheckNoChildren(t)
 	const size = 60 << 20
-	p := serveProcess(t, nil, "--config", writeConfig(t, map[string]any{"a": ts(t, "-name", "a")}), "--no-registry")
+	p := serveProcess(t, nil, "--config", writeConfig(t, map[string]any{"a": testutil.TestServer(t, "-name", "a")}), "--no-registry")
 	p.waitTools("a__big")
 	if got := p.call(2*time.Minute, "a__big", map[string]any{"bytes": size}); len(got) != size {
 		t.Fatalf("a__big returned %d bytes, want %d", len(got), size)
 	}
 	var rss, peak int64
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		rss, peak = procMemory(t, p.cmd.Process.Pid)
-		if rss < size*3/4 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after a %.0f MB result mcpmux holds %.1f MB (peak %.1f MB); want less than %.0f MB", mb(size), mb(rss), mb(peak), mb(size*3/4))
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !testutil.Await(func() bool { rss, peak = procMemory(t, p.cmd.Process.Pid); return rss < size*3/4 }) {
+		t.Fatalf("after a %.0f MB result mcpmux holds %.1f MB (peak %.1f MB); want less than %.0f MB", mb(size), mb(rss), mb(peak), mb(size*3/4))
 	}
 	t.Logf("after a %.0f MB result: VmRSS %.1f MB, VmHWM %.1f MB", mb(size), mb(rss), mb(peak))
 }

@@ -26,11 +26,6 @@ import (
 // mcpmux is, is for the benchmarks to say.
 const hangGuard = 60 * time.Second
 
-// ts returns a config entry that runs the test server with args.
-func ts(tb testing.TB, args ...string) map[string]any {
-	return map[string]any{"command": testutil.TestServerPath(tb), "args": args}
-}
-
 // writeConfig writes a configuration with servers (name → entry) and
 // returns its path.
 func writeConfig(tb testing.TB, servers map[string]any) string {
@@ -141,16 +136,11 @@ func names(tb testing.TB, result json.RawMessage, list, key string) []string {
 // waitTools polls tools/list until it lists every name in want.
 func (m *muxClient) waitTools(want ...string) []string {
 	m.tb.Helper()
-	deadline := time.Now().Add(60 * time.Second) // a hang guard
-	for {
-		have := m.tools()
-		if missing := without(want, have); len(missing) == 0 {
-			return have
-		} else if time.Now().After(deadline) {
-			m.tb.Fatalf("tools never listed: %q (have %q)", missing, have)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var have, missing []string
+	if !testutil.Await(func() bool { have = m.tools(); missing = without(want, have); return len(missing) == 0 }) {
+		m.tb.Fatalf("tools never listed: %q (have %q)", missing, have)
 	}
+	return have
 }
 
 // call calls a tool and returns the text of its result.

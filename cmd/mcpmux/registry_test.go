@@ -38,7 +38,7 @@ func TestServeCachedCatalogue(t *testing.T) {
 	testutil.CheckNoChildren(t)
 	testutil.CheckNoGoroutineLeak(t)
 	dataDir := t.TempDir()
-	config := writeConfig(t, map[string]any{"a": ts(t, "-name", "a")})
+	config := writeConfig(t, map[string]any{"a": testutil.TestServer(t, "-name", "a")})
 	prime(t, config, dataDir, "a__echo")
 
 	// The same configuration, but the upstream now waits for the gate and
@@ -65,7 +65,7 @@ func TestServeCachedCatalogue(t *testing.T) {
 	// A call made while the upstream starts waits for it.
 	answered := make(chan string, 1)
 	go func() { answered <- m.call(60*time.Second, "a__echo", map[string]any{"message": "hi"}) }()
-	waitFor(t, 60*time.Second, "the call to wait for the upstream", func() bool {
+	testutil.WaitFor(t, "the call to wait for the upstream", func() bool {
 		return strings.Contains(m.stderr.String(), "a__echo") || len(answered) > 0
 	})
 	select {
@@ -91,10 +91,10 @@ func TestServeConfigChangeInvalidatesCache(t *testing.T) {
 	testutil.CheckNoChildren(t)
 	testutil.CheckNoGoroutineLeak(t)
 	dataDir := t.TempDir()
-	prime(t, writeConfig(t, map[string]any{"a": ts(t, "-name", "a")}), dataDir, "a__echo")
+	prime(t, writeConfig(t, map[string]any{"a": testutil.TestServer(t, "-name", "a")}), dataDir, "a__echo")
 
 	t.Setenv("TESTSERVER_ARGS", "-start-delay 1s")
-	m := serveInProcess(t, "--config", writeConfig(t, map[string]any{"a": ts(t, "-name", "a", "-tools", "1")}), "--data-dir", dataDir)
+	m := serveInProcess(t, "--config", writeConfig(t, map[string]any{"a": testutil.TestServer(t, "-name", "a", "-tools", "1")}), "--data-dir", dataDir)
 	if tools := m.tools(); !slices.Contains(tools, "a__tool_0000") {
 		t.Errorf("first tools/list after a config change = %q, want the live catalogue, with a__tool_0000", tools)
 	}
@@ -106,7 +106,7 @@ func TestServeLazy(t *testing.T) {
 	testutil.CheckNoChildren(t)
 	testutil.CheckNoGoroutineLeak(t)
 	dataDir := t.TempDir()
-	entry := ts(t, "-name", "a")
+	entry := testutil.TestServer(t, "-name", "a")
 	entry["lazy"], entry["idleTimeout"] = true, "300ms"
 	config := writeConfig(t, map[string]any{"a": entry})
 	prime(t, config, dataDir, "a__echo") // no cache yet: started at once
@@ -127,13 +127,13 @@ func TestServeLazy(t *testing.T) {
 		}
 	})
 	var pid int
-	waitFor(t, 60*time.Second, "the upstream to start on use", func() bool {
+	testutil.WaitFor(t, "the upstream to start on use", func() bool {
 		st := upstreamStatus(m.muxClient, "a")
 		pid = st.PID
 		return st.State == "ready" && st.PID != 0
 	})
 	wg.Wait()
-	waitFor(t, 60*time.Second, "the idle upstream to stop", func() bool {
+	testutil.WaitFor(t, "the idle upstream to stop", func() bool {
 		return upstreamStatus(m.muxClient, "a").State == "idle" && syscall.Kill(pid, 0) != nil
 	})
 }
@@ -171,29 +171,17 @@ type muxStatus struct {
 	LastError string
 }
 
-// waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // Two mcpmux processes on one data directory both serve fully and both
 // record to the store; the second warns once that it shares it.
 func TestServeTwoInstances(t *testing.T) {
 	testutil.CheckNoChildren(t)
 	dataDir := t.TempDir()
-	config := writeConfig(t, map[string]any{"a": ts(t, "-name", "a"), "b": ts(t, "-name", "b")})
+	config := writeConfig(t, map[string]any{"a": testutil.TestServer(t, "-name", "a"), "b": testutil.TestServer(t, "-name", "b")})
 	args := []string{"--config", config, "--data-dir", dataDir}
 
 	first := serveProcess(t, nil, args...)
 	first.waitTools("a__echo", "b__echo")
-	waitFor(t, 60*time.Second, "the first instance's heartbeat", func() bool {
+	testutil.WaitFor(t, "the first instance's heartbeat", func() bool {
 		insts, _ := store.Instances(dataDir)
 		return len(insts) == 1 && insts[0].PID == first.cmd.Process.Pid
 	})
@@ -243,7 +231,7 @@ func TestServeTwoInstances(t *testing.T) {
 		}
 	}
 	callBoth(10)
-	waitFor(t, 60*time.Second, "both instances to flush their calls", func() bool {
+	testutil.WaitFor(t, "both instances to flush their calls", func() bool {
 		return storedCalls(t, dataDir, "a") == 20
 	})
 	callBoth(10) // written by the last flushes, at exit
@@ -299,7 +287,7 @@ func storedCalls(t *testing.T, dataDir, server string) int64 {
 // directory that cannot be used at all costs one warning per run.
 func TestServeDamagedDataDir(t *testing.T) {
 	testutil.CheckNoChildren(t)
-	config := writeConfig(t, map[string]any{"a": ts(t, "-name", "a", "-tools", "1500")}) // its catalogue fills the value log
+	config := writeConfig(t, map[string]any{"a": testutil.TestServer(t, "-name", "a", "-tools", "1500")}) // its catalogue fills the value log
 	primed := t.TempDir()
 	prime(t, config, primed, "a__echo", "a__tool_1499")
 	storeFiles := func(suffix string, fn func(*os.File) error) func(t *testing.T, dataDir string) {
@@ -445,7 +433,7 @@ func TestServeDataDir(t *testing.T) {
 	testutil.CheckNoGoroutineLeak(t)
 	state := t.TempDir()
 	t.Setenv("XDG_STATE_HOME", state)
-	config := writeConfig(t, map[string]any{"a": ts(t, "-name", "a")})
+	config := writeConfig(t, map[string]any{"a": testutil.TestServer(t, "-name", "a")})
 	tests := []struct {
 		name  string
 		args  []string

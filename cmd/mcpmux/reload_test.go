@@ -66,7 +66,7 @@ func TestServeReloadsWhenTheFileIsSaved(t *testing.T) {
 	if err := os.Mkdir(filepath.Dir(real), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	a := ts(t, "-name", "a")
+	a := testutil.TestServer(t, "-name", "a")
 	if err := os.WriteFile(real, configOf(t, map[string]any{"a": a}), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestServeReloadsWhenTheFileIsSaved(t *testing.T) {
 	m := serveInProcess(t, "--config", path, "--no-registry")
 	m.waitTools("a__echo")
 
-	saveByRename(t, real, configOf(t, map[string]any{"a": a, "b": ts(t, "-name", "b")}))
+	saveByRename(t, real, configOf(t, map[string]any{"a": a, "b": testutil.TestServer(t, "-name", "b")}))
 	m.waitTools("a__echo", "b__echo")
 	m.waitNote("notifications/tools/list_changed", 30*time.Second)
 	if got := m.call(10*time.Second, "b__whoami", nil); got != "b" {
@@ -85,7 +85,7 @@ func TestServeReloadsWhenTheFileIsSaved(t *testing.T) {
 	}
 
 	saveByRename(t, real, []byte(`{"mcpServers": {"a": `))
-	waitFor(t, 30*time.Second, "the broken file refused in mcpmux://status", func() bool {
+	testutil.WaitFor(t, "the broken file refused in mcpmux://status", func() bool {
 		st := configStatus(m.muxClient)
 		return st != nil && !st.Applied && strings.Contains(st.Error, "line 1")
 	})
@@ -97,7 +97,7 @@ func TestServeReloadsWhenTheFileIsSaved(t *testing.T) {
 	}
 
 	saveByRename(t, real, configOf(t, map[string]any{"a": a}))
-	waitFor(t, 30*time.Second, "b gone after removing it", func() bool { return !slices.Contains(m.tools(), "b__echo") })
+	testutil.WaitFor(t, "b gone after removing it", func() bool { return !slices.Contains(m.tools(), "b__echo") })
 	if st := configStatus(m.muxClient); st == nil || !st.Applied || st.Error != "" {
 		t.Errorf("mcpmux://status config after a good save = %+v, want applied", st)
 	}
@@ -113,14 +113,14 @@ func TestServeReloadsWhenTheFileIsSaved(t *testing.T) {
 // SIGHUP, which ended mcpmux, reloads the configuration.
 func TestServeReloadsOnSIGHUP(t *testing.T) {
 	testutil.CheckNoChildren(t)
-	path := writeConfig(t, map[string]any{"a": ts(t, "-name", "a")})
+	path := writeConfig(t, map[string]any{"a": testutil.TestServer(t, "-name", "a")})
 	p := serveProcess(t, nil, "--config", path, "--no-registry", "--log-level", "debug")
 	p.waitTools("a__echo")
 	for i := 1; i <= 2; i++ {
 		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 30*time.Second, "a reload on SIGHUP", func() bool {
+		testutil.WaitFor(t, "a reload on SIGHUP", func() bool {
 			return strings.Count(p.stderr.String(), "configuration reloaded") == i
 		})
 	}

@@ -66,7 +66,7 @@ func TestSecretsNeverLeave(t *testing.T) {
 	testutil.CheckNoChildren(t)
 	dataDir := t.TempDir()
 	remote := echoingServer(t)
-	leaky := ts(t, "-name", "leaky", "-print-env")
+	leaky := testutil.TestServer(t, "-name", "leaky", "-print-env")
 	leaky["env"] = map[string]string{"API_TOKEN": envToken, "DB_URL": envListed, "PLAIN_SETTING": notASecret}
 	leaky["secrets"] = []string{"DB_URL"}
 	leaky["healthCheck"] = map[string]any{"interval": "-1s"}
@@ -98,12 +98,8 @@ func TestSecretsNeverLeave(t *testing.T) {
 		t.Errorf("the crash's error = %+v; want the stderr line, masked", resp.Error)
 	}
 	// The remote server echoes the request in its failures.
-	deadline := time.Now().Add(60 * time.Second) // a hang guard
-	for !strings.Contains(p.stderr.String(), "echo-body") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the remote server's failure never reached the log:\n%s", p.stderr)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testutil.Await(func() bool { return strings.Contains(p.stderr.String(), "echo-body") }) {
+		t.Fatalf("the remote server's failure never reached the log:\n%s", p.stderr)
 	}
 	if resp := p.send(20*time.Second, "tools/call", map[string]any{"name": "remote__anything"}); resp.Error == nil {
 		t.Errorf("a call to the failing remote server succeeded")
@@ -160,19 +156,19 @@ func TestSecretsNeverLeave(t *testing.T) {
 // reason contains want.
 func waitHistory(t *testing.T, args []string, server, want string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var out string
+	found := func() bool {
 		var events []struct{ Reason string }
-		out := runCommand(t, append([]string{"history", "--json", server}, args...)...)
+		out = runCommand(t, append([]string{"history", "--json", server}, args...)...)
 		_ = json.Unmarshal([]byte(out), &events)
 		for _, e := range events {
 			if strings.Contains(e.Reason, want) {
-				return
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s event with %q in the history:\n%s", server, want, out)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return false
+	}
+	if !testutil.Await(found) {
+		t.Fatalf("no %s event with %q in the history:\n%s", server, want, out)
 	}
 }

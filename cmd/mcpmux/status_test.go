@@ -35,7 +35,7 @@ func TestStatusAndHistory(t *testing.T) {
 	testutil.CheckNoChildren(t)
 	dataDir := t.TempDir()
 	config := writeConfig(t, map[string]any{
-		"a":   ts(t, "-name", "a"),
+		"a":   testutil.TestServer(t, "-name", "a"),
 		"off": map[string]any{"command": "nothing", "disabled": true},
 	})
 	m := serveProcess(t, nil, "--config", config, "--data-dir", dataDir)
@@ -48,7 +48,7 @@ func TestStatusAndHistory(t *testing.T) {
 	}
 
 	var st statusEntry
-	waitFor(t, 60*time.Second, "a live and ready in status", func() bool {
+	testutil.WaitFor(t, "a live and ready in status", func() bool {
 		st = statusOf(t, config, dataDir, "a")
 		return st.Live && st.State.State == store.StateReady && st.State.PID != 0
 	})
@@ -56,7 +56,7 @@ func TestStatusAndHistory(t *testing.T) {
 	if err := syscall.Kill(killed, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 60*time.Second, "a restarted, in status and in history", func() bool {
+	testutil.WaitFor(t, "a restarted, in status and in history", func() bool {
 		st = statusOf(t, config, dataDir, "a")
 		return st.Live && st.State.State == store.StateReady && st.State.PID != killed &&
 			st.State.Restarts >= 1 && st.RestartsLastDay >= 1 && st.Calls.Calls == 4
@@ -131,10 +131,10 @@ off     disabled  never       -       0             -          -        -       
 func TestStatusAfterMcpmuxKilled(t *testing.T) {
 	testutil.CheckNoChildren(t)
 	dataDir := t.TempDir()
-	config := writeConfig(t, map[string]any{"a": ts(t, "-name", "a")})
+	config := writeConfig(t, map[string]any{"a": testutil.TestServer(t, "-name", "a")})
 	m := serveProcess(t, nil, "--config", config, "--data-dir", dataDir)
 	m.waitTools("a__echo")
-	waitFor(t, 30*time.Second, "a ready in the store", func() bool {
+	testutil.WaitFor(t, "a ready in the store", func() bool {
 		s, err := store.Open(store.Dir(dataDir), store.Options{ReadOnly: true})
 		if err != nil {
 			return false

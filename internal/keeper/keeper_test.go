@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/mcpmux/mcpmux/internal/testutil"
 )
@@ -72,20 +71,12 @@ func startGroup(tb testing.TB, script, marker string) *exec.Cmd {
 	return cmd
 }
 
-// waitMarked waits until as many processes as want carry marker, failing
-// tb after 30s.
+// waitMarked waits until as many processes as want carry marker.
 func waitMarked(tb testing.TB, marker string, want int) {
 	tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		got := testutil.Marked(marker)
-		if len(got) == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%d processes with %s, want %d: %+v", len(got), marker, want, got)
-		}
-		time.Sleep(20 * time.Millisecond)
+	var got []testutil.Process
+	if !testutil.Await(func() bool { got = testutil.Marked(marker); return len(got) == want }) {
+		tb.Fatalf("%d processes with %s, want %d: %+v", len(got), marker, want, got)
 	}
 }
 
@@ -181,7 +172,7 @@ func TestReapOrphans(t *testing.T) {
 	wrapper := startGroup(t, `(sleep 1000 &); exec sleep 1000`, m)
 	pgid := wrapper.Process.Pid
 	waitMarked(t, m, 2)
-	waitFor(t, "the orphan's group held", func() bool { return k.holds(pgid) })
+	testutil.WaitFor(t, "the orphan's group held", func() bool { return k.holds(pgid) })
 	var orphan int
 	for _, p := range testutil.Marked(m) {
 		if p.PID != wrapper.Process.Pid {
@@ -191,19 +182,8 @@ func TestReapOrphans(t *testing.T) {
 	if err := syscall.Kill(-pgid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the orphan reaped and its group let go", func() bool {
+	testutil.WaitFor(t, "the orphan reaped and its group let go", func() bool {
 		_, err := os.Stat(fmt.Sprintf("/proc/%d", orphan))
 		return errors.Is(err, os.ErrNotExist) && !k.holds(pgid)
 	})
-}
-
-func waitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

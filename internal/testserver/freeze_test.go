@@ -3,10 +3,12 @@ package main
 import (
 	"testing"
 	"time"
+
+	"github.com/mcpmux/mcpmux/internal/testutil"
 )
 
 func TestFreezeAfter(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	p := start(t, nil, "-freeze-after", "1")
 	p.initialize()
 	if got := p.tool("echo", map[string]any{"message": "x"}); got != "x" {
@@ -27,7 +29,7 @@ func TestFreezeAfter(t *testing.T) {
 }
 
 func TestNoPing(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	p := start(t, nil, "-no-ping")
 	p.initialize()
 	if code, _ := p.callError("ping", nil); code != codeMethodNotFound {

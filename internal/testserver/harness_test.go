@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,7 +24,7 @@ type proc struct {
 	stdin  io.WriteCloser
 	lines  chan []byte // stdout lines; closed at EOF
 	quit   chan struct{}
-	stderr lockedBuffer
+	stderr testutil.SyncBuffer
 	nextID int
 }
 
@@ -39,30 +38,6 @@ type rpcMessage struct {
 		Code    int    `json:"code"`
 		Message string `json:"message"`
 	} `json:"error"`
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// leakChecks makes t fail if it leaves goroutines or processes behind.
-// Call it first, before start.
-func leakChecks(t *testing.T) {
-	testutil.CheckNoChildren(t)
-	testutil.CheckNoGoroutineLeak(t)
 }
 
 // start runs the test server with args and extra environment variables.

@@ -10,10 +10,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpmux/mcpmux/internal/testutil"
 )
 
 func TestInitializeNegotiatesVersion(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	p := start(t, nil, "-name", "alpha")
 	for asked, want := range map[string]string{"2024-11-05": "2024-11-05", "2025-06-18": "2025-06-18", "1999-01-01": "2025-11-25"} {
 		var res initializeResult
@@ -31,7 +33,7 @@ func TestInitializeNegotiatesVersion(t *testing.T) {
 }
 
 func TestUnknownMethods(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	p := start(t, nil)
 	p.notify("notifications/whatever", nil)
 	for _, method := range []string{"server/discover", "no/such"} {
@@ -42,7 +44,7 @@ func TestUnknownMethods(t *testing.T) {
 }
 
 func TestToolsListKeepsRawEchoSchema(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	p := start(t, nil)
 	p.initialize()
 	_, line, _ := p.await(p.request("tools/list", nil))
@@ -65,7 +67,7 @@ func TestToolsListKeepsRawEchoSchema(t *testing.T) {
 }
 
 func TestEchoEchoesIDAndMessage(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	p := start(t, nil)
 	p.initialize()
 	id := json.RawMessage(`"id-<&>-\u0041"`)
@@ -80,7 +82,7 @@ func TestEchoEchoesIDAndMessage(t *testing.T) {
 }
 
 func TestToolErrors(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	p := start(t, nil)
 	if code, msg := p.callError("tools/call", map[string]any{"name": "error"}); code != codeToolFailed || msg != "tool failed on purpose" {
 		t.Errorf("error tool: %d %q", code, msg)
@@ -95,7 +97,7 @@ func TestToolErrors(t *testing.T) {
 }
 
 func TestPaginationWalksAllPages(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	p := start(t, []string{"TESTSERVER_ARGS=-page-size 2 -tools 5"})
 	var names []string
 	for cursor, pages := "", 0; ; pages++ {
@@ -128,7 +130,7 @@ func TestPaginationWalksAllPages(t *testing.T) {
 }
 
 func TestGarbageLines(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	p := start(t, nil, "-garbage")
 	_, _, before := p.await(p.request("initialize", nil))
 	if len(before) != 3 || string(before[0]) != "this is not json" || string(before[1]) != "{broken" {
@@ -141,7 +143,7 @@ func TestGarbageLines(t *testing.T) {
 }
 
 func TestCrashExitsWithCode3(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	p := start(t, nil)
 	p.initialize()
 	p.request("tools/call", map[string]any{"name": "crash"})
@@ -151,7 +153,7 @@ func TestCrashExitsWithCode3(t *testing.T) {
 }
 
 func TestCrashOnStartAndEOF(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	if code := start(t, nil, "-crash-on-start").exitCode(); code != 2 {
 		t.Errorf("-crash-on-start: exit code %d, want 2", code)
 	}
@@ -163,7 +165,7 @@ func TestCrashOnStartAndEOF(t *testing.T) {
 }
 
 func TestExitAfter(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	p := start(t, nil, "-exit-after", "2")
 	p.initialize()
 	for range 2 {
@@ -177,7 +179,7 @@ func TestExitAfter(t *testing.T) {
 }
 
 func TestSlowSendsProgress(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	p := start(t, nil)
 	id := p.request("tools/call", map[string]any{"name": "slow", "arguments": map[string]any{"ms": 300},
 		"_meta": map[string]any{"progressToken": "tok"}})
@@ -207,7 +209,7 @@ func TestSlowSendsProgress(t *testing.T) {
 }
 
 func TestCancellationIsRecorded(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	p := start(t, nil)
 	p.initialize()
 	p.send(map[string]any{"jsonrpc": "2.0", "id": "s-1", "method": "tools/call",
@@ -227,7 +229,7 @@ func TestCancellationIsRecorded(t *testing.T) {
 }
 
 func TestConcurrentRequests(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	p := start(t, nil)
 	want := map[string]bool{}
 	for i := range 50 {
@@ -255,7 +257,7 @@ func TestConcurrentRequests(t *testing.T) {
 
 // TestBigMessages checks raw lines, as encoding/json is slow under -race.
 func TestBigMessages(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	p := start(t, nil)
 	line, _ := p.awaitLine(p.request("tools/call", map[string]any{"name": "big"}))
 	if !bytes.Contains(line, []byte(`"text":"`+strings.Repeat("x", 10<<20)+`"`)) {
@@ -270,7 +272,7 @@ func TestBigMessages(t *testing.T) {
 }
 
 func TestLogFileRecordsMessages(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	logPath := filepath.Join(t.TempDir(), "log.jsonl")
 	p := start(t, nil, "-log-file", logPath)
 	params := `{"name":"get weather (beta)","arguments":{"city":"Paris","n":[1,2]},"_meta":{"progressToken":9,"x":"y"}}`
@@ -290,7 +292,7 @@ func TestLogFileRecordsMessages(t *testing.T) {
 }
 
 func TestServerToClientRequests(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	p := start(t, nil)
 	id := p.request("tools/call", map[string]any{"name": "sample"})
 	var req rpcMessage
@@ -307,7 +309,7 @@ func TestServerToClientRequests(t *testing.T) {
 }
 
 func TestListChangedAddsTool(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	p := start(t, nil)
 	p.tool("list_changed", nil)
 	var n rpcMessage
@@ -321,7 +323,7 @@ func TestListChangedAddsTool(t *testing.T) {
 }
 
 func TestResourcesPromptsCompletion(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	p := start(t, nil, "-name", "srv", "-shared-uri", "shared://x")
 	read := p.call("resources/read", map[string]any{"uri": "test://srv/tmpl/42"})
 	if !bytes.Contains(read, []byte(`"text":"resource test://srv/tmpl/42"`)) {
@@ -379,7 +381,7 @@ func readFile(t *testing.T, path string) string {
 }
 
 func TestSimpleTools(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	p := start(t, []string{"TS_TEST_VAR=hello"}, "-name", "bob", "-odd-names", "-stderr-chatter")
 	wd, _ := os.Getwd()
 	for _, c := range []struct {
@@ -405,7 +407,7 @@ func TestSimpleTools(t *testing.T) {
 }
 
 func TestLogAndClientRequests(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	p := start(t, nil)
 	msg, _, before := p.await(p.request("tools/call", map[string]any{"name": "log", "arguments": map[string]any{"level": "warning", "data": map[string]any{"k": 1}}}))
 	if msg.Error != nil || len(before) != 1 ||
@@ -428,19 +430,35 @@ func TestLogAndClientRequests(t *testing.T) {
 }
 
 func TestHangInitialize(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	p := start(t, nil, "-hang-initialize", "-slow-list", "1h")
 	p.request("initialize", nil)
 	p.request("tools/list", nil)
 	_, _, before := p.await(p.request("ping", nil))
-	time.Sleep(200 * time.Millisecond)
-	if len(before) != 0 || len(p.lines) != 0 {
-		t.Errorf("initialize or tools/list was answered")
+	// At stdin's EOF the server exits, so everything it will ever write is
+	// read below.
+	_ = p.stdin.Close()
+	var after [][]byte
+	guard := time.After(testutil.WaitTimeout)
+read:
+	for {
+		select {
+		case line, ok := <-p.lines:
+			if !ok {
+				break read
+			}
+			after = append(after, line)
+		case <-guard:
+			t.Fatal("the server did not exit at stdin's EOF")
+		}
+	}
+	if len(before) != 0 || len(after) != 0 {
+		t.Errorf("initialize or tools/list was answered: %q %q", before, after)
 	}
 }
 
 func TestLateTools(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	p := start(t, nil, "-late-tools", "2")
 	listed := func() []string {
 		var res struct{ Tools []struct{ Name string } }
@@ -465,7 +483,7 @@ func TestLateTools(t *testing.T) {
 }
 
 func TestRootsTool(t *testing.T) {
-	leakChecks(t)
+	testutil.CheckLeaks(t)
 	for caps, want := range map[string]bool{`{}`: false, `{"roots":{}}`: true} {
 		p := start(t, nil, "-roots-tool")
 		p.call("initialize", map[string]any{"protocolVersion": "2025-11-25", "capabilities": json.RawMessage(caps)})
