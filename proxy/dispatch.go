@@ -110,15 +110,17 @@ func (sess *session) notification(ctx context.Context, m *jsonrpc.Message, p *pa
 func (sess *session) startCall(ctx context.Context, id json.RawMessage) (context.Context, *call, bool) {
 	ctx, cancel := context.WithCancel(ctx)
 	c := &call{id: id, cancel: cancel}
-	if !sess.track(c) {
+	if !sess.addInflight(c) {
 		cancel()
 		return nil, nil, false
 	}
 	return ctx, c, true
 }
 
-// track registers request c, as startCall does.
-func (sess *session) track(c *call) bool {
+// addInflight registers request c among those in flight, so that the
+// client can cancel it, unless its id is in use by another; it reports
+// whether it did.
+func (sess *session) addInflight(c *call) bool {
 	sess.mu.Lock()
 	defer sess.mu.Unlock()
 	if sess.inflight[string(c.id)] != nil {

@@ -66,7 +66,7 @@ func (sess *session) serveFast(m *jsonrpc.Message, p *params, size int) bool {
 	}
 	fc := &fastCall{sess: sess, e: e, method: m.Method, timeout: r.cfg.RequestTimeout()}
 	fc.c = call{id: m.ID, fast: fc}
-	if !sess.track(&fc.c) {
+	if !sess.addInflight(&fc.c) {
 		sess.calls.done()
 		return false // the request goroutine answers that the id is in use
 	}

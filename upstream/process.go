@@ -23,7 +23,7 @@ import (
 type process struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	stdout io.ReadCloser // read by the connection (see conn.route)
+	stdout io.ReadCloser // read by the connection (see conn.readStdout)
 	logger *slog.Logger
 	groups Groups // told of the child's process group; may be nil
 
