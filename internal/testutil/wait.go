@@ -11,13 +11,19 @@ import (
 // that hangs, never a limit on how fast the code under test must be.
 const WaitTimeout = 60 * time.Second
 
-// pollInterval is how often WaitFor checks its condition.
-const pollInterval = 10 * time.Millisecond
+// WaitFor checks its condition at once, then after firstPoll, and at
+// intervals that double up to maxPoll: a state that comes quickly is seen
+// quickly, and a condition that costs something (a store read, a process
+// listing) is not run a hundred times a second for a minute.
+const (
+	firstPoll = 5 * time.Millisecond
+	maxPoll   = 100 * time.Millisecond
+)
 
-// WaitFor waits until cond holds, checking it every few milliseconds, and
-// fails tb if it does not within WaitTimeout; what names what is awaited,
-// for the failure. Inside a testing/synctest bubble it waits in the
-// bubble's time.
+// WaitFor waits until cond holds, checking it now and then (at most every
+// 100ms), and fails tb if it does not within WaitTimeout; what names what
+// is awaited, for the failure. Inside a testing/synctest bubble it waits
+// in the bubble's time.
 func WaitFor(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
 	if !poll(WaitTimeout, cond) {
@@ -29,22 +35,25 @@ func WaitFor(tb testing.TB, what string, cond func() bool) {
 // that the caller can fail with what it last saw.
 func Await(cond func() bool) bool { return poll(WaitTimeout, cond) }
 
-// poll calls cond every pollInterval until it returns true or timeout
-// passes, and returns its last answer.
+// poll calls cond until it returns true or timeout passes, and returns
+// its last answer.
 func poll(timeout time.Duration, cond func() bool) bool {
 	if cond() {
 		return true
 	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	tick := time.NewTicker(pollInterval)
-	defer tick.Stop()
+	interval := firstPoll
+	next := time.NewTimer(interval)
+	defer next.Stop()
 	for {
 		select {
-		case <-tick.C:
+		case <-next.C:
 			if cond() {
 				return true
 			}
+			interval = min(2*interval, maxPoll)
+			next.Reset(interval)
 		case <-deadline.C:
 			return cond()
 		}
