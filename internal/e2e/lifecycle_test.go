@@ -176,13 +176,7 @@ func waitMarked(tb testing.TB, marker string, ok func([]testutil.Process) bool) 
 // waitLog waits until mcpmux has logged a line containing text.
 func waitLog(tb testing.TB, m *mcpmux, text string) {
 	tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(m.stderr.String(), text) {
-		if time.Now().After(deadline) {
-			tb.Fatalf("mcpmux never logged %q", text)
-		}
-		time.Sleep(scanInterval)
-	}
+	testutil.WaitFor(tb, fmt.Sprintf("mcpmux to log %q", text), func() bool { return strings.Contains(m.stderr.String(), text) })
 }
 
 // rss describes the resident memory of pid.
