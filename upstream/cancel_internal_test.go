@@ -1,13 +1,9 @@
 package upstream
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"slices"
 	"sync"
 	"testing"
@@ -28,40 +24,15 @@ import (
 // the bubble of the test using it.
 func lineConn(t *testing.T) (*conn, func() []string) {
 	t.Helper()
-	toUpstream, fromConn := io.Pipe()
-	fromUpstream, toConn := io.Pipe()
-	stdin := &lockedWriter{w: fromConn}
-	l := &stdioPeer{tr: newStdioTransport(stdin), stdin: stdin, logger: slog.New(slog.DiscardHandler)}
-	c := newConn(l.tr, l, &registry.Server{Name: "x"}, &Options{}, func(string, json.RawMessage) {})
-	go func() { // what readStdout does for a child's stdout
-		sc := bufio.NewScanner(fromUpstream)
-		for sc.Scan() {
-			c.dispatch(bytes.Clone(sc.Bytes()), l)
-		}
-	}()
 	var mu sync.Mutex
 	var lines []string
-	go func() {
-		defer toConn.Close()
-		sc := bufio.NewScanner(toUpstream)
-		for sc.Scan() {
-			mu.Lock()
-			lines = append(lines, sc.Text())
-			mu.Unlock()
-			var m struct {
-				ID     json.RawMessage
-				Method string
-			}
-			if json.Unmarshal(sc.Bytes(), &m) == nil && m.Method == "tools/call" {
-				time.AfterFunc(time.Minute, func() {
-					_, _ = toConn.Write([]byte(`{"jsonrpc":"2.0","id":` + string(m.ID) + `,"result":{}}` + "\n"))
-				})
-			}
+	c := memConn(t, func(line []byte, id json.RawMessage, method string, reply func(string)) {
+		mu.Lock()
+		lines = append(lines, string(line))
+		mu.Unlock()
+		if method == "tools/call" {
+			time.AfterFunc(time.Minute, func() { reply(`{"jsonrpc":"2.0","id":` + string(id) + `,"result":{}}`) })
 		}
-	}()
-	t.Cleanup(func() {
-		c.die(errShutdown)
-		_ = fromConn.Close()
 	})
 	return c, func() []string {
 		mu.Lock()

@@ -1,12 +1,8 @@
 package upstream
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,39 +17,16 @@ import (
 // everything else. It must run inside the bubble of the test using it.
 func pipeConn(t *testing.T, answer func(n int) bool) *conn {
 	t.Helper()
-	toUpstream, fromConn := io.Pipe()
-	fromUpstream, toConn := io.Pipe()
-	stdin := &lockedWriter{w: fromConn}
-	l := &stdioPeer{tr: newStdioTransport(stdin), stdin: stdin, logger: slog.New(slog.DiscardHandler)}
-	c := newConn(l.tr, l, &registry.Server{Name: "x"}, &Options{}, func(string, json.RawMessage) {})
-	c.init = initResult{ProtocolVersion: "2025-11-25"}
-	go func() { // what readStdout does for a child's stdout
-		sc := bufio.NewScanner(fromUpstream)
-		for sc.Scan() {
-			c.dispatch(bytes.Clone(sc.Bytes()), l)
+	pings := 0
+	c := memConn(t, func(_ []byte, id json.RawMessage, method string, reply func(string)) {
+		if method != "ping" {
+			return
 		}
-	}()
-	go func() {
-		defer toConn.Close()
-		pings := 0
-		sc := bufio.NewScanner(toUpstream)
-		for sc.Scan() {
-			var m struct {
-				ID     json.RawMessage
-				Method string
-			}
-			if json.Unmarshal(sc.Bytes(), &m) != nil || m.Method != "ping" {
-				continue
-			}
-			if pings++; answer(pings) {
-				_, _ = toConn.Write([]byte(`{"jsonrpc":"2.0","id":` + string(m.ID) + `,"result":{}}` + "\n"))
-			}
+		if pings++; answer(pings) {
+			reply(`{"jsonrpc":"2.0","id":` + string(id) + `,"result":{}}`)
 		}
-	}()
-	t.Cleanup(func() {
-		c.die(errShutdown)
-		_ = fromConn.Close() // as stopping the child closes its stdin
 	})
+	c.init = initResult{ProtocolVersion: "2025-11-25"}
 	return c
 }
 
