@@ -26,12 +26,7 @@ import (
 
 // hangGuard bounds every wait for a state, so that a bug fails the test
 // instead of hanging it; no test waits for a time.
-const hangGuard = 60 * time.Second
-
-// ts returns a config entry that runs the test server with args.
-func ts(tb testing.TB, args ...string) map[string]any {
-	return map[string]any{"command": testutil.TestServerPath(tb), "args": args}
-}
+const hangGuard = testutil.WaitTimeout
 
 // parse makes a configuration of servers (name → entry).
 func parse(tb testing.TB, servers map[string]any) *registry.Config {
@@ -168,10 +163,8 @@ func (l *live) tools() []string {
 // waitFor waits until cond holds.
 func (l *live) waitFor(what string, cond func() bool) {
 	l.t.Helper()
-	for deadline := time.Now().Add(hangGuard); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			l.t.Fatalf("never: %s\n%s", what, l.log)
-		}
+	if !testutil.Await(cond) {
+		l.t.Fatalf("never: %s\n%s", what, l.log)
 	}
 }
 
@@ -241,7 +234,7 @@ func (l *live) status() (st struct {
 
 func TestReloadUnderLiveSession(t *testing.T) {
 	const changed = "notifications/tools/list_changed"
-	a, b := ts(t, "-name", "a"), ts(t, "-name", "b")
+	a, b := testutil.TestServer(t, "-name", "a"), testutil.TestServer(t, "-name", "b")
 	servers := map[string]any{"a": a, "b": b}
 	l := serve(t, servers)
 	l.waitTools([]string{"a__echo", "b__echo"}, nil)
@@ -261,7 +254,7 @@ func TestReloadUnderLiveSession(t *testing.T) {
 	<-l.sampling
 
 	// Add: c starts, and the client hears of it.
-	servers["c"] = ts(t, "-name", "c")
+	servers["c"] = testutil.TestServer(t, "-name", "c")
 	before := l.noted(changed)
 	if err := l.m.Reload(parse(t, servers)); err != nil {
 		t.Fatalf("Reload adding c = %v", err)
@@ -318,7 +311,7 @@ func TestReloadUnderLiveSession(t *testing.T) {
 
 	// Invalid: a new entry with a mistake is refused as a whole.
 	servers["d"] = map[string]any{"command": "x", "timeout": "soon"}
-	servers["e"] = ts(t, "-name", "e")
+	servers["e"] = testutil.TestServer(t, "-name", "e")
 	err := l.m.Reload(parse(t, servers))
 	if err == nil || !strings.Contains(err.Error(), `server "d": field "timeout"`) {
 		t.Fatalf("Reload with a bad entry = %v, want it refused naming d's timeout", err)
