@@ -1,7 +1,6 @@
 package httpserve_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/mcpmux/mcpmux/internal/testutil"
@@ -21,30 +19,12 @@ const token = "s3cret-token-of-the-test"
 
 const initialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
 
-// syncBuffer is a log that the server's goroutines write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // serve runs an HTTP front with opts on 127.0.0.1 until the test ends,
 // and returns its base URL and its log.
-func serve(t *testing.T, opts httpserve.Options) (string, *syncBuffer) {
+func serve(t *testing.T, opts httpserve.Options) (string, *testutil.SyncBuffer) {
 	t.Helper()
 	testutil.CheckNoGoroutineLeak(t)
-	log := &syncBuffer{}
+	log := &testutil.SyncBuffer{}
 	opts.Logger = slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
