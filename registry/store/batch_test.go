@@ -12,6 +12,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/mcpmux/mcpmux/internal/testutil"
 	"github.com/mcpmux/mcpmux/registry"
 )
 
@@ -96,7 +97,7 @@ func TestStoreWriteInvalidCatalogue(t *testing.T) {
 // their number down, so that opening stays cheap. (Tables of events alone
 // never overlap and are not merged, but events come with state changes.)
 func TestStoreWriteCompacts(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckNoGoroutineLeak(t)
 	dir := filepath.Join(t.TempDir(), "store")
 	for i := range 3 * compactAfter {
 		err := Use(context.Background(), dir, Options{}, func(s *DB) error {

@@ -124,7 +124,7 @@ func TestHandleDamagedStore(t *testing.T) {
 	for _, tt := range damages {
 		t.Run(tt.name, func(t *testing.T) {
 			testutil.CheckNoChildren(t)
-			checkGoroutines(t)
+			testutil.CheckNoGoroutineLeak(t)
 			dataDir := t.TempDir()
 			fillStore(t, dataDir)
 			tt.damage(t, Dir(dataDir))
@@ -161,7 +161,7 @@ func TestHandleDamagedStore(t *testing.T) {
 // after its time limit, and the store moved aside.
 func TestHandleHungChild(t *testing.T) {
 	testutil.CheckNoChildren(t)
-	checkGoroutines(t)
+	testutil.CheckNoGoroutineLeak(t)
 	dataDir := t.TempDir()
 	fillStore(t, dataDir)
 	var logs recorder
@@ -182,7 +182,7 @@ func TestHandleHungChild(t *testing.T) {
 // error) says nothing about the store, which stays where it is.
 func TestHandleFailingChildIsNotDamage(t *testing.T) {
 	testutil.CheckNoChildren(t)
-	checkGoroutines(t)
+	testutil.CheckNoGoroutineLeak(t)
 	for _, child := range []*Child{
 		{Path: "sh", Args: []string{"-c", "echo cannot >&2; exit 1"}},
 		{Path: filepath.Join(t.TempDir(), "no-such-mcpmux")},
@@ -204,7 +204,7 @@ func TestHandleFailingChildIsNotDamage(t *testing.T) {
 // fault is not in the files, and what the fresh store holds is kept.
 func TestHandleRepairsOnce(t *testing.T) {
 	testutil.CheckNoChildren(t)
-	checkGoroutines(t)
+	testutil.CheckNoGoroutineLeak(t)
 	dataDir := t.TempDir()
 	fillStore(t, dataDir)
 	crash := &Child{Path: "sh", Args: []string{"-c", "echo 'panic: boom' >&2; exit 2"}}
@@ -228,7 +228,7 @@ func TestHandleRepairsOnce(t *testing.T) {
 // for it.
 func TestHandleCallerStopsWaiting(t *testing.T) {
 	testutil.CheckNoChildren(t)
-	checkGoroutines(t)
+	testutil.CheckNoGoroutineLeak(t)
 	dataDir := t.TempDir()
 	fillStore(t, dataDir)
 	held := openTestStore(t, Dir(dataDir), Options{})

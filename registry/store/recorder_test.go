@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpmux/mcpmux/internal/testutil"
 	"github.com/mcpmux/mcpmux/registry"
 )
 
@@ -21,7 +22,7 @@ import (
 // logs, and checks for leaked goroutines.
 func newTestRecorder(t *testing.T, opts RecorderOptions) (r *Recorder, dataDir string, logs *recorder) {
 	t.Helper()
-	checkGoroutines(t)
+	testutil.CheckNoGoroutineLeak(t)
 	logs = new(recorder)
 	opts.Logger = slog.New(logs)
 	dataDir = t.TempDir()
@@ -201,22 +202,25 @@ func TestRecorderRun(t *testing.T) {
 // waitInstance polls the live files of dataDir until one satisfies ok.
 func waitInstance(t *testing.T, dataDir string, ok func(Instance) bool) Instance {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second) // a hang guard
-	for {
-		insts, err := Instances(dataDir)
-		if err != nil {
+	var insts []Instance
+	var found Instance
+	match := func() bool {
+		var err error
+		if insts, err = Instances(dataDir); err != nil {
 			t.Fatal(err)
 		}
 		for _, inst := range insts {
 			if ok(inst) {
-				return inst
+				found = inst
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no live instance as wanted; have %+v", insts)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return false
 	}
+	if !testutil.Await(match) {
+		t.Fatalf("no live instance as wanted; have %+v", insts)
+	}
+	return found
 }
 
 // deadPID returns the pid of a process that has exited.
@@ -251,7 +255,7 @@ func TestInstanceRunning(t *testing.T) {
 }
 
 func TestUseStoreWaitsWhileLocked(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckNoGoroutineLeak(t)
 	dir := filepath.Join(t.TempDir(), "store")
 	held := openTestStore(t, dir, Options{})
 
@@ -273,7 +277,7 @@ func TestUseStoreWaitsWhileLocked(t *testing.T) {
 }
 
 func TestSummarize(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckNoGoroutineLeak(t)
 	dataDir := t.TempDir()
 	now := time.Now()
 	a := &registry.Server{Name: "a", Command: "a"}
@@ -384,13 +388,12 @@ func TestRecorderWritesCataloguesAtOnce(t *testing.T) {
 	a := &registry.Server{Name: "a", Command: "a"}
 	r.SaveCatalogue(a, registry.Catalogue{Tools: []json.RawMessage{json.RawMessage(`{"name":"t"}`)}, Fetched: time.Now()})
 	reader := NewRecorder(dataDir, RecorderOptions{})
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		got, err := reader.LoadCatalogues(context.Background(), []*registry.Server{a})
-		if err == nil && got["a"] != nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("catalogue not in the store 10s after it arrived (flush interval 1h): %v, %v", got, err)
-		}
+	var got map[string]*registry.Catalogue
+	var err error
+	if !testutil.Await(func() bool {
+		got, err = reader.LoadCatalogues(context.Background(), []*registry.Server{a})
+		return err == nil && got["a"] != nil
+	}) {
+		t.Fatalf("catalogue not in the store after it arrived (flush interval 1h): %v, %v", got, err)
 	}
 }

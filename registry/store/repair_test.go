@@ -6,12 +6,14 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/mcpmux/mcpmux/internal/testutil"
 )
 
 // Two processes that find the store damaged at once must move it aside
 // once: the second must not move aside the fresh store the first made.
 func TestStoreCorruptRepairedOnceUnderRace(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckNoGoroutineLeak(t)
 	for round := range 5 {
 		dir := filepath.Join(t.TempDir(), "store")
 		s := openTestStore(t, dir, Options{})

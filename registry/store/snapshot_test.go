@@ -9,13 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpmux/mcpmux/internal/testutil"
 	"github.com/mcpmux/mcpmux/registry"
 )
 
 // The snapshot keeps a catalogue byte for byte, and serves it without a
 // store process: a recorder whose child cannot even start reads it.
 func TestSnapshotServesWithoutStore(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckNoGoroutineLeak(t)
 	dataDir := t.TempDir()
 	a := &registry.Server{Name: "a", Command: "a", Env: map[string]string{"API_TOKEN": "secret-token-value"}}
 	tool := json.RawMessage("{ \"name\": \"t\",\n \"description\": \"\\u003cb\\u003e & é\", \"n\": 9007199254740993 }")
@@ -85,7 +86,7 @@ func TestSnapshotDamaged(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkGoroutines(t)
+			testutil.CheckNoGoroutineLeak(t)
 			dataDir := t.TempDir()
 			logs := new(recorder)
 			r := NewRecorder(dataDir, RecorderOptions{Logger: slog.New(logs)})
@@ -130,7 +131,7 @@ func withContent(data string) func(t *testing.T, path string) {
 // each other's catalogues in the snapshot; servers it does not hold are
 // looked for in the store.
 func TestSnapshotShared(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckNoGoroutineLeak(t)
 	dataDir := t.TempDir()
 	a := &registry.Server{Name: "a", Command: "a"}
 	b := &registry.Server{Name: "b", Command: "b"}

@@ -16,34 +16,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpmux/mcpmux/internal/testutil"
 	"github.com/mcpmux/mcpmux/registry"
 )
-
-// checkGoroutines fails tb if, once its other cleanups have run, more
-// goroutines are left than there are now. Call it before anything that
-// registers a cleanup, so that its own runs last.
-func checkGoroutines(tb testing.TB) {
-	tb.Helper()
-	start := runtime.NumGoroutine()
-	tb.Cleanup(func() {
-		deadline := time.Now().Add(30 * time.Second)
-		for runtime.NumGoroutine() > start {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				buf = buf[:runtime.Stack(buf, true)]
-				tb.Errorf("goroutines = %d, want %d:\n%s", runtime.NumGoroutine(), start, buf)
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
-}
 
 // newTestStore opens a store in a fresh directory, checks for leaked
 // goroutines and closes the store at the end of the test.
 func newTestStore(tb testing.TB, opts Options) (*DB, string) {
 	tb.Helper()
-	checkGoroutines(tb)
+	testutil.CheckNoGoroutineLeak(tb)
 	dir := filepath.Join(tb.TempDir(), "store")
 	return openTestStore(tb, dir, opts), dir
 }
@@ -161,7 +142,7 @@ func TestHelperProcess(t *testing.T) {
 }
 
 func TestStoreLockedByOtherProcess(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckNoGoroutineLeak(t)
 	dir := filepath.Join(t.TempDir(), "store")
 	startHelper(t, dir)
 	for _, opts := range []Options{{}, {ReadOnly: true}} {
@@ -207,7 +188,7 @@ func startHelper(t *testing.T, dir string) {
 }
 
 func TestStoreReadOnly(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckNoGoroutineLeak(t)
 	dir := filepath.Join(t.TempDir(), "store")
 	if _, err := Open(dir, Options{ReadOnly: true}); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Open(missing dir, ReadOnly) = %v, want fs.ErrNotExist", err)
@@ -243,7 +224,7 @@ func TestStoreReadOnly(t *testing.T) {
 }
 
 func TestStoreCorruptMovedAside(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckNoGoroutineLeak(t)
 	dir := filepath.Join(t.TempDir(), "store")
 	old := openTestStore(t, dir, Options{})
 	if err := old.SaveCatalogue("a", registry.Catalogue{Instructions: "old"}); err != nil {
