@@ -134,6 +134,10 @@ type source struct {
 	// resources and templates keyed by URI, in the upstream's order, each
 	// URI once.
 	resources, templates []entry
+	// unmatched are the overrides of entries the upstream does not list,
+	// as fields ("toolOverrides.echoo"), each with the closest name it
+	// lists ("" for none).
+	unmatched [][2]string
 }
 
 // named is one upstream tool or prompt, with the name it would have
@@ -164,6 +168,8 @@ func compareNamed(a, b *named) int {
 func newSource(cfg *registry.Server, cat *registry.Catalogue, maxLen int, logger *slog.Logger) *source {
 	server, prefix := cfg.Name, cfg.ExposedPrefix()
 	tools := parseNamed(server, prefix, "tool", cat.Tools, cfg.ToolOverrides, maxLen, logger)
+	prompts := parseNamed(server, prefix, "prompt", cat.Prompts, cfg.PromptOverrides, maxLen, logger)
+	unmatched := slices.Concat(unmatchedOverrides("toolOverrides", cfg.ToolOverrides, tools), unmatchedOverrides("promptOverrides", cfg.PromptOverrides, prompts))
 	tools = slices.DeleteFunc(tools, func(n *named) bool { return !cfg.ToolAllowed(n.original()) })
 	src := &source{
 		server:    server,
@@ -171,7 +177,8 @@ func newSource(cfg *registry.Server, cat *registry.Catalogue, maxLen int, logger
 		cat:       cat,
 		caps:      canonical(cat.ClientCapabilities),
 		tools:     tools,
-		prompts:   parseNamed(server, prefix, "prompt", cat.Prompts, cfg.PromptOverrides, maxLen, logger),
+		prompts:   prompts,
+		unmatched: unmatched,
 		resources: parseURIs(server, "uri", cat.Resources, logger),
 		templates: parseURIs(server, "uriTemplate", cat.ResourceTemplates, logger),
 	}
@@ -203,6 +210,23 @@ func parseNamed(server, prefix, kind string, items []json.RawMessage, overrides 
 			shown = cmp.Or(o.Name, name)
 		}
 		out = append(out, &named{slot: proposeName(NameEntry{Server: server, Prefix: prefix, Original: shown}, maxLen), upstream: name, raw: raw})
+	}
+	return out
+}
+
+// unmatchedOverrides returns the keys of overrides (under field) that name
+// none of entries, with the closest upstream name.
+func unmatchedOverrides(field string, overrides map[string]registry.Override, entries []*named) [][2]string {
+	var out [][2]string
+	for _, key := range slices.Sorted(maps.Keys(overrides)) {
+		if slices.ContainsFunc(entries, func(n *named) bool { return n.upstream == key }) {
+			continue
+		}
+		names := make([]string, len(entries))
+		for i, n := range entries {
+			names[i] = n.upstream
+		}
+		out = append(out, [2]string{field + "." + key, registry.Closest(key, names, 3)})
 	}
 	return out
 }

@@ -3,9 +3,12 @@ package proxy_test
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 	"github.com/mcpmux/mcpmux/internal/testutil"
@@ -119,5 +122,21 @@ func TestOverridesEndToEnd(t *testing.T) {
 	_ = json.Unmarshal(m.must("completion/complete", map[string]any{"ref": map[string]any{"type": "ref/prompt", "name": "a__hello"}, "argument": map[string]any{"name": "name", "value": "al"}}), &c)
 	if want := []string{"alice", "albert"}; !slices.Equal(c.Completion.Values, want) {
 		t.Errorf("completion of a__hello = %v, want greet's %v", c.Completion.Values, want)
+	}
+}
+
+// An override of a tool the upstream does not list is most likely a typo:
+// it is logged once, with the closest name.
+func TestOverrideOfAnUnlistedToolIsLogged(t *testing.T) {
+	a := testutil.TestServer(t, "-name", "a")
+	a["toolOverrides"] = map[string]any{"echoo": map[string]any{"name": "say"}}
+	log := new(testutil.SyncBuffer)
+	m := newMux(t, map[string]any{"a": a}, muxOptions{protocol: mcp.LATEST_LEGACY_PROTOCOL_VERSION, logger: slog.New(slog.NewTextHandler(log, nil))})
+	m.waitTools("a__echo")
+	m.call("a__list_changed", nil) // a new catalogue: no second warning
+	m.waitTools("a__added_1")
+	want := `level=WARN msg="override of an entry the upstream does not list; it changes nothing" upstream=a field=toolOverrides.echoo did_you_mean=echo`
+	if got := strings.Count(log.String(), want); got != 1 {
+		t.Errorf("the log has %d times %s, want once:\n%s", got, want, log)
 	}
 }

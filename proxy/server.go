@@ -85,6 +85,7 @@ type Server struct {
 	merge     *merge
 	conflicts map[string]bool // URIs two upstreams list, logged once
 	renamed   map[string]bool // exposed names that differ from prefix__name, logged once
+	unmatched map[string]bool // overrides of entries an upstream does not list, logged once
 
 	cat atomic.Pointer[catalogue]
 
@@ -127,6 +128,7 @@ func New(opts Options) *Server {
 		progress:  map[string]progressRoute{},
 		conflicts: map[string]bool{},
 		renamed:   map[string]bool{},
+		unmatched: map[string]bool{},
 		changed:   make(chan struct{}),
 		clock:     clock.Or(opts.Clock),
 		listed:    make(chan struct{}),
@@ -202,6 +204,7 @@ func (s *Server) setCatalogues(cats map[string]*registry.Catalogue, keep []strin
 		r := s.route(name)
 		if c := cats[name]; c != nil && r != nil {
 			sources[name] = newSource(r.cfg, c, s.merge.maxLen, s.logger)
+			s.logUnmatched(name, sources[name].unmatched)
 		}
 		_, methods := s.merge.apply(name, sources[name])
 		for _, m := range methods {
@@ -267,6 +270,24 @@ func (s *Server) logRenamed(kind, server, original, exposed string) {
 	}
 	s.renamed[key] = true
 	s.logger.Info(kind+" exposed under a changed name", "upstream", server, "original", original, "exposed", exposed)
+}
+
+// logUnmatched logs, once per server and field, an override of an entry
+// the upstream does not list: most likely a typo in its name, which would
+// otherwise go unnoticed. s.mergeMu is held.
+func (s *Server) logUnmatched(server string, unmatched [][2]string) {
+	for _, u := range unmatched {
+		key := server + "\x00" + u[0]
+		if s.unmatched[key] {
+			continue
+		}
+		s.unmatched[key] = true
+		attrs := []any{"upstream", server, "field", u[0]}
+		if u[1] != "" {
+			attrs = append(attrs, "did_you_mean", u[1])
+		}
+		s.logger.Warn("override of an entry the upstream does not list; it changes nothing", attrs...)
+	}
 }
 
 // conflict logs, once per URI, that two upstreams list it. s.mergeMu is
