@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -236,5 +238,59 @@ func TestServeHTTPToken(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 	if log := m.stderr.String(); strings.Contains(log, token) {
 		t.Errorf("the token is in mcpmux's log:\n%s", log)
+	}
+}
+
+// TestServeHTTPGracefulStop sends SIGTERM to mcpmux serve --http while a
+// call runs: the call still gets its answer (within the 5s grace), and
+// then mcpmux exits.
+func TestServeHTTPGracefulStop(t *testing.T) {
+	testutil.CheckNoChildren(t)
+	ctx := testContext(t, testTimeout)
+	cfg := writeConfig(t, map[string]any{"ts": map[string]any{"command": testutil.TestServerPath(t)}})
+	m := startMcpmuxHTTP(t, ctx, cfg, nil)
+	url := m.base + "/mcp"
+	postMsg := func(session, body string) *http.Response {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if session != "" {
+			req.Header.Set("Mcp-Session-Id", session)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	resp := postMsg("", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	session := resp.Header.Get("Mcp-Session-Id")
+	resp.Body.Close()
+	postMsg(session, `{"jsonrpc":"2.0","method":"notifications/initialized"}`).Body.Close()
+	list := postMsg(session, `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
+	b, _ := io.ReadAll(list.Body)
+	list.Body.Close()
+	if !strings.Contains(string(b), "ts__slow") {
+		t.Fatalf("tools/list = %s, want ts__slow", b)
+	}
+	call := postMsg(session, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"ts__slow","arguments":{"ms":1500}}}`)
+	defer call.Body.Close()
+	r := bufio.NewReader(call.Body)
+	if _, err := r.ReadString('\n'); err != nil { // the priming event: the call is under way
+		t.Fatal(err)
+	}
+	if err := m.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(r)
+	if !strings.Contains(string(rest), `"id":3,"result"`) {
+		t.Errorf("the call in flight at SIGTERM got %q, want its result", rest)
+	}
+	select {
+	case <-m.exited:
+	case <-ctx.Done():
+		t.Fatal("mcpmux did not exit after SIGTERM")
 	}
 }

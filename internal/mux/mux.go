@@ -260,7 +260,9 @@ func (m *Mux) RunWith(ctx context.Context, serve func(ctx context.Context) error
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	footprint.DropCode() // what initialisation ran, before start-up maps more
-	stop := m.Start(ctx)
+	// Not ctx: the upstreams serve until serve has returned, which over
+	// HTTP lets the requests in flight finish after ctx ends.
+	stop := m.Start(context.WithoutCancel(ctx))
 	var aside sync.WaitGroup
 	aside.Go(func() { m.releaseAfterStart(ctx) })
 	if m.opts.Reloads != nil && m.opts.Load != nil {

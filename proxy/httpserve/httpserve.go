@@ -124,16 +124,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ln.Close()
 		return ErrNeedsToken
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	s.life = ctx
+	// Sessions and requests live on past ctx, through the grace of
+	// shutdown; their life ends once shutdown is over.
+	life, endLife := context.WithCancel(context.WithoutCancel(ctx))
+	defer endLife()
+	s.life = life
 	hs := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		BaseContext:       func(net.Listener) context.Context { return life },
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
 	}
-	go s.expireIdle(ctx)
+	go s.expireIdle(life)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

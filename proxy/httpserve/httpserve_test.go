@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mcpmux/mcpmux/internal/testutil"
 	"github.com/mcpmux/mcpmux/proxy"
@@ -204,5 +205,30 @@ func TestStatelessOneShot(t *testing.T) {
 	b, _ = io.ReadAll(hz.Body)
 	if hz.StatusCode != http.StatusOK || !strings.Contains(string(b), `"ready":0`) {
 		t.Errorf("/healthz = %d %q", hz.StatusCode, b)
+	}
+}
+
+// TestIdleSessionEnds: a client that leaves without DELETE, and never
+// opened a stream, loses its session after Options.SessionIdle.
+func TestIdleSessionEnds(t *testing.T) {
+	base, _ := serve(t, httpserve.Options{SessionIdle: time.Millisecond})
+	if code, session, body := post(t, base+"/mcp", initialize, nil); code != http.StatusOK || session == "" {
+		t.Fatalf("initialize = %d %q", code, body)
+	}
+	deadline := time.Now().Add(30 * time.Second) // a hang guard: the state is waited for
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), `"sessions":0`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the idle session is still open: /healthz = %s", b)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

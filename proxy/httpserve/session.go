@@ -149,8 +149,8 @@ func (sess *session) idleFor() time.Duration {
 	}
 	sess.mu.Unlock()
 	for _, st := range streams {
-		since := st.idleSince()
-		if since.IsZero() {
+		since, writing := st.idleSince()
+		if writing {
 			return 0
 		}
 		if since.After(last) {

@@ -118,15 +118,12 @@ func (st *stream) detach(stop chan struct{}) {
 	}
 }
 
-// idleSince returns when the stream last had a writer, or the zero time
-// if it has one now.
-func (st *stream) idleSince() time.Time {
+// idleSince returns when the stream last had a writer (the zero time if
+// it never had one), and whether it has one now.
+func (st *stream) idleSince() (since time.Time, writing bool) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.writer != nil {
-		return time.Time{}
-	}
-	return st.detached
+	return st.detached, st.writer != nil
 }
 
 // next returns the events after the number seen, once there are any, the
