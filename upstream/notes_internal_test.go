@@ -7,9 +7,9 @@ import (
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
+	"github.com/mcpmux/mcpmux/internal/testutil"
 )
 
 // orderReplier records, in one list with the notifications, the
@@ -57,11 +57,7 @@ func TestResponseFollowsTheNotificationsBeforeIt(t *testing.T) {
 		t.Errorf("before the client took any notification: %q, want %q", early, want)
 	}
 	close(release)
-	for deadline := time.Now().Add(30 * time.Second); !q.idle(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the queue never emptied")
-		}
-	}
+	testutil.WaitFor(t, "the queue to empty", q.idle)
 	want := []string{
 		`response "mx-1"`,
 		`notifications/progress {"progressToken":1,"progress":1}`,
