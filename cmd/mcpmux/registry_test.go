@@ -398,18 +398,18 @@ func TestServeDamagedDataDir(t *testing.T) {
 				t.Errorf("config afterwards = %q, %v; want it untouched", data, err)
 			}
 
-			// status and history run, and say what they can.
+			// status and history run, and say what they can, with one
+			// warning at most.
 			for _, args := range [][]string{
 				{"status", "--json", "--config", config, "--data-dir", dataDir},
 				{"history", "a", "--json", "--data-dir", dataDir},
 			} {
-				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-				var stdout, stderr testutil.SyncBuffer
-				err := run(ctx, args, strings.NewReader(""), &stdout, &stderr)
-				cancel()
-				t.Logf("mcpmux %s = %v\n%s%s", args[0], err, stdout.String(), stderr.String())
+				stderr, err := runQuiet(t, args...)
 				if err != nil && tt.name != "file as data dir" {
 					t.Errorf("mcpmux %s = %v, want it to run", args[0], err)
+				}
+				if w := warnings(stderr); len(w) > 1 {
+					t.Errorf("mcpmux %s warned %q, want one warning at most", args[0], w)
 				}
 			}
 			if tt.moved {
@@ -421,6 +421,69 @@ func TestServeDamagedDataDir(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A damaged store found by status or history, before any serve: the
+// command runs, and the store is moved aside once, with one warning that
+// names it.
+func TestReadDamagedStore(t *testing.T) {
+	testutil.CheckNoChildren(t)
+	config := writeConfig(t, map[string]any{"a": testutil.TestServer(t, "-name", "a", "-tools", "1500")})
+	primed := t.TempDir()
+	prime(t, config, primed, "a__echo", "a__tool_1499")
+	damages := map[string]func(t *testing.T, storeDir string){
+		"truncated sst": func(t *testing.T, storeDir string) {
+			names, _ := filepath.Glob(filepath.Join(storeDir, "*.sst"))
+			for _, name := range names {
+				if err := os.Truncate(name, 100); err != nil {
+					t.Fatal(err)
+				}
+			}
+		},
+		"bad MANIFEST": func(t *testing.T, storeDir string) {
+			if err := os.WriteFile(filepath.Join(storeDir, "MANIFEST"), []byte("not a manifest"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}
+	for name, damage := range damages {
+		for _, cmd := range [][]string{{"status", "--config", config}, {"history", "a"}} {
+			t.Run(name+"/"+cmd[0], func(t *testing.T) {
+				testutil.CheckNoGoroutineLeak(t)
+				dataDir := filepath.Join(t.TempDir(), "data")
+				if err := os.CopyFS(dataDir, os.DirFS(primed)); err != nil {
+					t.Fatal(err)
+				}
+				damage(t, store.Dir(dataDir))
+				stderr, err := runQuiet(t, append(cmd, "--data-dir", dataDir)...)
+				if err != nil {
+					t.Errorf("mcpmux %s = %v, want it to run", cmd[0], err)
+				}
+				if w := warnings(stderr); len(w) != 1 || !strings.Contains(w[0], "moved aside") || !strings.Contains(w[0], store.Dir(dataDir)) {
+					t.Errorf("mcpmux %s warned %q, want one warning that names the store moved aside", cmd[0], w)
+				}
+				if aside, _ := filepath.Glob(store.Dir(dataDir) + ".corrupt-*"); len(aside) != 1 {
+					t.Errorf("copies moved aside = %q, want 1", aside)
+				}
+				// Once is enough: the next run finds a fresh store.
+				if stderr, _ := runQuiet(t, append(cmd, "--data-dir", dataDir)...); len(warnings(stderr)) != 0 {
+					t.Errorf("second mcpmux %s warned %q, want nothing", cmd[0], warnings(stderr))
+				}
+			})
+		}
+	}
+}
+
+// runQuiet runs one mcpmux command line in this process, and returns what
+// it logged and its error.
+func runQuiet(t *testing.T, args ...string) (*testutil.SyncBuffer, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	var stdout, stderr testutil.SyncBuffer
+	err := run(ctx, args, strings.NewReader(""), &stdout, &stderr)
+	t.Logf("mcpmux %s = %v\n%s%s", args[0], err, stdout.String(), stderr.String())
+	return &stderr, err
 }
 
 // The registry lives in the user's state directory unless --data-dir says

@@ -55,7 +55,9 @@ func (r *Recorder) Run(ctx context.Context) error {
 			}
 		case <-t.C:
 			r.beat()
-			r.logFlush(r.Flush(ctx))
+			if err := r.Flush(ctx); ctx.Err() == nil {
+				r.logFlush(err)
+			} // else cut short by the stop, whose last flush reports
 		}
 	}
 }
