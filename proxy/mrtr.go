@@ -136,13 +136,17 @@ func (sess *session) inputRequired(f *flight, a *ask) json.RawMessage {
 		}
 		requests[a.key], _ = json.Marshal(req)
 	}
-	timeout := sess.srv.requestTimeout(f.server)
-	f.abandon = time.AfterFunc(timeout, func() { sess.abandon(state, f) })
+	// The timer is armed only once the flight is waiting: one that fired
+	// first would find no flight to abandon, which would wait for ever.
+	f.abandon = time.AfterFunc(time.Duration(1<<62), func() { sess.abandon(state, f) })
 	f.mu.Unlock()
 	fl := &sess.flights
 	fl.mu.Lock()
 	fl.waiting[state] = f
 	fl.mu.Unlock()
+	f.mu.Lock()
+	f.abandon.Reset(sess.srv.requestTimeout(f.server))
+	f.mu.Unlock()
 	out, _ := json.Marshal(map[string]any{"resultType": "input_required", "inputRequests": requests, "requestState": state})
 	return out
 }
