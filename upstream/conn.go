@@ -54,6 +54,10 @@ type conn struct {
 	deathOnce sync.Once
 	deathErr  error         // why the connection died; set before done closes
 	shut      chan struct{} // closed once the transport is closed and the peer released
+
+	sendsMu   sync.Mutex
+	sends     int           // cancellations being sent off the caller's path
+	sendsIdle chan struct{} // closed when sends falls to zero, if someone waits
 }
 
 // peer is the upstream at the far end of a conn, as far as the conn must
@@ -128,6 +132,9 @@ func (c *conn) die(reason error) {
 // close stops the connection and, for a stdio upstream, its child, and
 // waits until the transport is closed and the child has been reaped.
 func (c *conn) close(ctx context.Context) {
+	// A client that leaves cancels its calls just before mcpmux stops:
+	// those cancellations are on their way and must not lose the race.
+	c.waitSends(ctx, cancelDrain)
 	c.die(errors.New("connection closed by mcpmux"))
 	<-c.shut
 	c.peer.stop(ctx)
@@ -245,11 +252,50 @@ func (c *conn) cancel(id, method string, reason error) {
 		return
 	}
 	params, _ := json.Marshal(map[string]any{"requestId": id, "reason": reason.Error()})
+	c.sendsMu.Lock()
+	c.sends++
+	c.sendsMu.Unlock()
 	go func() {
+		defer c.sendDone()
 		ctx, cancel := context.WithTimeout(c.life, 2*time.Second)
 		defer cancel()
 		_ = c.sendNotification(ctx, "notifications/cancelled", params)
 	}()
+}
+
+// cancelDrain bounds how long close waits for cancellations on their way.
+const cancelDrain = time.Second
+
+// sendDone counts one cancellation as sent (or given up).
+func (c *conn) sendDone() {
+	c.sendsMu.Lock()
+	defer c.sendsMu.Unlock()
+	c.sends--
+	if c.sends == 0 && c.sendsIdle != nil {
+		close(c.sendsIdle)
+		c.sendsIdle = nil
+	}
+}
+
+// waitSends waits, at most d, until no cancellation is on its way.
+func (c *conn) waitSends(ctx context.Context, d time.Duration) {
+	c.sendsMu.Lock()
+	if c.sends == 0 {
+		c.sendsMu.Unlock()
+		return
+	}
+	if c.sendsIdle == nil {
+		c.sendsIdle = make(chan struct{})
+	}
+	idle := c.sendsIdle
+	c.sendsMu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // sendNotification sends one notification with raw params, byte for byte
