@@ -94,9 +94,27 @@ func (r *Recorder) stop(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, finalWait)
 	defer cancel()
 	err := r.Flush(ctx)
+	// Another mcpmux on the same directory may hold the store through one
+	// lock wait: what is not written now is lost, so try again while the
+	// bound allows (Flush keeps what it did not write).
+	for errors.Is(err, ErrLocked) && pause(ctx, 50*time.Millisecond) {
+		err = r.Flush(ctx)
+	}
 	r.logFlush(err)
 	r.store.Wait()
 	return errors.Join(err, removeInstance(r.dataDir, r.self.PID))
+}
+
+// pause waits d, and reports whether ctx is still live after it.
+func pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // beat rewrites the live file with the current states. A failure is
