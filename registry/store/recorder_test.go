@@ -397,3 +397,29 @@ func TestRecorderWritesCataloguesAtOnce(t *testing.T) {
 		t.Fatalf("catalogue not in the store after it arrived (flush interval 1h): %v, %v", got, err)
 	}
 }
+
+// The last flush of Run tries again while another mcpmux holds the store,
+// within finalWait, so that what was recorded last is not lost: here the
+// store is held when Run's context ends and let go 200 ms later, four lock
+// waits on.
+func TestRecorderLastFlushOutlastsLock(t *testing.T) {
+	r, dataDir, _ := newTestRecorder(t, RecorderOptions{LockWait: 50 * time.Millisecond, FlushInterval: time.Hour})
+	held := openTestStore(t, Dir(dataDir), Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	r.SetState(ServerState{Server: "a", State: StateReady, Since: time.Unix(1, 0)})
+	r.RecordCall("a", "t", time.Millisecond, false)
+	cancel()
+	release := time.AfterFunc(200*time.Millisecond, func() {
+		if err := held.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	defer release.Stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run() = %v, want the last flush written once the store was let go", err)
+	}
+	s := openTestStore(t, Dir(dataDir), Options{ReadOnly: true})
+	checkStats(t, s, "a", map[string][2]int64{"t": {1, 0}})
+}
