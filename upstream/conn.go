@@ -94,6 +94,21 @@ type initResult struct {
 	Instructions    string          `json:"instructions,omitempty"`
 }
 
+// Handshake is what an upstream said about itself in the handshake, as
+// it sent it.
+type Handshake struct {
+	ProtocolVersion string
+	ServerInfo      json.RawMessage
+	Capabilities    json.RawMessage
+	// Instructions are the upstream's usage instructions, if any: text for
+	// the model, unchecked.
+	Instructions string
+}
+
+func (r initResult) handshake() Handshake {
+	return Handshake{ProtocolVersion: r.ProtocolVersion, ServerInfo: r.ServerInfo, Capabilities: r.Capabilities, Instructions: r.Instructions}
+}
+
 // newConn returns a connection to the upstream srv over tr and l,
 // reporting its notifications to notify.
 func newConn(tr transport, l peer, srv *registry.Server, o *Options, notify func(string, json.RawMessage)) *conn {

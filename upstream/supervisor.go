@@ -35,6 +35,12 @@ type Options struct {
 	// meanwhile. A nil result means ClientCapabilities.
 	AwaitClientCapabilities func(ctx context.Context) json.RawMessage
 
+	// OnHandshake receives what the upstream said about itself in each
+	// handshake, before its catalogue is read: a client's initialize can
+	// relay its instructions without waiting for its lists. It is called
+	// from the supervisor's goroutine and may block it only briefly. Nil
+	// ignores.
+	OnHandshake func(server string, h Handshake)
 	// OnCatalogue receives every catalogue read from the upstream: after
 	// each connect and after each list change. It is called from the
 	// supervisor's goroutine and may block it only briefly. Nil ignores.
@@ -349,6 +355,9 @@ func (s *Supervisor) connect(ctx context.Context, notes *noteQueue) (*conn, *reg
 	defer cancel()
 	caps := s.opts.clientCapabilities(startCtx)
 	err = c.handshake(startCtx, s.opts.clientInfo(), caps)
+	if err == nil && s.opts.OnHandshake != nil {
+		s.opts.OnHandshake(s.srv.Name, c.init.handshake())
+	}
 	var cat *registry.Catalogue
 	if err == nil {
 		cat, err = s.firstCatalogue(startCtx, c, notes)
