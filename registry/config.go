@@ -131,7 +131,7 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 		return nil, err
 	}
 	c := &Config{Servers: make(map[string]*Server, len(entries))}
-	for _, err := range []error{decodeNameLength(top, &c.NameLength), decodeMessageSize(top, &c.MaxMessageSize)} {
+	for _, err := range []error{decodeNameLength(top, &c.NameLength), decodeMessageSize(top, &c.MaxMessageSize), decodeInstructionsWait(top, &c.InstructionsWait)} {
 		if err != nil {
 			c.Problems = append(c.Problems, err)
 		}
@@ -141,6 +141,9 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 	}
 	if checkMessageSize(c.MaxMessageSize) != nil {
 		c.MaxMessageSize = 0
+	}
+	if checkInstructionsWait(c.InstructionsWait) != nil {
+		c.InstructionsWait = nil
 	}
 	errs := slices.Clone(c.Problems)
 	for _, name := range slices.Sorted(maps.Keys(entries)) {
@@ -208,7 +211,7 @@ func (c *Config) SecretValues() []string {
 // A disabled server is checked only for mcpmux's own settings: it may lack a
 // command or url.
 func (c *Config) Validate() error {
-	errs := []error{checkNameLength(c.NameLength), checkMessageSize(c.MaxMessageSize)}
+	errs := []error{checkNameLength(c.NameLength), checkMessageSize(c.MaxMessageSize), checkInstructionsWait(c.InstructionsWait)}
 	for _, name := range slices.Sorted(maps.Keys(c.Servers)) {
 		ch := &checker{server: name, nameLength: c.NameLength}
 		if checkNameLength(c.NameLength) != nil {

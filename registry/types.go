@@ -19,6 +19,10 @@ type Config struct {
 	// MaxMessageSize bounds one message from the client or from an
 	// upstream; a larger one is refused. Zero means [DefaultMessageSize].
 	MaxMessageSize Size `json:"maxMessageSize,omitempty"`
+	// InstructionsWait bounds how long a client's initialize waits for the
+	// handshakes of upstreams whose instructions are not cached, to relay
+	// them. Nil means [DefaultInstructionsWait]; "0s" means no wait.
+	InstructionsWait *Duration `json:"instructionsWait,omitempty"`
 
 	// Path is the file the configuration was loaded from, absolute; empty
 	// if it was not loaded from a file. Not read from JSON.
