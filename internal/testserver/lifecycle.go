@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 )
@@ -23,6 +24,7 @@ type initializeResult struct {
 	ProtocolVersion string          `json:"protocolVersion"`
 	Capabilities    json.RawMessage `json:"capabilities"`
 	ServerInfo      serverInfo      `json:"serverInfo"`
+	Instructions    string          `json:"instructions,omitempty"`
 }
 
 // initialize negotiates the version; -hang-initialize, -start-delay and
@@ -55,7 +57,19 @@ func (s *server) initialize(r *request) (any, *rpcError) {
 		ProtocolVersion: version,
 		Capabilities:    capabilities,
 		ServerInfo:      serverInfo{Name: s.cfg.name, Version: "1.0.0"},
+		Instructions:    s.cfg.instructionsText(),
 	}, nil
+}
+
+// instructionsText returns -instructions, padded to -instructions-size
+// bytes with numbered words ("w0001 w0002 ...") that tell where a cut fell.
+func (c config) instructionsText() string {
+	var b strings.Builder
+	b.WriteString(c.instructions)
+	for i := 1; b.Len() < c.instructionsSize; i++ {
+		fmt.Fprintf(&b, " w%04d", i)
+	}
+	return b.String()[:max(len(c.instructions), min(b.Len(), c.instructionsSize))]
 }
 
 // ping answers {}, or method-not-found with -no-ping, as servers that

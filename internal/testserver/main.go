@@ -28,28 +28,30 @@ import (
 
 // config holds every flag of the test server.
 type config struct {
-	name           string
-	pageSize       int
-	tools          int
-	oddNames       bool
-	resources      int
-	sharedURI      string
-	crashOnStart   bool
-	exitAfter      int
-	freezeAfter    int
-	noPing         bool
-	hangInitialize bool
-	garbage        bool
-	stderrChatter  bool
-	startDelay     time.Duration
-	startGate      string
-	slowList       time.Duration
-	lateTools      int
-	rootsTool      bool
-	logFile        string
-	hostile        bool
-	missing        string
-	printEnv       bool
+	name             string
+	pageSize         int
+	tools            int
+	oddNames         bool
+	resources        int
+	sharedURI        string
+	crashOnStart     bool
+	exitAfter        int
+	freezeAfter      int
+	noPing           bool
+	hangInitialize   bool
+	garbage          bool
+	stderrChatter    bool
+	startDelay       time.Duration
+	startGate        string
+	slowList         time.Duration
+	lateTools        int
+	rootsTool        bool
+	logFile          string
+	hostile          bool
+	missing          string
+	printEnv         bool
+	instructions     string
+	instructionsSize int
 }
 
 func main() {
@@ -104,6 +106,8 @@ func parseConfig(argv []string, env string) (config, error) {
 	fs.StringVar(&c.logFile, "log-file", "", "append one JSON line per received message to this file")
 	fs.BoolVar(&c.hostile, "hostile", false, "also expose the tools that flood the client (flood_list_changed, flood_requests, update, stats)")
 	fs.StringVar(&c.missing, "missing", "", "answer these methods (comma-separated) with method-not-found, capabilities notwithstanding")
+	fs.StringVar(&c.instructions, "instructions", "", "the instructions initialize returns")
+	fs.IntVar(&c.instructionsSize, "instructions-size", 0, "pad the instructions with words to this many bytes")
 	fs.BoolVar(&c.printEnv, "print-env", false, "write the environment to stderr at start, one variable a line")
 
 	args := append(append([]string{}, argv...), strings.Fields(env)...)
