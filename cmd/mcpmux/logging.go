@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -39,10 +40,16 @@ func newLogger(stderr io.Writer, lvl slog.Level, m *redact.Masker) *slog.Logger 
 }
 
 // logWriter returns where the log goes: the --log-file, opened for
-// appending (and closed by c.close), or stderr.
+// appending (and closed by c.close), or stderr. The file's directory is
+// made (0700, as logs may name servers and paths) if it does not exist:
+// a host's configuration names a log file before anything has made its
+// directory.
 func (c *commonFlags) logWriter(stderr io.Writer) (io.Writer, error) {
 	if c.logFile == "" {
 		return stderr, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(c.logFile), 0o700); err != nil {
+		return nil, fmt.Errorf("--log-file: making its directory: %w", err)
 	}
 	f, err := os.OpenFile(c.logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
