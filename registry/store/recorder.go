@@ -75,6 +75,10 @@ type Recorder struct {
 	saved   chan struct{} // a catalogue arrived: flush soon; buffered
 
 	flushMu sync.Mutex // serializes flushes
+	// snapMu serializes writes of the snapshot, each with the catalogues
+	// taken under it, so that they reach the file in the order they came.
+	snapMu   sync.Mutex
+	snapDone uint64 // catalogues up to this count are written (or failed); under snapMu
 
 	failMu  sync.Mutex
 	failing bool // the last use of the store failed, and was reported
@@ -83,6 +87,8 @@ type Recorder struct {
 	mu        sync.Mutex
 	pending   Batch                         // not yet written
 	snapshot  map[string]registry.Catalogue // not yet in the snapshot (see writeSnapshot)
+	snapSeq   uint64                        // counts the catalogues saved
+	listed    map[string]bool               // servers whose catalogue was saved in this run
 	histories map[string]*historyTracker    // by server
 	dropped   bool                          // events were dropped since the last good flush
 }
@@ -145,24 +151,81 @@ func (r *Recorder) LoadCatalogues(ctx context.Context, servers []*registry.Serve
 }
 
 // SaveCatalogue records c as the catalogue of srv, read with its current
-// configuration. Run writes it within moments rather than at the next
-// flush: a client that connects, lists and leaves within a second should
-// find it cached the next time.
+// configuration. The first catalogue of a server in this run is in the
+// snapshot when SaveCatalogue returns: a host may end mcpmux right after
+// its first list (Codex does, 40 ms after), and the next start must find
+// every catalogue that list held. Those that arrive together share one
+// write. Later catalogues of the server (list changes) are written by Run
+// within moments, coalesced, and every catalogue reaches the store at
+// Run's next write.
 func (r *Recorder) SaveCatalogue(srv *registry.Server, c registry.Catalogue) {
 	c.Fingerprint = srv.Fingerprint()
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.addCatalogue(srv.Name, c)
+	first := !r.listed[srv.Name]
+	if r.listed == nil {
+		r.listed = make(map[string]bool)
+	}
+	r.listed[srv.Name] = true
+	seq := r.snapSeq
+	r.mu.Unlock()
+	if first {
+		r.writeSnapshotUpTo(seq)
+	}
+}
+
+// addCatalogue adds c, as the catalogue of server, to what is not written
+// yet, and tells Run. The caller holds mu.
+func (r *Recorder) addCatalogue(server string, c registry.Catalogue) {
 	if r.pending.Catalogues == nil {
 		r.pending.Catalogues = make(map[string]registry.Catalogue)
 	}
-	r.pending.Catalogues[srv.Name] = c
+	r.pending.Catalogues[server] = c
 	if r.snapshot == nil {
 		r.snapshot = make(map[string]registry.Catalogue)
 	}
-	r.snapshot[srv.Name] = c
+	r.snapshot[server] = c
+	r.snapSeq++
 	select {
 	case r.saved <- struct{}{}:
 	default:
+	}
+}
+
+// writeSnapshotUpTo writes the snapshot with every catalogue saved so
+// far, unless a write since the seq-th catalogue was saved has done it.
+func (r *Recorder) writeSnapshotUpTo(seq uint64) {
+	r.snapMu.Lock()
+	defer r.snapMu.Unlock()
+	if r.snapDone >= seq {
+		return // written along with another's
+	}
+	r.writeSnapshotLocked()
+}
+
+// writeSnapshotLocked writes the catalogues not yet in the snapshot. Those
+// it fails to write are kept for the next write, unless a newer one of the
+// same server has come meanwhile. The caller holds snapMu.
+func (r *Recorder) writeSnapshotLocked() {
+	r.mu.Lock()
+	snap, seq := r.snapshot, r.snapSeq
+	r.snapshot = nil
+	r.mu.Unlock()
+	r.snapDone = seq
+	// The snapshot takes no child process. Without it the store serves,
+	// so its failure costs only time.
+	if err := writeSnapshot(r.dataDir, snap); err != nil {
+		r.logger.Debug("writing the catalogue snapshot; keeping it for the next write", "err", err)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for name, c := range snap {
+			if _, newer := r.snapshot[name]; !newer {
+				if r.snapshot == nil {
+					r.snapshot = make(map[string]registry.Catalogue)
+				}
+				r.snapshot[name] = c
+			}
+		}
 	}
 }
 

@@ -135,16 +135,14 @@ func (r *Recorder) beat() {
 func (r *Recorder) Flush(ctx context.Context) error {
 	r.flushMu.Lock()
 	defer r.flushMu.Unlock()
+	// The snapshot first: it is what the next start reads.
+	r.snapMu.Lock()
+	r.writeSnapshotLocked()
+	r.snapMu.Unlock()
 	r.mu.Lock()
-	b, snap := r.pending, r.snapshot
-	r.pending, r.snapshot = Batch{}, nil
+	b := r.pending
+	r.pending = Batch{}
 	r.mu.Unlock()
-	// The snapshot first: it is what the next start reads, and takes no
-	// child process. Without it the store serves, so its failure costs
-	// only time, once.
-	if err := writeSnapshot(r.dataDir, snap); err != nil {
-		r.logger.Debug("writing the catalogue snapshot", "err", err)
-	}
 	if b.Empty() {
 		return nil
 	}
