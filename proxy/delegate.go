@@ -12,7 +12,9 @@ import (
 )
 
 // delegate lets mcp-go serve a protocol method: the handshake, discovery,
-// ping. The capabilities it reports are narrowed to what upstreams offer.
+// ping. The capabilities it reports are narrowed to what upstreams offer,
+// and its instructions are the upstreams' (see Instructions), once their
+// handshakes are in (see awaitHandshakes).
 // mcp-go decodes the request's id, and would answer an integer above 2^53
 // with another (or fail to decode 1e400): the answer goes out under the id
 // as the client wrote it, and mcp-go sees a stand-in for an id it cannot
@@ -29,10 +31,18 @@ func (sess *session) delegate(ctx context.Context, c *call, m *jsonrpc.Message, 
 	if r, ok := resp.(mcp.JSONRPCResponse); ok {
 		switch res := r.Result.(type) {
 		case mcp.InitializeResult:
+			sess.srv.awaitHandshakes(ctx)
 			res.Capabilities = sess.srv.capabilities(res.Capabilities)
+			res.Instructions = sess.srv.Instructions()
 			r.Result = res
-		case *mcp.DiscoverResult:
+		case mcp.DiscoverResult: // a value: the pointer case never matched
+			sess.srv.awaitHandshakes(ctx)
 			res.Capabilities = sess.srv.capabilities(res.Capabilities)
+			res.Instructions = sess.srv.Instructions()
+			r.Result = res
+		}
+		if c.cancelled.Load() {
+			return
 		}
 		resp = r
 	}

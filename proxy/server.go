@@ -54,6 +54,11 @@ type Options struct {
 	// MaxMessageSize bounds a message from the client, in bytes; a larger
 	// one is refused. Zero means jsonrpc.DefaultMaxMessageSize (64 MB).
 	MaxMessageSize int
+	// InstructionsWait bounds how long a client's initialize (or
+	// server/discover) waits for the handshakes of upstreams whose
+	// instructions are not known yet, neither live nor cached. Zero means
+	// DefaultInstructionsWait; a negative value means no wait.
+	InstructionsWait time.Duration
 	// Masker masks secrets in the errors the client receives and in
 	// mcpmux://status. Results and notifications are the upstreams' data
 	// and pass unchanged. Nil masks nothing.
@@ -142,7 +147,7 @@ func New(opts Options) *Server {
 		server.WithResourceCapabilities(true, true),
 		server.WithLogging(),
 		server.WithCompletions(),
-		server.WithInstructions("mcpmux serves the tools, prompts and resources of several MCP servers; each tool and prompt name starts with its server's prefix."),
+		server.WithInstructions(ownInstructions), // replaced by Instructions (see delegate)
 	)
 	s.merge = newMerge(s.merger())
 	s.cat.Store(s.merge.cur)

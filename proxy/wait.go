@@ -27,6 +27,10 @@ type catalogueState struct {
 	live   bool      // a catalogue has arrived from the upstream itself
 	failed string    // why an attempt failed, once one has; never cleared
 	idle   bool      // a lazy upstream that waits for its first request
+	// shook: the upstream has completed a handshake, and told
+	// instructions (see UpstreamHandshake).
+	shook        bool
+	instructions string
 }
 
 // UpstreamState tells the proxy of a change of an upstream's state. An

@@ -55,6 +55,22 @@ type bubbleNote struct {
 // and initializes a client with capabilities caps. Call it inside
 // synctest.Test.
 func newBubble(t *testing.T, caps string, servers map[string]string) *bubble {
+	// The fake upstreams never shake hands: initialize does not wait for
+	// them here (its wait is tested in instructions_test.go).
+	b := openBubble(t, proxy.Options{InstructionsWait: -1}, servers)
+	b.send("init", "initialize", fmt.Sprintf(`{"protocolVersion":"2025-11-25","capabilities":%s,"clientInfo":{"name":"t","version":"1"}}`, caps))
+	synctest.Wait()
+	if b.answer("init") == nil {
+		t.Fatal("no answer to initialize")
+	}
+	fmt.Fprintln(b.w, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	return b
+}
+
+// openBubble serves fake upstreams named by servers (name →
+// startTimeout) with opts, to a client that has sent nothing yet. Call it
+// inside synctest.Test.
+func openBubble(t *testing.T, opts proxy.Options, servers map[string]string) *bubble {
 	cfg := map[string]any{}
 	for name, start := range servers {
 		entry := map[string]any{"command": "unused"}
@@ -68,7 +84,7 @@ func newBubble(t *testing.T, caps string, servers map[string]string) *bubble {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &bubble{t: t, srv: proxy.New(proxy.Options{}), start: time.Now(), answers: map[string]json.RawMessage{}}
+	b := &bubble{t: t, srv: proxy.New(opts), start: time.Now(), answers: map[string]json.RawMessage{}}
 	for _, s := range c.Enabled() {
 		b.srv.AddUpstream(s, fakeUpstream{s.Name})
 	}
@@ -84,12 +100,6 @@ func newBubble(t *testing.T, caps string, servers map[string]string) *bubble {
 		cancel()
 		wg.Wait()
 	})
-	b.send("init", "initialize", fmt.Sprintf(`{"protocolVersion":"2025-11-25","capabilities":%s,"clientInfo":{"name":"t","version":"1"}}`, caps))
-	synctest.Wait()
-	if b.answer("init") == nil {
-		t.Fatal("no answer to initialize")
-	}
-	fmt.Fprintln(b.w, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
 	return b
 }
 

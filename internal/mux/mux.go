@@ -161,13 +161,17 @@ func (m *Mux) recordInvalid(invalid map[string]error) {
 // proxyOptions returns the options of the proxy for cfg.
 func (m *Mux) proxyOptions(cfg *registry.Config) proxy.Options {
 	o := proxy.Options{
-		PageSize:       m.opts.PageSize,
-		NameLength:     cfg.ExposedNameLength(),
-		MaxMessageSize: int(cfg.MessageSize()),
-		Masker:         m.masker,
-		Logger:         m.logger,
-		Version:        m.opts.Version,
-		Status:         m.Status,
+		PageSize:         m.opts.PageSize,
+		NameLength:       cfg.ExposedNameLength(),
+		MaxMessageSize:   int(cfg.MessageSize()),
+		Masker:           m.masker,
+		InstructionsWait: cfg.InstructionsBound(),
+		Logger:           m.logger,
+		Version:          m.opts.Version,
+		Status:           m.Status,
+	}
+	if o.InstructionsWait == 0 {
+		o.InstructionsWait = -1 // "0s" is no wait; the proxy's zero is its default
 	}
 	if rec := m.opts.Recorder; rec != nil {
 		o.OnCall = func(server, tool string, took time.Duration, err error) {
@@ -190,12 +194,21 @@ func (m *Mux) upstreamOptions(cfg *registry.Config, s *registry.Server, current 
 	o := upstream.Options{
 		Logger:     m.logger.With("upstream", s.Name),
 		ClientInfo: mcp.Implementation{Name: "mcpmux", Version: m.opts.Version},
-		OnCatalogue: func(name string, c *registry.Catalogue) {
+		OnHandshake: func(name string, h upstream.Handshake) {
 			if current() {
-				srv.SetCatalogue(name, c)
+				srv.UpstreamHandshake(name, h)
 			}
+		},
+		OnCatalogue: func(name string, c *registry.Catalogue) {
+			// Saved first: a server's first catalogue of the run is in the
+			// snapshot before any client can list it (see SaveCatalogue),
+			// so that a host that ends mcpmux right after its first list
+			// finds it cached the next time.
 			if rec != nil {
 				rec.SaveCatalogue(s, *c)
+			}
+			if current() {
+				srv.SetCatalogue(name, c)
 			}
 		},
 		OnNotification: func(server, method string, params json.RawMessage) {
