@@ -59,6 +59,7 @@ type muxClient struct {
 	raw   transport.Interface
 	notes chan string // methods of the notifications received
 	ids   atomic.Int64
+	init  *mcp.InitializeResult // mcpmux's answer to initialize
 }
 
 // connect starts an MCP client on r and w and initializes it.
@@ -80,9 +81,11 @@ func connect(tb testing.TB, r io.Reader, w io.WriteCloser) *muxClient {
 	req := mcp.InitializeRequest{}
 	req.Params.ProtocolVersion = mcp.LATEST_LEGACY_PROTOCOL_VERSION
 	req.Params.ClientInfo = mcp.Implementation{Name: "cmd-test", Version: "1"}
-	if _, err := m.c.Initialize(ctx, req); err != nil {
+	init, err := m.c.Initialize(ctx, req)
+	if err != nil {
 		tb.Fatalf("initializing client: %v", err)
 	}
+	m.init = init
 	return m
 }
 

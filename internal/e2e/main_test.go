@@ -83,7 +83,8 @@ type mcpmux struct {
 	cmd    *exec.Cmd
 	client *client.Client
 	stderr *testutil.SyncBuffer
-	procs  *tracker // mcpmux's descendants, seen while it ran
+	procs  *tracker              // mcpmux's descendants, seen while it ran
+	init   *mcp.InitializeResult // mcpmux's answer to the client's initialize
 
 	exited  chan struct{} // closed when the process has been reaped
 	waitErr error         // set before exited closes
@@ -99,6 +100,13 @@ type mcpmux struct {
 // still alive is killed; mcpmux's stderr is logged if the test failed.
 func startMcpmux(tb testing.TB, ctx context.Context, cfgPath string, opts ...client.ClientOption) *mcpmux {
 	tb.Helper()
+	// A registry of its own, so that tests neither share nor leave state.
+	return startMcpmuxIn(tb, ctx, cfgPath, tb.TempDir(), opts...)
+}
+
+// startMcpmuxIn is startMcpmux with the data directory dataDir.
+func startMcpmuxIn(tb testing.TB, ctx context.Context, cfgPath, dataDir string, opts ...client.ClientOption) *mcpmux {
+	tb.Helper()
 	m := &mcpmux{stderr: &testutil.SyncBuffer{}, exited: make(chan struct{})}
 	clientIn, muxOut, err := os.Pipe()
 	if err != nil {
@@ -108,8 +116,7 @@ func startMcpmux(tb testing.TB, ctx context.Context, cfgPath string, opts ...cli
 	if err != nil {
 		tb.Fatal(err)
 	}
-	// A registry of its own, so that tests neither share nor leave state.
-	m.cmd = exec.Command(mcpmuxBin(tb), "serve", "--config", cfgPath, "--data-dir", tb.TempDir())
+	m.cmd = exec.Command(mcpmuxBin(tb), "serve", "--config", cfgPath, "--data-dir", dataDir)
 	// GORACE: the race detector would sleep a second before each of
 	// mcpmux's own child processes exits.
 	m.cmd.Env = append(os.Environ(), "MCPMUX_LOG_LEVEL="+logLevel(tb), "GORACE=atexit_sleep_ms=0")
@@ -156,7 +163,7 @@ func startMcpmux(tb testing.TB, ctx context.Context, cfgPath string, opts ...cli
 	if err := m.client.Start(ctx); err != nil {
 		tb.Fatalf("starting the client of mcpmux: %v", err)
 	}
-	if _, err := initialize(ctx, m.client); err != nil {
+	if m.init, err = initialize(ctx, m.client); err != nil {
 		tb.Fatalf("initializing the client of mcpmux: %v", err)
 	}
 	return m
