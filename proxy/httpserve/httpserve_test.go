@@ -24,6 +24,12 @@ const initialize = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"pro
 // and returns its base URL and its log.
 func serve(t *testing.T, opts httpserve.Options) (string, *testutil.SyncBuffer) {
 	t.Helper()
+	return serveProxy(t, proxy.New(proxy.Options{}), opts)
+}
+
+// serveProxy is serve in front of srv.
+func serveProxy(t *testing.T, srv *proxy.Server, opts httpserve.Options) (string, *testutil.SyncBuffer) {
+	t.Helper()
 	testutil.CheckNoGoroutineLeak(t)
 	log := &testutil.SyncBuffer{}
 	opts.Logger = slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -33,7 +39,7 @@ func serve(t *testing.T, opts httpserve.Options) (string, *testutil.SyncBuffer) 
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- httpserve.New(proxy.New(proxy.Options{}), opts).Serve(ctx, ln) }()
+	go func() { done <- httpserve.New(srv, opts).Serve(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
