@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mcpmux/mcpmux/internal/testutil"
 )
@@ -176,4 +177,41 @@ func TestServeLogFileMakesDirectory(t *testing.T) {
 	if log, err := os.ReadFile(logFile); err != nil || !strings.Contains(string(log), "upstream=a") {
 		t.Errorf("log file = %q (%v), want the log", log, err)
 	}
+}
+
+// BenchmarkWarmStartAfterKill measures the scenario: a cold
+// session killed (SIGKILL) as soon as its first complete tools/list
+// arrives, then a warm start whose upstreams take 3s to start: the time
+// from starting mcpmux to the answers of initialize (with every
+// upstream's instructions) and of the first tools/list (with every tool),
+// both from the cache. Run it with -benchtime=3x or so.
+func BenchmarkWarmStartAfterKill(b *testing.B) {
+	testutil.CheckNoChildren(b)
+	config := writeConfig(b, map[string]any{
+		"fast": testutil.TestServer(b, "-name", "fast", "-instructions", "Fast text."),
+		"slow": testutil.TestServer(b, "-name", "slow", "-instructions", "Slow text.", "-start-delay", "1s"),
+	})
+	var initMs, listMs float64
+	for range b.N {
+		b.StopTimer()
+		dataDir := b.TempDir()
+		args := []string{"--config", config, "--data-dir", dataDir}
+		cold := serveProcess(b, nil, args...)
+		cold.tools()
+		cold.kill()
+		b.StartTimer()
+		warm := serveProcess(b, []string{"TESTSERVER_ARGS=-start-delay 3s"}, args...)
+		initialized := time.Since(warm.started)
+		tools := warm.tools()
+		listed := time.Since(warm.started)
+		b.StopTimer()
+		if _, parts := sections(warm.init.Instructions); len(parts) != 2 || !slices.Contains(tools, "slow__echo") {
+			b.Fatalf("warm start: instructions %q, tools %q; want both upstreams' from the cache", warm.init.Instructions, tools)
+		}
+		initMs += float64(initialized.Microseconds()) / 1000
+		listMs += float64(listed.Microseconds()) / 1000
+		warm.stop()
+	}
+	b.ReportMetric(initMs/float64(b.N), "ms-to-initialize")
+	b.ReportMetric(listMs/float64(b.N), "ms-to-first-list")
 }
