@@ -72,6 +72,13 @@ func TestRecorderFirstCatalogueAtOnce(t *testing.T) {
 	if got := snapshotTools(t, dataDir, b); fmt.Sprint(got) != "[b1 b2]" {
 		t.Errorf("snapshot after Flush holds %q for b, want [b1 b2]", got)
 	}
+	// A reload changed a's command: its first catalogue under the new
+	// configuration is written at once too.
+	a2 := &registry.Server{Name: "a", Command: "a-v2"}
+	r.SaveCatalogue(a2, catalogueOf("new"))
+	if got := snapshotTools(t, dataDir, a2); fmt.Sprint(got) != "[new]" {
+		t.Errorf("snapshot after a changed server's first catalogue holds %q, want [new]", got)
+	}
 }
 
 // Concurrent first catalogues each return only once their own is in the

@@ -88,7 +88,7 @@ type Recorder struct {
 	pending   Batch                         // not yet written
 	snapshot  map[string]registry.Catalogue // not yet in the snapshot (see writeSnapshot)
 	snapSeq   uint64                        // counts the catalogues saved
-	listed    map[string]bool               // servers whose catalogue was saved in this run
+	listed    map[string]bool               // servers (name and fingerprint) whose catalogue was saved in this run
 	histories map[string]*historyTracker    // by server
 	dropped   bool                          // events were dropped since the last good flush
 }
@@ -162,11 +162,13 @@ func (r *Recorder) SaveCatalogue(srv *registry.Server, c registry.Catalogue) {
 	c.Fingerprint = srv.Fingerprint()
 	r.mu.Lock()
 	r.addCatalogue(srv.Name, c)
-	first := !r.listed[srv.Name]
+	// By configuration too: a server that a reload changed lists anew.
+	key := srv.Name + "\x00" + c.Fingerprint
+	first := !r.listed[key]
 	if r.listed == nil {
 		r.listed = make(map[string]bool)
 	}
-	r.listed[srv.Name] = true
+	r.listed[key] = true
 	seq := r.snapSeq
 	r.mu.Unlock()
 	if first {
