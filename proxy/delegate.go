@@ -31,12 +31,12 @@ func (sess *session) delegate(ctx context.Context, c *call, m *jsonrpc.Message, 
 	if r, ok := resp.(mcp.JSONRPCResponse); ok {
 		switch res := r.Result.(type) {
 		case mcp.InitializeResult:
-			sess.srv.awaitHandshakes(ctx)
+			sess.srv.awaitHandshakes(ctx, sess.srv.instructionsWait())
 			res.Capabilities = sess.srv.capabilities(res.Capabilities)
 			res.Instructions = sess.srv.Instructions()
 			r.Result = res
 		case mcp.DiscoverResult: // a value: the pointer case never matched
-			sess.srv.awaitHandshakes(ctx)
+			sess.srv.awaitHandshakes(ctx, min(sess.srv.instructionsWait(), maxDiscoverWait))
 			res.Capabilities = sess.srv.capabilities(res.Capabilities)
 			res.Instructions = sess.srv.Instructions()
 			r.Result = res

@@ -230,13 +230,21 @@ func (s *Server) instructionsWait() time.Duration {
 	}
 }
 
+// maxDiscoverWait bounds the wait of server/discover, below
+// instructionsWait: a 2026-07-28 client probes with it and falls back to
+// initialize if it has no answer soon enough (mcp-go's client waits 5 s,
+// and a cold mcpmux on a loaded machine may take 2 s to read its first
+// request), which would cost it its protocol revision.
+const maxDiscoverWait = time.Second
+
 // awaitHandshakes waits until every upstream's instructions are known
-// (see handshakePendingLocked), at most instructionsWait, or until ctx
-// ends. A client's initialize waits here: cold, the upstreams start with
-// mcpmux, and their handshakes come long before their catalogues.
-func (s *Server) awaitHandshakes(ctx context.Context) {
+// (see handshakePendingLocked), at most bound, or until ctx ends. A
+// client's initialize waits here (bound is instructionsWait): cold, the
+// upstreams start with mcpmux, and their handshakes come long before
+// their catalogues.
+func (s *Server) awaitHandshakes(ctx context.Context, bound time.Duration) {
 	now := s.clock.Now()
-	deadline := now.Add(s.instructionsWait())
+	deadline := now.Add(bound)
 	for ; now.Before(deadline) && ctx.Err() == nil; now = s.clock.Now() {
 		s.mu.Lock()
 		changed := s.changed

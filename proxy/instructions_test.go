@@ -91,15 +91,23 @@ func TestInitializeWaitBound(t *testing.T) {
 	}
 }
 
-// A 2026-07-28 client's server/discover carries the same instructions.
+// A 2026-07-28 client's server/discover carries the same instructions. It
+// waits for handshakes at most 1s: the client falls back to initialize if
+// discover is slow.
 func TestDiscoverCarriesInstructions(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := openBubble(t, proxy.Options{}, map[string]string{"a": ""})
+		b := openBubble(t, proxy.Options{}, map[string]string{"a": "", "silent": ""})
 		b.srv.UpstreamHandshake("a", upstream.Handshake{Instructions: "A text."})
 		b.send("d", "server/discover", `{`+statelessMeta+`}`)
+		time.Sleep(time.Second - time.Millisecond)
+		synctest.Wait()
+		if b.answer("d") != nil {
+			t.Fatalf("server/discover answered at %s, before its 1s bound", b.since())
+		}
+		time.Sleep(time.Millisecond)
 		synctest.Wait()
 		if got := instructionsOf(t, b.answer("d")); !strings.Contains(got, "## a__ tools\n\nA text.") {
-			t.Errorf("server/discover = %s, want a's instructions", b.answer("d"))
+			t.Errorf("server/discover at %s = %s, want a's instructions", b.since(), b.answer("d"))
 		}
 	})
 }

@@ -54,10 +54,10 @@ type Options struct {
 	// MaxMessageSize bounds a message from the client, in bytes; a larger
 	// one is refused. Zero means jsonrpc.DefaultMaxMessageSize (64 MB).
 	MaxMessageSize int
-	// InstructionsWait bounds how long a client's initialize (or
-	// server/discover) waits for the handshakes of upstreams whose
-	// instructions are not known yet, neither live nor cached. Zero means
-	// DefaultInstructionsWait; a negative value means no wait.
+	// InstructionsWait bounds how long a client's initialize waits for
+	// the handshakes of upstreams whose instructions are not known yet,
+	// neither live nor cached; server/discover waits at most 1s of it.
+	// Zero means DefaultInstructionsWait; a negative value means no wait.
 	InstructionsWait time.Duration
 	// Masker masks secrets in the errors the client receives and in
 	// mcpmux://status. Results and notifications are the upstreams' data
