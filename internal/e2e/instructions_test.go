@@ -11,6 +11,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcpmux/mcpmux/internal/testutil"
 )
@@ -45,8 +46,9 @@ func nested(text string) string {
 
 // server-everything's instructions reach the client through mcpmux, under
 // its prefix, cold (initialize waits for its handshake) and warm (from the
-// cache, while server-everything cannot start: its wrapper waits for a
-// gate the test has closed). server-memory has none, and gets no section.
+// cache, in a 2026-07-28 client's server/discover, while server-everything
+// cannot start: its wrapper waits for a gate the test has closed).
+// server-memory has none, and gets no section.
 func TestInstructionsRelayed(t *testing.T) {
 	testutil.CheckNoChildren(t)
 	bin := everythingBin(t)
@@ -74,7 +76,9 @@ func TestInstructionsRelayed(t *testing.T) {
 	section := "\n\n## everything__ tools\n\n" + nested(want)
 	dataDir := t.TempDir()
 
-	cold := startMcpmuxIn(t, ctx, config, dataDir)
+	// Cold on initialize, whose wait this is (a 2026-07-28 client's
+	// server/discover waits 1s at most); warm on server/discover.
+	cold := startMcpmuxIn(t, ctx, config, dataDir, client.WithProtocolVersion(mcp.LATEST_LEGACY_PROTOCOL_VERSION))
 	if got := cold.init.Instructions; !strings.Contains(got, section) || strings.Contains(got, "## memory__ tools") {
 		t.Errorf("cold initialize's instructions =\n%s\nwant server-everything's in full under its prefix, nothing for server-memory", got)
 	}
@@ -86,7 +90,10 @@ func TestInstructionsRelayed(t *testing.T) {
 	}
 	warm := startMcpmuxIn(t, ctx, config, dataDir)
 	if got := warm.init.Instructions; !strings.Contains(got, section) {
-		t.Errorf("warm initialize's instructions =\n%s\nwant server-everything's, from the cache", got)
+		t.Errorf("warm server/discover's instructions =\n%s\nwant server-everything's, from the cache", got)
+	}
+	if v := warm.client.ProtocolVersion(); v != mcp.LATEST_PROTOCOL_VERSION {
+		t.Errorf("warm client speaks %s, want %s (server/discover)", v, mcp.LATEST_PROTOCOL_VERSION)
 	}
 	warm.stop()
 }
