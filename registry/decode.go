@@ -39,7 +39,7 @@ func decodeServer(ch *checker, raw json.RawMessage, lookupEnv func(string) (stri
 var serverKeys = []string{
 	"command", "args", "env", "cwd", "url", "type", "headers", "envFile",
 	"disabled", "prefix", "timeout", "startTimeout", "lazy", "idleTimeout",
-	"backoff", "healthCheck", "tools", "secrets", "logStderr", "toolOverrides", "promptOverrides",
+	"backoff", "healthCheck", "tools", "secrets", "logStderr", "toolOverrides", "promptOverrides", "oauth",
 }
 
 // nearMisses warns of the keys of an entry that mcpmux does not read but
@@ -94,6 +94,7 @@ func (s *Server) decodeOwn(ch *checker, fields map[string]json.RawMessage) {
 
 	decodeStrings(ch, fields, "secrets", &s.SecretEnv)
 	decodeField(ch, fields, "logStderr", &s.LogStderr, "a string")
+	s.decodeOAuth(ch, fields)
 }
 
 // decodeField decodes the value of field, if present, into dst. The key

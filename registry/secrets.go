@@ -67,6 +67,7 @@ func (s *Server) SecretValues() []string {
 			add(strings.TrimSpace(cred))
 		}
 	}
+	add(s.OAuth.ClientSecret)
 	for _, v := range urlSecrets(s.URL) {
 		add(v)
 	}

@@ -73,6 +73,9 @@ type Server struct {
 	Type string `json:"type,omitempty"`
 	// Headers are sent with every HTTP request. Values are secrets.
 	Headers map[string]string `json:"headers,omitempty"`
+	// OAuth shapes the MCP authorization flow of a remote server, which is
+	// on by default (see [OAuth]).
+	OAuth OAuth `json:"oauth,omitzero"`
 
 	// Disabled servers are not started and contribute nothing.
 	Disabled bool `json:"disabled,omitempty"`

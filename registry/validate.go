@@ -93,6 +93,7 @@ func (s *Server) check(ch *checker) {
 	s.checkOwn(ch)
 	if !s.Disabled {
 		s.checkEndpoint(ch)
+		checkOAuth(ch, s)
 	}
 }
 

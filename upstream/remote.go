@@ -13,6 +13,7 @@ import (
 
 	"github.com/mcpmux/mcpmux/internal/redact"
 	"github.com/mcpmux/mcpmux/registry"
+	"github.com/mcpmux/mcpmux/upstream/oauth"
 )
 
 // remotePeer is the peer of a remote upstream, reached over streamable
@@ -42,6 +43,9 @@ var _ peer = (*remotePeer)(nil)
 // sent until the handshake.
 func dialRemote(srv *registry.Server, o *Options, notes *noteQueue) (*conn, error) {
 	l := &remotePeer{host: hostOf(srv.URL), client: newHTTPClient(o.dial), secrets: redact.New(srv.SecretValues())}
+	if oc := o.OAuth.Client(srv); oc != nil {
+		l.client.Transport = &oauth.Transport{Base: l.client.Transport, Client: oc}
+	}
 	if _, err := url.Parse(srv.URL); err != nil {
 		return nil, l.explain(fmt.Errorf("parsing the server's URL: %w", err))
 	}
@@ -128,13 +132,16 @@ func (l *remotePeer) deathGrace() time.Duration { return 0 }
 func (l *remotePeer) explain(err error) error {
 	var notStreamable *notStreamableError
 	var notSSE *notSSEError
+	var login *oauth.NeedsLoginError
 	switch {
+	case errors.As(err, &login):
+		err = login
 	case errors.As(err, &notStreamable):
 		err = fmt.Errorf(`%w; if it speaks the older HTTP+SSE transport, set "type": "sse"`, err)
 	case errors.As(err, &notSSE):
 		err = fmt.Errorf(`%w; if it speaks streamable HTTP, remove "type": "sse"`, err)
 	case errors.Is(err, errUnauthorized):
-		err = fmt.Errorf("%w (HTTP 401): check the server's headers; mcpmux does not do OAuth", err)
+		err = fmt.Errorf(`%w (HTTP 401) with no Bearer challenge, or with "oauth": false: check the server's headers`, err)
 	}
 	return l.secrets.Error(err)
 }

@@ -468,7 +468,7 @@ func TestRemoteUnauthorizedHint(t *testing.T) {
 				dial, srv := f.serve(t)
 				s, _ := superviseFake(t, srv, dial, &recorded{}, Options{})
 				testutil.WaitFor(t, "a failed start", func() bool { return s.Status().State == StateBackoff })
-				if st := s.Status(); !strings.Contains(st.LastError, "(HTTP 401): check the server's headers; mcpmux does not do OAuth") {
+				if st := s.Status(); !strings.Contains(st.LastError, "(HTTP 401) with no Bearer challenge") {
 					t.Errorf("LastError = %q, want the 401 hint", st.LastError)
 				}
 			})

@@ -1,6 +1,8 @@
 package upstream
 
 import (
+	"github.com/mcpmux/mcpmux/upstream/oauth"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -83,6 +85,11 @@ type Options struct {
 	// Each waits at most the server's timeout. Zero means
 	// DefaultMaxIncoming.
 	MaxIncoming int
+
+	// OAuth logs in to remote upstreams that challenge with a Bearer 401
+	// and holds their tokens (see package oauth). Nil: a challenge is an
+	// error, as any 401.
+	OAuth *oauth.Manager
 
 	// Env is set in every child's environment, over mcpmux's own and the
 	// server's "env", as NAME=value entries.

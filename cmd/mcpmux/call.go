@@ -19,7 +19,7 @@ var errToolFailed = errors.New("the tool reported an error (isError)")
 
 // runCall calls one tool of the merged catalogue, as a client would, and
 // prints the result.
-func runCall(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+func runCall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var c commonFlags
 	fs := newFlagSet("call", stdout, &c)
 	arguments := fs.String("args", "{}", "the tool's arguments, a JSON `OBJECT`")
@@ -44,7 +44,8 @@ func runCall(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	defer stopKeeper()
 	p := newProgress(stderr, len(cfg.Enabled()), "ready")
 	defer p.done()
-	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Headless: true, Groups: groups(k), Env: readAncestry().childEnv(cfg), Upstream: upstreamProgress(p)})
+	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Headless: true, Groups: groups(k), Env: readAncestry().childEnv(cfg), Upstream: upstreamProgress(p),
+		OAuth: newOAuth(personPresent(stdin, stderr), stderr, logger)})
 	cl, err := local.Start(ctx, m)
 	if err != nil {
 		return err

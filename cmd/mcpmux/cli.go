@@ -59,6 +59,27 @@ result's text content, or with --json the whole result. Exits 1 if the
 call fails or the tool reports an error.`,
 		example: `mcpmux call everything__echo --args '{"message": "hi"}'`,
 	}},
+	{"login", doc{
+		args:    "SERVER",
+		summary: "log in to a remote server that asks for OAuth",
+		text: `Runs the MCP authorization flow (OAuth 2.1 with PKCE) for SERVER, a
+remote server of the configuration: finds its authorization server,
+registers mcpmux with it if needed, opens the browser at its login page
+and waits for it to send the browser back to 127.0.0.1 (an ephemeral port
+unless "oauth": {"callbackPort": N}). The browser is $MCPMUX_BROWSER (a
+command, given the URL as its last argument), else $BROWSER, else the
+system's; the URL is printed on stderr too. With --no-browser, nothing is
+opened: log in on any machine and paste the address the browser ends on.
+The tokens are kept encrypted; a running serve picks them up.`,
+		example: "mcpmux login github\nmcpmux login github --no-browser",
+	}},
+	{"logout", doc{
+		args:    "SERVER",
+		summary: "forget a remote server's OAuth tokens",
+		text: `Forgets the tokens of SERVER, and revokes them first where its
+authorization server offers revocation.`,
+		example: "mcpmux logout github",
+	}},
 	{"validate", doc{
 		summary: "check the configuration and print every problem",
 		text: `Reads the configuration and prints every problem in it at once: files

@@ -122,6 +122,8 @@ func init() { // in init: runHelp refers to commands
 		"doctor":   runDoctor,
 		"import":   runImport,
 		"discover": runDiscover,
+		"login":    runLogin,
+		"logout":   runLogout,
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,7 +59,8 @@ func runTools(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer stopKeeper()
 	p := newProgress(stderr, len(cfg.Enabled()), "ready")
 	defer p.done()
-	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Headless: true, Groups: groups(k), Env: readAncestry().childEnv(cfg), Upstream: upstreamProgress(p)})
+	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Headless: true, Groups: groups(k), Env: readAncestry().childEnv(cfg), Upstream: upstreamProgress(p),
+		OAuth: newOAuth(personPresent(os.Stdin, stderr), stderr, logger)})
 	cl, err := local.Start(ctx, m)
 	if err != nil {
 		return err

@@ -30,6 +30,7 @@ import (
 	"github.com/mcpmux/mcpmux/registry"
 	"github.com/mcpmux/mcpmux/registry/store"
 	"github.com/mcpmux/mcpmux/upstream"
+	"github.com/mcpmux/mcpmux/upstream/oauth"
 )
 
 // Options configures a Mux. The zero value means defaults: a client will
@@ -89,6 +90,9 @@ type Options struct {
 	// the secrets of every configuration Reload applies: main makes it
 	// for its logger (see Masker). Nil means Masker(cfg).
 	Masker *redact.Masker
+	// OAuth logs in to the remote upstreams that ask for it and holds
+	// their tokens (upstream.Options.OAuth). Nil: a challenge is an error.
+	OAuth *oauth.Manager
 }
 
 // Mux is mcpmux, built: a proxy and its upstreams.
@@ -228,6 +232,7 @@ func (m *Mux) upstreamOptions(cfg *registry.Config, s *registry.Server, current 
 		MaxMessageSize: int(cfg.MessageSize()),
 		Groups:         m.opts.Groups,
 		Env:            m.opts.Env,
+		OAuth:          m.opts.OAuth,
 	}
 	if !m.opts.Headless && !m.opts.Shared {
 		o.AwaitClientCapabilities = srv.ClientCapabilities

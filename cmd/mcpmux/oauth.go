@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mcpmux/mcpmux/internal/mux"
+	"github.com/mcpmux/mcpmux/registry"
+	"github.com/mcpmux/mcpmux/upstream/oauth"
+)
+
+// oauthDirEnv names the directory of the token store, for tests and for
+// those who keep it elsewhere.
+const oauthDirEnv = "MCPMUX_OAUTH_DIR"
+
+// oauthDir is where the tokens are kept: $MCPMUX_OAUTH_DIR, else
+// mcpmux/oauth in the user config directory, a path with no version in it,
+// which upgrades keep.
+func oauthDir() (string, error) {
+	if d := os.Getenv(oauthDirEnv); d != "" {
+		return filepath.Abs(d)
+	}
+	d, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the token store: %w", err)
+	}
+	return filepath.Join(d, "mcpmux", "oauth"), nil
+}
+
+// openTokenStore opens the encrypted token store, with its key from
+// MCPMUX_OAUTH_KEY, the OS keychain, or the key file beside the records.
+func openTokenStore() (*oauth.FileStore, error) {
+	dir, err := oauthDir()
+	if err != nil {
+		return nil, err
+	}
+	var kc oauth.Keychain = oauth.OSKeychain{}
+	if os.Getenv("MCPMUX_OAUTH_KEYCHAIN") == "off" {
+		kc = nil
+	}
+	key, err := oauth.OpenKey(oauth.KeyOptions{Getenv: os.Getenv, Keychain: kc, File: filepath.Join(dir, "key")})
+	if err != nil {
+		return nil, err
+	}
+	return &oauth.FileStore{Dir: dir, Key: key}, nil
+}
+
+// personPresent reports whether a person can log in from here: on a
+// terminal, or with MCPMUX_BROWSER set (which stands in for one).
+func personPresent(stdin io.Reader, stderr io.Writer) bool {
+	return os.Getenv(oauth.BrowserEnv) != "" || (isTerminal(stdin) && isTerminal(stderr))
+}
+
+// newOAuth returns the OAuth manager of a command: interactive, it runs a
+// login on a challenge; otherwise a challenge fails with the command to
+// run. A store that cannot be opened is logged and leaves OAuth without
+// memory: each login then lasts one run.
+func newOAuth(interactive bool, stderr io.Writer, logger *slog.Logger) *oauth.Manager {
+	m := &oauth.Manager{Logger: logger, Interactive: interactive}
+	if st, err := openTokenStore(); err != nil {
+		logger.Warn("no token store: logins last one run", "err", err)
+		m.Store = nil
+	} else {
+		m.Store = st
+	}
+	if m.Store != nil {
+		m.Browser = &oauth.Loopback{Open: oauth.OpenWith(os.Getenv), Stderr: stderr}
+	}
+	return m
+}
+
+// runLogin runs the OAuth login of one configured server.
+func runLogin(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	var c commonFlags
+	fs := newFlagSet("login", stdout, &c)
+	noBrowser := fs.Bool("no-browser", false, "open no browser: print the URL, and read the address the browser is sent back to from stdin (for SSH and headless machines)")
+	names, err := parseArgs(fs, "login", args, 1)
+	if err != nil {
+		return err
+	}
+	cfg, logger, err := setup(&c, stderr)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	srv, err := oauthServer(cfg, "login", names)
+	if err != nil {
+		return err
+	}
+	store, err := openTokenStore()
+	if err != nil {
+		return err
+	}
+	b := &oauth.Loopback{Open: oauth.OpenWith(os.Getenv), Stderr: stderr}
+	if *noBrowser {
+		b.Open, b.Paste = nil, stdin
+	}
+	m := &oauth.Manager{Store: store, Browser: b, Interactive: true, Logger: logger}
+	if err := m.Client(srv).Login(ctx); err != nil {
+		return mux.Masker(cfg).Error(err)
+	}
+	st := m.Client(srv).Status()
+	fmt.Fprintf(stdout, "logged in to %s (%s)%s\n", srv.Name, st.Issuer, expiryNote(st))
+	return nil
+}
+
+// runLogout forgets a server's tokens, revoking them where offered.
+func runLogout(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	var c commonFlags
+	fs := newFlagSet("logout", stdout, &c)
+	names, err := parseArgs(fs, "logout", args, 1)
+	if err != nil {
+		return err
+	}
+	cfg, logger, err := setup(&c, stderr)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	srv, err := oauthServer(cfg, "logout", names)
+	if err != nil {
+		return err
+	}
+	store, err := openTokenStore()
+	if err != nil {
+		return err
+	}
+	m := &oauth.Manager{Store: store, Logger: logger}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	revoked, err := m.Client(srv).Logout(ctx)
+	if err != nil {
+		return fmt.Errorf("forgetting the tokens of %q: %w", srv.Name, err)
+	}
+	if revoked {
+		fmt.Fprintf(stdout, "logged out of %s: tokens revoked and forgotten\n", srv.Name)
+	} else {
+		fmt.Fprintf(stdout, "logged out of %s: tokens forgotten\n", srv.Name)
+	}
+	return nil
+}
+
+// oauthServer returns the remote server names[0] of cfg, with OAuth on.
+func oauthServer(cfg *registry.Config, cmd string, names []string) (*registry.Server, error) {
+	if len(names) == 0 {
+		return nil, &usageError{cmd, "name the server, as the configuration does"}
+	}
+	srv := cfg.Servers[names[0]]
+	if srv == nil {
+		var remote []string
+		for name, s := range cfg.Servers {
+			if s.URL != "" {
+				remote = append(remote, name)
+			}
+		}
+		slices.Sort(remote)
+		msg := fmt.Sprintf("no server %q in the configuration", names[0])
+		if near := registry.Closest(names[0], remote, 2); near != "" {
+			msg += fmt.Sprintf("; did you mean %q?", near)
+		} else if len(remote) > 0 {
+			msg += " (remote servers: " + strings.Join(remote, ", ") + ")"
+		}
+		return nil, &usageError{cmd, msg}
+	}
+	switch {
+	case srv.URL == "":
+		return nil, fmt.Errorf("server %q is not a remote server (no url): it needs no login", srv.Name)
+	case srv.OAuth.Off:
+		return nil, fmt.Errorf(`server %q has "oauth": false`, srv.Name)
+	}
+	return srv, nil
+}
+
+// expiryNote says when a token expires and whether it can be refreshed.
+func expiryNote(st oauth.Status) string {
+	var parts []string
+	if !st.Expiry.IsZero() {
+		parts = append(parts, "token expires "+st.Expiry.Local().Format(time.DateTime))
+	}
+	if st.HasRefresh {
+		parts = append(parts, "refresh token held")
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(parts, ", ")
+}

@@ -1,0 +1,3 @@
+package oauth
+
+func osOpener(u string) []string { return []string{"open", u} }

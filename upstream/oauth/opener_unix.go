@@ -1,0 +1,5 @@
+//go:build !windows && !darwin
+
+package oauth
+
+func osOpener(u string) []string { return []string{"xdg-open", u} }
