@@ -71,12 +71,12 @@ func (b *Loopback) Listen(ctx context.Context, server string, port int) (Callbac
 type loopbackCallback struct {
 	b      *Loopback
 	server string
-	ln   net.Listener
-	srv  *http.Server
-	uri  string
-	got  chan url.Values
-	wg   sync.WaitGroup
-	once sync.Once
+	ln     net.Listener
+	srv    *http.Server
+	uri    string
+	got    chan url.Values
+	wg     sync.WaitGroup
+	once   sync.Once
 }
 
 func (cb *loopbackCallback) RedirectURI() string { return cb.uri }

@@ -32,7 +32,7 @@ type Keychain interface {
 type OSKeychain struct{}
 
 func (OSKeychain) Get(service, user string) (string, error) { return keyring.Get(service, user) }
-func (OSKeychain) Set(service, user, secret string) error  { return keyring.Set(service, user, secret) }
+func (OSKeychain) Set(service, user, secret string) error   { return keyring.Set(service, user, secret) }
 
 // keychainTimeout bounds one keychain access: a Secret Service that no one
 // answers must not hold up a start.
