@@ -278,7 +278,9 @@ func (s *Supervisor) Run(ctx context.Context) error {
 func (s *Supervisor) retry(ctx context.Context, b backoff.BackOff, err error) bool {
 	_, _, maxAttempts := s.srv.BackoffPolicy()
 	attempt := s.Status().Attempt + 1
-	if maxAttempts > 0 && attempt >= maxAttempts {
+	var login *oauth.NeedsLoginError
+	if maxAttempts > 0 && attempt >= maxAttempts && !errors.As(err, &login) {
+		// A login to come (see Wake) is no failure of the upstream's.
 		s.giveUp(err, attempt)
 		<-ctx.Done()
 		return false
@@ -287,6 +289,10 @@ func (s *Supervisor) retry(ctx context.Context, b backoff.BackOff, err error) bo
 	s.backOff(err, attempt, wait)
 	return s.sleep(ctx, wait)
 }
+
+// Wake asks for an attempt now if the upstream is waiting to try again:
+// its login has just completed.
+func (s *Supervisor) Wake() { s.wakeUp(StateBackoff) }
 
 // newBackOff returns the server's reconnect policy: exponential with
 // jitter, capped at the maximum, never giving up by itself.

@@ -34,7 +34,7 @@ func runCall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if jsonrpc.Kind([]byte(*arguments)) != "an object" || !json.Valid([]byte(*arguments)) {
 		return &usageError{"call", fmt.Sprintf("--args must be a JSON object, such as '{\"message\": \"hi\"}', got %s", jsonrpc.Kind([]byte(*arguments)))}
 	}
-	cfg, logger, err := setup(&c, stderr)
+	cfg, logger, masker, err := setupMasked(&c, stderr)
 	if err != nil {
 		return err
 	}
@@ -45,7 +45,7 @@ func runCall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	p := newProgress(stderr, len(cfg.Enabled()), "ready")
 	defer p.done()
 	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Headless: true, Groups: groups(k), Env: readAncestry().childEnv(cfg), Upstream: upstreamProgress(p),
-		OAuth: newOAuth(personPresent(stdin, stderr), stderr, logger)})
+		OAuth: newOAuth(personPresent(stdin, stderr), stderr, logger, masker), Masker: masker})
 	cl, err := local.Start(ctx, m)
 	if err != nil {
 		return err

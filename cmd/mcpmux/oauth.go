@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mcpmux/mcpmux/internal/mux"
+	"github.com/mcpmux/mcpmux/internal/redact"
 	"github.com/mcpmux/mcpmux/registry"
 	"github.com/mcpmux/mcpmux/upstream/oauth"
 )
@@ -62,8 +63,8 @@ func personPresent(stdin io.Reader, stderr io.Writer) bool {
 // login on a challenge; otherwise a challenge fails with the command to
 // run. A store that cannot be opened is logged and leaves OAuth without
 // memory: each login then lasts one run.
-func newOAuth(interactive bool, stderr io.Writer, logger *slog.Logger) *oauth.Manager {
-	m := &oauth.Manager{Logger: logger, Interactive: interactive}
+func newOAuth(interactive bool, stderr io.Writer, logger *slog.Logger, masker *redact.Masker) *oauth.Manager {
+	m := &oauth.Manager{Logger: logger, Interactive: interactive, OnSecrets: masker.Add}
 	if st, err := openTokenStore(); err != nil {
 		logger.Warn("no token store: logins last one run", "err", err)
 		m.Store = nil
@@ -73,6 +74,15 @@ func newOAuth(interactive bool, stderr io.Writer, logger *slog.Logger) *oauth.Ma
 	if m.Store != nil {
 		m.Browser = &oauth.Loopback{Open: oauth.OpenWith(os.Getenv), Stderr: stderr}
 	}
+	return m
+}
+
+// serveOAuth is serve's OAuth manager: a challenge never waits for a
+// login; the login's page is opened at most once per upstream every 10
+// minutes, and a login made by mcpmux login is picked up.
+func serveOAuth(stderr io.Writer, logger *slog.Logger, masker *redact.Masker) *oauth.Manager {
+	m := newOAuth(false, stderr, logger, masker)
+	m.AutoLoginEvery = 10 * time.Minute
 	return m
 }
 

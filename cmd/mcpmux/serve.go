@@ -93,7 +93,8 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	triggers, stopReloads := reloads(watchCtx, cfg.Path, logger)
 	defer func() { stopWatching(); stopReloads() }()
 	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Recorder: rec, Cached: cached, PageSize: *pageSize, Groups: groups(k), Env: above.childEnv(cfg),
-		Masker: masker, Reloads: triggers, Load: reloader(c, *nameLength, maxSize), Shared: ln != nil})
+		Masker: masker, Reloads: triggers, Load: reloader(c, *nameLength, maxSize), Shared: ln != nil,
+		OAuth: serveOAuth(stderr, logger, masker)})
 	if ln != nil {
 		hs := httpserve.New(m.Proxy(), httpserve.Options{Logger: logger, Token: token, MaxMessageSize: int(cfg.MessageSize()), Ready: m.Ready})
 		base := "http://" + ln.Addr().String()

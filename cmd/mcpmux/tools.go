@@ -50,7 +50,7 @@ func runTools(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if _, err := parseArgs(fs, "tools", args, 0); err != nil {
 		return err
 	}
-	cfg, logger, err := setup(&c, stderr)
+	cfg, logger, masker, err := setupMasked(&c, stderr)
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func runTools(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	p := newProgress(stderr, len(cfg.Enabled()), "ready")
 	defer p.done()
 	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Headless: true, Groups: groups(k), Env: readAncestry().childEnv(cfg), Upstream: upstreamProgress(p),
-		OAuth: newOAuth(personPresent(os.Stdin, stderr), stderr, logger)})
+		OAuth: newOAuth(personPresent(os.Stdin, stderr), stderr, logger, masker), Masker: masker})
 	cl, err := local.Start(ctx, m)
 	if err != nil {
 		return err

@@ -10,6 +10,8 @@
 package doctor
 
 import (
+	"github.com/mcpmux/mcpmux/upstream/oauth"
+
 	"cmp"
 	"context"
 	"encoding/json"
@@ -35,6 +37,9 @@ type Options struct {
 	LookPath func(file, path string) (string, error)
 	// Progress, if set, is told when a server's probe starts and ends.
 	Progress func(server string, done bool)
+	// OAuth logs in to remote servers that ask for it (see
+	// upstream.Options.OAuth). Nil: a challenge is a problem.
+	OAuth *oauth.Manager
 }
 
 // Problem is one thing wrong with a server, and how to fix it.

@@ -12,13 +12,14 @@ import (
 
 // probeRemote connects to a remote server as serve does, and times the
 // connection, initialize and listing together, as Initialize.
-func probeRemote(ctx context.Context, s *registry.Server, _ Options) *Check {
+func probeRemote(ctx context.Context, s *registry.Server, o Options) *Check {
 	c := &Check{Server: s.Name}
 	ctx, cancel := context.WithTimeout(ctx, s.StartBound())
 	defer cancel()
 	got := make(chan *registry.Catalogue, 1)
 	failed := make(chan string, 1)
 	sup := upstream.New(s, upstream.Options{
+		OAuth: o.OAuth,
 		OnCatalogue: func(_ string, cat *registry.Catalogue) {
 			select {
 			case got <- cat:
@@ -46,7 +47,9 @@ func probeRemote(ctx context.Context, s *registry.Server, _ Options) *Check {
 		c.Tools = len(c.tools)
 	case why := <-failed:
 		fix := "check \"url\" and \"headers\" (curl the URL with the same headers)"
-		if strings.Contains(why, "401") || strings.Contains(why, "403") {
+		if i := strings.Index(why, "run `mcpmux login "); i >= 0 {
+			fix = "log in: " + strings.Trim(why[i+4:], "`")
+		} else if strings.Contains(why, "401") || strings.Contains(why, "403") {
 			fix = "the server refused the credentials: check the token in \"headers\""
 		}
 		c.add(why, "%s", fix)

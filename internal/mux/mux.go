@@ -132,6 +132,9 @@ func New(cfg *registry.Config, opts Options) *Mux {
 		opts.Masker = Masker(cfg)
 	}
 	m := &Mux{opts: opts, logger: opts.Logger, masker: opts.Masker, cfg: cfg, invalid: cfg.Invalid, ups: map[string]*running{}}
+	if opts.OAuth != nil && opts.OAuth.OnLogin == nil {
+		opts.OAuth.OnLogin = m.loggedIn
+	}
 	m.srv = proxy.New(m.proxyOptions(cfg))
 	for _, s := range cfg.Enabled() {
 		r := m.newRunning(cfg, s)
@@ -141,6 +144,17 @@ func New(cfg *registry.Config, opts Options) *Mux {
 	m.recordInvalid(cfg.Invalid)
 	m.srv.SetCached(opts.Cached) // one merge for all, before any client asks
 	return m
+}
+
+// loggedIn connects the upstream server at once: its OAuth login has
+// completed, here or in another mcpmux.
+func (m *Mux) loggedIn(server string) {
+	m.mu.Lock()
+	r := m.ups[server]
+	m.mu.Unlock()
+	if r != nil {
+		r.sup.Wake()
+	}
 }
 
 // newRunning makes the supervisor of s, not started yet.
@@ -326,6 +340,10 @@ func (m *Mux) releaseAfterStart(ctx context.Context) {
 // it holds.
 func (m *Mux) Start(ctx context.Context) (stop func()) {
 	stopRecorder := m.runRecorder(ctx)
+	stopOAuth := func() {}
+	if m.opts.OAuth != nil {
+		stopOAuth = m.opts.OAuth.Start(ctx)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	rn := &runner{ctx: ctx}
 	m.mu.Lock()
@@ -341,6 +359,7 @@ func (m *Mux) Start(ctx context.Context) (stop func()) {
 			rn.closed = true // Reload starts nothing more
 			m.mu.Unlock()
 			cancel()
+			stopOAuth()
 			rn.wg.Wait()
 			stopRecorder()
 		})

@@ -56,6 +56,7 @@ type Client struct {
 	granted []string  // scopes held, for step-up
 	failing error     // the last refresh's transient failure
 	opened  time.Time // when the browser was last opened unasked
+	waiting bool      // a request failed for want of a login; Watch looks for one
 }
 
 // Status is what status output shows of an upstream's login. It never
@@ -94,6 +95,7 @@ func (c *Client) reload() *Record {
 		c.m.logger().Warn("reading tokens", "upstream", c.server, "err", err)
 		return nil
 	}
+	c.m.secrets(r)
 	c.mu.Lock()
 	c.rec = r
 	if r != nil && len(c.granted) == 0 {
@@ -206,6 +208,7 @@ func (c *Client) refresh(ctx context.Context, used string) (*Record, error) {
 }
 
 func (c *Client) setRecord(r *Record, failing error) {
+	c.m.secrets(r)
 	c.mu.Lock()
 	c.rec, c.failing = r, failing
 	c.mu.Unlock()
@@ -256,14 +259,26 @@ func (c *Client) challenged(ctx context.Context, resp *http.Response, used strin
 // NeedsLoginError otherwise.
 func (c *Client) login(ctx context.Context, ch challenge, reason string) error {
 	if c.m.Browser == nil || !c.m.Interactive {
+		c.mu.Lock()
+		c.waiting = true
+		c.mu.Unlock()
 		c.openUnasked(ch)
 		return c.needsLogin(nil, reason)
 	}
 	// A person may take longer than the request may wait: the login runs
-	// to its end; the request's retry (or the next) finds the token.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), loginTimeout)
-	defer cancel()
-	return c.loginOnce(ctx, ch, c.currentToken())
+	// on (under the manager's life) and the request's retry, or the next
+	// request, finds the token.
+	before := c.currentToken()
+	done := make(chan error, 1)
+	if !c.m.runLogin(c, ch, before, done) {
+		return c.loginOnce(ctx, ch, before)
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // currentToken is the access token held, or "".
@@ -337,8 +352,9 @@ func (c *Client) loginOnce(ctx context.Context, ch challenge, before string) err
 	if err := c.m.Store.Save(r); err != nil {
 		return err
 	}
+	c.m.secrets(r)
 	c.mu.Lock()
-	c.rec, c.failing, c.granted = r, nil, r.Scopes
+	c.rec, c.failing, c.granted, c.waiting = r, nil, r.Scopes, false
 	c.mu.Unlock()
 	c.m.logger().Info("logged in", "upstream", c.server, "issuer", r.Issuer)
 	if c.m.OnLogin != nil {

@@ -37,8 +37,12 @@ type Manager struct {
 	// AutoLoginEvery spaces the logins serve starts by itself; zero means
 	// never (see Start).
 	AutoLoginEvery time.Duration
-	// OnLogin is called when a login has completed here. Nil ignores.
+	// OnLogin is called when an upstream that waited for a login has one:
+	// made here, or found in the store (see Start). Nil ignores.
 	OnLogin func(server string)
+	// OnSecrets is given every token and client secret read or received,
+	// for the masker of every log line and error. Nil ignores.
+	OnSecrets func(secrets []string)
 	// HTTPClient makes the discovery, registration, token and revocation
 	// requests: never the upstream's own client, which carries its
 	// headers. Nil means a client of its own.
@@ -62,6 +66,22 @@ func (m *Manager) now() time.Time {
 		return m.Now()
 	}
 	return time.Now()
+}
+
+// secrets hands r's secrets to OnSecrets.
+func (m *Manager) secrets(r *Record) {
+	if r == nil || m.OnSecrets == nil {
+		return
+	}
+	var out []string
+	for _, v := range []string{r.AccessToken, r.RefreshToken, r.ClientSecret} {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	if len(out) > 0 {
+		m.OnSecrets(out)
+	}
 }
 
 func (m *Manager) logger() *slog.Logger {
@@ -104,14 +124,63 @@ func equalCfg(a, b registry.OAuth) bool {
 		slices.Equal(a.Scopes, b.Scopes) && a.CallbackPort == b.CallbackPort && a.Off == b.Off
 }
 
-// Start lets m run logins in the background until the returned stop is
-// called, which waits for them.
+// Start lets m run logins in the background (see AutoLoginEvery), and
+// watches the store for the logins of the upstreams that wait for one,
+// made here or by another process (mcpmux login): OnLogin hears of each.
+// It runs until the returned stop is called, which waits for it all.
 func (m *Manager) Start(ctx context.Context) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	m.mu.Lock()
 	m.life = ctx
 	m.mu.Unlock()
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.watch(ctx)
+	}()
 	return func() { cancel(); m.wg.Wait() }
+}
+
+// WatchEvery is how often Start's watch reads the store for logins.
+var WatchEvery = 2 * time.Second
+
+// watch tells OnLogin of the upstreams waiting for a login whose record
+// now holds a token.
+func (m *Manager) watch(ctx context.Context) {
+	t := time.NewTicker(WatchEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, c := range m.waitingClients() {
+			if r := c.reload(); r != nil && r.AccessToken != "" {
+				c.mu.Lock()
+				c.waiting = false
+				c.mu.Unlock()
+				m.logger().Info("login found; connecting", "upstream", c.server)
+				if m.OnLogin != nil {
+					m.OnLogin(c.server)
+				}
+			}
+		}
+	}
+}
+
+func (m *Manager) waitingClients() []*Client {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*Client
+	for _, c := range m.clients {
+		c.mu.Lock()
+		if c.waiting {
+			out = append(out, c)
+		}
+		c.mu.Unlock()
+	}
+	return out
 }
 
 // loginTimeout bounds a login serve started by itself.
@@ -119,21 +188,33 @@ const loginTimeout = 10 * time.Minute
 
 // goLogin runs c's login on a goroutine of m's.
 func (m *Manager) goLogin(c *Client, ch challenge) {
+	m.runLogin(c, ch, "\x00", nil)
+}
+
+// runLogin runs c's login on a goroutine of m's, within loginTimeout, and
+// sends its outcome on done (if not nil). It reports false if m is not
+// started (see Start).
+func (m *Manager) runLogin(c *Client, ch challenge, before string, done chan<- error) bool {
 	m.mu.Lock()
 	life := m.life
 	m.mu.Unlock()
 	if life == nil || life.Err() != nil {
-		return
+		return false
 	}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		ctx, cancel := context.WithTimeout(life, loginTimeout)
 		defer cancel()
-		if err := c.loginOnce(ctx, ch, "\x00"); err != nil && life.Err() == nil {
+		err := c.loginOnce(ctx, ch, before)
+		if err != nil && life.Err() == nil && done == nil {
 			m.logger().Warn("login started by mcpmux failed", "upstream", c.server, "err", err)
 		}
+		if done != nil {
+			done <- err
+		}
 	}()
+	return true
 }
 
 // registered is the client the flow authenticates as.
