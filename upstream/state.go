@@ -1,6 +1,8 @@
 package upstream
 
 import (
+	"github.com/mcpmux/mcpmux/upstream/oauth"
+
 	"context"
 	"log/slog"
 	"time"
@@ -60,6 +62,9 @@ type Status struct {
 	NextRetry time.Time `json:"nextRetry,omitzero"`
 	// PID is the process id of the upstream's live child; 0 when none.
 	PID int `json:"pid,omitempty"`
+	// Login is the OAuth login of a remote upstream that has one or needs
+	// one, as [Supervisor.Status] reads it; never a token. Nil otherwise.
+	Login *oauth.Status `json:"login,omitempty"`
 }
 
 // setState applies change to the status under the lock, wakes everyone

@@ -231,6 +231,16 @@ func (s *Supervisor) Status() Status {
 	return s.status
 }
 
+// Login returns the OAuth login of a remote upstream that has one or
+// waits for one, read from the token store; nil for any other.
+func (s *Supervisor) Login() *oauth.Status {
+	c := s.opts.OAuth.Client(s.srv)
+	if c == nil {
+		return nil
+	}
+	return c.Known()
+}
+
 // Run keeps the upstream connected until ctx is done, then stops it and
 // waits until its process is gone. It returns ctx's error. A lazy upstream
 // is connected only while it is being used.

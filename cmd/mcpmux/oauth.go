@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/mcpmux/mcpmux/internal/mux"
 	"github.com/mcpmux/mcpmux/internal/redact"
 	"github.com/mcpmux/mcpmux/registry"
+	"github.com/mcpmux/mcpmux/registry/store"
 	"github.com/mcpmux/mcpmux/upstream/oauth"
 )
 
@@ -201,4 +203,80 @@ func expiryNote(st oauth.Status) string {
 		return ""
 	}
 	return "; " + strings.Join(parts, ", ")
+}
+
+// loginSummary is the OAuth part of mcpmux status: where the tokens are,
+// and the login of each remote server that has one or needs one. Never a
+// token.
+type loginSummary struct {
+	Store  string                  `json:"store"`
+	Logins map[string]oauth.Status `json:"logins"`
+}
+
+// oauthLogins reads the login of every remote server that has a record,
+// or whose last error says it needs one. Nil: none. It makes no key.
+func oauthLogins(cfg *registry.Config, sums []store.Summary) *loginSummary {
+	dir, err := oauthDir()
+	if err != nil {
+		return nil
+	}
+	var kc oauth.Keychain = oauth.OSKeychain{}
+	if os.Getenv("MCPMUX_OAUTH_KEYCHAIN") == "off" {
+		kc = nil
+	}
+	var st oauth.Store
+	desc := "no tokens yet"
+	if key, err := oauth.OpenKey(oauth.KeyOptions{Getenv: os.Getenv, Keychain: kc, File: filepath.Join(dir, "key"), NoCreate: true}); err == nil {
+		fs := &oauth.FileStore{Dir: dir, Key: key}
+		st, desc = fs, fs.Describe()
+	}
+	lastErr := map[string]string{}
+	for _, s := range sums {
+		if s.State != nil {
+			lastErr[s.Server] = s.State.LastError
+		}
+	}
+	m := &oauth.Manager{Store: st}
+	out := &loginSummary{Store: desc, Logins: map[string]oauth.Status{}}
+	for _, name := range slices.Sorted(maps.Keys(cfg.Servers)) {
+		srv := cfg.Servers[name]
+		c := m.Client(srv)
+		if c == nil {
+			continue
+		}
+		if st != nil {
+			if k := c.Known(); k != nil {
+				out.Logins[name] = *k
+				continue
+			}
+		}
+		if strings.Contains(lastErr[name], "needs a login") {
+			out.Logins[name] = oauth.Status{State: "needs login", Reason: "the server asks for a login", Command: "mcpmux login " + name}
+		}
+	}
+	if len(out.Logins) == 0 {
+		return nil
+	}
+	return out
+}
+
+// printLogins writes the OAuth logins under the status table.
+func printLogins(w io.Writer, s *loginSummary) error {
+	if s == nil {
+		return nil
+	}
+	fmt.Fprintf(w, "\nOAuth logins (tokens %s):\n", s.Store)
+	var rows [][]string
+	for _, name := range slices.Sorted(maps.Keys(s.Logins)) {
+		st := s.Logins[name]
+		detail := strings.TrimPrefix(expiryNote(st), "; ")
+		switch st.State {
+		case "needs login":
+			detail = st.Reason + "; run: " + st.Command
+		case "refresh failing":
+			detail = st.Reason + "; " + detail
+		}
+		rows = append(rows, []string{"  " + name, st.State, detail})
+	}
+	return printTable(w, []string{"  SERVER", "LOGIN", "DETAIL"}, rows)
 }

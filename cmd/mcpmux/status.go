@@ -68,10 +68,14 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			sums[i].State = &masked
 		}
 	}
+	logins := oauthLogins(cfg, sums)
 	if *asJSON {
-		return printStatusJSON(stdout, path, sums)
+		return printStatusJSON(stdout, path, sums, logins)
 	}
-	return printStatus(stdout, sums, now)
+	if err := printStatus(stdout, sums, now); err != nil {
+		return err
+	}
+	return printLogins(stdout, logins)
 }
 
 // statusEntry is one server in `mcpmux status --json`.
@@ -82,11 +86,12 @@ type statusEntry struct {
 	P95       string  `json:"latencyP95,omitempty"`
 }
 
-func printStatusJSON(w io.Writer, dataDir string, sums []store.Summary) error {
+func printStatusJSON(w io.Writer, dataDir string, sums []store.Summary, logins *loginSummary) error {
 	out := struct {
 		DataDir string        `json:"dataDir"`
 		Servers []statusEntry `json:"servers"`
-	}{DataDir: dataDir, Servers: make([]statusEntry, len(sums))}
+		OAuth   *loginSummary `json:"oauth,omitempty"`
+	}{DataDir: dataDir, Servers: make([]statusEntry, len(sums)), OAuth: logins}
 	for i, s := range sums {
 		e := statusEntry{Summary: s, ErrorRate: s.ErrorRate()}
 		if s.Calls.Calls > 0 {

@@ -447,7 +447,9 @@ func (m *Mux) Status() json.RawMessage {
 		Config    *reloadOutcome `json:"config,omitempty"`
 	}{Upstreams: make([]any, 0, len(sups)+len(invalid))}
 	for _, s := range sups {
-		out.Upstreams = append(out.Upstreams, s.Status())
+		st := s.Status()
+		st.Login = s.Login()
+		out.Upstreams = append(out.Upstreams, st)
 	}
 	for _, name := range slices.Sorted(maps.Keys(invalid)) {
 		out.Upstreams = append(out.Upstreams, invalidEntry{name, store.StateInvalid, m.masker.String(invalid[name].Error())})

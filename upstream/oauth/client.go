@@ -127,6 +127,19 @@ func (c *Client) Status() Status {
 	return Status{State: "logged in", Expiry: r.Expiry, HasRefresh: r.RefreshToken != "", Issuer: r.Issuer}
 }
 
+// Known returns Status if the upstream has a record or waits for a login,
+// and nil if it never asked for one.
+func (c *Client) Known() *Status {
+	st := c.Status()
+	c.mu.Lock()
+	known := c.rec != nil || c.waiting
+	c.mu.Unlock()
+	if !known {
+		return nil
+	}
+	return &st
+}
+
 // token returns the access token to send, refreshing it first if it
 // expires within refreshAhead. No token: "".
 func (c *Client) token(ctx context.Context) string {

@@ -54,6 +54,8 @@ type KeyOptions struct {
 	// File is the key file used when there is no keychain; empty means
 	// none.
 	File string
+	// NoCreate: a missing key is an error (ErrNoStore), not made.
+	NoCreate bool
 }
 
 const (
@@ -89,6 +91,9 @@ func OpenKey(o KeyOptions) (*Key32, error) {
 		case !errors.Is(err, fs.ErrNotExist):
 			return nil, fmt.Errorf("reading the token key file: %w", err)
 		}
+	}
+	if o.NoCreate {
+		return nil, fmt.Errorf("%w: no key yet", ErrNoStore)
 	}
 	var k [32]byte
 	_, _ = rand.Read(k[:])

@@ -94,7 +94,7 @@ func TestLoopbackPaste(t *testing.T) {
 	m := newManager(t.TempDir(), &fakeClock{now: start}, true)
 	m.Browser = &Loopback{Stderr: &out, Paste: pr}
 	done := make(chan error, 1)
-	go func() { done <- m.Client(f.server()).Login(context.Background()) }()
+	go func() { done <- m.Client(server(f)).Login(context.Background()) }()
 	// The person opens the printed URL elsewhere; its redirect does not
 	// load there, and they paste its address.
 	testutil.WaitFor(t, "the URL on stderr", func() bool { return strings.Contains(out.String(), "/authorize?") })
@@ -118,7 +118,7 @@ func TestLoopbackPaste(t *testing.T) {
 		t.Fatalf("Login = %v", err)
 	}
 	pw.Close()
-	if code, err := get(t, m, f.server()); err != nil || code != 200 {
+	if code, err := get(t, m, server(f)); err != nil || code != 200 {
 		t.Errorf("request after a pasted login = %d, %v", code, err)
 	}
 }

@@ -20,7 +20,7 @@ var start = time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 func loggedIn(t *testing.T, f *fakeAS, dir string, clock *fakeClock) *Manager {
 	t.Helper()
 	m := newManager(dir, clock, true)
-	if code, err := get(t, m, f.server()); err != nil || code != 200 {
+	if code, err := get(t, m, server(f)); err != nil || code != 200 {
 		t.Fatalf("first request = %d, %v; want 200 after a login", code, err)
 	}
 	return m
@@ -33,20 +33,20 @@ func TestLoginAndEncryptedStore(t *testing.T) {
 	f := newFakeAS(t)
 	dir := t.TempDir()
 	m := loggedIn(t, f, dir, &fakeClock{now: start})
-	logins, _, _ := f.count()
+	logins, _, _ := f.Count()
 	if logins != 1 {
 		t.Errorf("logins = %d, want 1", logins)
 	}
-	want := f.srv.URL + "/mcp"
-	for _, r := range f.resources {
+	want := f.URL() + "/mcp"
+	for _, r := range f.Resources() {
 		if !strings.HasSuffix(r, ":"+want) {
 			t.Errorf("request %q, want resource %s on every one", r, want)
 		}
 	}
-	if got := f.registerMeta["application_type"]; got != "native" {
+	if got := f.Registered()["application_type"]; got != "native" {
 		t.Errorf("DCR application_type = %v, want native", got)
 	}
-	st := m.Client(f.server()).Status()
+	st := m.Client(server(f)).Status()
 	if st.State != "logged in" || !st.HasRefresh || st.Expiry.IsZero() {
 		t.Errorf("Status = %+v, want logged in with expiry and refresh token", st)
 	}
@@ -58,7 +58,7 @@ func TestLoginAndEncryptedStore(t *testing.T) {
 		t.Errorf("tokens in the clear on disk: %v", found)
 	}
 	// Another manager (another process) reads it, with the key.
-	if code, err := get(t, newManager(dir, &fakeClock{now: start}, false), f.server()); err != nil || code != 200 {
+	if code, err := get(t, newManager(dir, &fakeClock{now: start}, false), server(f)); err != nil || code != 200 {
 		t.Errorf("request from a second manager = %d, %v; want 200 with the stored token", code, err)
 	}
 	// With another key, the record does not open.
@@ -89,14 +89,14 @@ func TestRefreshAheadOfExpiryAndRotation(t *testing.T) {
 	f := newFakeAS(t)
 	clock := &fakeClock{now: start}
 	m := loggedIn(t, f, t.TempDir(), clock)
-	srv := f.server()
+	srv := server(f)
 	first := m.Client(srv).record()
 	for i := 1; i <= 2; i++ {
 		clock.Add(time.Hour - 30*time.Second) // within a minute of expiry
 		if code, err := get(t, m, srv); err != nil || code != 200 {
 			t.Fatalf("request %d = %d, %v", i, code, err)
 		}
-		if _, refreshes, _ := f.count(); refreshes != i {
+		if _, refreshes, _ := f.Count(); refreshes != i {
 			t.Fatalf("refreshes = %d, want %d", refreshes, i)
 		}
 	}
@@ -104,16 +104,14 @@ func TestRefreshAheadOfExpiryAndRotation(t *testing.T) {
 	if last.RefreshToken == first.RefreshToken || last.AccessToken == first.AccessToken {
 		t.Error("the rotated tokens did not replace the first ones")
 	}
-	f.mu.Lock()
-	sent := slices.Clone(f.sentTokens)
-	f.mu.Unlock()
+	sent := f.SentTokens()
 	for _, s := range sent[2:] { // the first: none; the second: after the login
 		if s == "Bearer "+first.AccessToken {
 			t.Error("a token about to expire was sent instead of being refreshed first")
 		}
 	}
-	if !slices.Contains(f.resources, "refresh_token:"+srv.URL) {
-		t.Errorf("refresh requests %v, want resource %s", f.resources, srv.URL)
+	if !slices.Contains(f.Resources(), "refresh_token:"+srv.URL) {
+		t.Errorf("refresh requests %v, want resource %s", f.Resources(), srv.URL)
 	}
 }
 
@@ -123,11 +121,11 @@ func TestExpiryWhileCalling(t *testing.T) {
 	testutil.CheckNoGoroutineLeak(t)
 	f := newFakeAS(t)
 	m := loggedIn(t, f, t.TempDir(), &fakeClock{now: start})
-	f.expireAll()
-	if code, err := get(t, m, f.server()); err != nil || code != 200 {
+	f.ExpireAll()
+	if code, err := get(t, m, server(f)); err != nil || code != 200 {
 		t.Fatalf("request after expiry = %d, %v; want 200 after one refresh", code, err)
 	}
-	if logins, refreshes, _ := f.count(); logins != 1 || refreshes != 1 {
+	if logins, refreshes, _ := f.Count(); logins != 1 || refreshes != 1 {
 		t.Errorf("logins, refreshes = %d, %d; want 1, 1", logins, refreshes)
 	}
 }
@@ -140,32 +138,32 @@ func TestInvalidGrantNeedsLogin(t *testing.T) {
 	dir := t.TempDir()
 	clock := &fakeClock{now: start}
 	loggedIn(t, f, dir, clock)
-	f.set(func(f *fakeAS) { f.refuse = true })
-	f.expireAll()
+	f.Set(func(f *fakeAS) { f.Refuse = true })
+	f.ExpireAll()
 	serve := newManager(dir, clock, false) // serve: no person
-	_, _, before := f.count()
-	_, err := get(t, serve, f.server())
+	_, _, before := f.Count()
+	_, err := get(t, serve, server(f))
 	var nl *NeedsLoginError
 	if !errors.As(err, &nl) || !strings.Contains(err.Error(), "mcpmux login fake") {
 		t.Fatalf("request = %v, want a NeedsLoginError naming mcpmux login fake", err)
 	}
-	if _, _, after := f.count(); after-before > 2 {
+	if _, _, after := f.Count(); after-before > 2 {
 		t.Errorf("%d requests to the server, want at most 2 (no loop)", after-before)
 	}
-	st := serve.Client(f.server()).Status()
+	st := serve.Client(server(f)).Status()
 	if st.State != "needs login" || !strings.Contains(st.Reason, "invalid_grant") || st.Command != "mcpmux login fake" {
 		t.Errorf("Status = %+v, want needs login (invalid_grant), with the command", st)
 	}
-	r, _ := serve.Store.Load(f.server().URL, "fake")
+	r, _ := serve.Store.Load(server(f).URL, "fake")
 	if r == nil || r.RefreshToken != "" || r.AccessToken != "" {
 		t.Errorf("record after invalid_grant = %+v, want no tokens", r)
 	}
 	// And again: no refresh is tried with no refresh token.
-	_, _, before = f.count()
-	if _, err := get(t, serve, f.server()); !errors.As(err, &nl) {
+	_, _, before = f.Count()
+	if _, err := get(t, serve, server(f)); !errors.As(err, &nl) {
 		t.Errorf("second request = %v, want NeedsLoginError", err)
 	}
-	if _, refreshes, _ := f.count(); refreshes != 0 {
+	if _, refreshes, _ := f.Count(); refreshes != 0 {
 		t.Errorf("refreshes = %d, want 0", refreshes)
 	}
 }
@@ -177,17 +175,17 @@ func TestTransientFailureKeepsToken(t *testing.T) {
 	f := newFakeAS(t)
 	clock := &fakeClock{now: start}
 	m := loggedIn(t, f, t.TempDir(), clock)
-	held := m.Client(f.server()).record()
-	f.set(func(f *fakeAS) { f.down = true })
+	held := m.Client(server(f)).record()
+	f.Set(func(f *fakeAS) { f.Down = true })
 	clock.Add(time.Hour - 30*time.Second)
-	if code, err := get(t, m, f.server()); err != nil || code != 200 {
+	if code, err := get(t, m, server(f)); err != nil || code != 200 {
 		t.Fatalf("request = %d, %v; want 200 with the token still held", code, err)
 	}
-	r := m.Client(f.server()).record()
+	r := m.Client(server(f)).record()
 	if r.AccessToken != held.AccessToken || r.RefreshToken != held.RefreshToken {
 		t.Error("a transient failure lost the tokens")
 	}
-	if st := m.Client(f.server()).Status(); st.State != "refresh failing" || !strings.Contains(st.Reason, "503") {
+	if st := m.Client(server(f)).Status(); st.State != "refresh failing" || !strings.Contains(st.Reason, "503") {
 		t.Errorf("Status = %+v, want refresh failing (503)", st)
 	}
 }
@@ -213,7 +211,7 @@ func TestTwoProcessesRefreshOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if code, err := get(t, m, f.server()); err != nil || code != 200 {
+			if code, err := get(t, m, server(f)); err != nil || code != 200 {
 				errs <- errors.Join(err, errors.New("not 200"))
 			}
 		}()
@@ -223,7 +221,7 @@ func TestTwoProcessesRefreshOnce(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if _, refreshes, _ := f.count(); refreshes != 1 {
+	if _, refreshes, _ := f.Count(); refreshes != 1 {
 		t.Errorf("refreshes = %d, want 1", refreshes)
 	}
 }
@@ -244,10 +242,10 @@ func TestLoginPickedUp(t *testing.T) {
 	stop := serve.Start(context.Background())
 	defer stop()
 	var nl *NeedsLoginError
-	if _, err := get(t, serve, f.server()); !errors.As(err, &nl) {
+	if _, err := get(t, serve, server(f)); !errors.As(err, &nl) {
 		t.Fatalf("request before login = %v, want NeedsLoginError", err)
 	}
-	if err := newManager(dir, clock, true).Client(f.server()).Login(context.Background()); err != nil {
+	if err := newManager(dir, clock, true).Client(server(f)).Login(context.Background()); err != nil {
 		t.Fatalf("Login: %v", err)
 	}
 	select {
@@ -258,7 +256,7 @@ func TestLoginPickedUp(t *testing.T) {
 	case <-time.After(testutil.WaitTimeout):
 		t.Fatal("the running manager did not pick the login up")
 	}
-	if code, err := get(t, serve, f.server()); err != nil || code != 200 {
+	if code, err := get(t, serve, server(f)); err != nil || code != 200 {
 		t.Errorf("request after login = %d, %v", code, err)
 	}
 }
@@ -268,26 +266,24 @@ func TestStepUp(t *testing.T) {
 	testutil.CheckNoGoroutineLeak(t)
 	f := newFakeAS(t)
 	m := loggedIn(t, f, t.TempDir(), &fakeClock{now: start})
-	f.set(func(f *fakeAS) { f.needScope = "write" })
-	if code, err := get(t, m, f.server()); err != nil || code != 200 {
+	f.Set(func(f *fakeAS) { f.NeedScope = "write" })
+	if code, err := get(t, m, server(f)); err != nil || code != 200 {
 		t.Fatalf("request needing write = %d, %v", code, err)
 	}
-	r := m.Client(f.server()).record()
+	r := m.Client(server(f)).record()
 	if !slices.Contains(r.Scopes, "read") || !slices.Contains(r.Scopes, "write") {
 		t.Errorf("scopes = %v, want read and write", r.Scopes)
 	}
 	// A server that never grants: at most 3 tries, then an error.
-	f.set(func(f *fakeAS) { f.needScope = "never-granted" })
-	f.mu.Lock()
-	f.access = map[string][]string{}
-	f.mu.Unlock()
-	before, _, _ := f.count()
-	_, err := get(t, m, f.server())
+	f.Set(func(f *fakeAS) { f.NeedScope = "never-granted" })
+	f.ExpireAll()
+	before, _, _ := f.Count()
+	_, err := get(t, m, server(f))
 	var nl *NeedsLoginError
 	if !errors.As(err, &nl) || !strings.Contains(err.Error(), "3 tries") {
 		t.Errorf("request = %v, want an error after 3 tries", err)
 	}
-	if logins, _, _ := f.count(); logins-before > 3 {
+	if logins, _, _ := f.Count(); logins-before > 3 {
 		t.Errorf("%d logins, want at most 3", logins-before)
 	}
 }
@@ -296,12 +292,12 @@ func TestStepUp(t *testing.T) {
 func TestRefusesWithoutS256(t *testing.T) {
 	testutil.CheckNoGoroutineLeak(t)
 	f := newFakeAS(t)
-	f.set(func(f *fakeAS) { f.methods = []string{"plain"} })
-	_, err := get(t, newManager(t.TempDir(), &fakeClock{now: start}, true), f.server())
+	f.Set(func(f *fakeAS) { f.Methods = []string{"plain"} })
+	_, err := get(t, newManager(t.TempDir(), &fakeClock{now: start}, true), server(f))
 	if err == nil || !strings.Contains(err.Error(), "S256") {
 		t.Errorf("request = %v, want a refusal naming S256", err)
 	}
-	if logins, _, _ := f.count(); logins != 0 {
+	if logins, _, _ := f.Count(); logins != 0 {
 		t.Errorf("logins = %d, want 0", logins)
 	}
 }
@@ -312,17 +308,14 @@ func TestLogout(t *testing.T) {
 	f := newFakeAS(t)
 	dir := t.TempDir()
 	m := loggedIn(t, f, dir, &fakeClock{now: start})
-	revoked, err := m.Client(f.server()).Logout(context.Background())
+	revoked, err := m.Client(server(f)).Logout(context.Background())
 	if err != nil || !revoked {
 		t.Fatalf("Logout = %v, %v; want revoked", revoked, err)
 	}
-	if r, _ := m.Store.Load(f.server().URL, "fake"); r != nil {
+	if r, _ := m.Store.Load(server(f).URL, "fake"); r != nil {
 		t.Error("a record is left after logout")
 	}
-	f.mu.Lock()
-	n := len(f.refresh)
-	f.mu.Unlock()
-	if n != 0 {
+	if n := f.LiveRefreshTokens(); n != 0 {
 		t.Errorf("%d refresh tokens still live at the server", n)
 	}
 }
