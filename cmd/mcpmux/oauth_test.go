@@ -1,0 +1,111 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcpmux/mcpmux/internal/httpserver"
+	"github.com/mcpmux/mcpmux/internal/testutil"
+	"github.com/mcpmux/mcpmux/upstream/oauth"
+	"github.com/mcpmux/mcpmux/upstream/oauth/oauthtest"
+)
+
+// protectedUpstream is a remote MCP server behind an OAuth authorization
+// server: its /mcp wants a token.
+func protectedUpstream(t *testing.T) *oauthtest.Server {
+	t.Helper()
+	mcpURL, _ := httpserver.Start(t, httpserver.Streamable, httpserver.Options{Name: "remote"})
+	target, _ := url.Parse(mcpURL)
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			r.Out.URL.Path = target.Path
+			r.Out.Header.Del("Authorization")
+		},
+		FlushInterval: -1,
+		Transport:     &http.Transport{},
+	}
+	t.Cleanup(rp.Transport.(*http.Transport).CloseIdleConnections)
+	return oauthtest.New(t, rp)
+}
+
+// oauthEnv gives the test a token store of its own, with no keychain.
+func oauthEnv(t *testing.T) string {
+	dir := t.TempDir()
+	t.Setenv(oauthDirEnv, dir)
+	t.Setenv("MCPMUX_OAUTH_KEYCHAIN", "off")
+	t.Setenv(oauth.KeyEnv, "")
+	return dir
+}
+
+// A serve started before the login lists what it can and never waits for
+// a person; `mcpmux login` in another process logs in; the running serve
+// picks the token up, connects and sends list_changed. No token reaches a
+// log line or any file in the clear.
+func TestServePicksUpLogin(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed: it stands in for the browser")
+	}
+	testutil.CheckLeaks(t)
+	store := oauthEnv(t)
+	defer func(d time.Duration) { oauth.WatchEvery = d }(oauth.WatchEvery)
+	oauth.WatchEvery = 20 * time.Millisecond
+	as := protectedUpstream(t)
+	cfg := writeConfig(t, map[string]any{"remote": map[string]any{"url": as.URL() + "/mcp"}})
+	t.Setenv(oauth.BrowserEnv, "true") // serve's own login page goes nowhere
+	s := serveInProcess(t, "--config", cfg, "--no-registry")
+	if got := s.tools(); slices.Contains(got, "remote__whoami") {
+		t.Fatalf("tools before login = %v", got)
+	}
+	testutil.WaitFor(t, "needs login in the log", func() bool { return strings.Contains(s.stderr.String(), "mcpmux login remote") })
+
+	t.Setenv(oauth.BrowserEnv, "curl -fsSL -o /dev/null --max-time 20")
+	out, errOut, err := runLine(t, "login", "--config", cfg, "remote")
+	if err != nil || !strings.Contains(out, "logged in to remote") {
+		t.Fatalf("mcpmux login = %v\nstdout %s\nstderr %s", err, out, errOut)
+	}
+	if !strings.Contains(errOut, "/authorize?") {
+		t.Errorf("login's stderr has no URL:\n%s", errOut)
+	}
+	s.waitNote("notifications/tools/list_changed", hangGuard)
+	s.waitTools("remote__whoami")
+	if got := s.call(hangGuard, "remote__whoami", nil); got != "remote" {
+		t.Errorf("whoami = %q", got)
+	}
+	for _, b := range []string{s.stderr.String(), out, errOut} {
+		if strings.Contains(b, "access-token-") || strings.Contains(b, "refresh-token-") {
+			t.Errorf("a token in the output:\n%s", b)
+		}
+	}
+	var found []string
+	_ = filepath.Walk(store, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			if data, _ := os.ReadFile(p); strings.Contains(string(data), "-token-") {
+				found = append(found, p)
+			}
+		}
+		return nil
+	})
+	if len(found) > 0 {
+		t.Errorf("tokens in the clear in %v", found)
+	}
+	st, _, err := runLine(t, "status", "--config", cfg, "--data-dir", t.TempDir())
+	if err != nil || !strings.Contains(st, "logged in") || !strings.Contains(st, "refresh token held") {
+		t.Errorf("status = %v\n%s", err, st)
+	}
+	if strings.Contains(st, "-token-") {
+		t.Errorf("a token in status:\n%s", st)
+	}
+	out, _, err = runLine(t, "logout", "--config", cfg, "remote")
+	if err != nil || !strings.Contains(out, "revoked") {
+		t.Errorf("mcpmux logout = %v, %s", err, out)
+	}
+}
