@@ -1,11 +1,12 @@
 package main
 
 import (
+	"context"
+	"io"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -51,9 +52,6 @@ func oauthEnv(t *testing.T) string {
 // picks the token up, connects and sends list_changed. No token reaches a
 // log line or any file in the clear.
 func TestServePicksUpLogin(t *testing.T) {
-	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl is not installed: it stands in for the browser")
-	}
 	testutil.CheckLeaks(t)
 	store := oauthEnv(t)
 	defer func(d time.Duration) { oauth.WatchEvery = d }(oauth.WatchEvery)
@@ -67,14 +65,7 @@ func TestServePicksUpLogin(t *testing.T) {
 	}
 	testutil.WaitFor(t, "needs login in the log", func() bool { return strings.Contains(s.stderr.String(), "mcpmux login remote") })
 
-	t.Setenv(oauth.BrowserEnv, "curl -fsSL -o /dev/null --max-time 20")
-	out, errOut, err := runLine(t, "login", "--config", cfg, "remote")
-	if err != nil || !strings.Contains(out, "logged in to remote") {
-		t.Fatalf("mcpmux login = %v\nstdout %s\nstderr %s", err, out, errOut)
-	}
-	if !strings.Contains(errOut, "/authorize?") {
-		t.Errorf("login's stderr has no URL:\n%s", errOut)
-	}
+	out, errOut := loginNoBrowser(t, cfg, "remote")
 	s.waitNote("notifications/tools/list_changed", hangGuard)
 	s.waitTools("remote__whoami")
 	if got := s.call(hangGuard, "remote__whoami", nil); got != "remote" {
@@ -108,4 +99,47 @@ func TestServePicksUpLogin(t *testing.T) {
 	if err != nil || !strings.Contains(out, "revoked") {
 		t.Errorf("mcpmux logout = %v, %s", err, out)
 	}
+	// The catalogue stays listed; a call says what to run.
+	resp := s.send(hangGuard, "tools/call", map[string]any{"name": "remote__whoami", "arguments": map[string]any{}})
+	if resp.Error == nil || !strings.Contains(resp.Error.Message, "mcpmux login remote") {
+		t.Errorf("call after logout = %+v, want an error naming mcpmux login remote", resp)
+	}
+	if got := s.tools(); !slices.Contains(got, "remote__whoami") {
+		t.Errorf("tools after logout = %v, want the catalogue still listed", got)
+	}
+}
+
+// loginNoBrowser runs `mcpmux login --no-browser server` as a person on
+// another machine would: they open the printed URL, log in, and paste the
+// address their browser is sent back to.
+func loginNoBrowser(t *testing.T, cfg, server string) (stdout, stderr string) {
+	t.Helper()
+	var out, errOut testutil.SyncBuffer
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	done := make(chan error, 1)
+	go func() { done <- run(context.Background(), []string{"login", "--no-browser", "--config", cfg, server}, pr, &out, &errOut) }()
+	var authURL string
+	testutil.WaitFor(t, "the login URL on stderr", func() bool {
+		for _, line := range strings.Split(errOut.String(), "\n") {
+			if strings.Contains(line, "/authorize?") {
+				authURL = strings.TrimSpace(line)
+			}
+		}
+		return authURL != ""
+	})
+	cl := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := cl.Get(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cl.CloseIdleConnections()
+	if _, err := io.WriteString(pw, resp.Header.Get("Location")+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil || !strings.Contains(out.String(), "logged in to "+server) {
+		t.Fatalf("mcpmux login = %v\nstdout %s\nstderr %s", err, out.String(), errOut.String())
+	}
+	return out.String(), errOut.String()
 }
