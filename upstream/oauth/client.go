@@ -121,8 +121,12 @@ func (c *Client) Status() Status {
 			reason = "the token expired and there is no refresh token"
 		}
 		return Status{State: "needs login", Reason: reason, Command: cmd, Issuer: r.Issuer}
-	case failing != nil:
-		return Status{State: "refresh failing", Reason: failing.Error(), Expiry: r.Expiry, HasRefresh: r.RefreshToken != "", Issuer: r.Issuer}
+	case failing != nil || r.Failing != "":
+		reason := r.Failing
+		if failing != nil {
+			reason = failing.Error()
+		}
+		return Status{State: "refresh failing", Reason: reason, Expiry: r.Expiry, HasRefresh: r.RefreshToken != "", Issuer: r.Issuer}
 	}
 	return Status{State: "logged in", Expiry: r.Expiry, HasRefresh: r.RefreshToken != "", Issuer: r.Issuer}
 }
@@ -198,14 +202,17 @@ func (c *Client) refresh(ctx context.Context, used string) (*Record, error) {
 		c.m.logger().Warn("refresh refused; login needed", "upstream", c.server, "err", te)
 		return nil, c.needsLogin(&n, n.Problem)
 	case err != nil:
-		c.mu.Lock()
-		c.failing = err
-		c.mu.Unlock()
+		n := *r
+		n.Failing = err.Error()
+		if serr := c.m.Store.Save(&n); serr == nil {
+			r = &n
+		}
+		c.setRecord(r, err)
 		c.m.logger().Warn("refreshing token", "upstream", c.server, "err", err)
 		return nil, fmt.Errorf("refreshing the token of %q: %w", c.server, err)
 	}
 	n := *r
-	n.AccessToken, n.Expiry, n.Problem = t.AccessToken, expiry, ""
+	n.AccessToken, n.Expiry, n.Problem, n.Failing = t.AccessToken, expiry, "", ""
 	if t.RefreshToken != "" {
 		n.RefreshToken = t.RefreshToken // rotated
 	}

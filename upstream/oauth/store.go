@@ -35,6 +35,9 @@ type Record struct {
 	// Problem, if set, says why the tokens were dropped (a refresh that
 	// the server refused): the upstream needs a login.
 	Problem string `json:"problem,omitempty"`
+	// Failing, if set, is why the last refresh failed for a reason that
+	// may pass (the network, a 5xx): the tokens are kept.
+	Failing string `json:"failing,omitempty"`
 	// Saved is when the record was written.
 	Saved time.Time `json:"saved,omitzero"`
 }
