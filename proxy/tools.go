@@ -28,7 +28,11 @@ func (sess *session) callTool(ctx context.Context, p *params) (json.RawMessage, 
 		return nil, err
 	}
 	sess.srv.logger.Debug("tool call", "tool", e.key, "upstream", e.server)
-	return sess.forwardCall(ctx, e, "tools/call", params, p)
+	res, err := sess.forwardCall(ctx, e, "tools/call", params, p)
+	if err != nil {
+		return nil, sess.loginElicitation(err)
+	}
+	return res, nil
 }
 
 func toolsOf(c *catalogue) list   { return c.tools }

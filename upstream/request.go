@@ -1,6 +1,8 @@
 package upstream
 
 import (
+	"github.com/mcpmux/mcpmux/upstream/oauth"
+
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,7 +27,14 @@ func (s *Supervisor) Request(ctx context.Context, method string, params json.Raw
 		s.logger.Debug("sending request again on a new connection", "method", method, "err", err)
 		res, err = s.request(ctx, method, params)
 	}
-	return res, s.explain(ctx, err)
+	err = s.explain(ctx, err)
+	var login *oauth.NeedsLoginError
+	if errors.As(err, &login) && login.URL == "" {
+		if c := s.opts.OAuth.Client(s.srv); c != nil {
+			login.URL = c.PendingURL() // the error is this request's own
+		}
+	}
+	return res, err
 }
 
 // request sends one request on the live connection, waiting for one if
@@ -121,6 +130,9 @@ func (s *Supervisor) unavailable(st Status) error {
 	if why == "" {
 		why = "not connected"
 	}
+	if login := s.needsLogin(); login != nil {
+		return fmt.Errorf("upstream %q: %w: %w", s.srv.Name, ErrUnavailable, login)
+	}
 	switch {
 	case st.State == StateBackoff:
 		return fmt.Errorf("upstream %q: %w: %s (attempt %d failed; next attempt in %s)",
@@ -130,4 +142,21 @@ func (s *Supervisor) unavailable(st Status) error {
 	default:
 		return fmt.Errorf("upstream %q: %w: %s", s.srv.Name, ErrUnavailable, errShutdown)
 	}
+}
+
+// needsLogin returns the login the upstream waits for, with the URL of
+// the one under way here if there is one; nil if it waits for none.
+func (s *Supervisor) needsLogin() *oauth.NeedsLoginError {
+	s.mu.Lock()
+	last := s.lastErr
+	s.mu.Unlock()
+	var login *oauth.NeedsLoginError
+	if !errors.As(last, &login) {
+		return nil
+	}
+	l := *login
+	if c := s.opts.OAuth.Client(s.srv); c != nil {
+		l.URL = c.PendingURL()
+	}
+	return &l
 }

@@ -124,6 +124,7 @@ func (s *Supervisor) ready(c *conn, restart bool) {
 			st.Restarts++
 		}
 		s.conn = c
+		s.lastErr = nil
 	})
 	if failed > 0 {
 		s.logger.Info("upstream recovered", "failed_attempts", failed)
@@ -142,6 +143,7 @@ func (s *Supervisor) backOff(err error, attempt int, wait time.Duration) {
 		st.Attempt = attempt
 		st.LastError = err.Error()
 		st.NextRetry = s.clock.Now().Add(wait)
+		s.lastErr = err
 	})
 	level := slog.LevelDebug
 	if attempt <= 3 || attempt&(attempt-1) == 0 {

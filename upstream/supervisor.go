@@ -200,6 +200,7 @@ type Supervisor struct {
 	mu      sync.Mutex
 	status  Status
 	conn    *conn         // the live connection in StateReady, else nil
+	lastErr error         // why the last attempt failed, in StateBackoff; nil once ready
 	changed chan struct{} // closed and replaced on every change of state
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httputil"
@@ -12,6 +13,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mcpmux/mcpmux/internal/httpserver"
 	"github.com/mcpmux/mcpmux/internal/testutil"
@@ -118,7 +123,9 @@ func loginNoBrowser(t *testing.T, cfg, server string) (stdout, stderr string) {
 	pr, pw := io.Pipe()
 	defer pw.Close()
 	done := make(chan error, 1)
-	go func() { done <- run(context.Background(), []string{"login", "--no-browser", "--config", cfg, server}, pr, &out, &errOut) }()
+	go func() {
+		done <- run(context.Background(), []string{"login", "--no-browser", "--config", cfg, server}, pr, &out, &errOut)
+	}()
 	var authURL string
 	testutil.WaitFor(t, "the login URL on stderr", func() bool {
 		for _, line := range strings.Split(errOut.String(), "\n") {
@@ -142,4 +149,110 @@ func loginNoBrowser(t *testing.T, cfg, server string) (stdout, stderr string) {
 		t.Fatalf("mcpmux login = %v\nstdout %s\nstderr %s", err, out.String(), errOut.String())
 	}
 	return out.String(), errOut.String()
+}
+
+// serveWithCaps is serveInProcess with a client that declares caps.
+func serveWithCaps(tb testing.TB, caps mcp.ClientCapabilities, args ...string) *serving {
+	tb.Helper()
+	clientIn, muxOut := io.Pipe()
+	muxIn, clientOut := io.Pipe()
+	s := &serving{stderr: new(testutil.SyncBuffer)}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(context.Background(), append([]string{"serve", "--log-level", "debug"}, args...), muxIn, muxOut, s.stderr)
+		muxOut.Close()
+		muxIn.Close()
+	}()
+	m := &muxClient{tb: tb, raw: transport.NewIO(clientIn, clientOut, nil), notes: make(chan string, 100)}
+	m.c = client.NewClient(m.raw)
+	m.c.OnNotification(func(n mcp.JSONRPCNotification) {
+		select {
+		case m.notes <- n.Method:
+		default:
+		}
+	})
+	s.stop = func() {
+		_ = m.c.Close()
+		select {
+		case err := <-done:
+			if err != nil {
+				tb.Errorf("mcpmux serve = %v\n%s", err, s.stderr)
+			}
+		case <-time.After(hangGuard):
+			tb.Fatalf("mcpmux serve did not stop\n%s", s.stderr)
+		}
+	}
+	tb.Cleanup(s.stop)
+	if err := m.c.Start(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	req := mcp.InitializeRequest{}
+	req.Params.ProtocolVersion = "2025-11-25"
+	req.Params.ClientInfo = mcp.Implementation{Name: "cmd-test", Version: "1"}
+	req.Params.Capabilities = caps
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	if _, err := m.c.Initialize(ctx, req); err != nil {
+		tb.Fatalf("initializing client: %v", err)
+	}
+	s.muxClient = m
+	return s
+}
+
+// Under a host that declared URL elicitation, a call to an upstream that
+// needs a login gets -32042 with the URL of the login serve runs itself
+// (its cached catalogue still listed); opening it logs in, and the next
+// call goes through, with no restart.
+func TestServeURLElicitation(t *testing.T) {
+	testutil.CheckLeaks(t)
+	oauthEnv(t)
+	defer func(d time.Duration) { oauth.WatchEvery = d }(oauth.WatchEvery)
+	oauth.WatchEvery = 20 * time.Millisecond
+	as := protectedUpstream(t)
+	cfg := writeConfig(t, map[string]any{"remote": map[string]any{"url": as.URL() + "/mcp"}})
+	t.Setenv(oauth.BrowserEnv, "true") // the page serve opens goes nowhere: the host opens it
+	data := t.TempDir()
+	loginNoBrowser(t, cfg, "remote")
+	first := serveInProcess(t, "--config", cfg, "--data-dir", data)
+	first.waitTools("remote__whoami")
+	first.stop()
+	if _, _, err := runLine(t, "logout", "--config", cfg, "remote"); err != nil {
+		t.Fatal(err)
+	}
+
+	s := serveWithCaps(t, mcp.ClientCapabilities{Elicitation: &mcp.ElicitationCapability{URL: &struct{}{}}}, "--config", cfg, "--data-dir", data)
+	if got := s.tools(); !slices.Contains(got, "remote__whoami") {
+		t.Fatalf("tools = %v, want the cached catalogue", got)
+	}
+	var loginURL string
+	testutil.WaitFor(t, "a -32042 with the login's URL", func() bool {
+		resp := s.send(hangGuard, "tools/call", map[string]any{"name": "remote__whoami", "arguments": map[string]any{}})
+		if resp.Error == nil || resp.Error.Code != -32042 {
+			return false
+		}
+		var d struct {
+			Elicitations []struct{ Mode, URL string }
+		}
+		raw, _ := json.Marshal(resp.Error.Data)
+		if json.Unmarshal(raw, &d) != nil || len(d.Elicitations) != 1 || d.Elicitations[0].Mode != "url" {
+			t.Fatalf("-32042 data = %s", raw)
+		}
+		loginURL = d.Elicitations[0].URL
+		return true
+	})
+	if !strings.Contains(loginURL, as.URL()+"/authorize?") {
+		t.Fatalf("elicitation URL = %q", loginURL)
+	}
+	// The person opens it; the server sends the browser to serve's callback.
+	cl := &http.Client{}
+	resp, err := cl.Get(loginURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cl.CloseIdleConnections()
+	testutil.WaitFor(t, "the call to go through", func() bool {
+		resp := s.send(hangGuard, "tools/call", map[string]any{"name": "remote__whoami", "arguments": map[string]any{}})
+		return resp.Error == nil
+	})
 }

@@ -28,14 +28,31 @@ var (
 const refreshAhead = time.Minute
 
 // NeedsLoginError says that an upstream has no usable token and that no
-// one is there to log in: a person must run the command.
+// one is there to log in: a person must run the command, or open URL.
 type NeedsLoginError struct {
 	Server string
 	Reason string
+	// URL, if set, is the authorization URL of a login under way in this
+	// process (serve's own): opening it completes that login.
+	URL string
 }
 
 func (e *NeedsLoginError) Error() string {
 	return fmt.Sprintf("upstream %q needs a login (%s): run `mcpmux login %s`", e.Server, e.Reason, e.Server)
+}
+
+// PendingURL is the authorization URL of a login of c's that waits for
+// its redirect, or "".
+func (c *Client) PendingURL() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pending
+}
+
+func (c *Client) setPending(u string) {
+	c.mu.Lock()
+	c.pending = u
+	c.mu.Unlock()
 }
 
 // Command is what a person runs to log in.
@@ -56,6 +73,7 @@ type Client struct {
 	granted []string  // scopes held, for step-up
 	failing error     // the last refresh's transient failure
 	opened  time.Time // when the browser was last opened unasked
+	pending string    // the authorization URL of a login waiting for its redirect
 	waiting bool      // a request failed for want of a login; Watch looks for one
 }
 

@@ -269,7 +269,9 @@ func (m *Manager) authorize(ctx context.Context, c *Client, ch challenge) (*Reco
 	if err != nil {
 		return nil, err
 	}
+	c.setPending(authURL)
 	got, err := cb.Await(ctx, authURL)
+	c.setPending("")
 	if err != nil {
 		return nil, err
 	}
