@@ -319,3 +319,51 @@ func TestLogout(t *testing.T) {
 		t.Errorf("%d refresh tokens still live at the server", n)
 	}
 }
+
+// countingBrowser counts the logins started, and never completes one.
+type countingBrowser struct {
+	mu      sync.Mutex
+	listens int
+}
+
+func (b *countingBrowser) Listen(ctx context.Context, server string, port int) (Callback, error) {
+	b.mu.Lock()
+	b.listens++
+	b.mu.Unlock()
+	return nil, errors.New("no browser here")
+}
+
+func (b *countingBrowser) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.listens
+}
+
+// serve opens the login page itself at most once per upstream every
+// AutoLoginEvery, however many requests need the login.
+func TestAutoLoginAtMostEvery(t *testing.T) {
+	testutil.CheckNoGoroutineLeak(t)
+	f := newFakeAS(t)
+	clock := &fakeClock{now: start}
+	b := &countingBrowser{}
+	m := newManager(t.TempDir(), clock, false)
+	m.Browser, m.AutoLoginEvery = b, 10*time.Minute
+	stop := m.Start(context.Background())
+	defer stop()
+	for range 3 {
+		var nl *NeedsLoginError
+		if _, err := get(t, m, server(f)); !errors.As(err, &nl) {
+			t.Fatalf("request = %v, want NeedsLoginError", err)
+		}
+	}
+	testutil.WaitFor(t, "one login started", func() bool { return b.count() == 1 })
+	clock.Add(9 * time.Minute)
+	_, _ = get(t, m, server(f))
+	clock.Add(2 * time.Minute)
+	_, _ = get(t, m, server(f))
+	testutil.WaitFor(t, "a second login after 10 minutes", func() bool { return b.count() == 2 })
+	stop()
+	if n := b.count(); n != 2 {
+		t.Errorf("%d logins started, want 2", n)
+	}
+}
