@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -424,5 +423,3 @@ func union(a, b []string) []string {
 
 // hasBearer reports whether the response carries a Bearer challenge.
 func hasBearer(h http.Header) bool { return parseChallenge(h).bearer }
-
-var _ = slog.LevelInfo

@@ -55,7 +55,7 @@ func follower(ctx context.Context, u string) error {
 }
 
 // testKey is a fixed store key.
-func testKey() *Key32 { return &Key32{Bytes: sha256.Sum256([]byte("test")), Source: "test"} }
+func testKey() *StoreKey { return &StoreKey{Bytes: sha256.Sum256([]byte("test")), Source: "test"} }
 
 // newManager returns a manager over the token store in dir, on clock.
 func newManager(dir string, clock *fakeClock, interactive bool) *Manager {

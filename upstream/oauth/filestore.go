@@ -25,7 +25,7 @@ import (
 // directory.
 type FileStore struct {
 	Dir string
-	Key *Key32
+	Key *StoreKey
 }
 
 var _ Store = (*FileStore)(nil)

@@ -38,8 +38,8 @@ func (OSKeychain) Set(service, user, secret string) error   { return keyring.Set
 // answers must not hold up a start.
 const keychainTimeout = 3 * time.Second
 
-// Key is the store's encryption key and where it came from.
-type Key32 struct {
+// StoreKey is the token store's encryption key and where it came from.
+type StoreKey struct {
 	Bytes  [32]byte
 	Source string // "MCPMUX_OAUTH_KEY", "the OS keychain", "key file PATH"
 }
@@ -66,16 +66,16 @@ const (
 // OpenKey returns the store's key: MCPMUX_OAUTH_KEY if set, else the
 // keychain's, else the key file's if it exists, else a new key, kept in
 // the keychain if it takes it and in the key file (0600) otherwise.
-func OpenKey(o KeyOptions) (*Key32, error) {
+func OpenKey(o KeyOptions) (*StoreKey, error) {
 	if o.Getenv != nil {
 		if v := strings.TrimSpace(o.Getenv(KeyEnv)); v != "" {
-			return &Key32{Bytes: parseKey(v), Source: KeyEnv}, nil
+			return &StoreKey{Bytes: parseKey(v), Source: KeyEnv}, nil
 		}
 	}
 	if o.Keychain != nil {
 		if v, err := withTimeout(func() (string, error) { return o.Keychain.Get(keychainService, keychainUser) }); err == nil {
 			if k, ok := decodeKey(v); ok {
-				return &Key32{Bytes: k, Source: "the OS keychain"}, nil
+				return &StoreKey{Bytes: k, Source: "the OS keychain"}, nil
 			}
 		}
 	}
@@ -87,7 +87,7 @@ func OpenKey(o KeyOptions) (*Key32, error) {
 			if !ok {
 				return nil, fmt.Errorf("reading the token key file %s: not a 32-byte key in base64", o.File)
 			}
-			return &Key32{Bytes: k, Source: "key file " + o.File}, nil
+			return &StoreKey{Bytes: k, Source: "key file " + o.File}, nil
 		case !errors.Is(err, fs.ErrNotExist):
 			return nil, fmt.Errorf("reading the token key file: %w", err)
 		}
@@ -100,7 +100,7 @@ func OpenKey(o KeyOptions) (*Key32, error) {
 	enc := base64.StdEncoding.EncodeToString(k[:])
 	if o.Keychain != nil {
 		if _, err := withTimeout(func() (string, error) { return "", o.Keychain.Set(keychainService, keychainUser, enc) }); err == nil {
-			return &Key32{Bytes: k, Source: "the OS keychain"}, nil
+			return &StoreKey{Bytes: k, Source: "the OS keychain"}, nil
 		}
 	}
 	if o.File == "" {
@@ -109,7 +109,7 @@ func OpenKey(o KeyOptions) (*Key32, error) {
 	if err := writeKeyFile(o.File, enc); err != nil {
 		return nil, err
 	}
-	return &Key32{Bytes: k, Source: "key file " + o.File}, nil
+	return &StoreKey{Bytes: k, Source: "key file " + o.File}, nil
 }
 
 // writeKeyFile creates the key file, readable by its owner only. If

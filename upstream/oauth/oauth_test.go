@@ -62,7 +62,7 @@ func TestLoginAndEncryptedStore(t *testing.T) {
 		t.Errorf("request from a second manager = %d, %v; want 200 with the stored token", code, err)
 	}
 	// With another key, the record does not open.
-	other := &FileStore{Dir: dir, Key: &Key32{Source: "other"}}
+	other := &FileStore{Dir: dir, Key: &StoreKey{Source: "other"}}
 	if _, err := other.Load(want, "fake"); err == nil {
 		t.Error("a record opened with the wrong key")
 	}

@@ -40,14 +40,13 @@ func truncate(s string, n int) string {
 
 // tokenResponse is a token endpoint's answer (RFC 6749 §5.1).
 type tokenResponse struct {
-	AccessToken  string          `json:"access_token"`
-	TokenType    string          `json:"token_type"`
-	ExpiresIn    json.Number     `json:"expires_in"`
-	RefreshToken string          `json:"refresh_token"`
-	Scope        string          `json:"scope"`
-	Error        string          `json:"error"`
-	ErrorDesc    string          `json:"error_description"`
-	Extra        json.RawMessage `json:"-"`
+	AccessToken  string      `json:"access_token"`
+	TokenType    string      `json:"token_type"`
+	ExpiresIn    json.Number `json:"expires_in"`
+	RefreshToken string      `json:"refresh_token"`
+	Scope        string      `json:"scope"`
+	Error        string      `json:"error"`
+	ErrorDesc    string      `json:"error_description"`
 }
 
 // client is how mcpmux authenticates to a token endpoint.
