@@ -23,8 +23,13 @@ var (
 	ErrTooManyTries = errors.New("the server still refuses the token after 3 tries")
 )
 
-// refreshAhead is how long before its expiry a token is refreshed.
-const refreshAhead = time.Minute
+// refreshAhead is how long before its expiry a token is refreshed, and
+// retryRefresh how long after a refresh that failed for a passing reason
+// the next is tried ahead of the expiry.
+const (
+	refreshAhead = time.Minute
+	retryRefresh = 15 * time.Second
+)
 
 // NeedsLoginError says that an upstream has no usable token and that no
 // one is there to log in: a person must run the command, or open URL.
@@ -67,13 +72,14 @@ type Client struct {
 
 	flight sync.Mutex // one login or refresh at a time
 
-	mu      sync.Mutex
-	rec     *Record   // the last read or written; nil: none
-	granted []string  // scopes held, for step-up
-	failing error     // the last refresh's transient failure
-	opened  time.Time // when the browser was last opened unasked
-	pending string    // the authorization URL of a login waiting for its redirect
-	waiting bool      // a request failed for want of a login; Watch looks for one
+	mu       sync.Mutex
+	rec      *Record   // the last read or written; nil: none
+	granted  []string  // scopes held, for step-up
+	failing  error     // the last refresh's transient failure
+	failedAt time.Time // when
+	opened   time.Time // when the browser was last opened unasked
+	pending  string    // the authorization URL of a login waiting for its redirect
+	waiting  bool      // a request failed for want of a login; Watch looks for one
 }
 
 // Status is what status output shows of an upstream's login. It never
@@ -171,6 +177,12 @@ func (c *Client) token(ctx context.Context) string {
 	if r.Expiry.IsZero() || c.now().Add(refreshAhead).Before(r.Expiry) || r.RefreshToken == "" {
 		return r.AccessToken
 	}
+	c.mu.Lock()
+	wait := c.failing != nil && c.now().Sub(c.failedAt) < retryRefresh && c.now().Before(r.Expiry)
+	c.mu.Unlock()
+	if wait {
+		return r.AccessToken // still good: no request waits for a token endpoint that just failed
+	}
 	if r2, err := c.refresh(ctx, r.AccessToken); err == nil {
 		return r2.AccessToken
 	}
@@ -225,6 +237,9 @@ func (c *Client) refresh(ctx context.Context, used string) (*Record, error) {
 			r = &n
 		}
 		c.setRecord(r, err)
+		c.mu.Lock()
+		c.failedAt = c.now()
+		c.mu.Unlock()
 		c.m.logger().Warn("refreshing token", "upstream", c.server, "err", err)
 		return nil, fmt.Errorf("refreshing the token of %q: %w", c.server, err)
 	}

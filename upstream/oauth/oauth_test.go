@@ -188,6 +188,26 @@ func TestTransientFailureKeepsToken(t *testing.T) {
 	if st := m.Client(server(f)).Status(); st.State != "refresh failing" || !strings.Contains(st.Reason, "503") {
 		t.Errorf("Status = %+v, want refresh failing (503)", st)
 	}
+	// The next request does not wait for the failing endpoint again at
+	// once; one a while later tries again.
+	tries := func() int {
+		n := 0
+		for _, r := range f.Resources() {
+			if strings.HasPrefix(r, "refresh_token:") {
+				n++
+			}
+		}
+		return n
+	}
+	_, _ = get(t, m, server(f))
+	if n := tries(); n != 1 {
+		t.Errorf("%d refresh attempts right after a failure, want 1", n)
+	}
+	clock.Add(20 * time.Second)
+	_, _ = get(t, m, server(f))
+	if n := tries(); n != 2 {
+		t.Errorf("%d refresh attempts 20s later, want 2", n)
+	}
 }
 
 // Two processes whose token expires at once spend the rotating refresh
