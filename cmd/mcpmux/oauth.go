@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mcpmux/mcpmux/internal/mux"
@@ -39,7 +41,8 @@ func oauthDir() (string, error) {
 
 // openTokenStore opens the encrypted token store, with its key from
 // MCPMUX_OAUTH_KEY, the OS keychain, or the key file beside the records.
-func openTokenStore() (*oauth.FileStore, error) {
+// Without create, a store with no key yet is oauth.ErrNoStore.
+func openTokenStore(create bool) (*oauth.FileStore, error) {
 	dir, err := oauthDir()
 	if err != nil {
 		return nil, err
@@ -48,11 +51,81 @@ func openTokenStore() (*oauth.FileStore, error) {
 	if os.Getenv("MCPMUX_OAUTH_KEYCHAIN") == "off" {
 		kc = nil
 	}
-	key, err := oauth.OpenKey(oauth.KeyOptions{Getenv: os.Getenv, Keychain: kc, File: filepath.Join(dir, "key")})
+	key, err := oauth.OpenKey(oauth.KeyOptions{Getenv: os.Getenv, Keychain: kc, File: filepath.Join(dir, "key"), NoCreate: !create})
 	if err != nil {
 		return nil, err
 	}
 	return &oauth.FileStore{Dir: dir, Key: key}, nil
+}
+
+// lazyStore opens the token store when it is first needed, and makes its
+// key only to save a token: a run that meets no OAuth server touches
+// neither the keychain nor the disk.
+type lazyStore struct {
+	mu sync.Mutex
+	st *oauth.FileStore // nil until opened
+}
+
+var _ oauth.Store = (*lazyStore)(nil)
+
+func (l *lazyStore) open(create bool) (*oauth.FileStore, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.st != nil {
+		return l.st, nil
+	}
+	st, err := openTokenStore(create)
+	if err != nil {
+		return nil, err
+	}
+	l.st = st
+	return st, nil
+}
+
+func (l *lazyStore) Load(resource, account string) (*oauth.Record, error) {
+	st, err := l.open(false)
+	if errors.Is(err, oauth.ErrNoStore) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return st.Load(resource, account)
+}
+
+func (l *lazyStore) Save(r *oauth.Record) error {
+	st, err := l.open(true)
+	if err != nil {
+		return err
+	}
+	return st.Save(r)
+}
+
+func (l *lazyStore) Delete(resource, account string) error {
+	st, err := l.open(false)
+	if errors.Is(err, oauth.ErrNoStore) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return st.Delete(resource, account)
+}
+
+func (l *lazyStore) Lock(ctx context.Context, resource, account string) (func(), error) {
+	dir, err := oauthDir()
+	if err != nil {
+		return nil, err
+	}
+	return (&oauth.FileStore{Dir: dir}).Lock(ctx, resource, account)
+}
+
+func (l *lazyStore) Describe() string {
+	st, err := l.open(false)
+	if err != nil {
+		return "no tokens yet"
+	}
+	return st.Describe()
 }
 
 // personPresent reports whether a person can log in from here: on a
@@ -66,17 +139,13 @@ func personPresent(stdin io.Reader, stderr io.Writer) bool {
 // run. A store that cannot be opened is logged and leaves OAuth without
 // memory: each login then lasts one run.
 func newOAuth(interactive bool, stderr io.Writer, logger *slog.Logger, masker *redact.Masker) *oauth.Manager {
-	m := &oauth.Manager{Logger: logger, Interactive: interactive, OnSecrets: masker.Add}
-	if st, err := openTokenStore(); err != nil {
-		logger.Warn("no token store: logins last one run", "err", err)
-		m.Store = nil
-	} else {
-		m.Store = st
+	return &oauth.Manager{
+		Store:       &lazyStore{},
+		Browser:     &oauth.Loopback{Open: oauth.OpenWith(os.Getenv), Stderr: stderr},
+		Interactive: interactive,
+		Logger:      logger,
+		OnSecrets:   masker.Add,
 	}
-	if m.Store != nil {
-		m.Browser = &oauth.Loopback{Open: oauth.OpenWith(os.Getenv), Stderr: stderr}
-	}
-	return m
 }
 
 // serveOAuth is serve's OAuth manager: a challenge never waits for a
@@ -106,15 +175,11 @@ func runLogin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	store, err := openTokenStore()
-	if err != nil {
-		return err
-	}
 	b := &oauth.Loopback{Open: oauth.OpenWith(os.Getenv), Stderr: stderr}
 	if *noBrowser {
 		b.Open, b.Paste = nil, stdin
 	}
-	m := &oauth.Manager{Store: store, Browser: b, Interactive: true, Logger: logger}
+	m := &oauth.Manager{Store: &lazyStore{}, Browser: b, Interactive: true, Logger: logger}
 	if err := m.Client(srv).Login(ctx); err != nil {
 		return mux.Masker(cfg).Error(err)
 	}
@@ -140,11 +205,7 @@ func runLogout(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	if err != nil {
 		return err
 	}
-	store, err := openTokenStore()
-	if err != nil {
-		return err
-	}
-	m := &oauth.Manager{Store: store, Logger: logger}
+	m := &oauth.Manager{Store: &lazyStore{}, Logger: logger}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	revoked, err := m.Client(srv).Logout(ctx)
@@ -216,18 +277,9 @@ type loginSummary struct {
 // oauthLogins reads the login of every remote server that has a record,
 // or whose last error says it needs one. Nil: none. It makes no key.
 func oauthLogins(cfg *registry.Config, sums []store.Summary) *loginSummary {
-	dir, err := oauthDir()
-	if err != nil {
-		return nil
-	}
-	var kc oauth.Keychain = oauth.OSKeychain{}
-	if os.Getenv("MCPMUX_OAUTH_KEYCHAIN") == "off" {
-		kc = nil
-	}
 	var st oauth.Store
 	desc := "no tokens yet"
-	if key, err := oauth.OpenKey(oauth.KeyOptions{Getenv: os.Getenv, Keychain: kc, File: filepath.Join(dir, "key"), NoCreate: true}); err == nil {
-		fs := &oauth.FileStore{Dir: dir, Key: key}
+	if fs, err := openTokenStore(false); err == nil {
 		st, desc = fs, fs.Describe()
 	}
 	lastErr := map[string]string{}
