@@ -56,10 +56,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			drain(resp)
 			return nil, &NeedsLoginError{Server: c.server, Reason: ErrTooManyTries.Error()}
 		}
-		err = c.challenged(ctx, resp, used)
 		drain(resp)
+		err = c.challenged(ctx, resp, used)
 		if err != nil {
 			return nil, err
+		}
+		// A login may take a while, and servers close a connection that
+		// stays idle: the retry, a POST that would not be sent again if a
+		// stale connection failed under it, takes a new one.
+		if ci, ok := t.Base.(interface{ CloseIdleConnections() }); ok {
+			ci.CloseIdleConnections()
 		}
 	}
 }
