@@ -62,28 +62,43 @@ func (sess *session) dispatch(ctx context.Context, line []byte, calls *callGroup
 		sess.answered(&m)
 	case m.IsNotification():
 		sess.notification(ctx, &m, &p, line)
-	case sess.serveFast(&m, &p, len(line)):
+	case m.Method == "ping" && !p.stateless():
+		sess.pong(m.ID)
 	default:
-		ctx, c, ok := sess.startCall(ctx, m.ID)
-		if ok && sess.remap {
-			ctx = withCall(ctx, sess, m.ID)
+		sess.serve(ctx, &m, &p, line, calls)
+	}
+}
+
+// serve serves one request: on the reading goroutine if it can (see
+// serveFast), else on a goroutine of its own (see request). A request that
+// cannot be admitted (see admit.go) is answered at once with the error.
+func (sess *session) serve(ctx context.Context, m *jsonrpc.Message, p *params, line []byte, calls *callGroup) {
+	t := sess.target(m, p)
+	switch served, err := sess.serveFast(m, p, len(line), t); {
+	case err != nil:
+		sess.deliver(m.ID, true, jsonrpc.AppendError(nil, m.ID, err))
+		return
+	case served:
+		return
+	}
+	ctx, c, err := sess.startCall(ctx, m.ID, t.e.server)
+	if err != nil {
+		sess.deliver(m.ID, true, jsonrpc.AppendError(nil, m.ID, err))
+		return
+	}
+	if sess.remap {
+		ctx = withCall(ctx, sess, m.ID)
+	}
+	huge := len(line) >= hugeMessage
+	mc, pc := *m, *p // the goroutine's own, so that the fast path's stay on the stack
+	if !calls.Go(func() {
+		defer sess.endCall(c)
+		sess.request(ctx, c, &mc, &pc, line)
+		if huge || c.huge {
+			releaseMemory()
 		}
-		if !ok {
-			sess.deliver(m.ID, true, jsonrpc.AppendError(nil, m.ID, jsonrpc.Errorf(jsonrpc.CodeInvalidRequest,
-				"invalid request: id %s is already in use by a request in flight", m.ID)))
-			return
-		}
-		huge := len(line) >= hugeMessage
-		m, p := m, p // the goroutine's own, so that the fast path's stay on the stack
-		if !calls.Go(func() {
-			defer sess.endCall(c)
-			sess.request(ctx, c, &m, &p, line)
-			if huge || c.huge {
-				releaseMemory()
-			}
-		}) {
-			sess.endCall(c)
-		}
+	}) {
+		sess.endCall(c)
 	}
 }
 
@@ -104,30 +119,17 @@ func (sess *session) notification(ctx context.Context, m *jsonrpc.Message, p *pa
 	sess.srv.mcp.HandleMessage(ctx, line)
 }
 
-// startCall registers a request so that the client can cancel it. It reports
-// false if a request with the same id is in flight: ids must be unique
-// among them, or a cancellation could not tell which is meant.
-func (sess *session) startCall(ctx context.Context, id json.RawMessage) (context.Context, *call, bool) {
+// startCall registers a request to server ("" if it names none the
+// catalogue knows now), so that the client can cancel it, or returns the
+// error that refuses it (see addInflight).
+func (sess *session) startCall(ctx context.Context, id json.RawMessage, server string) (context.Context, *call, *jsonrpc.Error) {
 	ctx, cancel := context.WithCancel(ctx)
-	c := &call{id: id, cancel: cancel}
-	if !sess.addInflight(c) {
+	c := &call{id: id, server: server, cancel: cancel}
+	if err := sess.addInflight(c); err != nil {
 		cancel()
-		return nil, nil, false
+		return nil, nil, err
 	}
-	return ctx, c, true
-}
-
-// addInflight registers request c among those in flight, so that the
-// client can cancel it, unless its id is in use by another; it reports
-// whether it did.
-func (sess *session) addInflight(c *call) bool {
-	sess.mu.Lock()
-	defer sess.mu.Unlock()
-	if sess.inflight[string(c.id)] != nil {
-		return false
-	}
-	sess.inflight[string(c.id)] = c
-	return true
+	return ctx, c, nil
 }
 
 // endCall ends request c. Calling it again does nothing.
@@ -135,6 +137,7 @@ func (sess *session) endCall(c *call) {
 	sess.mu.Lock()
 	if sess.inflight[string(c.id)] == c {
 		delete(sess.inflight, string(c.id))
+		sess.released(c)
 	}
 	sess.mu.Unlock()
 	c.end()

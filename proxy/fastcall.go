@@ -19,16 +19,16 @@ type starter interface {
 	Start(method string, params json.RawMessage, r upstream.Receiver) (cancel func(reason error), ok bool)
 }
 
-// serveFast serves a request on the goroutine that read it, when nothing
-// about it has to wait: a tools/call or prompts/get of a client on a
-// handshake revision, for a name the catalogue knows now, to an upstream
-// that can take it at once (see starter). Its answer goes to the client
-// from the goroutine that reads the upstream. So a call costs no goroutine
-// of its own and no hand-off between goroutines, as with a plain relay.
-// It reports false, having done nothing, for any other request, which is
-// then served on a goroutine of its own (see request), with the same
-// outcome.
-func (sess *session) serveFast(m *jsonrpc.Message, p *params, size int) bool {
+// target is the upstream a tools/call or prompts/get names, as the
+// catalogue has it now: the entry and its route; zero for any other
+// request, or a name not known (yet).
+type target struct {
+	e entry
+	r *route
+}
+
+// target returns the upstream that request m names (see target).
+func (sess *session) target(m *jsonrpc.Message, p *params) target {
 	var of func(*catalogue) list
 	switch m.Method {
 	case "tools/call":
@@ -36,39 +36,53 @@ func (sess *session) serveFast(m *jsonrpc.Message, p *params, size int) bool {
 	case "prompts/get":
 		of = promptsOf
 	default:
-		return false
+		return target{}
 	}
-	if size >= hugeMessage || sess.stateless.Load() || p.stateless() {
-		return false
-	}
-	if _, ok := p.progressToken(); ok && sess.remap {
-		return false // its token is replaced on the way (see remapProgress)
-	}
-	name := p.spans[keyRoute]
-	exposed, ok := jsonrpc.Unquote(name.In(p.raw))
+	exposed, ok := jsonrpc.Unquote(p.spans[keyRoute].In(p.raw))
 	if !ok {
-		return false
+		return target{}
 	}
 	e, ok := of(sess.srv.cat.Load()).get(string(exposed))
 	if !ok {
-		return false
+		return target{}
 	}
 	r := sess.srv.route(e.server)
 	if r == nil {
-		return false
+		return target{}
 	}
+	return target{e: e, r: r}
+}
+
+// serveFast serves a request on the goroutine that read it, when nothing
+// about it has to wait: a tools/call or prompts/get of a client on a
+// handshake revision, for a name the catalogue knows now (t), to an
+// upstream that can take it at once (see starter). Its answer goes to the
+// client from the goroutine that reads the upstream. So a call costs no
+// goroutine of its own and no hand-off between goroutines, as with a plain
+// relay. It reports served false, having done nothing, for any other
+// request, which is then served on a goroutine of its own (see request),
+// with the same outcome; or the error to refuse the request with (see
+// addInflight), having done nothing either.
+func (sess *session) serveFast(m *jsonrpc.Message, p *params, size int, t target) (served bool, refused *jsonrpc.Error) {
+	if t.r == nil || size >= hugeMessage || sess.stateless.Load() || p.stateless() {
+		return false, nil
+	}
+	if _, ok := p.progressToken(); ok && sess.remap {
+		return false, nil // its token is replaced on the way (see remapProgress)
+	}
+	e, r := t.e, t.r
 	up, ok := r.up.(starter)
 	if !ok {
-		return false
+		return false, nil
 	}
 	if !sess.calls.add() {
-		return false
+		return false, nil
 	}
 	fc := &fastCall{sess: sess, e: e, method: m.Method, timeout: r.cfg.RequestTimeout()}
-	fc.c = call{id: m.ID, fast: fc}
-	if !sess.addInflight(&fc.c) {
+	fc.c = call{id: m.ID, server: e.server, fast: fc}
+	if err := sess.addInflight(&fc.c); err != nil {
 		sess.calls.done()
-		return false // the request goroutine answers that the id is in use
+		return false, err
 	}
 	if logger := sess.srv.logger; logger.Enabled(sess.life, slog.LevelDebug) {
 		logger.Debug("tool call", "tool", e.key, "upstream", e.server, "method", m.Method)
@@ -82,7 +96,7 @@ func (sess *session) serveFast(m *jsonrpc.Message, p *params, size int) bool {
 	fc.timer = time.AfterFunc(fc.timeout, fc.expire)
 	fc.mu.Unlock()
 	fc.start = time.Now()
-	cancel, ok := up.Start(m.Method, jsonrpc.ReplaceString(p.raw, name, e.original), fc)
+	cancel, ok := up.Start(m.Method, jsonrpc.ReplaceString(p.raw, p.spans[keyRoute], e.original), fc)
 	if !ok {
 		fc.timer.Stop()
 		if fc.token != "" {
@@ -91,7 +105,7 @@ func (sess *session) serveFast(m *jsonrpc.Message, p *params, size int) bool {
 		fc.doneUp()
 		sess.endCall(&fc.c)
 		sess.calls.done()
-		return false
+		return false, nil
 	}
 	fc.mu.Lock()
 	fc.cancelUp = cancel
@@ -103,7 +117,7 @@ func (sess *session) serveFast(m *jsonrpc.Message, p *params, size int) bool {
 	if pending != nil {
 		cancel(pending)
 	}
-	return true
+	return true, nil
 }
 
 // fastCall is one request that serveFast sent.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
+	"github.com/mcpmux/mcpmux/upstream"
 )
 
 // handler serves one method that carries upstream data, with the params
@@ -92,7 +93,9 @@ func (sess *session) forward(ctx context.Context, e entry, method string, params
 	defer cancel(nil)
 	defer sess.watchdog(e.server, timeout, func() { cancel(errTimeout) })()
 	start := time.Now()
-	res, err := r.up.Request(ctx, method, params)
+	// An upstream with a "maxConcurrency" queues each session's requests
+	// apart, and serves the sessions in turn.
+	res, err := r.up.Request(upstream.WithQueueKey(ctx, sess), method, params)
 	if errors.Is(err, errTimeout) {
 		err = timeoutError(e, method, timeout)
 	}

@@ -59,6 +59,15 @@ type Options struct {
 	// neither live nor cached; server/discover waits at most 1s of it.
 	// Zero means DefaultInstructionsWait; a negative value means no wait.
 	InstructionsWait time.Duration
+	// MaxInFlight bounds the requests of one session in flight: one more
+	// is refused at once (see admit.go). Zero means
+	// registry.DefaultMaxInFlight (4096).
+	MaxInFlight int
+	// MaxInFlightTotal bounds the requests in flight of all sessions
+	// together, and each session's to its equal share of it among the
+	// open sessions if that is smaller than MaxInFlight. Zero means no
+	// bound but MaxInFlight.
+	MaxInFlightTotal int
 	// Masker masks secrets in the errors the client receives and in
 	// mcpmux://status. Results and notifications are the upstreams' data
 	// and pass unchanged. Nil masks nothing.
@@ -100,6 +109,9 @@ type Server struct {
 	progress   map[string]progressRoute // by the token (see tokenKey) the upstream got
 	nextToken  atomic.Int64
 
+	inflight     atomic.Int64 // requests in flight of every session, counted with MaxInFlightTotal
+	sessionCount atomic.Int64 // len(sessions)
+
 	listed     chan struct{} // closed once a client has received a tool list
 	listedOnce sync.Once
 	served     chan struct{} // closed once a session is open
@@ -111,6 +123,13 @@ type route struct {
 	cfg   *registry.Server
 	up    Upstream
 	state catalogueState // guarded by Server.mu
+}
+
+func (o *Options) maxInFlight() int {
+	if o.MaxInFlight <= 0 {
+		return registry.DefaultMaxInFlight
+	}
+	return o.MaxInFlight
 }
 
 // New returns a Server with no upstreams.

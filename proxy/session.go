@@ -37,7 +37,9 @@ type session struct {
 	nextID      atomic.Int64
 
 	mu         sync.Mutex
-	inflight   map[string]*call       // client requests being served, by raw id
+	inflight   map[string]*call       // client requests being served, by raw id (see admit.go)
+	perServer  map[string]int         // how many of inflight wait on each upstream, of those that named one
+	refused    int                    // requests refused for being past a bound
 	upCalls    map[string][]upCall    // the client's requests in flight at each upstream, oldest first
 	asks       map[string]int         // by upstream, its requests sent here that wait (see requester)
 	outgoing   map[string]*outgoing   // our requests to the client, by id
@@ -63,6 +65,7 @@ type session struct {
 // call is one client request being served.
 type call struct {
 	id        json.RawMessage    // as the client wrote it
+	server    string             // the upstream it named when it came, if the catalogue knew the name; counted in perServer
 	cancel    context.CancelFunc // ends it; nil for a fast call
 	fast      *fastCall          // the request, if serveFast sent it
 	cancelled atomic.Bool        // by the client: no response is sent
@@ -213,6 +216,7 @@ func (s *Server) open(ctx context.Context, id string, out io.Writer, sink Sink) 
 		notes:      make(chan mcp.JSONRPCNotification, 100),
 		initDone:   make(chan struct{}),
 		inflight:   map[string]*call{},
+		perServer:  map[string]int{},
 		upCalls:    map[string][]upCall{},
 		asks:       map[string]int{},
 		outgoing:   map[string]*outgoing{},
@@ -294,6 +298,7 @@ func (g *callGroup) close() {
 func (s *Server) addSession(sess *session) {
 	s.mu.Lock()
 	s.sessions[sess] = struct{}{}
+	s.sessionCount.Store(int64(len(s.sessions)))
 	s.mu.Unlock()
 	s.servedOnce.Do(func() { close(s.served) })
 }
@@ -301,6 +306,7 @@ func (s *Server) addSession(sess *session) {
 func (s *Server) removeSession(sess *session) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
+	s.sessionCount.Store(int64(len(s.sessions)))
 	s.mu.Unlock()
 }
 

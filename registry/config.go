@@ -136,6 +136,7 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 			c.Problems = append(c.Problems, err)
 		}
 	}
+	c.Problems = append(c.Problems, c.Limits.decode(top)...)
 	if checkNameLength(c.NameLength) != nil {
 		c.NameLength = 0
 	}
@@ -211,7 +212,7 @@ func (c *Config) SecretValues() []string {
 // A disabled server is checked only for mcpmux's own settings: it may lack a
 // command or url.
 func (c *Config) Validate() error {
-	errs := []error{checkNameLength(c.NameLength), checkMessageSize(c.MaxMessageSize), checkInstructionsWait(c.InstructionsWait)}
+	errs := append([]error{checkNameLength(c.NameLength), checkMessageSize(c.MaxMessageSize), checkInstructionsWait(c.InstructionsWait)}, c.Limits.check()...)
 	for _, name := range slices.Sorted(maps.Keys(c.Servers)) {
 		ch := &checker{server: name, nameLength: c.NameLength}
 		if checkNameLength(c.NameLength) != nil {

@@ -38,7 +38,7 @@ func decodeServer(ch *checker, raw json.RawMessage, lookupEnv func(string) (stri
 // serverKeys are the keys of a server entry that mcpmux reads.
 var serverKeys = []string{
 	"command", "args", "env", "cwd", "url", "type", "headers", "envFile",
-	"disabled", "prefix", "timeout", "startTimeout", "lazy", "idleTimeout",
+	"disabled", "prefix", "timeout", "startTimeout", "lazy", "idleTimeout", "maxConcurrency",
 	"backoff", "healthCheck", "tools", "secrets", "logStderr", "toolOverrides", "promptOverrides", "oauth",
 }
 
@@ -76,6 +76,7 @@ func (s *Server) decodeOwn(ch *checker, fields map[string]json.RawMessage) {
 	decodeField(ch, fields, "startTimeout", &s.StartTimeout, "")
 	decodeField(ch, fields, "lazy", &s.Lazy, "true or false")
 	decodeField(ch, fields, "idleTimeout", &s.IdleTimeout, "")
+	decodeField(ch, fields, "maxConcurrency", &s.MaxConcurrency, "an integer")
 
 	backoff := decodeObject(ch, fields, "backoff", "initial", "max", "maxAttempts")
 	decodeField(ch, backoff, "backoff.initial", &s.Backoff.Initial, "")

@@ -23,6 +23,8 @@ type Config struct {
 	// handshakes of upstreams whose instructions are not cached, to relay
 	// them. Nil means [DefaultInstructionsWait]; "0s" means no wait.
 	InstructionsWait *Duration `json:"instructionsWait,omitempty"`
+	// Limits bound the requests and sessions of clients.
+	Limits
 
 	// Path is the file the configuration was loaded from, absolute; empty
 	// if it was not loaded from a file. Not read from JSON.
@@ -32,7 +34,7 @@ type Config struct {
 	// serves the others. Not read from JSON.
 	Invalid map[string]error `json:"-"`
 	// Problems are those of the file's own settings (nameLength,
-	// maxMessageSize), which are left at their defaults. Not read from
+	// maxMessageSize, the Limits), which are left at their defaults. Not read from
 	// JSON.
 	Problems []error `json:"-"`
 	// Warnings are what is likely a mistake but not an error: a key one
@@ -91,6 +93,9 @@ type Server struct {
 	Backoff Backoff `json:"backoff,omitzero"`
 	// HealthCheck shapes the periodic liveness check.
 	HealthCheck HealthCheck `json:"healthCheck,omitzero"`
+	// MaxConcurrency bounds the requests in flight to the server; the rest
+	// wait their turn, each within its timeout. Zero means no bound.
+	MaxConcurrency int `json:"maxConcurrency,omitempty"`
 	// Lazy servers with a cached catalogue are started on first use only.
 	Lazy bool `json:"lazy,omitempty"`
 	// IdleTimeout stops a lazy server after this long without calls. Zero

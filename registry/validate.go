@@ -114,6 +114,9 @@ func (s *Server) checkOwn(ch *checker) {
 		}
 		ch.fail("backoff.max", "must be at least backoff.initial (%s), got %s", initial, got)
 	}
+	if n := s.MaxConcurrency; n < 0 {
+		ch.fail("maxConcurrency", "must not be negative (0 means no limit), got %d", n)
+	}
 	if n := s.Backoff.MaxAttempts; n < 0 {
 		ch.fail("backoff.maxAttempts", "must not be negative (0 means no limit), got %d", n)
 	}

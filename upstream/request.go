@@ -13,13 +13,19 @@ import (
 )
 
 // Request sends one request to the upstream by its own method and names,
-// and returns the raw result. If the upstream is not connected, Request
+// and returns the raw result. With a "maxConcurrency", it first waits for
+// a slot in its caller's queue (see [WithQueueKey]); a request whose ctx
+// ends there is never sent, and ctx's cause is returned. If the upstream is not connected, Request
 // asks for an attempt at once (reconnect on use; a lazy upstream is
 // started) and waits for it, up to ctx's deadline. When ctx ends first, the
 // upstream is told the request is cancelled. Errors name the server and
 // say what happened.
 func (s *Supervisor) Request(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, error) {
 	defer s.using()()
+	if err := s.gate.acquire(ctx); err != nil {
+		return nil, err // never sent: it timed out or was cancelled in the queue
+	}
+	defer s.gate.release()
 	res, err := s.request(ctx, method, params)
 	if errors.As(err, new(unsentError)) && !errors.Is(err, errShutdown) && ctx.Err() == nil {
 		// The upstream never saw the request: its session had expired, or

@@ -23,8 +23,8 @@ type Receiver interface {
 // gives r reason as the error, unless r has had its answer already.
 //
 // Start reports false, having sent nothing, when the request would have to
-// wait: the upstream is not connected, its transport is not stdio, or its
-// stdin is busy with another message. Use Request then. A caller that
+// wait: the upstream is not connected, its transport is not stdio, its
+// stdin is busy with another message, or its "maxConcurrency" is reached. Use Request then. A caller that
 // sends its requests with Start spares each a goroutine and two hand-offs
 // between goroutines.
 func (s *Supervisor) Start(method string, params json.RawMessage, r Receiver) (cancel func(reason error), ok bool) {
@@ -38,6 +38,9 @@ func (s *Supervisor) Start(method string, params json.RawMessage, r Receiver) (c
 	if !ok {
 		return nil, false
 	}
+	if !s.gate.tryAcquire() {
+		return nil, false // it must queue: Request does
+	}
 	if len(params) == 0 {
 		params = nil
 	}
@@ -49,6 +52,7 @@ func (s *Supervisor) Start(method string, params json.RawMessage, r Receiver) (c
 	s.touch()
 	if !tr.startTrip(&a.req, a) {
 		s.inflight.Add(-1)
+		s.gate.release()
 		return nil, false
 	}
 	return a.cancel, true
@@ -94,6 +98,7 @@ func (a *asyncRequest) cancel(reason error) {
 		a.c.cancel(a.req.id, a.req.method, reason)
 		a.s.touch()
 		a.s.inflight.Add(-1)
+		a.s.gate.release()
 		a.r.Receive(nil, reason)
 	}
 }
@@ -101,5 +106,6 @@ func (a *asyncRequest) cancel(reason error) {
 func (a *asyncRequest) finish(res json.RawMessage, err error) {
 	a.s.touch()
 	a.s.inflight.Add(-1)
+	a.s.gate.release()
 	a.r.Receive(res, a.s.explain(context.Background(), err))
 }

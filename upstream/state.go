@@ -65,6 +65,9 @@ type Status struct {
 	// Login is the OAuth login of a remote upstream that has one or needs
 	// one, as [Supervisor.Status] reads it; never a token. Nil otherwise.
 	Login *oauth.Status `json:"login,omitempty"`
+	// Queued counts the requests waiting for a slot of the server's
+	// "maxConcurrency"; 0 without one.
+	Queued int `json:"queued,omitempty"`
 }
 
 // setState applies change to the status under the lock, wakes everyone

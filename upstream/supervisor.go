@@ -195,6 +195,7 @@ type Supervisor struct {
 	signalled time.Time
 
 	inflight atomic.Int64 // requests inside Request
+	gate     *gate        // bounds the requests in flight ("maxConcurrency"); nil for no bound
 	lastUse  atomic.Int64 // when a request last started or ended; Unix ns
 
 	mu      sync.Mutex
@@ -217,6 +218,7 @@ func New(srv *registry.Server, opts Options) *Supervisor {
 		logger:  opts.logger(),
 		clock:   c,
 		wake:    make(chan struct{}, 1),
+		gate:    newGate(srv.MaxConcurrency),
 		status:  Status{Server: srv.Name, State: state, Since: c.Now()},
 		changed: make(chan struct{}),
 	}
@@ -228,8 +230,10 @@ func (s *Supervisor) Name() string { return s.srv.Name }
 // Status returns a snapshot of the supervisor's state.
 func (s *Supervisor) Status() Status {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.status
+	st := s.status
+	s.mu.Unlock()
+	st.Queued = s.gate.waiting()
+	return st
 }
 
 // Login returns the OAuth login of a remote upstream that has one or

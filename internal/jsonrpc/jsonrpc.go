@@ -33,6 +33,7 @@ const (
 	CodeUnavailable      = -32000 // the upstream is not connected, or was lost
 	CodeUpstreamTimeout  = -32001 // the upstream did not answer in time
 	CodeResourceNotFound = -32002 // MCP's code for an unknown resource
+	CodeBusy             = -32003 // too many requests in flight; refused at once
 )
 
 // Error is a JSON-RPC error object: what a peer answered a request with,

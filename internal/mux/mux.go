@@ -182,6 +182,7 @@ func (m *Mux) proxyOptions(cfg *registry.Config) proxy.Options {
 		PageSize:         m.opts.PageSize,
 		NameLength:       cfg.ExposedNameLength(),
 		MaxMessageSize:   int(cfg.MessageSize()),
+		MaxInFlight:      cfg.InFlight(),
 		Masker:           m.masker,
 		InstructionsWait: cfg.InstructionsBound(),
 		Logger:           m.logger,
@@ -190,6 +191,9 @@ func (m *Mux) proxyOptions(cfg *registry.Config) proxy.Options {
 	}
 	if o.InstructionsWait == 0 {
 		o.InstructionsWait = -1 // "0s" is no wait; the proxy's zero is its default
+	}
+	if m.opts.Shared {
+		o.MaxInFlightTotal = cfg.InFlightTotal()
 	}
 	if rec := m.opts.Recorder; rec != nil {
 		o.OnCall = func(server, tool string, took time.Duration, err error) {

@@ -123,8 +123,9 @@ func newProblems(old, cfg *registry.Config) error {
 	return errors.Join(errs...)
 }
 
-// keepSettings keeps old's nameLength and maxMessageSize in cfg: the
-// exposed names and the readers' bounds are set for the whole run.
+// keepSettings keeps old's nameLength, maxMessageSize and limits
+// (maxInFlight, maxSessions, maxInFlightTotal) in cfg: the exposed names,
+// the readers' bounds and the clients' are set for the whole run.
 func (m *Mux) keepSettings(old, cfg *registry.Config) {
 	if cfg.ExposedNameLength() != old.ExposedNameLength() {
 		m.logger.Warn("nameLength changed; it takes effect at the next start", "now", old.ExposedNameLength(), "next", cfg.ExposedNameLength())
@@ -132,7 +133,10 @@ func (m *Mux) keepSettings(old, cfg *registry.Config) {
 	if cfg.MessageSize() != old.MessageSize() {
 		m.logger.Warn("maxMessageSize changed; it takes effect at the next start", "now", old.MessageSize().String(), "next", cfg.MessageSize().String())
 	}
-	cfg.NameLength, cfg.MaxMessageSize = old.NameLength, old.MaxMessageSize
+	if cfg.Limits != old.Limits {
+		m.logger.Warn("maxInFlight, maxSessions or maxInFlightTotal changed; they take effect at the next start")
+	}
+	cfg.NameLength, cfg.MaxMessageSize, cfg.Limits = old.NameLength, old.MaxMessageSize, old.Limits
 }
 
 // diff is what a reload changed, by server name.
