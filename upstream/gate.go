@@ -15,10 +15,10 @@ type gate struct {
 	max int
 
 	mu     sync.Mutex
-	held   int                     // slots taken
-	queues map[any][]*gateWaiter   // waiting, by caller, oldest first
-	turn   []any                   // callers with a queue, the next to be served first
-	queued int                     // waiters in queues
+	held   int                   // slots taken
+	queues map[any][]*gateWaiter // waiting, by caller, oldest first
+	turn   []any                 // callers with a queue, the next to be served first
+	queued int                   // waiters in queues
 }
 
 // gateWaiter is one request waiting for a slot.
