@@ -111,6 +111,7 @@ type muxOptions struct {
 	client   []client.ClientOption // handlers and capabilities
 	pageSize int                   // proxy.Options.PageSize
 	maxSize  int                   // proxy.Options.MaxMessageSize
+	inFlight int                   // proxy.Options.MaxInFlight
 	logger   *slog.Logger          // nil: testLogger
 	clock    clock.Clock           // proxy.Options.Clock
 	// raw: no MCP client; the test speaks JSON-RPC lines itself (see
@@ -141,6 +142,7 @@ func newMux(tb testing.TB, servers map[string]any, mo muxOptions, opts ...func(*
 		Proxy: func(o *proxy.Options) {
 			o.ListChangedDelay = 10 * time.Millisecond
 			o.MaxMessageSize = mo.maxSize
+			o.MaxInFlight = mo.inFlight
 			o.Clock = mo.clock
 		},
 		Upstream: func(_ *registry.Server, o *upstream.Options) {
