@@ -96,7 +96,8 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		Masker: masker, Reloads: triggers, Load: reloader(c, *nameLength, maxSize), Shared: ln != nil,
 		OAuth: serveOAuth(stderr, logger, masker)})
 	if ln != nil {
-		hs := httpserve.New(m.Proxy(), httpserve.Options{Logger: logger, Token: token, MaxMessageSize: int(cfg.MessageSize()), Ready: m.Ready})
+		hs := httpserve.New(m.Proxy(), httpserve.Options{Logger: logger, Token: token, MaxMessageSize: int(cfg.MessageSize()), Ready: m.Ready,
+			MaxSessions: cfg.Sessions()})
 		base := "http://" + ln.Addr().String()
 		logger.Info("mcpmux serving over HTTP", "url", base+"/mcp", "sse", base+"/sse", "version", version(), "upstreams", len(m.Upstreams()), "cached", len(cached), "token", token != "")
 		err = m.RunWith(ctx, func(ctx context.Context) error { return hs.Serve(ctx, ln) })

@@ -30,6 +30,7 @@ import (
 
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 	"github.com/mcpmux/mcpmux/proxy"
+	"github.com/mcpmux/mcpmux/registry"
 )
 
 // Options configures a Server. The zero value means defaults.
@@ -50,6 +51,10 @@ type Options struct {
 	// clients' requests in flight finish before it cancels them. Zero
 	// means 5s.
 	ShutdownGrace time.Duration
+	// MaxSessions bounds the sessions open at once, those of stateless
+	// requests included; one more is refused with 503. Zero means
+	// registry.DefaultMaxSessions (256).
+	MaxSessions int
 	// SessionIdle ends a streamable HTTP session that has had no request
 	// and no open stream for this long (a client that left without
 	// DELETE). Zero means 30 minutes.
@@ -88,6 +93,9 @@ func New(p *proxy.Server, opts Options) *Server {
 	}
 	if opts.SessionIdle <= 0 {
 		opts.SessionIdle = 30 * time.Minute
+	}
+	if opts.MaxSessions <= 0 {
+		opts.MaxSessions = registry.DefaultMaxSessions
 	}
 	s := &Server{proxy: p, opts: opts, logger: opts.Logger, maxSize: opts.MaxMessageSize, sessions: map[string]*session{}, loopback: true}
 	if s.maxSize <= 0 {
@@ -250,15 +258,19 @@ func newSessionID() string {
 	return hex.EncodeToString(b)
 }
 
-// addSession registers sess, unless the server is shutting down.
-func (s *Server) addSession(sess *session) bool {
+// addSession registers sess, unless the server is shutting down or has
+// as many sessions as it may: it returns why.
+func (s *Server) addSession(sess *session) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closing {
-		return false
+	switch {
+	case s.closing:
+		return errShuttingDown
+	case len(s.sessions) >= s.opts.MaxSessions:
+		return fmt.Errorf("%w: %d are open, the most this mcpmux serves (maxSessions); end one (DELETE) or try again later", errTooManySessions, len(s.sessions))
 	}
 	s.sessions[sess.id] = sess
-	return true
+	return nil
 }
 
 func (s *Server) lookupSession(id string) *session {

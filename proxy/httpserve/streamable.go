@@ -136,7 +136,11 @@ func (s *Server) sessionFor(w http.ResponseWriter, r *http.Request, m *jsonrpc.M
 	initialize := m.Method == "initialize"
 	sess, err := s.open(newSessionID(), false, !initialize)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, m.ID, jsonrpc.Errorf(jsonrpc.CodeUnavailable, "%s", err.Error()))
+		code := jsonrpc.CodeUnavailable
+		if errors.Is(err, errTooManySessions) {
+			code = jsonrpc.CodeBusy
+		}
+		writeError(w, http.StatusServiceUnavailable, m.ID, jsonrpc.Errorf(code, "%s", err.Error()))
 		return nil, false, false
 	}
 	if initialize {
@@ -146,15 +150,19 @@ func (s *Server) sessionFor(w http.ResponseWriter, r *http.Request, m *jsonrpc.M
 	return sess, !initialize, true
 }
 
-// errShuttingDown: no session opens while the server shuts down.
-var errShuttingDown = errors.New("mcpmux is shutting down")
+var (
+	// errShuttingDown: no session opens while the server shuts down.
+	errShuttingDown = errors.New("mcpmux is shutting down")
+	// errTooManySessions: Options.MaxSessions are open.
+	errTooManySessions = errors.New("too many sessions")
+)
 
 // open opens a session and its proxy session. A one-shot session serves
 // one request of a client without a session, which has no handshake.
 func (s *Server) open(id string, legacy, oneShot bool) (*session, error) {
 	sess := newSession(id, legacy)
-	if !s.addSession(sess) {
-		return nil, errShuttingDown
+	if err := s.addSession(sess); err != nil {
+		return nil, err
 	}
 	ps, err := s.proxy.Open(s.life, id, sess)
 	if err != nil {
