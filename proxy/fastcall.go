@@ -95,7 +95,7 @@ func (sess *session) serveFast(m *jsonrpc.Message, p *params, size int, t target
 	fc.mu.Lock()
 	fc.timer = time.AfterFunc(fc.timeout, fc.expire)
 	fc.mu.Unlock()
-	fc.start = time.Now()
+	fc.start = time.Since(epoch)
 	cancel, ok := up.Start(m.Method, jsonrpc.ReplaceString(p.raw, p.spans[keyRoute], e.original), fc)
 	if !ok {
 		fc.timer.Stop()
@@ -120,6 +120,9 @@ func (sess *session) serveFast(m *jsonrpc.Message, p *params, size int, t target
 	return true, nil
 }
 
+// epoch is when the process started, on the monotonic clock.
+var epoch = time.Now()
+
 // fastCall is one request that serveFast sent.
 type fastCall struct {
 	sess    *session
@@ -129,7 +132,7 @@ type fastCall struct {
 	token   string // the call's progress token, "" for none
 	doneUp  func() // ends its record at the upstream (see atUpstream)
 	timeout time.Duration
-	start   time.Time
+	start   time.Duration // since epoch: 8 bytes where a time.Time takes 24, which keeps fastCall in a smaller size class
 
 	mu       sync.Mutex
 	timer    *time.Timer // the watchdog (see watchdog)
@@ -188,7 +191,7 @@ func (fc *fastCall) finish(res json.RawMessage, err error) {
 		err = timeoutError(fc.e, fc.method, fc.timeout)
 	}
 	if s := sess.srv; s.opts.OnCall != nil && fc.method == "tools/call" {
-		s.opts.OnCall(fc.e.server, fc.e.original, time.Since(fc.start), err)
+		s.opts.OnCall(fc.e.server, fc.e.original, time.Since(epoch)-fc.start, err)
 	}
 	switch {
 	case c.cancelled.Load():
