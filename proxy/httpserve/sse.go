@@ -1,9 +1,15 @@
 package httpserve
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 )
+
+// maxBacklog bounds the messages an HTTP+SSE session's stream holds for a
+// client that does not read it: past it, the session's requests are
+// refused with 503 until it reads.
+const maxBacklog = 4096
 
 // The HTTP+SSE transport of protocol revision 2024-11-05, which clients
 // still use: GET /sse opens the session and its one event stream, whose
@@ -53,6 +59,12 @@ func (s *Server) sseMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	request := !m.IsResponse() && !m.IsNotification()
+	if n := sess.legacy.backlog(); request && n >= maxBacklog {
+		// Its answers would pile up in memory: a client that sends without
+		// reading its stream waits until it reads.
+		http.Error(w, fmt.Sprintf("too many messages not yet read: the session's event stream holds %d; read them before sending more requests", n), http.StatusServiceUnavailable)
+		return
+	}
 	if request && !s.begin() {
 		http.Error(w, "mcpmux is shutting down", http.StatusServiceUnavailable)
 		return

@@ -63,6 +63,14 @@ func (st *stream) addBounded(msg []byte, max int) {
 	st.wakeLocked()
 }
 
+// backlog returns how many messages the stream holds that no connection
+// has written yet.
+func (st *stream) backlog() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return len(st.events)
+}
+
 // end ends the stream after what it holds.
 func (st *stream) end() {
 	st.mu.Lock()
