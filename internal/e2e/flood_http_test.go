@@ -9,7 +9,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -240,3 +243,87 @@ func (s *sseSession) next() sseMessage {
 		}
 	}
 }
+
+// BenchmarkHTTPFlood measures a quiet HTTP session's calls (another
+// upstream's echo, one at a time) alone, and while another session floods
+// a tool that never answers, far past its bound, from 4 connections. Each
+// iteration takes both turns; it reports the medians (quiet-us,
+// flooded-us) and their ratio (flooded/quiet), and how many requests the
+// flood sent per second (flood-req/s). The mcpmux binary is built with
+// -race unless MCPMUX_BENCH_NORACE=1. Run it with -benchtime=5x or so.
+func BenchmarkHTTPFlood(b *testing.B) {
+	ctx := testContext(b, benchTimeout)
+	cfg := writeConfig(b, map[string]any{
+		"slow":  testutil.TestServer(b, "-name", "slow"),
+		"other": testutil.TestServer(b, "-name", "other"),
+	})
+	m := startMcpmuxHTTP(b, ctx, cfg, []string{"MCPMUX_LOG_LEVEL=info"})
+	quiet := newHTTPSession(b, ctx, m.base)
+	flood := openSSESession(b, ctx, m.base)
+	go func() {
+		for range flood.events { // the refusals, read as a client would
+		}
+	}()
+	echo := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"other__echo","arguments":{"message":"quiet"}}}`
+	calls := func(n int) []time.Duration {
+		out := make([]time.Duration, n)
+		for i := range out {
+			start := time.Now()
+			if got := quiet.call(echo); !strings.Contains(got, `"quiet"`) {
+				b.Fatalf("quiet call = %s", got)
+			}
+			out[i] = time.Since(start)
+		}
+		return out
+	}
+	calls(20) // warm
+	var alone, flooded []time.Duration
+	var sent int64
+	var flooding time.Duration
+	for b.Loop() {
+		alone = append(alone, calls(50)...)
+		start := time.Now()
+		stop := floodSSE(ctx, flood.endpoint, floodConns)
+		flooded = append(flooded, calls(50)...)
+		sent += stop()
+		flooding += time.Since(start)
+	}
+	q, f := medianMs(alone)*1000, medianMs(flooded)*1000
+	b.ReportMetric(q, "quiet-us")
+	b.ReportMetric(f, "flooded-us")
+	b.ReportMetric(f/q, "flooded/quiet")
+	b.ReportMetric(float64(sent)/flooding.Seconds(), "flood-req/s")
+}
+
+// floodSSE posts calls to slow__hang to an HTTP+SSE session's endpoint
+// from n connections, each at most 100,000 times, until the function it
+// returns is called; that returns how many were posted.
+func floodSSE(ctx context.Context, endpoint string, n int) (stop func() int64) {
+	ctx, cancel := context.WithCancel(ctx)
+	var sent atomic.Int64
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for range 100_000 {
+				id := sent.Add(1)
+				body := fmt.Sprintf(`{"jsonrpc":"2.0","id":"f%d","method":"tools/call","params":{"name":"slow__hang","arguments":{}}}`, id)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					return // stopped
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+	return func() int64 {
+		cancel()
+		wg.Wait()
+		return sent.Load()
+	}
+}
+
+// floodConns is how many connections BenchmarkHTTPFlood floods from.
+var floodConns = func() int { n, _ := strconv.Atoi(os.Getenv("FLOOD_CONNS")); return max(n, 1) }()

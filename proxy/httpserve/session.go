@@ -23,6 +23,11 @@ type session struct {
 	id     string
 	ps     *proxy.Session
 	legacy *stream // the HTTP+SSE transport's one stream; nil for streamable HTTP
+	// turn serialises the reading and dispatching of the session's
+	// messages, which take microseconds each: one session's many
+	// connections get no more CPU than one has, so that a flood of them
+	// does not crowd the other sessions' requests out.
+	turn sync.Mutex
 
 	mu         sync.Mutex
 	requests   map[string]*stream // by the raw id of the request whose response they carry
@@ -71,6 +76,13 @@ func (sess *session) Send(related json.RawMessage, final bool, msg []byte) {
 		return
 	}
 	sess.listening.addBounded(msg, maxHeld)
+}
+
+// handle dispatches one message of the client's, in its turn (see turn).
+func (sess *session) handle(msg []byte) {
+	sess.turn.Lock()
+	defer sess.turn.Unlock()
+	sess.ps.Handle(msg)
 }
 
 // openRequest opens the stream that carries the response to request id;

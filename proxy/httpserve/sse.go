@@ -54,6 +54,11 @@ func (s *Server) sseMessage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "session not found", http.StatusNotFound)
 		return
 	}
+	// One message of a session at a time: a client that floods from
+	// many connections gets the CPU of one, and leaves the rest to the
+	// other sessions (see session.turn).
+	sess.turn.Lock()
+	defer sess.turn.Unlock()
 	body, m, ok := s.readMessage(w, r)
 	if !ok {
 		return

@@ -81,7 +81,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	sess.touch()
 	if !request {
 		if !oneShot {
-			sess.ps.Handle(body)
+			sess.handle(body)
 			if m.Method == "notifications/cancelled" {
 				sess.cancelled(m.Params)
 			}
@@ -102,7 +102,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer sess.dropStream(st)
-	sess.ps.Handle(body)
+	sess.handle(body)
 	if asJSON {
 		s.respondJSON(w, r, st)
 		return
