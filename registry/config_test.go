@@ -134,6 +134,10 @@ func TestParseTopLevel(t *testing.T) {
 		{name: "message size negative", data: `{"mcpServers": {}, "maxMessageSize": -1}`, want: `field "maxMessageSize": must be a size`, partial: true},
 		{name: "message size too small", data: `{"mcpServers": {}, "maxMessageSize": 100}`, want: `field "maxMessageSize": must be from 1KB to 4GB (the default is 64MB), got 100B`, partial: true},
 		{name: "message size an object", data: `{"mcpServers": {}, "maxMessageSize": {}}`, want: `field "maxMessageSize": must be a size like "64MB" or a number of bytes, got an object`, partial: true},
+		{name: "limits", data: `{"mcpServers": {}, "maxInFlight": 100, "maxSessions": 8, "maxInFlightTotal": 400}`},
+		{name: "in flight string", data: `{"mcpServers": {}, "maxInFlight": "100"}`, want: `field "maxInFlight": must be an integer from 1 to 1048576, got a string`, partial: true},
+		{name: "sessions negative", data: `{"mcpServers": {}, "maxSessions": -1}`, want: `field "maxSessions": must be from 1 to 1048576 (the default is 256), got -1`, partial: true},
+		{name: "total too large", data: `{"mcpServers": {}, "maxInFlightTotal": 2000000}`, want: `field "maxInFlightTotal": must be from 1 to 1048576 (the default is 16384), got 2000000`, partial: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,6 +161,20 @@ func TestParseTopLevel(t *testing.T) {
 				t.Errorf("errors.Is(Parse(%s) error, %v) = false, want true", tt.data, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestLimits(t *testing.T) {
+	c, err := Parse([]byte(`{"mcpServers": {}, "maxInFlight": 100, "maxInFlightTotal": 400}`), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := [3]int{c.InFlight(), c.Sessions(), c.InFlightTotal()}; got != [3]int{100, DefaultMaxSessions, 400} {
+		t.Errorf("InFlight, Sessions, InFlightTotal = %v, want [100 %d 400]", got, DefaultMaxSessions)
+	}
+	c.MaxSessions = -3
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `field "maxSessions"`) {
+		t.Errorf("Validate() with maxSessions -3 = %v, want an error naming it", err)
 	}
 }
 
