@@ -38,6 +38,11 @@ func TestHTTPFloodSpares(t *testing.T) {
 	}
 	m := startMcpmuxHTTP(t, ctx, cfg, nil)
 	quiet := newHTTPSession(t, ctx, m.base)
+	// The first list waits for both catalogues: the calls that follow name
+	// tools the catalogue knows, and count against their upstream's share.
+	if got := quiet.call(`{"jsonrpc":"2.0","id":"l","method":"tools/list"}`); !strings.Contains(got, `"slow__hang"`) || !strings.Contains(got, `"other__echo"`) {
+		t.Fatalf("tools/list = %.300s", got)
+	}
 	flood := openSSESession(t, ctx, m.base)
 	// Two sessions: each may have 96/2 = 48 in flight, 36 on one upstream.
 	const calls, admitted = 200, 36
