@@ -251,7 +251,8 @@ func (s *sseSession) next() sseMessage {
 
 // BenchmarkHTTPFlood measures a quiet HTTP session's calls (another
 // upstream's echo, one at a time) alone, and while another session floods
-// a tool that never answers, far past its bound, from 4 connections. Each
+// a tool that never answers, far past its bound, from 4 connections
+// ($MCPMUX_BENCH_FLOOD_CONNS). Each
 // iteration takes both turns; it reports the medians (quiet-us,
 // flooded-us) and their ratio (flooded/quiet), and how many requests the
 // flood sent per second (flood-req/s). The mcpmux binary is built with
@@ -330,5 +331,11 @@ func floodSSE(ctx context.Context, endpoint string, n int) (stop func() int64) {
 	}
 }
 
-// floodConns is how many connections BenchmarkHTTPFlood floods from.
-var floodConns = func() int { n, _ := strconv.Atoi(os.Getenv("FLOOD_CONNS")); return max(n, 1) }()
+// floodConns is how many connections BenchmarkHTTPFlood floods from:
+// $MCPMUX_BENCH_FLOOD_CONNS, default 4.
+var floodConns = func() int {
+	if n, err := strconv.Atoi(os.Getenv("MCPMUX_BENCH_FLOOD_CONNS")); err == nil && n > 0 {
+		return n
+	}
+	return 4
+}()
