@@ -59,6 +59,7 @@ func TestRelease(t *testing.T) {
 		}
 		checkBundle(t, dir, out)
 		checkExecutable(t, dir)
+		checkResolved(t, mcpb, dir)
 	})
 }
 
@@ -292,6 +293,52 @@ func checkExecutable(t *testing.T, dir string) {
 		if info.Mode()&0o111 == 0 {
 			t.Errorf("%s unpacked with mode %v, want executable", rel, info.Mode())
 		}
+	}
+}
+
+// resolveScript resolves the manifest in argv[2] as a host does, with the
+// mcpb library's own getMcpConfigForManifest (argv[1] is the library):
+// once with the configuration file argv[3] chosen, once with nothing.
+const resolveScript = `
+import fs from "node:fs";
+import url from "node:url";
+const [lib, dir, file] = process.argv.slice(1);
+const { getMcpConfigForManifest } = await import(url.pathToFileURL(lib).href);
+const manifest = JSON.parse(fs.readFileSync(dir + "/manifest.json", "utf8"));
+const resolve = (userConfig) => getMcpConfigForManifest({ manifest, extensionPath: dir, systemDirs: {}, userConfig, pathSeparator: "/" });
+const [chosen, unset] = [await resolve({ [Object.keys(manifest.user_config)[0]]: file }), await resolve({})];
+console.log(JSON.stringify({ chosen, unset: unset ?? null }));
+`
+
+// checkResolved checks the command line a host makes of the manifest
+// (mcpb's own substitution, here on Linux, without a platform override):
+// serve --config FILE once the user has chosen FILE, and no server at all
+// before, since the setting is required.
+func checkResolved(t *testing.T, mcpb, dir string) {
+	t.Helper()
+	lib := filepath.Join(filepath.Dir(filepath.Dir(mcpb)), "index.js") // dist/cli/cli.js -> dist/index.js
+	file := filepath.Join(t.TempDir(), "my config", "config.json")
+	out, err := exec.Command("node", "--input-type=module", "-e", resolveScript, lib, dir, file).Output()
+	if err != nil {
+		t.Fatalf("resolving the manifest with mcpb's library: %v", err)
+	}
+	got := string(out)
+	var r struct {
+		Chosen *struct {
+			Command string   `json:"command"`
+			Args    []string `json:"args"`
+		} `json:"chosen"`
+		Unset json.RawMessage `json:"unset"`
+	}
+	if err := json.Unmarshal([]byte(got), &r); err != nil {
+		t.Fatalf("resolving the manifest printed %q: %v", got, err)
+	}
+	want := []string{"serve", "--config", file}
+	if r.Chosen == nil || r.Chosen.Command != dir+"/"+bundleDarwin || !slices.Equal(r.Chosen.Args, want) {
+		t.Errorf("resolved with a file chosen: %s, want command %s/%s and args %q", got, dir, bundleDarwin, want)
+	}
+	if string(r.Unset) != "null" {
+		t.Errorf("resolved with no file chosen: %s, want no server (the setting is required)", r.Unset)
 	}
 }
 
