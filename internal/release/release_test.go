@@ -276,10 +276,25 @@ func checkUniversal(t *testing.T, path, out string) {
 		if !bytes.Equal(raw[a.Offset:a.Offset+a.Size], want) {
 			t.Errorf("slice %v differs from %s", a.Cpu, tg.fileName())
 		}
+		if a.Cpu == macho.CpuArm64 && !codeSigned(a.File) {
+			t.Errorf("arm64 slice has no code signature: Apple silicon Macs would refuse to run it")
+		}
 	}
 	if slices.Sort(cpus); !slices.Equal(cpus, []string{"amd64", "arm64"}) {
 		t.Errorf("macOS binary's slices: %q, want amd64 and arm64", cpus)
 	}
+}
+
+// codeSigned reports whether f has an LC_CODE_SIGNATURE load command, the
+// ad-hoc signature the Go linker gives darwin/arm64 binaries.
+func codeSigned(f *macho.File) bool {
+	const lcCodeSignature = 0x1d
+	for _, l := range f.Loads {
+		if raw := l.Raw(); len(raw) >= 4 && f.ByteOrder.Uint32(raw) == lcCodeSignature {
+			return true
+		}
+	}
+	return false
 }
 
 // checkExecutable checks that both binaries of the bundle unpacked in dir
