@@ -189,8 +189,16 @@ func (c *commonFlags) close() {
 	}
 }
 
-// version returns the module version mcpmux was built from.
+// buildVersion is the release's version, stamped by internal/release with
+// -ldflags "-X main.buildVersion=v1.2.3"; empty in other builds.
+var buildVersion string
+
+// version returns the stamped release version, else the module version
+// mcpmux was built from (go install's), else "dev".
 func version() string {
+	if buildVersion != "" {
+		return buildVersion
+	}
 	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
 		return info.Main.Version
 	}
