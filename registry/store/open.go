@@ -166,7 +166,7 @@ func moveAside(dir string, now time.Time) (string, error) {
 // small values, mcpmux's own footprint under 40 MB with ten upstreams.
 func badgerOptions(dir string, opts Options) badger.Options {
 	return badger.DefaultOptions(dir).
-		WithReadOnly(opts.ReadOnly).
+		WithReadOnly(badgerReadOnly(opts.ReadOnly)).
 		WithLogger(badgerLogger{opts.Logger.With("component", "badger"), opts.quiet}).
 		WithMetricsEnabled(false).
 		WithMemTableSize(4 << 20).    // batches up to 15% of it: 600 KB
