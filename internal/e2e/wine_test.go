@@ -41,6 +41,9 @@ func newWineBox(t *testing.T) *wineBox {
 	t.Helper()
 	for _, tool := range []string{"wine", "wineserver", "x86_64-w64-mingw32-gcc"} {
 		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("MCPMUX_WINE_REQUIRED") != "" {
+				t.Fatalf("%s is not installed, and MCPMUX_WINE_REQUIRED is set (.ci/run installs it)", tool)
+			}
 			t.Skipf("%s is not installed (apt-get install wine64 gcc-mingw-w64-x86-64; .ci/run does): the Windows build is not tested", tool)
 		}
 	}
