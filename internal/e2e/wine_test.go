@@ -269,6 +269,14 @@ func wineTSClient(t *testing.T, w *wineBox) {
 // once mcpmux.exe is killed (SIGKILL to its Wine process), every upstream
 // it started is gone within 5s.
 func wineReloadThenKill(t *testing.T, w *wineBox) {
+	// Servers that ignore their stdin's end once they have answered a call
+	// (-freeze-after 1): only the Job Object, not the pipe's end, can end
+	// them when mcpmux.exe dies.
+	servers := map[string]any{
+		"abs":  map[string]any{"command": "testserver.exe", "args": []string{"-name", "abs", "-freeze-after", "1"}},
+		"bare": map[string]any{"command": "ts", "args": []string{"-name", "bare one", "-crlf", "-freeze-after", "1"}},
+	}
+	w.writeConfig(t, servers)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
 	stderr, readStderr := output(t, "stderr")
@@ -298,15 +306,14 @@ func wineReloadThenKill(t *testing.T, w *wineBox) {
 		t.Errorf("mcpmux.exe status while serve runs shows no ready upstream:\n%s", status)
 	}
 
-	w.writeConfig(t, map[string]any{
-		"abs":   map[string]any{"command": "testserver.exe", "args": []string{"-name", "abs"}},
-		"bare":  map[string]any{"command": "ts", "args": []string{"-name", "bare one", "-crlf"}},
-		"third": map[string]any{"command": "testserver.exe", "args": []string{"-name", "third"}},
-	})
+	servers["third"] = map[string]any{"command": "testserver.exe", "args": []string{"-name", "third", "-freeze-after", "1"}}
+	w.writeConfig(t, servers)
 	waitForTools(t, ctx, c, "third__")
-	res, err := c.CallTool(ctx, callRequest("third__whoami", nil))
-	if err != nil || res.IsError {
-		t.Fatalf("third__whoami after the reload = %v, %v", res, err)
+	for _, tool := range []string{"third__whoami", "abs__whoami", "bare__whoami"} {
+		res, err := c.CallTool(ctx, callRequest(tool, nil))
+		if err != nil || res.IsError {
+			t.Fatalf("%s after the reload = %v, %v", tool, res, err)
+		}
 	}
 	if n := len(w.upstreams()); n != 3 {
 		t.Errorf("%d test server processes run under Wine, want 3 (abs, bare, third): %v", n, w.upstreams())
