@@ -356,4 +356,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
