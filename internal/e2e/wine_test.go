@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -95,10 +96,10 @@ func newWineBox(t *testing.T) *wineBox {
 	return w
 }
 
-// output returns a file for a command's stdout or stderr, and how to read
+// wineOutput returns a file for a command's stdout or stderr, and how to read
 // it: a file, not a pipe, so that no process of Wine's that inherits it
 // can keep the command's Wait waiting.
-func output(t *testing.T, name string) (*os.File, func() string) {
+func wineOutput(t *testing.T, name string) (*os.File, func() string) {
 	t.Helper()
 	f, err := os.CreateTemp(t.TempDir(), name)
 	if err != nil {
@@ -136,8 +137,8 @@ func (w *wineBox) mcpmux(t *testing.T, args ...string) string {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "wine", append([]string{w.exe()}, args...)...)
 	cmd.Env = w.env
-	stdout, readStdout := output(t, "stdout")
-	stderr, readStderr := output(t, "stderr")
+	stdout, readStdout := wineOutput(t, "stdout")
+	stderr, readStderr := wineOutput(t, "stderr")
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("wine mcpmux.exe %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, readStdout(), readStderr())
@@ -240,8 +241,8 @@ func wineTSClient(t *testing.T, w *wineBox) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, script, string(spec))
 	cmd.Env = append(w.env, "NODE_PATH="+modules)
-	stdout, readStdout := output(t, "stdout")
-	stderr, readStderr := output(t, "stderr")
+	stdout, readStdout := wineOutput(t, "stdout")
+	stderr, readStderr := wineOutput(t, "stderr")
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("wineclient.cjs: %v\nstderr:\n%s", err, readStderr())
@@ -254,7 +255,7 @@ func wineTSClient(t *testing.T, w *wineBox) {
 		t.Fatalf("wineclient.cjs printed %q: %v", readStdout(), err)
 	}
 	for _, want := range []string{"abs__whoami", "bare__whoami"} {
-		if !contains(got.Tools, want) {
+		if !slices.Contains(got.Tools, want) {
 			t.Errorf("the first list through mcpmux.exe lacks %s: %v", want, got.Tools)
 		}
 	}
@@ -279,7 +280,7 @@ func wineReloadThenKill(t *testing.T, w *wineBox) {
 	w.writeConfig(t, servers)
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	stderr, readStderr := output(t, "stderr")
+	stderr, readStderr := wineOutput(t, "stderr")
 	tr := transport.NewStdioWithOptions("wine", w.env[len(os.Environ()):],
 		[]string{w.exe(), "serve", "--config", w.config, "--data-dir", w.state},
 		transport.WithCommandStderrWriter(stderr))
@@ -310,7 +311,7 @@ func wineReloadThenKill(t *testing.T, w *wineBox) {
 	w.writeConfig(t, servers)
 	waitForTools(t, ctx, c, "third__")
 	for _, tool := range []string{"third__whoami", "abs__whoami", "bare__whoami"} {
-		res, err := c.CallTool(ctx, callRequest(tool, nil))
+		res, err := c.CallTool(ctx, wineCall(tool, nil))
 		if err != nil || res.IsError {
 			t.Fatalf("%s after the reload = %v, %v", tool, res, err)
 		}
@@ -342,17 +343,8 @@ func wineReloadThenKill(t *testing.T, w *wineBox) {
 	_ = c.Close()
 }
 
-func callRequest(name string, args map[string]any) mcp.CallToolRequest {
+func wineCall(name string, args map[string]any) mcp.CallToolRequest {
 	var req mcp.CallToolRequest
 	req.Params.Name, req.Params.Arguments = name, args
 	return req
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
