@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -118,7 +117,7 @@ func killUpstream(tb testing.TB, sup *upstream.Supervisor) int {
 	if pid == 0 {
 		tb.Fatalf("upstream %q has no live child", sup.Name())
 	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	if err := testutil.Kill(pid); err != nil {
 		tb.Fatalf("killing %q (pid %d): %v", sup.Name(), pid, err)
 	}
 	return pid

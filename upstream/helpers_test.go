@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"syscall"
 	"testing"
 	"time"
 
@@ -135,7 +134,7 @@ func (r *running) kill() int {
 	if pid == 0 {
 		r.tb.Fatalf("%s has no live child to kill", r.Name())
 	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	if err := testutil.Kill(pid); err != nil {
 		r.tb.Fatalf("killing %s (pid %d): %v", r.Name(), pid, err)
 	}
 	return pid
@@ -143,7 +142,7 @@ func (r *running) kill() int {
 
 // gone reports whether no process has pid any more.
 func gone(pid int) bool {
-	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+	return !testutil.Alive(pid)
 }
 
 // bufferLogger logs to b at debug level, and to stderr with -v.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mcpmux/mcpmux/internal/clock"
+	"github.com/mcpmux/mcpmux/internal/command"
 	"github.com/mcpmux/mcpmux/registry"
 )
 
@@ -91,10 +92,12 @@ type stopTimeouts struct {
 // logged; its stdout is the connection's to read.
 func startProcess(srv *registry.Server, o *Options) (*process, error) {
 	logger, groups := o.logger(), o.Groups
-	cmd := exec.Command(srv.Command, srv.Args...)
-	cmd.Env = append(mergeEnv(os.Environ(), srv.Env), o.Env...) // the last of a name wins
+	env := append(mergeEnv(os.Environ(), srv.Env), o.Env...) // the last of a name wins
+	cmd, err := command.New(srv.Command, srv.Args, env, sysProcAttr())
+	if err != nil {
+		return nil, fmt.Errorf("starting %q: %w", srv.Command, err)
+	}
 	cmd.Dir = srv.Cwd
-	cmd.SysProcAttr = sysProcAttr()
 
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -116,6 +119,11 @@ func startProcess(srv *registry.Server, o *Options) (*process, error) {
 	err = cmd.Start()
 	closeAll(stdoutW, stderrW) // the child has its own copies now
 	if err != nil {
+		closeAll(stdin, stdout, stderr)
+		return nil, fmt.Errorf("starting %q: %w", srv.Command, err)
+	}
+	if err := contain(cmd, logger); err != nil {
+		_ = cmd.Wait()
 		closeAll(stdin, stdout, stderr)
 		return nil, fmt.Errorf("starting %q: %w", srv.Command, err)
 	}

@@ -66,7 +66,7 @@ func dialStdio(srv *registry.Server, o *Options, notes *noteQueue) (*conn, error
 // fatal: a write that finds the child's stdin closed means the child can
 // never be reached, though it may live on.
 func (l *stdioPeer) fatal(err error) (error, bool) {
-	if errors.Is(err, syscall.EPIPE) {
+	if brokenPipe(err) {
 		return fmt.Errorf("writing to upstream: %w", err), false
 	}
 	return nil, false
@@ -202,7 +202,7 @@ func (l *lockedWriter) writeNow(p []byte) (int, error) {
 			if raw, err := sc.SyscallConn(); err == nil {
 				l.raw = raw
 				l.rawWrite = func(fd uintptr) bool {
-					l.n, l.err = syscall.Write(int(fd), l.p)
+					l.n, l.err = writeNoWait(fd, l.p)
 					return true // never wait for the pipe: tryWrite finishes on a goroutine
 				}
 			}

@@ -26,6 +26,9 @@ var asSubreaper bool
 // once every upstream has stopped. Without a keeper (it could not start),
 // mcpmux relies on the parent-death signal alone, and says so.
 func startKeeper(ctx context.Context, stderr io.Writer, logger *slog.Logger) (k *keeper.Keeper, stop func()) {
+	if !keeperNeeded {
+		return nil, func() {}
+	}
 	k, err := keeper.Start(keeper.Options{Path: self(), Args: []string{keeperCommand}, Stderr: stderr, Logger: logger})
 	if err != nil {
 		logger.Warn("running without a process keeper; upstreams may outlive mcpmux if it is killed", "err", err)

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -134,7 +133,7 @@ func TestServeLazy(t *testing.T) {
 	})
 	wg.Wait()
 	testutil.WaitFor(t, "the idle upstream to stop", func() bool {
-		return upstreamStatus(m.muxClient, "a").State == "idle" && syscall.Kill(pid, 0) != nil
+		return upstreamStatus(m.muxClient, "a").State == "idle" && !testutil.Alive(pid)
 	})
 }
 

@@ -33,7 +33,7 @@ func reloads(ctx context.Context, path string, logger *slog.Logger) (_ <-chan st
 	wg.Go(func() {
 		w := &watch.Watcher{Path: path, Logger: logger, OnChange: func() { send("the file changed") }}
 		if err := w.Run(ctx); ctx.Err() == nil {
-			logger.Warn("not watching the configuration for changes; SIGHUP reloads it", "path", path, "err", err)
+			logger.Warn("not watching the configuration for changes; "+reloadOtherwise, "path", path, "err", err)
 		}
 	})
 	wg.Go(func() {

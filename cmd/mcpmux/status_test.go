@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -53,7 +52,7 @@ func TestStatusAndHistory(t *testing.T) {
 		return st.Live && st.State.State == store.StateReady && st.State.PID != 0
 	})
 	killed := st.State.PID
-	if err := syscall.Kill(killed, syscall.SIGKILL); err != nil {
+	if err := testutil.Kill(killed); err != nil {
 		t.Fatal(err)
 	}
 	testutil.WaitFor(t, "a restarted, in status and in history", func() bool {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcpmux/mcpmux/internal/command"
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 	"github.com/mcpmux/mcpmux/registry"
 )
@@ -92,15 +92,14 @@ func lookCommand(c *Check, s *registry.Server, env []string, opts Options) bool 
 	}
 	look := opts.LookPath
 	if look == nil {
-		look = lookPath
+		look = func(file, path string) (string, error) { return command.LookPath(file, path, env) }
 	}
 	if _, err := look(s.Command, path); err != nil {
 		if strings.ContainsRune(s.Command, filepath.Separator) {
 			c.add(fmt.Sprintf("command %q does not exist or cannot be run", s.Command), "correct the path in \"command\"")
 			return false
 		}
-		c.add(fmt.Sprintf("command %q is not on PATH (%s)", s.Command, orNone(path)),
-			"give \"command\" as an absolute path (as `which %s` prints it), or add its directory to the PATH mcpmux gets: GUI hosts such as Claude Desktop start it with a short PATH; set one in the \"env\" of mcpmux's entry", s.Command)
+		c.add(fmt.Sprintf("command %q is not on PATH (%s)", s.Command, orNone(path)), "%s", notFoundFix(s.Command))
 		return false
 	}
 	return true
@@ -111,24 +110,6 @@ func orNone(path string) string {
 		return "PATH is empty"
 	}
 	return "PATH=" + path
-}
-
-// lookPath finds file in path, as exec.LookPath does in the PATH of the
-// process.
-func lookPath(file, path string) (string, error) {
-	if strings.ContainsRune(file, filepath.Separator) {
-		if st, err := os.Stat(file); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-			return "", exec.ErrNotFound
-		}
-		return file, nil
-	}
-	for _, dir := range filepath.SplitList(path) {
-		p := filepath.Join(dir, file)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", exec.ErrNotFound
 }
 
 // explainFailure turns a failed session into a problem and its fix.
@@ -206,9 +187,11 @@ func (r *sessionResult) lastStderr() string {
 // process group is gone.
 func session(ctx context.Context, s *registry.Server, env []string, caps json.RawMessage) (*sessionResult, error) {
 	r := &sessionResult{stage: "starting"}
-	cmd := exec.Command(s.Command, s.Args...)
-	cmd.Env, cmd.Dir = env, s.Cwd
-	setGroup(cmd)
+	cmd, err := command.New(s.Command, s.Args, env, groupAttr())
+	if err != nil {
+		return r, fmt.Errorf("starting %q: %w", s.Command, err)
+	}
+	cmd.Dir = s.Cwd
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return r, err

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/mcpmux/mcpmux/internal/testutil"
@@ -106,7 +105,7 @@ func (t *tracker) survivors(d time.Duration) []testutil.Process {
 func (t *tracker) killSurvivors(d time.Duration) string {
 	alive := t.survivors(d)
 	for _, p := range alive {
-		_ = syscall.Kill(p.PID, syscall.SIGKILL)
+		_ = testutil.Kill(p.PID)
 	}
 	return describe(alive)
 }

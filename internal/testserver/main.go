@@ -40,6 +40,7 @@ type config struct {
 	noPing           bool
 	hangInitialize   bool
 	garbage          bool
+	crlf             bool
 	stderrChatter    bool
 	startDelay       time.Duration
 	startGate        string
@@ -97,6 +98,7 @@ func parseConfig(argv []string, env string) (config, error) {
 	fs.BoolVar(&c.noPing, "no-ping", false, "answer ping with a method-not-found error")
 	fs.BoolVar(&c.hangInitialize, "hang-initialize", false, "never answer initialize")
 	fs.BoolVar(&c.garbage, "garbage", false, "write non-JSON lines before initialize and tools/call responses")
+	fs.BoolVar(&c.crlf, "crlf", false, "end every line written to stdout with \\r\\n, as some Windows servers do")
 	fs.BoolVar(&c.stderrChatter, "stderr-chatter", false, "log every received message to stderr")
 	fs.DurationVar(&c.startDelay, "start-delay", 0, "sleep before answering initialize")
 	fs.StringVar(&c.startGate, "start-gate", "", "answer initialize only once this file exists (tests open the gate when they are ready)")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -66,6 +67,9 @@ func (s *server) writeGarbage(method string) {
 func (s *server) writeRaw(line []byte) {
 	if s.frozen {
 		return
+	}
+	if s.cfg.crlf && bytes.HasSuffix(line, []byte("\n")) && !bytes.HasSuffix(line, []byte("\r\n")) {
+		line = append(line[:len(line)-1:len(line)-1], '\r', '\n')
 	}
 	_, _ = s.out.Write(line)
 }

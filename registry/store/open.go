@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -16,25 +15,16 @@ import (
 	"github.com/dgraph-io/badger/v4/options"
 )
 
-// DefaultDataDir returns where mcpmux keeps its store: $XDG_STATE_HOME/mcpmux
-// or ~/.local/state/mcpmux on Linux, the user cache directory's mcpmux
-// elsewhere.
+// DefaultDataDir returns where mcpmux keeps its store and its live
+// files: $XDG_STATE_HOME/mcpmux or ~/.local/state/mcpmux on Linux,
+// ~/Library/Application Support/mcpmux/state on macOS,
+// %LOCALAPPDATA%\mcpmux on Windows (see dataDir in datadir_*.go).
 func DefaultDataDir() (string, error) {
-	if runtime.GOOS != "linux" {
-		dir, err := os.UserCacheDir()
-		if err != nil {
-			return "", fmt.Errorf("finding the data directory: %w", err)
-		}
-		return filepath.Join(dir, "mcpmux"), nil
-	}
-	if dir := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(dir) {
-		return filepath.Join(dir, "mcpmux"), nil
-	}
-	home, err := os.UserHomeDir()
+	dir, err := dataDir()
 	if err != nil {
 		return "", fmt.Errorf("finding the data directory: %w", err)
 	}
-	return filepath.Join(home, ".local", "state", "mcpmux"), nil
+	return dir, nil
 }
 
 // openDB opens the Badger database in dir. A locked directory is reported
@@ -166,7 +156,7 @@ func moveAside(dir string, now time.Time) (string, error) {
 // small values, mcpmux's own footprint under 40 MB with ten upstreams.
 func badgerOptions(dir string, opts Options) badger.Options {
 	return badger.DefaultOptions(dir).
-		WithReadOnly(opts.ReadOnly).
+		WithReadOnly(badgerReadOnly(opts.ReadOnly)).
 		WithLogger(badgerLogger{opts.Logger.With("component", "badger"), opts.quiet}).
 		WithMetricsEnabled(false).
 		WithMemTableSize(4 << 20).    // batches up to 15% of it: 600 KB

@@ -1,4 +1,4 @@
-//go:build unix
+//go:build unix || windows
 
 package store
 
@@ -7,8 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
+
+	"github.com/mcpmux/mcpmux/internal/filelock"
 )
 
 // repairLockWait bounds how long a process waits for another to finish
@@ -32,7 +33,7 @@ func withSnapshotLock(dataDir string, write func() error) error {
 	return withFileLock(filepath.Join(dataDir, ".catalogues.lock"), repairLockWait, "snapshot lock", write)
 }
 
-// withFileLock runs fn while holding an exclusive flock on the file path,
+// withFileLock runs fn while holding an exclusive lock on the file path,
 // created if need be, waiting for it at most wait.
 func withFileLock(path string, wait time.Duration, what string, fn func() error) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
@@ -40,18 +41,10 @@ func withFileLock(path string, wait time.Duration, what string, fn func() error)
 		return fmt.Errorf("opening %s: %w", what, err)
 	}
 	defer f.Close()
-	deadline := time.Now().Add(wait)
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
-			return fmt.Errorf("taking %s: %w", what, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := filelock.LockWithin(f, wait, 20*time.Millisecond); err != nil {
+		return fmt.Errorf("taking %s: %w", what, err)
 	}
-	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	defer filelock.Unlock(f)
 	return fn()
 }
 
@@ -61,12 +54,12 @@ func withFileLock(path string, wait time.Duration, what string, fn func() error)
 func inUse(dir string) bool {
 	f, err := os.Open(filepath.Join(dir, "LOCK"))
 	if err != nil {
-		return false
+		return lockHeld(err)
 	}
 	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		return errors.Is(err, syscall.EWOULDBLOCK)
+	if err := filelock.TryLock(f); err != nil {
+		return errors.Is(err, filelock.ErrLocked)
 	}
-	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	_ = filelock.Unlock(f)
 	return false
 }
