@@ -1,0 +1,412 @@
+package search
+
+import (
+	"math"
+	"math/bits"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Field is a part of a tool that the index weighs on its own.
+type Field int
+
+// The fields of a [Doc], from the most telling.
+const (
+	FieldName        Field = iota // the exposed and the upstream's names
+	FieldTitle                    // the tool's title
+	FieldDescription              // the tool's description
+	FieldParams                   // parameter names and descriptions
+	FieldServer                   // the server's name, title and instructions
+	numFields
+)
+
+// weights are the fields' BM25F weights, and lengthNorm their b: how much
+// a long field's terms count for less. A server's text is shared by all
+// its tools and tells them apart only from other servers', so it weighs
+// least; it is not length-normalised, being the same for its tools.
+var (
+	weights    = [numFields]float64{3.0, 2.0, 1.0, 0.5, 0.4}
+	lengthNorm = [numFields]float64{0.5, 0.5, 0.75, 0.75, 0}
+)
+
+// The ranking's other settings. Weights are against a query's own words.
+const (
+	k1      = 1.2
+	synW    = 0.5 // a query word's synonyms (see synonymGroups)
+	prefixW = 0.3 // words that begin with a query word, or that it begins with
+	coverW  = 0.3 // the exponent of the share of the query's words a tool matches
+)
+
+// Doc is one tool as the index sees it.
+type Doc struct {
+	// Name is the exposed name, which keys the document.
+	Name string
+	// Server is the configuration's name for the tool's server; Tool is
+	// the upstream's own name for it.
+	Server, Tool string
+	// Text holds each field's text. FieldName is made of Name and Tool
+	// when empty.
+	Text [numFields]string
+}
+
+// Hit is one tool a search found.
+type Hit struct {
+	Name, Server, Tool string
+	Score              float64
+}
+
+// Index is an inverted index of tools, ranked with BM25F. Put and Delete
+// change it in place, at the cost of the documents they change; Search
+// may run concurrently with them and with other searches.
+type Index struct {
+	mu       sync.RWMutex
+	terms    map[string]int32   // term → its id
+	prefixes map[string][]int32 // a term's beginnings (see minPrefix) → the terms
+	postings [][]posting        // by term id
+	docs     []doc              // by slot; a free slot has name ""
+	free     []int32
+	byName   map[string]int32
+	lenSum   [numFields]int64 // of the live documents
+	live     int
+	words    map[string]int32 // a word of tokens → its term's id; -1 for a stop word
+	seen     []int32          // by term id: its posting in the document add reads, or -1
+}
+
+type doc struct {
+	name, server, tool string
+	lens               [numFields]uint16
+	terms              []int32 // distinct, for Delete
+}
+
+// posting is one document's term frequency in each field.
+type posting struct {
+	doc int32
+	tf  [numFields]uint8
+}
+
+// New returns an empty index.
+func New() *Index {
+	return &Index{terms: map[string]int32{}, prefixes: map[string][]int32{}, byName: map[string]int32{}, words: map[string]int32{}}
+}
+
+// Len returns how many documents the index holds.
+func (x *Index) Len() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.live
+}
+
+// Put adds d, replacing the document of the same name.
+func (x *Index) Put(d Doc) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.remove(d.Name)
+	x.add(&d)
+}
+
+// Delete removes the document named name, if any.
+func (x *Index) Delete(name string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.remove(name)
+}
+
+func (x *Index) add(d *Doc) {
+	if d.Text[FieldName] == "" {
+		d.Text[FieldName] = d.Name + " " + d.Tool
+	}
+	var slot int32
+	if n := len(x.free); n > 0 {
+		slot, x.free = x.free[n-1], x.free[:n-1]
+	} else {
+		slot = int32(len(x.docs))
+		x.docs = append(x.docs, doc{})
+	}
+	dd := doc{name: d.Name, server: d.Server, tool: d.Tool}
+	var ps []posting // the document's, in the order of dd.terms
+	for f := range numFields {
+		n := 0
+		tokens(d.Text[f], func(word []byte, plain bool) {
+			id := x.termID(word, plain)
+			if id < 0 {
+				return
+			}
+			n++
+			i := x.seen[id]
+			if i < 0 {
+				i = int32(len(ps))
+				x.seen[id] = i
+				ps = append(ps, posting{doc: slot})
+				dd.terms = append(dd.terms, id)
+			}
+			if tf := &ps[i].tf[f]; *tf < math.MaxUint8 {
+				*tf++
+			}
+		})
+		dd.lens[f] = uint16(min(n, math.MaxUint16))
+		x.lenSum[f] += int64(dd.lens[f])
+	}
+	for i, id := range dd.terms {
+		x.postings[id] = append(x.postings[id], ps[i])
+		x.seen[id] = -1
+	}
+	dd.terms = slices.Clip(dd.terms)
+	x.docs[slot] = dd
+	x.byName[d.Name] = slot
+	x.live++
+}
+
+// maxWords bounds the cache of words' terms; past it, words are stemmed
+// every time.
+const maxWords = 1 << 17
+
+// termID returns the id of the term a word of tokens stands for, adding
+// the term if it is new; -1 for a stop word.
+func (x *Index) termID(word []byte, plain bool) int32 {
+	if id, ok := x.words[string(word)]; ok {
+		return id
+	}
+	t := term(word, plain)
+	id := int32(-1)
+	if t != "" {
+		var ok bool
+		if id, ok = x.terms[t]; !ok {
+			id = int32(len(x.postings))
+			x.terms[t] = id
+			x.postings = append(x.postings, nil)
+			x.seen = append(x.seen, -1)
+			x.addPrefixes(t, id)
+		}
+	}
+	if len(x.words) < maxWords {
+		x.words[string(word)] = id
+	}
+	return id
+}
+
+func (x *Index) remove(name string) {
+	slot, ok := x.byName[name]
+	if !ok {
+		return
+	}
+	d := &x.docs[slot]
+	for _, id := range d.terms {
+		p := x.postings[id]
+		if i := slices.IndexFunc(p, func(p posting) bool { return p.doc == slot }); i >= 0 {
+			p[i] = p[len(p)-1]
+			x.postings[id] = p[:len(p)-1]
+		}
+	}
+	for f := range numFields {
+		x.lenSum[f] -= int64(d.lens[f])
+	}
+	*d = doc{}
+	delete(x.byName, name)
+	x.free = append(x.free, slot)
+	x.live--
+}
+
+// queryTerm is one term of a query, with its weight.
+type queryTerm struct {
+	id     int32
+	weight float64
+	word   int // the query's word it stands for
+}
+
+// Search returns the best limit documents for query, best first; only
+// those of server if it is not empty. Equal scores are ordered by name.
+func (x *Index) Search(query string, limit int, server string) []Hit {
+	if limit <= 0 {
+		return nil
+	}
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	terms, nwords := x.parse(query)
+	if len(terms) == 0 || x.live == 0 {
+		return nil
+	}
+	var avg [numFields]float64
+	for f := range numFields {
+		avg[f] = max(float64(x.lenSum[f])/float64(x.live), 1)
+	}
+	acc := getScores(len(x.docs))
+	defer putScores(acc)
+	n := float64(x.live)
+	for _, qt := range terms {
+		p := x.postings[qt.id]
+		if len(p) == 0 {
+			continue
+		}
+		df := float64(len(p))
+		idf := math.Log(1+(n-df+0.5)/(df+0.5)) * qt.weight
+		for _, pst := range p {
+			d := &x.docs[pst.doc]
+			if server != "" && d.server != server {
+				continue
+			}
+			w := 0.0
+			for f := range numFields {
+				if tf := pst.tf[f]; tf > 0 {
+					norm := 1 - lengthNorm[f] + lengthNorm[f]*float64(d.lens[f])/avg[f]
+					w += weights[f] * float64(tf) / norm
+				}
+			}
+			acc.add(pst.doc, idf*w/(k1+w), qt.word)
+		}
+	}
+	acc.cover(min(nwords, 64))
+	return x.top(acc, limit)
+}
+
+// parse returns the query's terms and their synonyms that the index
+// holds, each once, with its weight.
+func (x *Index) parse(query string) ([]queryTerm, int) {
+	var out []queryTerm
+	seen := map[int32]int{}
+	word := 0
+	var addID func(int32, float64)
+	add := func(term string, w float64) {
+		if id, ok := x.terms[term]; ok {
+			addID(id, w)
+		}
+	}
+	addID = func(id int32, w float64) {
+		if i, ok := seen[id]; ok {
+			out[i].weight = max(out[i].weight, w)
+			return
+		}
+		seen[id] = len(out)
+		out = append(out, queryTerm{id: id, weight: w, word: min(word, 63)})
+	}
+	var words []string
+	tokens(query, func(word []byte, plain bool) {
+		if t := term(word, plain); t != "" && !contains(words, t) {
+			words = append(words, t)
+		}
+	})
+	for i, t := range words {
+		word = i
+		add(t, 1)
+	}
+	for i, t := range words {
+		word = i
+		for _, s := range synonyms.of(t) {
+			add(s, synW)
+		}
+	}
+	for i, t := range words {
+		word = i
+		// Words of one family that stemming leaves apart ("relation",
+		// "relationship"; "config", "configuration").
+		for _, id := range x.prefixes[t] {
+			addID(id, prefixW)
+		}
+		for n := minPrefix; n < len(t); n++ {
+			add(t[:n], prefixW)
+		}
+	}
+	return out, len(words)
+}
+
+// top returns the limit best documents of acc, best first, by name on
+// equal scores: a bounded insertion, since limit is small and the
+// documents touched may be many.
+func (x *Index) top(acc *scores, limit int) []Hit {
+	best := make([]Hit, 0, min(limit, len(acc.touched)))
+	for _, slot := range acc.touched {
+		h := Hit{Score: acc.s[slot]}
+		if len(best) == limit && !better(h.Score, x.docs[slot].name, best[limit-1]) {
+			continue
+		}
+		d := &x.docs[slot]
+		h.Name, h.Server, h.Tool = d.name, d.server, d.tool
+		i, _ := slices.BinarySearchFunc(best, h, func(a, b Hit) int {
+			if better(a.Score, a.Name, b) {
+				return -1
+			}
+			return 1
+		})
+		if len(best) == limit {
+			best = best[:limit-1]
+		}
+		best = slices.Insert(best, i, h)
+	}
+	return best
+}
+
+// better reports whether a document of score and name ranks before h.
+func better(score float64, name string, h Hit) bool {
+	if score != h.Score {
+		return score > h.Score
+	}
+	return strings.Compare(name, h.Name) < 0
+}
+
+// scores accumulates the documents' scores of one search.
+type scores struct {
+	s       []float64
+	words   []uint64 // the query's words each document matched, as bits
+	touched []int32
+}
+
+func (a *scores) add(slot int32, v float64, word int) {
+	if a.s[slot] == 0 {
+		a.touched = append(a.touched, slot)
+	}
+	a.s[slot] += v
+	a.words[slot] |= 1 << word
+}
+
+// cover weighs each score by the share of the query's words the
+// document matched: a tool that answers every word of a request beats
+// one that answers a single word many times.
+func (a *scores) cover(words int) {
+	if coverW == 0 {
+		return
+	}
+	for _, slot := range a.touched {
+		share := float64(bits.OnesCount64(a.words[slot])) / float64(words)
+		a.s[slot] *= math.Pow(share, coverW)
+	}
+}
+
+var scorePool sync.Pool
+
+func getScores(n int) *scores {
+	a, _ := scorePool.Get().(*scores)
+	if a == nil {
+		a = &scores{}
+	}
+	if cap(a.s) < n {
+		a.s = make([]float64, n)
+		a.words = make([]uint64, n)
+	}
+	a.s, a.words = a.s[:n], a.words[:n]
+	return a
+}
+
+func putScores(a *scores) {
+	for _, slot := range a.touched {
+		a.s[slot], a.words[slot] = 0, 0
+	}
+	a.touched = a.touched[:0]
+	scorePool.Put(a)
+}
+
+// minPrefix is the shortest beginning of a word that finds the longer
+// words of its family.
+const minPrefix = 5
+
+// addPrefixes records the beginnings of a new term that are minPrefix
+// bytes long or more (ASCII words only).
+func (x *Index) addPrefixes(term string, id int32) {
+	for i := 0; i < len(term); i++ {
+		if term[i] < 'a' || term[i] > 'z' {
+			return
+		}
+	}
+	for n := minPrefix; n < len(term); n++ {
+		x.prefixes[term[:n]] = append(x.prefixes[term[:n]], id)
+	}
+}

@@ -1,0 +1,197 @@
+package search
+
+import (
+	"unicode"
+	"unicode/utf8"
+)
+
+// tokens calls emit with every word of text, in order: words split at
+// case changes, digits and punctuation ("getFileInfo", "get_file_info"
+// and "get-file-info" are all get, file, info), lower-cased; runs of Han,
+// Kana or Hangul as overlapping pairs of characters (a lone character as
+// itself), since those scripts do not separate words. plain says that the
+// word is lower-case ASCII, which [term] may find a stop word or stem.
+// The word's bytes are valid only during the call.
+func tokens(text string, emit func(word []byte, plain bool)) {
+	var t tokenizer
+	t.emit, t.start = emit, -1
+	for i := 0; i < len(text); {
+		c := text[i]
+		if c < utf8.RuneSelf {
+			t.ascii(text, i, c)
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(text[i:])
+		switch {
+		case isCJK(r):
+			t.flushWord(text, i)
+			t.cjk(r)
+		case unicode.IsLetter(r) || unicode.IsNumber(r):
+			t.flushCJK()
+			if t.start < 0 {
+				t.start, t.class = i, classOther
+			} else if t.class != classOther {
+				t.flushWord(text, i)
+				t.start, t.class = i, classOther
+			}
+		default:
+			t.flushWord(text, i)
+			t.flushCJK()
+		}
+		i += size
+	}
+	t.flushWord(text, len(text))
+	t.flushCJK()
+}
+
+// Classes of the characters in a word, whose changes split it.
+const (
+	classNone = iota
+	classLower
+	classUpper
+	classDigit
+	classOther // letters beyond ASCII
+)
+
+type tokenizer struct {
+	emit  func([]byte, bool)
+	start int  // of the word being read; -1 for none
+	class int  // of its last character
+	upper int  // how many upper-case letters end it
+	prev  rune // the last CJK character of the run being read; 0 for none
+	run   int  // how many characters that run holds
+	buf   [64]byte
+}
+
+// ascii reads one ASCII byte at i.
+func (t *tokenizer) ascii(text string, i int, c byte) {
+	var class int
+	switch {
+	case 'a' <= c && c <= 'z':
+		class = classLower
+	case 'A' <= c && c <= 'Z':
+		class = classUpper
+	case '0' <= c && c <= '9':
+		class = classDigit
+	default:
+		t.flushWord(text, i)
+		t.flushCJK()
+		return
+	}
+	t.flushCJK()
+	switch {
+	case t.start < 0:
+		t.begin(i, class)
+	case class == t.class && class != classUpper:
+	case class == classUpper && t.class == classUpper:
+		t.upper++
+	case class == classLower && t.class == classUpper:
+		// "HTTPServer": the last upper-case letter starts the next word.
+		if t.upper > 1 {
+			t.flushWord(text, i-1)
+			t.begin(i-1, classUpper)
+		}
+		t.class, t.upper = classLower, 0
+	default:
+		t.flushWord(text, i)
+		t.begin(i, class)
+	}
+}
+
+func (t *tokenizer) begin(i, class int) {
+	t.start, t.class, t.upper = i, class, 0
+	if class == classUpper {
+		t.upper = 1
+	}
+}
+
+// flushWord emits the word that ends at end, if any.
+func (t *tokenizer) flushWord(text string, end int) {
+	if t.start < 0 || end <= t.start {
+		t.start = -1
+		return
+	}
+	w := text[t.start:end]
+	t.start, t.class, t.upper = -1, classNone, 0
+	t.word(w)
+}
+
+// word emits w lower-cased.
+func (t *tokenizer) word(w string) {
+	if len(w) > len(t.buf) {
+		w = w[:len(t.buf)]
+	}
+	lower := t.buf[:0]
+	ascii := true
+	for i := 0; i < len(w); i++ {
+		c := w[i]
+		if c >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower = append(lower, c)
+	}
+	if !ascii {
+		t.emit([]byte(lowerString(w)), false)
+		return
+	}
+	t.emit(lower, true)
+}
+
+// cjk reads one character of a CJK run.
+func (t *tokenizer) cjk(r rune) {
+	if t.prev != 0 {
+		var b [8]byte
+		n := utf8.EncodeRune(b[:], t.prev)
+		n += utf8.EncodeRune(b[n:], r)
+		t.emit(b[:n], false)
+	}
+	t.prev = r
+	t.run++
+}
+
+// flushCJK ends a CJK run; a run of one character is emitted alone.
+func (t *tokenizer) flushCJK() {
+	if t.run == 1 {
+		var b [4]byte
+		n := utf8.EncodeRune(b[:], t.prev)
+		t.emit(b[:n], false)
+	}
+	t.prev, t.run = 0, 0
+}
+
+// isCJK reports whether r is Han, Hiragana, Katakana or Hangul.
+func isCJK(r rune) bool {
+	switch {
+	case r < 0x1100:
+		return false
+	case 0x4E00 <= r && r <= 0x9FFF, 0x3400 <= r && r <= 0x4DBF, 0x3040 <= r && r <= 0x30FF,
+		0xAC00 <= r && r <= 0xD7AF, 0x1100 <= r && r <= 0x11FF, 0xF900 <= r && r <= 0xFAFF,
+		0x20000 <= r && r <= 0x2FA1F:
+		return true
+	}
+	return false
+}
+
+func lowerString(s string) string {
+	out := make([]rune, 0, len(s))
+	for _, r := range s {
+		out = append(out, unicode.ToLower(r))
+	}
+	return string(out)
+}
+
+// term returns the term a word of [tokens] stands for; "" for a stop word.
+func term(word []byte, plain bool) string {
+	if !plain {
+		return string(word)
+	}
+	if stopWords[string(word)] {
+		return ""
+	}
+	return stem(string(word))
+}
