@@ -138,6 +138,9 @@ type source struct {
 	// as fields ("toolOverrides.echoo"), each with the closest name it
 	// lists ("" for none).
 	unmatched [][2]string
+	// searchText is the upstream's text for the search index, made when
+	// first needed (see Server.serverText).
+	searchText string
 }
 
 // named is one upstream tool or prompt, with the name it would have

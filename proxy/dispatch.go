@@ -53,6 +53,9 @@ func (sess *session) dispatch(ctx context.Context, line []byte, calls *callGroup
 	if err == nil && !m.IsResponse() {
 		p, err = readParams(m.Method, m.Params)
 	}
+	if err == nil && m.Method == "tools/call" && m.ID != nil {
+		err = sess.srv.unwrapCall(&m, &p)
+	}
 	switch {
 	case err != nil && (m.IsResponse() || m.IsNotification()):
 		sess.srv.logger.Debug("invalid message from the client; dropped", "err", err)

@@ -42,6 +42,9 @@ func (sess *session) target(m *jsonrpc.Message, p *params) target {
 	if !ok {
 		return target{}
 	}
+	if m.Method == "tools/call" && sess.srv.serveMeta(string(exposed)) {
+		return false
+	}
 	e, ok := of(sess.srv.cat.Load()).get(string(exposed))
 	if !ok {
 		return target{}

@@ -66,6 +66,9 @@ func (s *Server) UpstreamHandshake(server string, h upstream.Handshake) {
 // place that text is built: search mode replaces it with a summary of the
 // servers.
 func (s *Server) Instructions() string {
+	if s.view().search {
+		return s.searchInstructions()
+	}
 	return composeInstructions(s.upstreamInstructions())
 }
 

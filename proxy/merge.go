@@ -131,11 +131,13 @@ type nameIndex struct {
 	claims    map[string][]*named // proposed name → its claimants, in collision order
 	contested map[string]bool     // proposed names with more than one claimant
 	losers    []*named            // the claimants renamed at the last update
+	touched   []string            // the keys the last update may have changed
 }
 
 // update replaces the entries old of one upstream with new, and reports
 // whether the list changed.
 func (x *nameIndex) update(old, new []*named, mg *merge) bool {
+	x.touched = x.touched[:0]
 	if len(old) == 0 && len(new) == 0 {
 		return false
 	}
@@ -195,6 +197,9 @@ func (x *nameIndex) update(old, new []*named, mg *merge) bool {
 		if name != plainName(n.slot.entry) && mg.m.renamed != nil {
 			mg.m.renamed(x.kind, n.server(), n.original(), name)
 		}
+	}
+	for key := range before {
+		x.touched = append(x.touched, key)
 	}
 	for key, was := range before {
 		now, ok := x.list.Get(key)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mcpmux/mcpmux/internal/clock"
 	"github.com/mcpmux/mcpmux/internal/redact"
+	"github.com/mcpmux/mcpmux/proxy/search"
 	"github.com/mcpmux/mcpmux/registry"
 )
 
@@ -103,6 +104,14 @@ type Server struct {
 
 	cat atomic.Pointer[catalogue]
 
+	// index holds the merged catalogue's tools for search mode, once
+	// indexing is set (a mode other than full was set); s.mergeMu guards
+	// its updates.
+	index    *search.Index
+	indexing bool
+	toolMode atomic.Pointer[ToolMode]
+	shown    atomic.Pointer[view] // the view of the last catalogue and mode
+
 	askMu sync.Mutex // makes requester's choice and count one step
 
 	progressMu sync.Mutex
@@ -170,6 +179,9 @@ func New(opts Options) *Server {
 	)
 	s.merge = newMerge(s.merger())
 	s.cat.Store(s.merge.cur)
+	s.index = search.New()
+	s.toolMode.Store(&ToolMode{Mode: registry.ToolModeFull})
+	s.shown.Store(s.makeView(s.merge.cur, s.toolMode.Load()))
 	s.routing.Store(&map[string]*route{})
 	return s
 }
@@ -234,8 +246,17 @@ func (s *Server) setCatalogues(cats map[string]*registry.Catalogue, keep []strin
 		for _, m := range methods {
 			changed[m] = true
 		}
+		s.indexTools(s.merge.tools.touched)
 	}
 	s.cat.Store(s.merge.cur)
+	viewChanged, search := s.refreshView()
+	if search {
+		// The client lists search mode's tools, which the catalogue's
+		// change leaves as they are unless an always-listed one changed.
+		changed[toolsChanged] = viewChanged
+	} else if viewChanged {
+		changed[toolsChanged] = true
+	}
 	s.mergeMu.Unlock()
 
 	s.mu.Lock()

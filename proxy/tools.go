@@ -14,7 +14,7 @@ func (sess *session) listTools(ctx context.Context, p *params) (json.RawMessage,
 	defer sess.srv.releaseStart()
 	sess.awaitFirst(ctx, "tools/list")
 	sess.answeredList("notifications/tools/list_changed")
-	return listPage("tools", sess.srv.cat.Load().tools, p, sess.srv.opts.PageSize)
+	return listPage("tools", sess.srv.view().tools, p, sess.srv.opts.PageSize)
 }
 
 // callTool routes tools/call to the tool's upstream under its original
@@ -22,6 +22,9 @@ func (sess *session) listTools(ctx context.Context, p *params) (json.RawMessage,
 func (sess *session) callTool(ctx context.Context, p *params) (json.RawMessage, error) {
 	if state, ok := sess.resumed(p.raw); ok {
 		return sess.resume(ctx, state, p.raw)
+	}
+	if name, _ := p.str(keyRoute); sess.srv.serveMeta(name) {
+		return sess.srv.serveMetaCall(name, p.get(keyOther))
 	}
 	e, params, err := sess.renamed(ctx, toolsOf, "tool", p.raw, p.spans[keyRoute])
 	if err != nil {

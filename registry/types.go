@@ -25,6 +25,14 @@ type Config struct {
 	InstructionsWait *Duration `json:"instructionsWait,omitempty"`
 	// Limits bound the requests and sessions of clients.
 	Limits
+	// ToolMode is "full", "search" or "auto" (see [ToolModeAuto]); empty
+	// means auto.
+	ToolMode string `json:"toolMode,omitempty"`
+	// ToolBudget is how large a catalogue auto mode lists in full.
+	ToolBudget ToolBudget `json:"toolBudget,omitzero"`
+	// AlwaysList are the exposed names (or shell patterns of them) of the
+	// tools that search mode lists as themselves.
+	AlwaysList []string `json:"alwaysList,omitempty"`
 
 	// Path is the file the configuration was loaded from, absolute; empty
 	// if it was not loaded from a file. Not read from JSON.
@@ -113,6 +121,9 @@ type Server struct {
 	// PromptOverrides do the same for its prompts (without Annotations,
 	// which prompts do not have).
 	PromptOverrides map[string]Override `json:"promptOverrides,omitempty"`
+	// AlwaysList keeps every tool of the server listed as itself in
+	// search mode.
+	AlwaysList bool `json:"alwaysList,omitempty"`
 	// SecretEnv names env entries whose values are secrets although their
 	// names do not say so (see [Server.IsSecretEnv]).
 	SecretEnv []string `json:"secrets,omitempty"`

@@ -1,0 +1,246 @@
+package proxy
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/mcpmux/mcpmux/internal/jsonrpc"
+	"github.com/mcpmux/mcpmux/proxy/search"
+	"github.com/mcpmux/mcpmux/registry"
+)
+
+// ToolMode says how the server lists its tools (see [registry.ToolModeAuto]).
+// The zero value is auto mode with the default budget.
+type ToolMode struct {
+	// Mode is registry.ToolModeFull, ToolModeSearch or ToolModeAuto; ""
+	// means auto.
+	Mode string
+	// Budget is how large a catalogue auto mode lists in full.
+	Budget registry.ToolBudget
+	// AlwaysList are the exposed names (or patterns) that search mode
+	// lists as themselves, besides the tools of servers with alwaysList.
+	AlwaysList []string
+}
+
+func (m ToolMode) mode() string {
+	if m.Mode == "" {
+		return registry.ToolModeAuto
+	}
+	return m.Mode
+}
+
+// view is what the client is shown of a catalogue under a tool mode:
+// made once per catalogue version and mode (see Server.view).
+type view struct {
+	cat    *catalogue
+	mode   *ToolMode
+	search bool   // search mode is in force
+	why    string // why, in a phrase
+	tools  list   // what tools/list answers
+}
+
+// SetToolMode sets how the server lists its tools; a change that shows
+// the client another list tells it.
+func (s *Server) SetToolMode(m ToolMode) {
+	s.mergeMu.Lock()
+	s.toolMode.Store(&m)
+	if m.mode() != registry.ToolModeFull {
+		s.indexAll()
+	}
+	changed, _ := s.refreshView()
+	s.mergeMu.Unlock()
+	if changed {
+		for _, sess := range s.openSessions() {
+			sess.listChanged(toolsChanged)
+		}
+	}
+}
+
+// ToolModeInForce says whether search mode is in force, and why.
+func (s *Server) ToolModeInForce() (mode, why string) {
+	v := s.view()
+	return modeName(v.search), v.why
+}
+
+// view returns what the client is shown now.
+func (s *Server) view() *view {
+	cat, m := s.cat.Load(), s.toolMode.Load()
+	if v := s.shown.Load(); v != nil && v.cat == cat && v.mode == m {
+		return v
+	}
+	v := s.makeView(cat, m)
+	s.shown.Store(v)
+	return v
+}
+
+// refreshView makes the view of the current catalogue. changed reports
+// that the mode in force changed, or that search mode's list did; search
+// that search mode is in force. s.mergeMu is held.
+func (s *Server) refreshView() (changed, search bool) {
+	old := s.shown.Load()
+	v := s.makeView(s.cat.Load(), s.toolMode.Load())
+	s.shown.Store(v)
+	if old != nil && old.search != v.search {
+		s.logger.Info("tool mode changed", "mode", modeName(v.search), "why", v.why)
+	}
+	return old == nil || old.search != v.search || v.search && !sameList(old.tools, v.tools), v.search
+}
+
+func modeName(search bool) string {
+	if search {
+		return registry.ToolModeSearch
+	}
+	return registry.ToolModeFull
+}
+
+// makeView decides the mode in force for cat and what it lists.
+func (s *Server) makeView(cat *catalogue, m *ToolMode) *view {
+	v := &view{cat: cat, mode: m, tools: cat.tools}
+	n := cat.tools.t.Len()
+	switch m.mode() {
+	case registry.ToolModeFull:
+		v.why = "toolMode is full"
+		return v
+	case registry.ToolModeSearch:
+		v.search, v.why = true, "toolMode is search"
+	default:
+		maxTools, maxTokens := m.Budget.Limits()
+		tokens := estimateTokens(cat)
+		switch {
+		case n > maxTools:
+			v.search, v.why = true, fmt.Sprintf("auto: %d tools exceed the budget of %d", n, maxTools)
+		case tokens > maxTokens:
+			v.search, v.why = true, fmt.Sprintf("auto: about %d tokens of tool definitions exceed the budget of %d", tokens, maxTokens)
+		default:
+			v.why = fmt.Sprintf("auto: %d tools, about %d tokens, fit the budget of %d tools and %d tokens", n, tokens, maxTools, maxTokens)
+			return v
+		}
+	}
+	v.tools = s.searchList(cat, m)
+	return v
+}
+
+// estimateTokens estimates what the catalogue's tool definitions cost a
+// model: a token for every 4 bytes of their JSON.
+func estimateTokens(cat *catalogue) int {
+	return len(cat.tools.render("tools")) / 4
+}
+
+// searchList is what tools/list answers in search mode: the three tools
+// of search mode and those always listed.
+func (s *Server) searchList(cat *catalogue, m *ToolMode) list {
+	var t tree[entry]
+	if len(m.AlwaysList) > 0 || s.anyAlwaysList() {
+		for _, e := range cat.tools.entries() {
+			r := s.route(e.server)
+			var cfg *registry.Server
+			if r != nil {
+				cfg = r.cfg
+			}
+			if registry.AlwaysListed(m.AlwaysList, cfg, e.key) {
+				t = t.Set(e.key, e)
+			}
+		}
+	}
+	for _, e := range metaEntries {
+		t = t.Set(e.key, e)
+	}
+	return newList(t)
+}
+
+// anyAlwaysList reports whether a server has alwaysList set.
+func (s *Server) anyAlwaysList() bool {
+	for _, r := range *s.routing.Load() {
+		if r.cfg.AlwaysList {
+			return true
+		}
+	}
+	return false
+}
+
+// sameList reports whether two lists show the same entries.
+func sameList(a, b list) bool {
+	if a.t.Len() != b.t.Len() {
+		return false
+	}
+	ea, eb := a.entries(), b.entries()
+	for i := range ea {
+		if !sameEntry(ea[i], eb[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// indexTools brings the search index up to date with the tools whose
+// exposed names keys are, as the merge just left them. s.mergeMu is held.
+func (s *Server) indexTools(keys []string) {
+	if !s.indexing {
+		return
+	}
+	cat := s.merge.cur
+	for _, k := range keys {
+		if e, ok := cat.tools.get(k); ok {
+			s.index.Put(s.searchDoc(e))
+		} else {
+			s.index.Delete(k)
+		}
+	}
+}
+
+// indexAll indexes the whole catalogue, once: search mode may be needed
+// from now on. s.mergeMu is held.
+func (s *Server) indexAll() {
+	if s.indexing {
+		return
+	}
+	s.indexing = true
+	cat := s.merge.cur
+	for _, e := range cat.tools.entries() {
+		s.index.Put(s.searchDoc(e))
+	}
+}
+
+// searchDoc is what the index reads of the tool e.
+func (s *Server) searchDoc(e entry) search.Doc {
+	t := search.ParseTool(e.raw)
+	d := search.Doc{Name: e.key, Server: e.server, Tool: e.original}
+	d.Text[search.FieldName] = e.key + " " + e.original
+	d.Text[search.FieldTitle] = t.Title
+	d.Text[search.FieldDescription] = t.Description
+	d.Text[search.FieldParams] = t.Params
+	d.Text[search.FieldServer] = s.serverText(e.server)
+	return d
+}
+
+// maxServerText bounds the server's text each of its tools is indexed
+// with: its name, title and the start of its instructions.
+const maxServerText = 400
+
+// serverText is the server's name, title and instructions, for the
+// index. s.mergeMu is held.
+func (s *Server) serverText(server string) string {
+	src := s.merge.sources[server]
+	if src == nil {
+		return server
+	}
+	if src.searchText == "" {
+		info := serverInfo(src.cat)
+		text := strings.Join([]string{server, info.Name, info.Title, info.Description, src.cat.Instructions}, " ")
+		src.searchText = text[:min(len(text), maxServerText)]
+	}
+	return src.searchText
+}
+
+// upstreamInfo is what an upstream says of itself in its serverInfo.
+type upstreamInfo struct {
+	Name, Title, Description string
+}
+
+func serverInfo(c *registry.Catalogue) upstreamInfo {
+	var info upstreamInfo
+	info.Name, _ = jsonrpc.StringMember(c.ServerInfo, "name")
+	info.Title, _ = jsonrpc.StringMember(c.ServerInfo, "title")
+	info.Description, _ = jsonrpc.StringMember(c.ServerInfo, "description")
+	return info
+}
