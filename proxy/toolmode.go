@@ -244,3 +244,45 @@ func serverInfo(c *registry.Catalogue) upstreamInfo {
 	info.Description, _ = jsonrpc.StringMember(c.ServerInfo, "description")
 	return info
 }
+
+// Limits of hosts that a catalogue listed in full may run into.
+const (
+	claudeDesktopTools = 256  // Claude Desktop drops a connector's tools past these
+	vsCodeTools        = 128  // VS Code sends at most these to the model
+	claudeCodeDescMax  = 2048 // Claude Code cuts a tool's description here, in bytes
+)
+
+// maxWarnedTools bounds how many tools a warning names.
+const maxWarnedTools = 5
+
+// ToolWarnings says what hosts will do to the catalogue, in full mode:
+// drop tools past their limits, cut long descriptions. In search mode
+// there is nothing to say.
+func (s *Server) ToolWarnings() []string {
+	v := s.view()
+	if v.search {
+		return nil
+	}
+	var out []string
+	switch n := v.cat.tools.t.Len(); {
+	case n > claudeDesktopTools:
+		out = append(out, fmt.Sprintf("%d tools: Claude Desktop drops a connector's tools past %d and VS Code sends at most %d; consider \"toolMode\": \"search\" or \"auto\"", n, claudeDesktopTools, vsCodeTools))
+	case n > vsCodeTools:
+		out = append(out, fmt.Sprintf("%d tools: VS Code sends at most %d to the model; consider \"toolMode\": \"search\" or \"auto\"", n, vsCodeTools))
+	}
+	var long []string
+	for _, e := range v.cat.tools.entries() {
+		if d, _ := jsonrpc.StringMember(e.raw, "description"); len(d) > claudeCodeDescMax {
+			long = append(long, fmt.Sprintf("%s (%d bytes)", e.key, len(d)))
+		}
+	}
+	if len(long) > 0 {
+		more := ""
+		if len(long) > maxWarnedTools {
+			more = fmt.Sprintf(" and %d more", len(long)-maxWarnedTools)
+			long = long[:maxWarnedTools]
+		}
+		out = append(out, fmt.Sprintf("descriptions longer than Claude Code's %d-byte cap, which it cuts: %s%s", claudeCodeDescMax, strings.Join(long, ", "), more))
+	}
+	return out
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 	"github.com/mcpmux/mcpmux/internal/local"
 	"github.com/mcpmux/mcpmux/internal/mux"
+	"github.com/mcpmux/mcpmux/registry"
 )
 
 // errToolFailed is call's failure when the tool itself reports an error;
@@ -44,6 +45,7 @@ func runCall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	defer stopKeeper()
 	p := newProgress(stderr, len(cfg.Enabled()), "ready")
 	defer p.done()
+	cfg.ToolMode = registry.ToolModeFull // the catalogue itself, not search mode's three tools
 	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Headless: true, Groups: groups(k), Env: readAncestry().childEnv(cfg), Upstream: upstreamProgress(p),
 		OAuth: newOAuth(personPresent(stdin, stderr), stderr, logger, masker), Masker: masker})
 	cl, err := local.Start(ctx, m)

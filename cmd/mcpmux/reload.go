@@ -54,11 +54,14 @@ func reloads(ctx context.Context, path string, logger *slog.Logger) (_ <-chan st
 
 // reloader returns how serve reads its configuration again: as at start,
 // with the command line's settings over the file's.
-func reloader(c commonFlags, nameLength int, maxSize registry.Size) func() (*registry.Config, error) {
+func reloader(c commonFlags, nameLength int, maxSize registry.Size, toolMode string) func() (*registry.Config, error) {
 	return func() (*registry.Config, error) {
 		cfg, err := loadConfig(c)
 		if cfg == nil {
 			return nil, err
+		}
+		if toolMode != "" {
+			cfg.ToolMode = toolMode
 		}
 		if nameLength != 0 {
 			cfg.NameLength = nameLength

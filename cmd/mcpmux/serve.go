@@ -34,6 +34,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	var maxSize registry.Size
 	fs.Var(&maxSize, "max-message-size", fmt.Sprintf("largest message from the client or an upstream, a `SIZE` such as 64MB (default: the config's \"maxMessageSize\", else %s)", registry.DefaultMessageSize))
 	addr := fs.String("http", "", "serve over HTTP on `ADDR` (host:port, such as 127.0.0.1:8080) instead of stdio: streamable HTTP at /mcp, HTTP+SSE at /sse")
+	toolMode := fs.String("tool-mode", "", `how tools are listed, "full", "search" or "auto" (default: the config's "toolMode", else auto: full while the catalogue fits "toolBudget", search beyond it)`)
 	tokenFlag := fs.String("token", "", "with --http: the bearer `TOKEN` every request must carry (default $MCPMUX_TOKEN); required unless ADDR is loopback")
 	if _, err := parseArgs(fs, "serve", args, 0); err != nil {
 		return err
@@ -67,6 +68,12 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return fmt.Errorf("--max-message-size: %w", err)
 		}
 	}
+	if err := registry.CheckToolMode(*toolMode); err != nil {
+		return fmt.Errorf("--tool-mode: %w", err)
+	}
+	if *toolMode != "" {
+		cfg.ToolMode = *toolMode
+	}
 	above := readAncestry()
 	if reason := above.refusal(cfg); reason != "" {
 		if *addr != "" {
@@ -93,7 +100,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	triggers, stopReloads := reloads(watchCtx, cfg.Path, logger)
 	defer func() { stopWatching(); stopReloads() }()
 	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Recorder: rec, Cached: cached, PageSize: *pageSize, Groups: groups(k), Env: above.childEnv(cfg),
-		Masker: masker, Reloads: triggers, Load: reloader(c, *nameLength, maxSize), Shared: ln != nil,
+		Masker: masker, Reloads: triggers, Load: reloader(c, *nameLength, maxSize, *toolMode), Shared: ln != nil,
 		OAuth: serveOAuth(stderr, logger, masker)})
 	if ln != nil {
 		hs := httpserve.New(m.Proxy(), httpserve.Options{Logger: logger, Token: token, MaxMessageSize: int(cfg.MessageSize()), Ready: m.Ready,

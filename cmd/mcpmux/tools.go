@@ -59,6 +59,7 @@ func runTools(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer stopKeeper()
 	p := newProgress(stderr, len(cfg.Enabled()), "ready")
 	defer p.done()
+	cfg.ToolMode = registry.ToolModeFull // the catalogue itself, not search mode's three tools
 	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Headless: true, Groups: groups(k), Env: readAncestry().childEnv(cfg), Upstream: upstreamProgress(p),
 		OAuth: newOAuth(personPresent(os.Stdin, stderr), stderr, logger, masker), Masker: masker})
 	cl, err := local.Start(ctx, m)

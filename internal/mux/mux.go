@@ -142,6 +142,7 @@ func New(cfg *registry.Config, opts Options) *Mux {
 		m.ups[s.Name] = r
 	}
 	m.recordInvalid(cfg.Invalid)
+	m.srv.SetToolMode(ToolMode(cfg))
 	m.srv.SetCached(opts.Cached) // one merge for all, before any client asks
 	return m
 }
@@ -301,6 +302,7 @@ func (m *Mux) RunWith(ctx context.Context, serve func(ctx context.Context) error
 	stop := m.Start(context.WithoutCancel(ctx))
 	var aside sync.WaitGroup
 	aside.Go(func() { m.releaseAfterStart(ctx) })
+	aside.Go(func() { m.logToolMode(ctx) })
 	if m.opts.Reloads != nil && m.opts.Load != nil {
 		aside.Go(func() { m.reloads(ctx, m.opts.Reloads, m.opts.Load) })
 	}
@@ -447,9 +449,10 @@ func (m *Mux) Status() json.RawMessage {
 	invalid, reload := m.invalid, m.reload
 	m.mu.Unlock()
 	out := struct {
+		ToolMode  toolModeStatus `json:"toolMode"`
 		Upstreams []any          `json:"upstreams"`
 		Config    *reloadOutcome `json:"config,omitempty"`
-	}{Upstreams: make([]any, 0, len(sups)+len(invalid))}
+	}{ToolMode: m.toolModeStatus(), Upstreams: make([]any, 0, len(sups)+len(invalid))}
 	for _, s := range sups {
 		st := s.Status()
 		st.Login = s.Login()

@@ -84,6 +84,7 @@ func (m *Mux) Reload(cfg *registry.Config) error {
 	}
 	m.keepSettings(old, cfg)
 	d := m.apply(cfg)
+	m.srv.SetToolMode(ToolMode(cfg))
 	m.mu.Lock()
 	m.reload = reloadOutcome{Path: cfg.Path, At: time.Now(), Applied: true}
 	m.mu.Unlock()
