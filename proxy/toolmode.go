@@ -96,25 +96,13 @@ func modeName(search bool) string {
 // makeView decides the mode in force for cat and what it lists.
 func (s *Server) makeView(cat *catalogue, m *ToolMode) *view {
 	v := &view{cat: cat, mode: m, tools: cat.tools}
-	n := cat.tools.t.Len()
-	switch m.mode() {
-	case registry.ToolModeFull:
-		v.why = "toolMode is full"
+	tokens := 0
+	if m.mode() == registry.ToolModeAuto {
+		tokens = estimateTokens(cat) // the list rendered once, as tools/list would
+	}
+	v.search, v.why = registry.DecideToolMode(m.mode(), m.Budget, cat.tools.t.Len(), tokens)
+	if !v.search {
 		return v
-	case registry.ToolModeSearch:
-		v.search, v.why = true, "toolMode is search"
-	default:
-		maxTools, maxTokens := m.Budget.Limits()
-		tokens := estimateTokens(cat)
-		switch {
-		case n > maxTools:
-			v.search, v.why = true, fmt.Sprintf("auto: %d tools exceed the budget of %d", n, maxTools)
-		case tokens > maxTokens:
-			v.search, v.why = true, fmt.Sprintf("auto: about %d tokens of tool definitions exceed the budget of %d", tokens, maxTokens)
-		default:
-			v.why = fmt.Sprintf("auto: %d tools, about %d tokens, fit the budget of %d tools and %d tokens", n, tokens, maxTools, maxTokens)
-			return v
-		}
 	}
 	v.tools = s.searchList(cat, m)
 	return v
@@ -123,7 +111,7 @@ func (s *Server) makeView(cat *catalogue, m *ToolMode) *view {
 // estimateTokens estimates what the catalogue's tool definitions cost a
 // model: a token for every 4 bytes of their JSON.
 func estimateTokens(cat *catalogue) int {
-	return len(cat.tools.render("tools")) / 4
+	return registry.EstimateTokens(len(cat.tools.render("tools")))
 }
 
 // searchList is what tools/list answers in search mode: the three tools
@@ -245,16 +233,6 @@ func serverInfo(c *registry.Catalogue) upstreamInfo {
 	return info
 }
 
-// Limits of hosts that a catalogue listed in full may run into.
-const (
-	claudeDesktopTools = 256  // Claude Desktop drops a connector's tools past these
-	vsCodeTools        = 128  // VS Code sends at most these to the model
-	claudeCodeDescMax  = 2048 // Claude Code cuts a tool's description here, in bytes
-)
-
-// maxWarnedTools bounds how many tools a warning names.
-const maxWarnedTools = 5
-
 // ToolWarnings says what hosts will do to the catalogue, in full mode:
 // drop tools past their limits, cut long descriptions. In search mode
 // there is nothing to say.
@@ -263,26 +241,11 @@ func (s *Server) ToolWarnings() []string {
 	if v.search {
 		return nil
 	}
-	var out []string
-	switch n := v.cat.tools.t.Len(); {
-	case n > claudeDesktopTools:
-		out = append(out, fmt.Sprintf("%d tools: Claude Desktop drops a connector's tools past %d and VS Code sends at most %d; consider \"toolMode\": \"search\" or \"auto\"", n, claudeDesktopTools, vsCodeTools))
-	case n > vsCodeTools:
-		out = append(out, fmt.Sprintf("%d tools: VS Code sends at most %d to the model; consider \"toolMode\": \"search\" or \"auto\"", n, vsCodeTools))
-	}
 	var long []string
 	for _, e := range v.cat.tools.entries() {
-		if d, _ := jsonrpc.StringMember(e.raw, "description"); len(d) > claudeCodeDescMax {
+		if d, _ := jsonrpc.StringMember(e.raw, "description"); len(d) > registry.ClaudeCodeDescMax {
 			long = append(long, fmt.Sprintf("%s (%d bytes)", e.key, len(d)))
 		}
 	}
-	if len(long) > 0 {
-		more := ""
-		if len(long) > maxWarnedTools {
-			more = fmt.Sprintf(" and %d more", len(long)-maxWarnedTools)
-			long = long[:maxWarnedTools]
-		}
-		out = append(out, fmt.Sprintf("descriptions longer than Claude Code's %d-byte cap, which it cuts: %s%s", claudeCodeDescMax, strings.Join(long, ", "), more))
-	}
-	return out
+	return registry.ToolWarnings(v.cat.tools.t.Len(), long)
 }

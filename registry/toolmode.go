@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strings"
 
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
@@ -137,4 +138,60 @@ func decodeStrict(raw json.RawMessage, dst any) error {
 		return fmt.Errorf("decoding: %w", err)
 	}
 	return nil
+}
+
+// DecideToolMode says whether search mode is in force for a catalogue of
+// tools tools whose definitions cost about tokens tokens, under mode and
+// budget, and why, in a phrase.
+func DecideToolMode(mode string, budget ToolBudget, tools, tokens int) (search bool, why string) {
+	switch mode {
+	case ToolModeFull:
+		return false, "toolMode is full"
+	case ToolModeSearch:
+		return true, "toolMode is search"
+	}
+	maxTools, maxTokens := budget.Limits()
+	switch {
+	case tools > maxTools:
+		return true, fmt.Sprintf("auto: %d tools exceed the budget of %d", tools, maxTools)
+	case tokens > maxTokens:
+		return true, fmt.Sprintf("auto: about %d tokens of tool definitions exceed the budget of %d", tokens, maxTokens)
+	}
+	return false, fmt.Sprintf("auto: %d tools, about %d tokens, fit the budget of %d tools and %d tokens", tools, tokens, maxTools, maxTokens)
+}
+
+// EstimateTokens estimates what tool definitions of size bytes of JSON
+// cost a model: a token for every 4 bytes.
+func EstimateTokens(size int) int { return size / 4 }
+
+// Limits of hosts that a catalogue listed in full runs into.
+const (
+	ClaudeDesktopTools = 256  // Claude Desktop drops a connector's tools past these
+	VSCodeTools        = 128  // VS Code sends at most these to the model
+	ClaudeCodeDescMax  = 2048 // Claude Code cuts a tool's description here, in bytes
+)
+
+// maxWarnedTools bounds how many tools a warning names.
+const maxWarnedTools = 5
+
+// ToolWarnings says what hosts will do to a catalogue of tools tools
+// listed in full, of which long (each "name (N bytes)") have descriptions
+// longer than Claude Code's cap.
+func ToolWarnings(tools int, long []string) []string {
+	var out []string
+	switch {
+	case tools > ClaudeDesktopTools:
+		out = append(out, fmt.Sprintf("%d tools: Claude Desktop drops a connector's tools past %d and VS Code sends at most %d; consider \"toolMode\": \"search\" or \"auto\"", tools, ClaudeDesktopTools, VSCodeTools))
+	case tools > VSCodeTools:
+		out = append(out, fmt.Sprintf("%d tools: VS Code sends at most %d to the model; consider \"toolMode\": \"search\" or \"auto\"", tools, VSCodeTools))
+	}
+	if len(long) > 0 {
+		more := ""
+		if len(long) > maxWarnedTools {
+			more = fmt.Sprintf(" and %d more", len(long)-maxWarnedTools)
+			long = long[:maxWarnedTools]
+		}
+		out = append(out, fmt.Sprintf("descriptions longer than Claude Code's %d-byte cap, which it cuts: %s%s", ClaudeCodeDescMax, strings.Join(long, ", "), more))
+	}
+	return out
 }

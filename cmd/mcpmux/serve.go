@@ -34,7 +34,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	var maxSize registry.Size
 	fs.Var(&maxSize, "max-message-size", fmt.Sprintf("largest message from the client or an upstream, a `SIZE` such as 64MB (default: the config's \"maxMessageSize\", else %s)", registry.DefaultMessageSize))
 	addr := fs.String("http", "", "serve over HTTP on `ADDR` (host:port, such as 127.0.0.1:8080) instead of stdio: streamable HTTP at /mcp, HTTP+SSE at /sse")
-	toolMode := fs.String("tool-mode", "", `how tools are listed, "full", "search" or "auto" (default: the config's "toolMode", else auto: full while the catalogue fits "toolBudget", search beyond it)`)
+	toolMode := fs.String("tool-mode", "", "how tools are listed, `MODE` full, search or auto (default: the config's \"toolMode\", else auto: full while the catalogue fits \"toolBudget\", search beyond it)")
 	tokenFlag := fs.String("token", "", "with --http: the bearer `TOKEN` every request must carry (default $MCPMUX_TOKEN); required unless ADDR is loopback")
 	if _, err := parseArgs(fs, "serve", args, 0); err != nil {
 		return err

@@ -62,7 +62,9 @@ type Check struct {
 	Disabled   bool          `json:"disabled,omitempty"`
 	Problems   []Problem     `json:"problems,omitempty"`
 
-	tools []string // the upstream's own tool names
+	tools     []string // the upstream's own tool names
+	toolBytes int      // the JSON of the tools it exposes
+	long      []string // its exposed tools with descriptions past Claude Code's cap
 }
 
 // OK reports whether nothing is wrong.
@@ -79,6 +81,19 @@ type Report struct {
 	// Problems are those of the file itself (settings left at their
 	// defaults).
 	Problems []Problem `json:"problems,omitempty"`
+	// ToolMode is the tool mode serve would be in, for the catalogue
+	// doctor read.
+	ToolMode ToolMode `json:"toolMode"`
+}
+
+// ToolMode is the tool mode in force for the servers doctor checked.
+type ToolMode struct {
+	Configured string `json:"configured"`
+	Mode       string `json:"mode"` // "full" or "search"
+	Why        string `json:"why"`
+	Tools      int    `json:"tools"`
+	// Warnings say what hosts will do to the catalogue, in full mode.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // OK reports whether nothing is wrong anywhere.
@@ -135,7 +150,44 @@ func Run(ctx context.Context, cfg *registry.Config, opts Options) *Report {
 		}
 	}
 	checkNames(cfg, r.Checks)
+	r.ToolMode = toolMode(cfg, r.Checks)
 	return r
+}
+
+// toolMode decides the tool mode as serve would for the catalogues the
+// checks read.
+func toolMode(cfg *registry.Config, checks []*Check) ToolMode {
+	tm := ToolMode{Configured: cfg.Mode(), Mode: registry.ToolModeFull}
+	size := 0
+	var long []string
+	for _, c := range checks {
+		tm.Tools += c.Tools
+		size += c.toolBytes
+		long = append(long, c.long...)
+	}
+	search, why := registry.DecideToolMode(cfg.Mode(), cfg.ToolBudget, tm.Tools, registry.EstimateTokens(size))
+	tm.Why = why
+	if search {
+		tm.Mode = registry.ToolModeSearch
+		return tm
+	}
+	tm.Warnings = registry.ToolWarnings(tm.Tools, long)
+	return tm
+}
+
+// measure records the size of the tools of s that c exposes, and those
+// whose descriptions are past Claude Code's cap.
+func (c *Check) measure(s *registry.Server, tools []json.RawMessage) {
+	for _, t := range tools {
+		var v struct{ Name, Description string }
+		if json.Unmarshal(t, &v) != nil || !s.ToolAllowed(v.Name) {
+			continue
+		}
+		c.toolBytes += len(t) + 1
+		if len(v.Description) > registry.ClaudeCodeDescMax {
+			c.long = append(c.long, fmt.Sprintf("%s/%s (%d bytes)", s.Name, v.Name, len(v.Description)))
+		}
+	}
 }
 
 // probe checks one enabled server.

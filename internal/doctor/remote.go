@@ -44,6 +44,7 @@ func probeRemote(ctx context.Context, s *registry.Server, o Options) *Check {
 	case cat := <-got:
 		c.Initialize = time.Since(began)
 		c.tools = allowed(s, toolNames(cat.Tools))
+		c.measure(s, cat.Tools)
 		c.Tools = len(c.tools)
 	case why := <-failed:
 		fix := "check \"url\" and \"headers\" (curl the URL with the same headers)"

@@ -78,6 +78,10 @@ func Render(w io.Writer, r *Report, o RenderOptions) error {
 	default:
 		fmt.Fprintf(&out, "\n%d of %d servers have problems.\n", bad, len(r.Checks))
 	}
+	fmt.Fprintf(&out, "Tool mode: %s (%s).\n", r.ToolMode.Mode, r.ToolMode.Why)
+	for _, warning := range r.ToolMode.Warnings {
+		fmt.Fprintf(&out, "Warning: %s.\n", warning)
+	}
 	_, err := io.WriteString(w, out.String())
 	return err
 }

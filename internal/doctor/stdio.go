@@ -48,6 +48,7 @@ func probeStdio(ctx context.Context, s *registry.Server, opts Options) *Check {
 		return c
 	}
 	c.tools = allowed(s, toolNames(full.tools))
+	c.measure(s, full.tools)
 	c.Tools = len(c.tools)
 	bare, err := session(ctx, s, env, json.RawMessage(`{}`))
 	if err != nil {
