@@ -117,12 +117,19 @@ type muxOptions struct {
 	// raw: no MCP client; the test speaks JSON-RPC lines itself (see
 	// lineClient), starting with the handshake.
 	raw bool
+	// top are top-level keys of the configuration besides mcpServers
+	// (toolMode, alwaysList, ...).
+	top map[string]any
 }
 
 func newMux(tb testing.TB, servers map[string]any, mo muxOptions, opts ...func(*upstream.Options)) *mux {
 	tb.Helper()
 	testutil.CheckLeaks(tb)
-	data, err := json.Marshal(map[string]any{"mcpServers": servers})
+	file := map[string]any{"mcpServers": servers}
+	for k, v := range mo.top {
+		file[k] = v
+	}
+	data, err := json.Marshal(file)
 	if err != nil {
 		tb.Fatal(err)
 	}
