@@ -140,3 +140,67 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(p)
 }
+
+// FuzzCallToolName calls call_tool, in search mode, with any name and
+// arguments: every line mcpmux writes is a JSON-RPC message, and the
+// upstream receives only a tool mcpmux resolved, never a filtered one.
+func FuzzCallToolName(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"a__echo", `{"x":1}`}, {"a/echo", ``}, {"a:echo", `null`}, {"a__secret", `{}`}, {"a/secret", `{}`},
+		{"a:secret", `[]`}, {"call_tool", `{}`}, {"search_tools", `{"query":"echo"}`}, {"describe_tools", `{"names":["a/echo"]}`},
+		{"", `{}`}, {"/", ``}, {":", ``}, {"a/", ``}, {"/echo", ``}, {"A__ECHO", ``}, {"a__echo\u0000", `{}`},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	data, _ := json.Marshal(map[string]any{"toolMode": "search", "mcpServers": map[string]any{
+		"a": map[string]any{"command": "x", "tools": map[string]any{"deny": []string{"secret"}}},
+	}})
+	cfg, err := registry.Parse(data, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	up := &seen{}
+	srv := proxy.New(proxy.Options{})
+	srv.AddUpstream(cfg.Servers["a"], up)
+	srv.SetToolMode(proxy.ToolMode{Mode: cfg.Mode()})
+	srv.SetCatalogue("a", &registry.Catalogue{
+		Capabilities: json.RawMessage(`{"tools":{}}`),
+		Tools:        []json.RawMessage{json.RawMessage(`{"name":"echo","inputSchema":{"type":"object"}}`), json.RawMessage(`{"name":"secret","inputSchema":{"type":"object"}}`)},
+	})
+	handshake := `{"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"fuzz","version":"1"}}}` + "\n" +
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}` + "\n"
+	f.Fuzz(func(t *testing.T, name, args string) {
+		up.mu.Lock()
+		up.calls = nil
+		up.mu.Unlock()
+		inner := `{"name":` + string(jsonrpc.Quote(name))
+		if args != "" && json.Valid([]byte(args)) {
+			inner += `,"arguments":` + args
+		}
+		line := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"call_tool","arguments":` + inner + `}}}`
+		var out bytes.Buffer
+		if err := srv.Serve(context.Background(), strings.NewReader(handshake+line+"\n"), &syncWriter{w: &out}); err != nil {
+			t.Fatalf("Serve = %v", err)
+		}
+		sc := bufio.NewScanner(&out)
+		sc.Buffer(nil, 1<<24)
+		answered := 0
+		for sc.Scan() {
+			m, err := jsonrpc.Decode(sc.Bytes())
+			if err != nil {
+				t.Fatalf("after call_tool %q mcpmux wrote %q: %v", name, sc.Bytes(), err)
+			}
+			if string(m.ID) == "1" {
+				answered++
+			}
+		}
+		if answered != 1 {
+			t.Fatalf("call_tool %q %s was answered %d times", name, args, answered)
+		}
+		up.mu.Lock()
+		defer up.mu.Unlock()
+		for _, params := range up.calls {
+			checkResolved(t, []byte(line), params)
+		}
+	})
+}
