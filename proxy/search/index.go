@@ -71,6 +71,10 @@ type Index struct {
 	live     int
 	words    map[string]int32 // a word of tokens → its term's id; -1 for a stop word
 	seen     []int32          // by term id: its posting in the document add reads, or -1
+	scratch  struct {         // add's, kept between calls
+		ps  []posting
+		ids []int32
+	}
 }
 
 type doc struct {
@@ -124,7 +128,7 @@ func (x *Index) add(d *Doc) {
 		x.docs = append(x.docs, doc{})
 	}
 	dd := doc{name: d.Name, server: d.Server, tool: d.Tool}
-	var ps []posting // the document's, in the order of dd.terms
+	ps, ids := x.scratch.ps[:0], x.scratch.ids[:0] // the document's postings and terms, in order
 	for f := range numFields {
 		n := 0
 		tokens(d.Text[f], func(word []byte, plain bool) {
@@ -138,7 +142,7 @@ func (x *Index) add(d *Doc) {
 				i = int32(len(ps))
 				x.seen[id] = i
 				ps = append(ps, posting{doc: slot})
-				dd.terms = append(dd.terms, id)
+				ids = append(ids, id)
 			}
 			if tf := &ps[i].tf[f]; *tf < math.MaxUint8 {
 				*tf++
@@ -147,11 +151,12 @@ func (x *Index) add(d *Doc) {
 		dd.lens[f] = uint16(min(n, math.MaxUint16))
 		x.lenSum[f] += int64(dd.lens[f])
 	}
-	for i, id := range dd.terms {
+	for i, id := range ids {
 		x.postings[id] = append(x.postings[id], ps[i])
 		x.seen[id] = -1
 	}
-	dd.terms = slices.Clip(dd.terms)
+	dd.terms = slices.Clone(ids)
+	x.scratch.ps, x.scratch.ids = ps, ids
 	x.docs[slot] = dd
 	x.byName[d.Name] = slot
 	x.live++

@@ -18,6 +18,18 @@ func tokens(text string, emit func(word []byte, plain bool)) {
 	for i := 0; i < len(text); {
 		c := text[i]
 		if c < utf8.RuneSelf {
+			if t.start < 0 && t.run == 0 && isAlnum(c) {
+				// The usual case: a whole ASCII word at once.
+				j := i + 1
+				for j < len(text) && isAlnum(text[j]) {
+					j++
+				}
+				if j == len(text) || text[j] < utf8.RuneSelf {
+					t.asciiWord(text[i:j])
+					i = j
+					continue
+				}
+			}
 			t.ascii(text, i, c)
 			i++
 			continue
@@ -29,11 +41,14 @@ func tokens(text string, emit func(word []byte, plain bool)) {
 			t.cjk(r)
 		case unicode.IsLetter(r) || unicode.IsNumber(r):
 			t.flushCJK()
-			if t.start < 0 {
+			switch {
+			case t.start < 0:
 				t.start, t.class = i, classOther
-			} else if t.class != classOther {
+			case t.class == classDigit:
 				t.flushWord(text, i)
 				t.start, t.class = i, classOther
+			default: // "créer": accented letters belong to the word
+				t.class, t.upper = classOther, 0
 			}
 		default:
 			t.flushWord(text, i)
@@ -43,6 +58,43 @@ func tokens(text string, emit func(word []byte, plain bool)) {
 	}
 	t.flushWord(text, len(text))
 	t.flushCJK()
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+// asciiWord emits the parts of w, a run of ASCII letters and digits,
+// split where the case or the kind of character changes, as ascii does
+// byte by byte.
+func (t *tokenizer) asciiWord(w string) {
+	start := 0
+	for i := 1; i < len(w); i++ {
+		a, b := charClass(w[i-1]), charClass(w[i])
+		switch {
+		case a == b:
+		case a == classUpper && b == classLower:
+			// "HTTPServer": the last upper-case letter starts the next word.
+			if i-1 > start {
+				t.word(w[start : i-1])
+				start = i - 1
+			}
+		default:
+			t.word(w[start:i])
+			start = i
+		}
+	}
+	t.word(w[start:])
+}
+
+func charClass(c byte) int {
+	switch {
+	case 'a' <= c && c <= 'z':
+		return classLower
+	case 'A' <= c && c <= 'Z':
+		return classUpper
+	}
+	return classDigit
 }
 
 // Classes of the characters in a word, whose changes split it.
@@ -83,6 +135,11 @@ func (t *tokenizer) ascii(text string, i int, c byte) {
 	switch {
 	case t.start < 0:
 		t.begin(i, class)
+	case t.class == classOther && class != classDigit:
+		t.class = class
+		if class == classUpper {
+			t.upper = 1
+		}
 	case class == t.class && class != classUpper:
 	case class == classUpper && t.class == classUpper:
 		t.upper++
