@@ -27,7 +27,9 @@ func syntheticCatalogues(tb testing.TB, servers, tools int) (*registry.Config, m
 		tb.Fatal(err)
 	}
 	var g struct {
-		Servers []struct{ Tools []struct{ Name, Description string } }
+		Servers []struct {
+			Tools []struct{ Name, Description string }
+		}
 	}
 	if err := json.Unmarshal(data, &g); err != nil {
 		tb.Fatal(err)
