@@ -285,6 +285,29 @@ func TestAutoModeSwitchesAtTheBudget(t *testing.T) {
 	if mode, why := m.srv.ToolModeInForce(); mode != "search" || why != "auto: 20 tools exceed the budget of 19" {
 		t.Errorf("ToolModeInForce() = %q, %q", mode, why)
 	}
+	var res struct {
+		Contents []struct{ Text string }
+	}
+	_ = json.Unmarshal(m.must("resources/read", map[string]string{"uri": "mcpmux://status"}), &res)
+	var status struct {
+		ToolMode struct {
+			Configured, Mode, Why string
+			Tools                 int
+		}
+	}
+	if len(res.Contents) != 1 || json.Unmarshal([]byte(res.Contents[0].Text), &status) != nil ||
+		status.ToolMode.Configured != "auto" || status.ToolMode.Mode != "search" || status.ToolMode.Why != "auto: 20 tools exceed the budget of 19" || status.ToolMode.Tools != 20 {
+		t.Errorf("mcpmux://status's toolMode = %+v", status.ToolMode)
+	}
+}
+
+func TestFullModeWarnsPastHostLimits(t *testing.T) {
+	m := newMux(t, map[string]any{"a": testutil.TestServer(t, "-name", "a", "-tools", "120")}, muxOptions{protocol: mcp.LATEST_LEGACY_PROTOCOL_VERSION,
+		top: map[string]any{"toolMode": "full"}})
+	m.waitCatalogue("a")
+	if w := m.srv.ToolWarnings(); len(w) != 1 || !strings.HasPrefix(w[0], "139 tools: VS Code sends at most 128") {
+		t.Errorf("ToolWarnings() = %q", w)
+	}
 }
 
 func TestSearchModeInstructionsListTheUpstreams(t *testing.T) {

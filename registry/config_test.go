@@ -138,6 +138,13 @@ func TestParseTopLevel(t *testing.T) {
 		{name: "in flight string", data: `{"mcpServers": {}, "maxInFlight": "100"}`, want: `field "maxInFlight": must be an integer from 1 to 1048576, got a string`, partial: true},
 		{name: "sessions negative", data: `{"mcpServers": {}, "maxSessions": -1}`, want: `field "maxSessions": must be from 1 to 1048576 (the default is 256), got -1`, partial: true},
 		{name: "total too large", data: `{"mcpServers": {}, "maxInFlightTotal": 2000000}`, want: `field "maxInFlightTotal": must be from 1 to 1048576 (the default is 16384), got 2000000`, partial: true},
+		{name: "tool mode", data: `{"mcpServers": {}, "toolMode": "search", "toolBudget": {"tools": 50, "tokens": 9000}, "alwaysList": ["gh__*"]}`},
+		{name: "tool mode unknown", data: `{"mcpServers": {}, "toolMode": "lazy"}`, want: `field "toolMode": must be "full", "search" or "auto", got "lazy"`, partial: true},
+		{name: "tool mode a number", data: `{"mcpServers": {}, "toolMode": 1}`, want: `field "toolMode": must be "full", "search" or "auto", got a number`, partial: true},
+		{name: "tool budget unknown key", data: `{"mcpServers": {}, "toolBudget": {"tool": 50}}`, want: `field "toolBudget": decoding: json: unknown field "tool"`, partial: true},
+		{name: "tool budget negative", data: `{"mcpServers": {}, "toolBudget": {"tools": -1}}`, want: `field "toolBudget": tools and tokens must not be negative`, partial: true},
+		{name: "always list not a list", data: `{"mcpServers": {}, "alwaysList": "gh__*"}`, want: `field "alwaysList": must be an array of tool names or patterns, got a string`, partial: true},
+		{name: "always list bad pattern", data: `{"mcpServers": {}, "alwaysList": ["gh__["]}`, want: `field "alwaysList": bad pattern "gh__["`, partial: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -184,6 +191,45 @@ func TestNameLength(t *testing.T) {
 		if err != nil || c.ExposedNameLength() != want {
 			t.Errorf("Parse(%s).ExposedNameLength() = %v, %v; want %d", data, c.ExposedNameLength(), err, want)
 		}
+	}
+}
+
+func TestToolMode(t *testing.T) {
+	c, err := Parse([]byte(`{"mcpServers": {"a": {"command": "x", "alwaysList": true}}, "toolMode": "search", "toolBudget": {"tools": 50}, "alwaysList": ["b__*"]}`), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tools, tokens := c.ToolBudget.Limits(); c.Mode() != ToolModeSearch || tools != 50 || tokens != DefaultBudgetTokens {
+		t.Errorf("Mode() = %q, Limits() = %d, %d", c.Mode(), tools, tokens)
+	}
+	if !AlwaysListed(c.AlwaysList, c.Servers["a"], "a__x") || !AlwaysListed(c.AlwaysList, nil, "b__y") || AlwaysListed(c.AlwaysList, nil, "c__z") {
+		t.Errorf("AlwaysListed is wrong for %v", c.AlwaysList)
+	}
+	if c, _ := Parse([]byte(`{"mcpServers": {}}`), env(nil)); c.Mode() != ToolModeAuto {
+		t.Errorf("default Mode() = %q, want auto", c.Mode())
+	}
+	for _, tt := range []struct {
+		mode          string
+		tools, tokens int
+		search        bool
+		why           string
+	}{
+		{ToolModeFull, 900, 1e6, false, "toolMode is full"},
+		{ToolModeSearch, 1, 1, true, "toolMode is search"},
+		{ToolModeAuto, 100, 20000, false, "auto: 100 tools, about 20000 tokens, fit the budget of 100 tools and 20000 tokens"},
+		{ToolModeAuto, 101, 100, true, "auto: 101 tools exceed the budget of 100"},
+		{ToolModeAuto, 10, 20001, true, "auto: about 20001 tokens of tool definitions exceed the budget of 20000"},
+	} {
+		if search, why := DecideToolMode(tt.mode, ToolBudget{}, tt.tools, tt.tokens); search != tt.search || why != tt.why {
+			t.Errorf("DecideToolMode(%s, %d, %d) = %v, %q; want %v, %q", tt.mode, tt.tools, tt.tokens, search, why, tt.search, tt.why)
+		}
+	}
+	warnings := ToolWarnings(300, []string{"a (3000 bytes)"})
+	if len(warnings) != 2 || !strings.Contains(warnings[0], "Claude Desktop drops") || !strings.Contains(warnings[1], "a (3000 bytes)") {
+		t.Errorf("ToolWarnings(300, ...) = %q", warnings)
+	}
+	if w := ToolWarnings(129, nil); len(w) != 1 || !strings.Contains(w[0], "VS Code sends at most 128") {
+		t.Errorf("ToolWarnings(129) = %q", w)
 	}
 }
 
