@@ -33,12 +33,12 @@ func (sess *session) delegate(ctx context.Context, c *call, m *jsonrpc.Message, 
 		case mcp.InitializeResult:
 			sess.srv.awaitHandshakes(ctx, sess.srv.instructionsWait())
 			res.Capabilities = sess.srv.capabilities(res.Capabilities)
-			res.Instructions = sess.srv.Instructions()
+			res.Instructions = sess.srv.instructionsFor(sess.view())
 			r.Result = res
 		case mcp.DiscoverResult: // a value: the pointer case never matched
 			sess.srv.awaitHandshakes(ctx, min(sess.srv.instructionsWait(), maxDiscoverWait))
 			res.Capabilities = sess.srv.capabilities(res.Capabilities)
-			res.Instructions = sess.srv.Instructions()
+			res.Instructions = sess.srv.instructionsFor(sess.view())
 			r.Result = res
 		}
 		if c.cancelled.Load() {

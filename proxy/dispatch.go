@@ -54,7 +54,7 @@ func (sess *session) dispatch(ctx context.Context, line []byte, calls *callGroup
 		p, err = readParams(m.Method, m.Params)
 	}
 	if err == nil && m.Method == "tools/call" && m.ID != nil {
-		err = sess.srv.unwrapCall(&m, &p)
+		err = sess.unwrapCall(&m, &p)
 	}
 	switch {
 	case err != nil && (m.IsResponse() || m.IsNotification()):

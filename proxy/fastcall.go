@@ -42,11 +42,11 @@ func (sess *session) target(m *jsonrpc.Message, p *params) target {
 	if !ok {
 		return target{}
 	}
-	if m.Method == "tools/call" && sess.srv.serveMeta(string(exposed)) {
-		return false
+	if m.Method == "tools/call" && sess.serveMeta(string(exposed)) {
+		return target{}
 	}
 	e, ok := of(sess.srv.cat.Load()).get(string(exposed))
-	if !ok {
+	if !ok || m.Method == "tools/call" && !sess.has(e) {
 		return target{}
 	}
 	r := sess.srv.route(e.server)

@@ -120,12 +120,14 @@ type muxOptions struct {
 	// top are top-level keys of the configuration besides mcpServers
 	// (toolMode, alwaysList, ...).
 	top map[string]any
+	// profile is the profile the client has (see registry.Profile).
+	profile string
 }
 
 func newMux(tb testing.TB, servers map[string]any, mo muxOptions, opts ...func(*upstream.Options)) *mux {
 	tb.Helper()
 	testutil.CheckLeaks(tb)
-	file := map[string]any{"mcpServers": servers}
+	file := map[string]any{"mcpServers": servers, "toolMode": "full"} // the catalogue itself, unless top says otherwise
 	for k, v := range mo.top {
 		file[k] = v
 	}
@@ -146,6 +148,7 @@ func newMux(tb testing.TB, servers map[string]any, mo muxOptions, opts ...func(*
 	mx := muxer.New(cfg, muxer.Options{
 		Logger:   logger,
 		PageSize: mo.pageSize,
+		Profile:  mo.profile,
 		Proxy: func(o *proxy.Options) {
 			o.ListChangedDelay = 10 * time.Millisecond
 			o.MaxMessageSize = mo.maxSize

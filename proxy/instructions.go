@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -65,11 +66,19 @@ func (s *Server) UpstreamHandshake(server string, h upstream.Handshake) {
 // handshake or, until it has one, from its cached catalogue. It is the one
 // place that text is built: search mode replaces it with a summary of the
 // servers.
-func (s *Server) Instructions() string {
-	if s.view().search {
-		return s.searchInstructions()
+func (s *Server) Instructions() string { return s.instructionsFor(s.view()) }
+
+// instructionsFor is Instructions for a session shown v: a profile's
+// tells of its servers only.
+func (s *Server) instructionsFor(v *view) string {
+	if v.search {
+		return s.searchInstructions(v.profile)
 	}
-	return composeInstructions(s.upstreamInstructions())
+	parts := s.upstreamInstructions()
+	if p := v.profile; p != nil && len(p.Servers) > 0 {
+		parts = slices.DeleteFunc(parts, func(u upstreamText) bool { return !slices.Contains(p.Servers, u.server) })
+	}
+	return composeInstructions(parts)
 }
 
 // upstreamText is one upstream's instructions, with what names it.

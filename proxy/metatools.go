@@ -44,16 +44,29 @@ func isMeta(name string) bool {
 // search mode, or where no upstream's tool has the name (a client that
 // listed search mode's tools before the catalogue shrank under the budget
 // may still call them).
-func (s *Server) serveMeta(name string) bool {
+func (sess *session) serveMeta(name string) bool {
 	if !isMeta(name) {
 		return false
 	}
-	v := s.view()
+	v := sess.view()
 	if v.search {
 		return true
 	}
-	_, taken := v.cat.tools.get(name)
+	_, taken := v.all.get(name)
 	return !taken
+}
+
+// view returns what the session is shown now (see Server.viewOf).
+func (sess *session) view() *view { return sess.srv.viewOf(sess.profile) }
+
+// has reports whether e, a tool of the catalogue, is one of the
+// session's profile's.
+func (sess *session) has(e entry) bool {
+	if sess.profile == "" {
+		return true
+	}
+	_, ok := sess.view().all.get(e.key)
+	return ok
 }
 
 // toolResult renders a tools/call result of text and structured content.

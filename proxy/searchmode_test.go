@@ -268,7 +268,7 @@ func TestSearchModeReindexesWithoutListChanged(t *testing.T) {
 
 func TestAutoModeSwitchesAtTheBudget(t *testing.T) {
 	m := newMux(t, map[string]any{"a": testutil.TestServer(t, "-name", "a")}, muxOptions{protocol: mcp.LATEST_LEGACY_PROTOCOL_VERSION,
-		top: map[string]any{"toolBudget": map[string]any{"tools": 19}}})
+		top: map[string]any{"toolMode": "auto", "toolBudget": map[string]any{"tools": 19}}})
 	m.waitCatalogue("a")
 	if n := len(m.tools()); n != 19 {
 		t.Fatalf("auto mode under the budget lists %d tools, want the 19 of a", n)
@@ -313,10 +313,44 @@ func TestFullModeWarnsPastHostLimits(t *testing.T) {
 func TestSearchModeInstructionsListTheUpstreams(t *testing.T) {
 	m := startSearch(t, map[string]any{"a": testutil.TestServer(t, "-name", "a"), "b": withKeys(testutil.TestServer(t, "-name", "b"), map[string]any{"prefix": "bee"})}, nil)
 	m.waitCatalogue("a", "b")
-	got := m.srv.Instructions("")
+	got := m.srv.Instructions()
 	for _, want := range []string{"search_tools", "\n- a (a__*)", "\n- b (bee__*)"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("Instructions() = %q, want %q in it", got, want)
 		}
 	}
+}
+
+func TestProfileReloads(t *testing.T) {
+	m := newMux(t, map[string]any{"a": testutil.TestServer(t, "-name", "a"), "b": testutil.TestServer(t, "-name", "b")}, muxOptions{
+		protocol: mcp.LATEST_LEGACY_PROTOCOL_VERSION, profile: "p",
+		top: map[string]any{"toolMode": "full", "profiles": map[string]any{"p": map[string]any{"servers": []string{"a"}, "tools": map[string]any{"allow": []string{"*echo", "*add"}}}}},
+	})
+	m.waitCatalogue("a", "b")
+	if names := sortedKeys(m.tools()); !slices.Equal(names, []string{"a__add", "a__echo"}) {
+		t.Fatalf("profile p lists %v", names)
+	}
+	m.srv.SetToolMode(proxy.ToolMode{Mode: registry.ToolModeFull, Profiles: map[string]*registry.Profile{"p": {Name: "p", Servers: []string{"b"}, Tools: registry.ToolFilter{Allow: []string{"*echo"}}}}})
+	testutil.WaitFor(t, "tools/list_changed", func() bool { return len(m.notifications("notifications/tools/list_changed")) > 0 })
+	if names := sortedKeys(m.tools()); !slices.Equal(names, []string{"b__echo"}) {
+		t.Errorf("profile p lists %v after the reload, want b__echo", names)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, rpcErr, err := m.request(ctx, "tools/call", map[string]any{"name": "a__echo"}); err != nil || rpcErr == nil || !strings.Contains(rpcErr.Message, "unknown tool") {
+		t.Errorf("calling a__echo outside the profile = %v %+v", err, rpcErr)
+	}
+	m.srv.SetToolMode(proxy.ToolMode{Mode: registry.ToolModeFull})
+	if n := len(m.tools()); n != 0 {
+		t.Errorf("a removed profile lists %d tools, want none", n)
+	}
+}
+
+func sortedKeys(m map[string]json.RawMessage) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -14,12 +14,12 @@ import (
 
 // serveMetaCall answers a call of one of search mode's tools, named
 // name, with its arguments args (nil for none).
-func (s *Server) serveMetaCall(name string, args json.RawMessage) (json.RawMessage, error) {
+func (s *Server) serveMetaCall(v *view, name string, args json.RawMessage) (json.RawMessage, error) {
 	switch name {
 	case searchToolsName:
-		return s.searchTools(args), nil
+		return s.searchTools(v, args), nil
 	case describeToolsName:
-		return s.describeTools(args), nil
+		return s.describeTools(v, args), nil
 	}
 	return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "call_tool cannot call call_tool")
 }
@@ -37,7 +37,7 @@ type searchHit struct {
 const maxHitDescription = 600
 
 // searchTools answers search_tools.
-func (s *Server) searchTools(args json.RawMessage) json.RawMessage {
+func (s *Server) searchTools(v *view, args json.RawMessage) json.RawMessage {
 	var in struct {
 		Query  *string `json:"query"`
 		Limit  *int    `json:"limit"`
@@ -63,14 +63,20 @@ func (s *Server) searchTools(args json.RawMessage) json.RawMessage {
 		}
 		return toolResult(msg+"; servers: "+strings.Join(s.serverNames(), ", "), nil, true)
 	}
-	cat := s.cat.Load()
-	hits := s.index.Search(*in.Query, limit, in.Server)
+	keep := func(name, server string) bool { return in.Server == "" || server == in.Server }
+	if v.profile != nil {
+		keep = func(name, server string) bool {
+			_, ok := v.all.get(name)
+			return ok && (in.Server == "" || server == in.Server)
+		}
+	}
+	hits := s.index.SearchFunc(*in.Query, limit, keep)
 	out := struct {
 		Tools []searchHit `json:"tools"`
 	}{Tools: make([]searchHit, 0, len(hits))}
 	var text strings.Builder
 	for _, h := range hits {
-		e, ok := cat.tools.get(h.Name)
+		e, ok := v.all.get(h.Name)
 		if !ok {
 			continue
 		}
@@ -86,7 +92,7 @@ func (s *Server) searchTools(args json.RawMessage) json.RawMessage {
 }
 
 // describeTools answers describe_tools.
-func (s *Server) describeTools(args json.RawMessage) json.RawMessage {
+func (s *Server) describeTools(v *view, args json.RawMessage) json.RawMessage {
 	var in struct {
 		Names []string `json:"names"`
 	}
@@ -96,14 +102,13 @@ func (s *Server) describeTools(args json.RawMessage) json.RawMessage {
 	if len(in.Names) > maxDescribe {
 		return toolResult(fmt.Sprintf("describe_tools: at most %d names at once, got %d", maxDescribe, len(in.Names)), nil, true)
 	}
-	cat := s.cat.Load()
 	b := []byte(`{"tools":[`)
 	var unknown []string
 	found := 0
 	for _, name := range in.Names {
-		e, ok := cat.tools.get(s.resolveTool(cat, name))
+		e, ok := v.all.get(s.resolveTool(v.all, name))
 		if !ok {
-			unknown = append(unknown, s.unknownTool(cat, name))
+			unknown = append(unknown, unknownTool(v.all, name))
 			continue
 		}
 		if found > 0 {
@@ -121,9 +126,9 @@ func (s *Server) describeTools(args json.RawMessage) json.RawMessage {
 }
 
 // unknownTool is the message for a tool name that names nothing.
-func (s *Server) unknownTool(cat *catalogue, name string) string {
+func unknownTool(l list, name string) string {
 	msg := "unknown tool " + string(jsonrpc.Quote(name))
-	if near := closest(cat.tools, name); len(near) > 0 {
+	if near := closest(l, name); len(near) > 0 {
 		msg += "; did you mean " + quoteList(near) + "?"
 	}
 	return msg
@@ -135,8 +140,8 @@ func (s *Server) unknownTool(cat *catalogue, name string) string {
 // or the one an override gives it). A name it cannot resolve is returned
 // as it is, or as prefix__tool if the server is known, for the caller to
 // report unknown (or wait for the server's catalogue).
-func (s *Server) resolveTool(cat *catalogue, name string) string {
-	if _, ok := cat.tools.get(name); ok {
+func (s *Server) resolveTool(tools list, name string) string {
+	if _, ok := tools.get(name); ok {
 		return name
 	}
 	i := strings.IndexAny(name, "/:")
@@ -157,10 +162,10 @@ func (s *Server) resolveTool(cat *catalogue, name string) string {
 		return name
 	}
 	plain := plainName(NameEntry{Server: r.cfg.Name, Prefix: r.cfg.ExposedPrefix(), Original: tool})
-	if e, ok := cat.tools.get(plain); ok && e.server == r.cfg.Name {
+	if e, ok := tools.get(plain); ok && e.server == r.cfg.Name {
 		return plain
 	}
-	for _, e := range cat.tools.entries() {
+	for _, e := range tools.entries() {
 		if e.server == r.cfg.Name && (e.original == tool || strings.HasSuffix(e.key, nameSep+tool)) {
 			return e.key
 		}
@@ -301,8 +306,8 @@ var callToolKeys = []string{"name", "arguments"}
 // path of any direct call, with its routing, filters, timeouts,
 // cancellation, progress and the upstream's requests, and its result is
 // the upstream's, unchanged. Other requests are left as they are.
-func (s *Server) unwrapCall(m *jsonrpc.Message, p *params) *jsonrpc.Error {
-	if name, ok := p.str(keyRoute); !ok || name != callToolName || !s.serveMeta(name) {
+func (sess *session) unwrapCall(m *jsonrpc.Message, p *params) *jsonrpc.Error {
+	if name, ok := p.str(keyRoute); !ok || name != callToolName || !sess.serveMeta(name) {
 		return nil
 	}
 	args := p.get(keyOther)
@@ -324,7 +329,7 @@ func (s *Server) unwrapCall(m *jsonrpc.Message, p *params) *jsonrpc.Error {
 	case jsonrpc.Kind(inner) != "an object":
 		return jsonrpc.Errorf(jsonrpc.CodeInvalidParams, `call_tool: "arguments" must be an object, got %s`, jsonrpc.Kind(inner))
 	}
-	exposed := s.resolveTool(s.cat.Load(), name)
+	exposed := sess.srv.resolveTool(sess.view().all, name)
 	// The arguments come after the name or before it: replace the later
 	// first, so that the earlier's span still holds.
 	raw := p.raw

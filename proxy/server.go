@@ -111,6 +111,8 @@ type Server struct {
 	indexing bool
 	toolMode atomic.Pointer[ToolMode]
 	shown    atomic.Pointer[view] // the view of the last catalogue and mode
+	// profileViews are the profiles' views, by name (string → *view).
+	profileViews sync.Map
 
 	askMu sync.Mutex // makes requester's choice and count one step
 
@@ -181,7 +183,7 @@ func New(opts Options) *Server {
 	s.cat.Store(s.merge.cur)
 	s.index = search.New()
 	s.toolMode.Store(&ToolMode{Mode: registry.ToolModeFull})
-	s.shown.Store(s.makeView(s.merge.cur, s.toolMode.Load()))
+	s.shown.Store(s.makeView(s.merge.cur, s.toolMode.Load(), nil))
 	s.routing.Store(&map[string]*route{})
 	return s
 }
@@ -249,6 +251,7 @@ func (s *Server) setCatalogues(cats map[string]*registry.Catalogue, keep []strin
 		s.indexTools(s.merge.tools.touched)
 	}
 	s.cat.Store(s.merge.cur)
+	profiles := s.refreshProfiles()
 	viewChanged, search := s.refreshView()
 	if search {
 		// The client lists search mode's tools, which the catalogue's
@@ -279,7 +282,12 @@ func (s *Server) setCatalogues(cats map[string]*registry.Catalogue, keep []strin
 	}
 	for _, sess := range s.openSessions() {
 		for _, method := range []string{toolsChanged, promptsChanged, resourcesChanged} {
-			if changed[method] {
+			switch {
+			case method == toolsChanged && sess.profile != "":
+				if profiles[sess.profile] {
+					sess.listChanged(method)
+				}
+			case changed[method]:
 				sess.listChanged(method)
 			}
 		}

@@ -3,6 +3,8 @@ package proxy
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"sync"
@@ -28,6 +30,9 @@ type session struct {
 	// remap: the session shares the upstreams with others, so its
 	// progress tokens are replaced by ones of mcpmux's (see progress.go).
 	remap bool
+	// profile names the part of the catalogue the session has (see
+	// ToolMode.Profiles); "" for the whole.
+	profile string
 
 	initialized atomic.Bool
 	initOnce    sync.Once
@@ -73,6 +78,10 @@ type call struct {
 }
 
 var sessionIDs, sessionSeq atomic.Int64
+
+// ErrUnknownProfile is returned for a session of a profile that is not
+// configured.
+var ErrUnknownProfile = errors.New("no such profile")
 
 func (s *session) SessionID() string                                   { return s.id }
 func (s *session) NotificationChannel() chan<- mcp.JSONRPCNotification { return s.notes }
@@ -124,7 +133,16 @@ func (s *session) GetClientCapabilities() mcp.ClientCapabilities {
 // every request it started has ended, and the upstream requests of those
 // still in flight have been cancelled.
 func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
-	sess, err := s.open(ctx, "stdio-"+strconv.FormatInt(sessionIDs.Add(1), 10), out, nil)
+	return s.ServeProfile(ctx, "", in, out)
+}
+
+// ServeProfile is Serve for a client of the named profile ("" for the
+// whole catalogue): it lists, searches and calls the profile's tools only.
+func (s *Server) ServeProfile(ctx context.Context, profile string, in io.Reader, out io.Writer) error {
+	if err := s.checkProfile(profile); err != nil {
+		return err
+	}
+	sess, err := s.open(ctx, "stdio-"+strconv.FormatInt(sessionIDs.Add(1), 10), profile, out, nil)
 	if err != nil {
 		return err
 	}
@@ -157,11 +175,28 @@ type Session struct{ s *session }
 // and must be unique among open sessions. The session lives until Close,
 // or until ctx ends.
 func (s *Server) Open(ctx context.Context, id string, sink Sink) (*Session, error) {
-	sess, err := s.open(ctx, id, nil, sink)
+	return s.OpenProfile(ctx, id, "", sink)
+}
+
+// OpenProfile is Open for a client of the named profile ("" for the
+// whole catalogue).
+func (s *Server) OpenProfile(ctx context.Context, id, profile string, sink Sink) (*Session, error) {
+	if err := s.checkProfile(profile); err != nil {
+		return nil, err
+	}
+	sess, err := s.open(ctx, id, profile, nil, sink)
 	if err != nil {
 		return nil, err
 	}
 	return &Session{sess}, nil
+}
+
+// checkProfile refuses a profile that is not configured.
+func (s *Server) checkProfile(profile string) error {
+	if profile == "" || s.HasProfile(profile) {
+		return nil
+	}
+	return fmt.Errorf("%w %q", ErrUnknownProfile, profile)
 }
 
 // ID returns the session's id.
@@ -204,7 +239,7 @@ func (c *Session) Close() { c.s.close() }
 func (c *Session) Done() <-chan struct{} { return c.s.life.Done() }
 
 // open starts a session on out (a stream) or sink.
-func (s *Server) open(ctx context.Context, id string, out io.Writer, sink Sink) (*session, error) {
+func (s *Server) open(ctx context.Context, id, profile string, out io.Writer, sink Sink) (*session, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	sess := &session{
 		srv:        s,
@@ -213,6 +248,7 @@ func (s *Server) open(ctx context.Context, id string, out io.Writer, sink Sink) 
 		out:        out,
 		sink:       sink,
 		remap:      sink != nil,
+		profile:    profile,
 		notes:      make(chan mcp.JSONRPCNotification, 100),
 		initDone:   make(chan struct{}),
 		inflight:   map[string]*call{},

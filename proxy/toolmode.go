@@ -20,6 +20,9 @@ type ToolMode struct {
 	// AlwaysList are the exposed names (or patterns) that search mode
 	// lists as themselves, besides the tools of servers with alwaysList.
 	AlwaysList []string
+	// Profiles are the subsets of the catalogue that sessions opened for
+	// a profile (ServeProfile, OpenProfile) see, by name.
+	Profiles map[string]*registry.Profile
 }
 
 func (m ToolMode) mode() string {
@@ -32,11 +35,13 @@ func (m ToolMode) mode() string {
 // view is what the client is shown of a catalogue under a tool mode:
 // made once per catalogue version and mode (see Server.view).
 type view struct {
-	cat    *catalogue
-	mode   *ToolMode
-	search bool   // search mode is in force
-	why    string // why, in a phrase
-	tools  list   // what tools/list answers
+	cat     *catalogue
+	mode    *ToolMode
+	profile *registry.Profile // nil for the whole catalogue
+	search  bool              // search mode is in force
+	why     string            // why, in a phrase
+	all     list              // the tools the view has: the whole catalogue's, or the profile's
+	tools   list              // what tools/list answers
 }
 
 // SetToolMode sets how the server lists its tools; a change that shows
@@ -48,9 +53,10 @@ func (s *Server) SetToolMode(m ToolMode) {
 		s.indexAll()
 	}
 	changed, _ := s.refreshView()
+	profiles := s.refreshProfiles()
 	s.mergeMu.Unlock()
-	if changed {
-		for _, sess := range s.openSessions() {
+	for _, sess := range s.openSessions() {
+		if sess.profile == "" && changed || sess.profile != "" && profiles[sess.profile] {
 			sess.listChanged(toolsChanged)
 		}
 	}
@@ -68,9 +74,62 @@ func (s *Server) view() *view {
 	if v := s.shown.Load(); v != nil && v.cat == cat && v.mode == m {
 		return v
 	}
-	v := s.makeView(cat, m)
+	v := s.makeView(cat, m, nil)
 	s.shown.Store(v)
 	return v
+}
+
+// viewOf returns what a session of the named profile is shown now; ""
+// is the whole catalogue. A profile a reload removed shows nothing.
+func (s *Server) viewOf(profile string) *view {
+	if profile == "" {
+		return s.view()
+	}
+	cat, m := s.cat.Load(), s.toolMode.Load()
+	if v, ok := s.profileViews.Load(profile); ok && v.(*view).cat == cat && v.(*view).mode == m {
+		return v.(*view)
+	}
+	v := s.makeView(cat, m, profileOf(m, profile))
+	s.profileViews.Store(profile, v)
+	return v
+}
+
+// nothing is the profile of a name no profile has (any longer): it
+// allows no tool.
+var nothing = &registry.Profile{Servers: []string{""}}
+
+func profileOf(m *ToolMode, name string) *registry.Profile {
+	if p := m.Profiles[name]; p != nil {
+		return p
+	}
+	return nothing
+}
+
+// HasProfile reports whether the named profile is configured.
+func (s *Server) HasProfile(name string) bool {
+	return s.toolMode.Load().Profiles[name] != nil
+}
+
+// refreshProfiles makes the views of every profile that a session uses
+// for the current catalogue, and returns the names of those whose list
+// changed. s.mergeMu is held.
+func (s *Server) refreshProfiles() map[string]bool {
+	changed := map[string]bool{}
+	cat, m := s.cat.Load(), s.toolMode.Load()
+	for _, sess := range s.openSessions() {
+		name := sess.profile
+		if name == "" || changed[name] {
+			continue
+		}
+		var old *view
+		if v, ok := s.profileViews.Load(name); ok {
+			old = v.(*view)
+		}
+		v := s.makeView(cat, m, profileOf(m, name))
+		s.profileViews.Store(name, v)
+		changed[name] = old == nil || old.search != v.search || !sameList(old.tools, v.tools)
+	}
+	return changed
 }
 
 // refreshView makes the view of the current catalogue. changed reports
@@ -78,7 +137,7 @@ func (s *Server) view() *view {
 // that search mode is in force. s.mergeMu is held.
 func (s *Server) refreshView() (changed, search bool) {
 	old := s.shown.Load()
-	v := s.makeView(s.cat.Load(), s.toolMode.Load())
+	v := s.makeView(s.cat.Load(), s.toolMode.Load(), nil)
 	s.shown.Store(v)
 	if old != nil && old.search != v.search {
 		s.logger.Info("tool mode changed", "mode", modeName(v.search), "why", v.why)
@@ -93,39 +152,58 @@ func modeName(search bool) string {
 	return registry.ToolModeFull
 }
 
-// makeView decides the mode in force for cat and what it lists.
-func (s *Server) makeView(cat *catalogue, m *ToolMode) *view {
-	v := &view{cat: cat, mode: m, tools: cat.tools}
+// makeView decides the mode in force for cat, or for the part of it
+// that profile p has (nil for the whole), and what it lists.
+func (s *Server) makeView(cat *catalogue, m *ToolMode, p *registry.Profile) *view {
+	v := &view{cat: cat, mode: m, profile: p, all: cat.tools}
+	mode, always := m.mode(), m.AlwaysList
+	if p != nil {
+		v.all = filterList(cat.tools, func(e entry) bool { return p.Allows(e.server, e.key) })
+		if p.ToolMode != "" {
+			mode = p.ToolMode
+		}
+		if p.AlwaysList != nil {
+			always = p.AlwaysList
+		}
+	}
+	v.tools = v.all
 	tokens := 0
-	if m.mode() == registry.ToolModeAuto {
-		tokens = estimateTokens(cat) // the list rendered once, as tools/list would
+	if mode == registry.ToolModeAuto {
+		tokens = registry.EstimateTokens(len(v.all.render("tools"))) // rendered once, as tools/list would
 	}
-	v.search, v.why = registry.DecideToolMode(m.mode(), m.Budget, cat.tools.t.Len(), tokens)
-	if !v.search {
-		return v
+	v.search, v.why = registry.DecideToolMode(mode, m.Budget, v.all.t.Len(), tokens)
+	if p != nil {
+		v.why = "profile " + p.Name + ": " + v.why
 	}
-	v.tools = s.searchList(cat, m)
+	if v.search {
+		v.tools = s.searchList(v.all, always)
+	}
 	return v
 }
 
-// estimateTokens estimates what the catalogue's tool definitions cost a
-// model: a token for every 4 bytes of their JSON.
-func estimateTokens(cat *catalogue) int {
-	return registry.EstimateTokens(len(cat.tools.render("tools")))
+// filterList returns the entries of l that keep keeps.
+func filterList(l list, keep func(entry) bool) list {
+	var t tree[entry]
+	for _, e := range l.entries() {
+		if keep(e) {
+			t = t.Set(e.key, e)
+		}
+	}
+	return newList(t)
 }
 
 // searchList is what tools/list answers in search mode: the three tools
-// of search mode and those always listed.
-func (s *Server) searchList(cat *catalogue, m *ToolMode) list {
+// of search mode and those of all always listed.
+func (s *Server) searchList(all list, always []string) list {
 	var t tree[entry]
-	if len(m.AlwaysList) > 0 || s.anyAlwaysList() {
-		for _, e := range cat.tools.entries() {
+	if len(always) > 0 || s.anyAlwaysList() {
+		for _, e := range all.entries() {
 			r := s.route(e.server)
 			var cfg *registry.Server
 			if r != nil {
 				cfg = r.cfg
 			}
-			if registry.AlwaysListed(m.AlwaysList, cfg, e.key) {
+			if registry.AlwaysListed(always, cfg, e.key) {
 				t = t.Set(e.key, e)
 			}
 		}

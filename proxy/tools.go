@@ -14,7 +14,7 @@ func (sess *session) listTools(ctx context.Context, p *params) (json.RawMessage,
 	defer sess.srv.releaseStart()
 	sess.awaitFirst(ctx, "tools/list")
 	sess.answeredList("notifications/tools/list_changed")
-	return listPage("tools", sess.srv.view().tools, p, sess.srv.opts.PageSize)
+	return listPage("tools", sess.view().tools, p, sess.srv.opts.PageSize)
 }
 
 // callTool routes tools/call to the tool's upstream under its original
@@ -23,12 +23,15 @@ func (sess *session) callTool(ctx context.Context, p *params) (json.RawMessage, 
 	if state, ok := sess.resumed(p.raw); ok {
 		return sess.resume(ctx, state, p.raw)
 	}
-	if name, _ := p.str(keyRoute); sess.srv.serveMeta(name) {
-		return sess.srv.serveMetaCall(name, p.get(keyOther))
+	if name, _ := p.str(keyRoute); sess.serveMeta(name) {
+		return sess.srv.serveMetaCall(sess.view(), name, p.get(keyOther))
 	}
 	e, params, err := sess.renamed(ctx, toolsOf, "tool", p.raw, p.spans[keyRoute])
 	if err != nil {
 		return nil, err
+	}
+	if !sess.has(e) {
+		return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: unknownTool(sess.view().all, e.key)}
 	}
 	sess.srv.logger.Debug("tool call", "tool", e.key, "upstream", e.server)
 	res, err := sess.forwardCall(ctx, e, "tools/call", params, p)

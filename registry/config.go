@@ -138,6 +138,7 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 	}
 	c.Problems = append(c.Problems, c.Limits.decode(top)...)
 	c.Problems = append(c.Problems, c.decodeToolMode(top)...)
+	c.Problems = append(c.Problems, c.decodeProfiles(top, slices.Collect(maps.Keys(entries)))...)
 	if checkNameLength(c.NameLength) != nil {
 		c.NameLength = 0
 	}

@@ -144,6 +144,12 @@ func TestParseTopLevel(t *testing.T) {
 		{name: "tool budget unknown key", data: `{"mcpServers": {}, "toolBudget": {"tool": 50}}`, want: `field "toolBudget": decoding: json: unknown field "tool"`, partial: true},
 		{name: "tool budget negative", data: `{"mcpServers": {}, "toolBudget": {"tools": -1}}`, want: `field "toolBudget": tools and tokens must not be negative`, partial: true},
 		{name: "always list not a list", data: `{"mcpServers": {}, "alwaysList": "gh__*"}`, want: `field "alwaysList": must be an array of tool names or patterns, got a string`, partial: true},
+		{name: "profiles", data: `{"mcpServers": {"a": {"command": "x"}}, "profiles": {"dev": {"servers": ["a"], "tools": {"allow": ["a__*"], "deny": ["a__rm"]}, "toolMode": "search", "alwaysList": ["a__ls"]}}}`},
+		{name: "profile of an unknown server", data: `{"mcpServers": {}, "profiles": {"dev": {"servers": ["githb"]}}}`, want: `profile "dev": field "servers": no server "githb" in "mcpServers"`, partial: true},
+		{name: "profile unknown key", data: `{"mcpServers": {}, "profiles": {"dev": {"server": []}}}`, want: `profile "dev": decoding: json: unknown field "server"`, partial: true},
+		{name: "profile bad name", data: `{"mcpServers": {}, "profiles": {"a/b": {}}}`, want: `profile "a/b": the name may hold only`, partial: true},
+		{name: "profile bad mode", data: `{"mcpServers": {}, "profiles": {"dev": {"toolMode": "none"}}}`, want: `profile "dev": field "toolMode": must be`, partial: true},
+		{name: "profiles not an object", data: `{"mcpServers": {}, "profiles": []}`, want: `field "profiles": must be an object of profiles by name, got an array`, partial: true},
 		{name: "always list bad pattern", data: `{"mcpServers": {}, "alwaysList": ["gh__["]}`, want: `field "alwaysList": bad pattern "gh__["`, partial: true},
 	}
 	for _, tt := range tests {
@@ -230,6 +236,25 @@ func TestToolMode(t *testing.T) {
 	}
 	if w := ToolWarnings(129, nil); len(w) != 1 || !strings.Contains(w[0], "VS Code sends at most 128") {
 		t.Errorf("ToolWarnings(129) = %q", w)
+	}
+}
+
+func TestProfiles(t *testing.T) {
+	c, err := Parse([]byte(`{"mcpServers": {"a": {"command": "x"}, "b": {"command": "x"}}, "profiles": {"dev": {"servers": ["a"], "tools": {"deny": ["a__rm"]}}, "bad": {"servers": ["bb"]}}}`), env(nil))
+	if err == nil || c == nil || !strings.Contains(err.Error(), `no server "bb" in "mcpServers"; did you mean "b"?`) {
+		t.Fatalf("Parse = %v, %v; want the bad profile's error", c, err)
+	}
+	p := c.Profiles["dev"]
+	if p == nil || c.Profiles["bad"] != nil || p.Name != "dev" {
+		t.Fatalf("Profiles = %v, want dev alone", c.Profiles)
+	}
+	for _, tt := range []struct {
+		server, name string
+		want         bool
+	}{{"a", "a__ls", true}, {"a", "a__rm", false}, {"b", "b__ls", false}} {
+		if got := p.Allows(tt.server, tt.name); got != tt.want {
+			t.Errorf("Allows(%s, %s) = %v, want %v", tt.server, tt.name, got, tt.want)
+		}
 	}
 }
 

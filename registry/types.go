@@ -33,6 +33,9 @@ type Config struct {
 	// AlwaysList are the exposed names (or shell patterns of them) of the
 	// tools that search mode lists as themselves.
 	AlwaysList []string `json:"alwaysList,omitempty"`
+	// Profiles are subsets of the catalogue for the clients that ask for
+	// them by name, keyed by name.
+	Profiles map[string]*Profile `json:"profiles,omitempty"`
 
 	// Path is the file the configuration was loaded from, absolute; empty
 	// if it was not loaded from a file. Not read from JSON.

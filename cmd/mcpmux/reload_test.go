@@ -29,7 +29,7 @@ func saveByRename(t *testing.T, path string, data []byte) {
 // configOf renders a configuration of servers.
 func configOf(t *testing.T, servers map[string]any) []byte {
 	t.Helper()
-	data, err := json.Marshal(map[string]any{"mcpServers": servers})
+	data, err := json.Marshal(map[string]any{"mcpServers": servers, "toolMode": "full"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/mcpmux/mcpmux/internal/mux"
 	"github.com/mcpmux/mcpmux/internal/redact"
@@ -35,6 +36,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fs.Var(&maxSize, "max-message-size", fmt.Sprintf("largest message from the client or an upstream, a `SIZE` such as 64MB (default: the config's \"maxMessageSize\", else %s)", registry.DefaultMessageSize))
 	addr := fs.String("http", "", "serve over HTTP on `ADDR` (host:port, such as 127.0.0.1:8080) instead of stdio: streamable HTTP at /mcp, HTTP+SSE at /sse")
 	toolMode := fs.String("tool-mode", "", "how tools are listed, `MODE` full, search or auto (default: the config's \"toolMode\", else auto: full while the catalogue fits \"toolBudget\", search beyond it)")
+	profile := fs.String("profile", "", "serve the stdio client the `NAME`d profile of the config's \"profiles\": what it lists, searches and calls (over HTTP, profiles are at /mcp/p/NAME and /sse/p/NAME)")
 	tokenFlag := fs.String("token", "", "with --http: the bearer `TOKEN` every request must carry (default $MCPMUX_TOKEN); required unless ADDR is loopback")
 	if _, err := parseArgs(fs, "serve", args, 0); err != nil {
 		return err
@@ -74,6 +76,9 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if *toolMode != "" {
 		cfg.ToolMode = *toolMode
 	}
+	if err := checkProfile(cfg, *profile, *addr != ""); err != nil {
+		return err
+	}
 	above := readAncestry()
 	if reason := above.refusal(cfg); reason != "" {
 		if *addr != "" {
@@ -99,7 +104,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	watchCtx, stopWatching := context.WithCancel(ctx)
 	triggers, stopReloads := reloads(watchCtx, cfg.Path, logger)
 	defer func() { stopWatching(); stopReloads() }()
-	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Recorder: rec, Cached: cached, PageSize: *pageSize, Groups: groups(k), Env: above.childEnv(cfg),
+	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Recorder: rec, Cached: cached, PageSize: *pageSize, Profile: *profile, Groups: groups(k), Env: above.childEnv(cfg),
 		Masker: masker, Reloads: triggers, Load: reloader(c, *nameLength, maxSize, *toolMode), Shared: ln != nil,
 		OAuth: serveOAuth(stderr, logger, masker)})
 	if ln != nil {
@@ -233,4 +238,26 @@ func reportConfig(cfg *registry.Config, logger *slog.Logger) {
 	for _, err := range cfg.Warnings {
 		logger.Warn("configuration key ignored", "err", err)
 	}
+}
+
+// checkProfile refuses a --profile that the configuration does not
+// have, or one given with --http, whose clients choose theirs by URL.
+func checkProfile(cfg *registry.Config, profile string, http bool) error {
+	switch {
+	case profile == "":
+		return nil
+	case http:
+		return fmt.Errorf("--profile: over HTTP, clients choose a profile by URL: /mcp/p/%s", profile)
+	case cfg.Profiles[profile] == nil:
+		names := cfg.ProfileNames()
+		if len(names) == 0 {
+			return fmt.Errorf("--profile %q: the config has no \"profiles\"", profile)
+		}
+		msg := fmt.Sprintf("--profile %q: no such profile; the config has %s", profile, strings.Join(names, ", "))
+		if near := registry.Closest(profile, names, 2); near != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", near)
+		}
+		return errors.New(msg)
+	}
+	return nil
 }

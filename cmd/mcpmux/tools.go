@@ -45,6 +45,7 @@ func runTools(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	asJSON := fs.Bool("json", false, "print JSON: each tool as the client sees it (schemas included), with its server and original name; with --prompts or --resources, an object of the lists")
 	prompts := fs.Bool("prompts", false, "list the prompts too")
 	resources := fs.Bool("resources", false, "list the resources and resource templates too")
+	profile := fs.String("profile", "", "list what the `NAME`d profile of the config's \"profiles\" sees")
 	var wait durationFlag
 	fs.Var(&wait, "wait", "wait at most `D` (such as 10s) for the upstreams (default: each one's \"startTimeout\")")
 	if _, err := parseArgs(fs, "tools", args, 0); err != nil {
@@ -59,8 +60,15 @@ func runTools(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer stopKeeper()
 	p := newProgress(stderr, len(cfg.Enabled()), "ready")
 	defer p.done()
-	cfg.ToolMode = registry.ToolModeFull // the catalogue itself, not search mode's three tools
-	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Headless: true, Groups: groups(k), Env: readAncestry().childEnv(cfg), Upstream: upstreamProgress(p),
+	if err := checkProfile(cfg, *profile, false); err != nil {
+		return err
+	}
+	// The catalogue itself, not search mode's three tools.
+	cfg.ToolMode = registry.ToolModeFull
+	if p := cfg.Profiles[*profile]; p != nil {
+		p.ToolMode = ""
+	}
+	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Headless: true, Profile: *profile, Groups: groups(k), Env: readAncestry().childEnv(cfg), Upstream: upstreamProgress(p),
 		OAuth: newOAuth(personPresent(os.Stdin, stderr), stderr, logger, masker), Masker: masker})
 	cl, err := local.Start(ctx, m)
 	if err != nil {
@@ -119,7 +127,9 @@ func readCatalogue(ctx context.Context, cl *local.Client, srv *proxy.Server, pro
 		}
 	}
 	for _, info := range srv.Tools() {
-		cat.Tools = append(cat.Tools, toolEntry{ToolInfo: info, Tool: byName[info.Name]})
+		if t, ok := byName[info.Name]; ok { // a profile's client lists only its own
+			cat.Tools = append(cat.Tools, toolEntry{ToolInfo: info, Tool: t})
+		}
 	}
 	lists := []struct {
 		want          bool

@@ -32,7 +32,7 @@ func startMuxProcess(tb testing.TB, bin string, n int, args ...string) *muxProce
 		name := fmt.Sprintf("s%03d", i)
 		servers[name] = map[string]any{"command": testutil.TestServerPath(tb), "args": append([]string{"-name", name}, args...)}
 	}
-	data, _ := json.Marshal(map[string]any{"mcpServers": servers})
+	data, _ := json.Marshal(map[string]any{"mcpServers": servers, "toolMode": "full"})
 	cfg := filepath.Join(tb.TempDir(), "config.json")
 	if err := os.WriteFile(cfg, data, 0o644); err != nil {
 		tb.Fatal(err)

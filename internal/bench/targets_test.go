@@ -101,7 +101,7 @@ func startMcpmux(tb testing.TB, ups map[string]upstreamCmd, echo string) *target
 	for name, u := range ups {
 		servers[name] = map[string]any{"command": u.name, "args": u.args}
 	}
-	data, err := json.Marshal(map[string]any{"mcpServers": servers})
+	data, err := json.Marshal(map[string]any{"mcpServers": servers, "toolMode": "full"})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -66,7 +66,9 @@ func memory(tb testing.TB) map[string]any {
 // returns its path.
 func writeConfig(tb testing.TB, servers map[string]any) string {
 	tb.Helper()
-	data, err := json.MarshalIndent(map[string]any{"mcpServers": servers}, "", "  ")
+	// Full mode: the tests see the catalogue itself (search mode has
+	// tests of its own).
+	data, err := json.MarshalIndent(map[string]any{"mcpServers": servers, "toolMode": "full"}, "", "  ")
 	if err != nil {
 		tb.Fatal(err)
 	}

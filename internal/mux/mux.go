@@ -50,6 +50,9 @@ type Options struct {
 	// arrive. An upstream with one starts once the client has its first
 	// tool list (see CachedStartDelay); a lazy one, on its first request.
 	Cached map[string]*registry.Catalogue
+	// Profile is the profile (see registry.Profile) Run's client has; ""
+	// means the whole catalogue.
+	Profile string
 	// PageSize is proxy.Options.PageSize: zero sends each list in one page.
 	PageSize int
 	// Headless: no client will connect (mcpmux tools), so the upstreams
@@ -286,7 +289,7 @@ func (m *Mux) Upstreams() []*upstream.Supervisor {
 // returns once every upstream has stopped and the recorder has written
 // what it holds.
 func (m *Mux) Run(ctx context.Context, in io.Reader, out io.Writer) error {
-	return m.RunWith(ctx, func(ctx context.Context) error { return m.srv.Serve(ctx, in, out) })
+	return m.RunWith(ctx, func(ctx context.Context) error { return m.srv.ServeProfile(ctx, m.opts.Profile, in, out) })
 }
 
 // RunWith runs serve, which serves the clients through the proxy (see

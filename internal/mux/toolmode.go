@@ -9,7 +9,7 @@ import (
 
 // ToolMode returns how the proxy lists tools under cfg.
 func ToolMode(cfg *registry.Config) proxy.ToolMode {
-	return proxy.ToolMode{Mode: cfg.Mode(), Budget: cfg.ToolBudget, AlwaysList: cfg.AlwaysList}
+	return proxy.ToolMode{Mode: cfg.Mode(), Budget: cfg.ToolBudget, AlwaysList: cfg.AlwaysList, Profiles: cfg.Profiles}
 }
 
 // toolModeStatus is the tool mode in mcpmux://status.

@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -113,6 +114,8 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/mcp", s.streamable)
 	mux.HandleFunc("/sse", s.sseStream)
+	mux.HandleFunc("/mcp/p/", s.profiled("/mcp/p/", s.streamable))
+	mux.HandleFunc("/sse/p/", s.profiled("/sse/p/", s.sseStream))
 	mux.HandleFunc("/message", s.sseMessage)
 	mux.HandleFunc("/healthz", s.healthz)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -277,6 +280,39 @@ func (s *Server) lookupSession(id string) *session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.sessions[id]
+}
+
+// lookupFor returns the session id names if it belongs to the profile of
+// r's URL: a session is reached only through the URL it was opened at.
+func (s *Server) lookupFor(r *http.Request, id string) *session {
+	sess := s.lookupSession(id)
+	if sess == nil || sess.profile != profileOf(r) {
+		return nil
+	}
+	return sess
+}
+
+// profileKey keys the profile of a request's URL (/mcp/p/NAME) in its
+// context.
+type profileKey struct{}
+
+// profileOf returns the profile of r's URL; "" for /mcp and /sse.
+func profileOf(r *http.Request) string {
+	p, _ := r.Context().Value(profileKey{}).(string)
+	return p
+}
+
+// profiled serves the profile that the path after prefix names with h;
+// an unknown profile is not found.
+func (s *Server) profiled(prefix string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, prefix)
+		if name == "" || strings.Contains(name, "/") || !s.proxy.HasProfile(name) {
+			http.Error(w, fmt.Sprintf("not found: no profile %q (see \"profiles\" in the configuration)", name), http.StatusNotFound)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), profileKey{}, name)))
+	}
 }
 
 // endSession ends sess: its requests in flight are cancelled and its

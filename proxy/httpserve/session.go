@@ -20,9 +20,10 @@ import (
 // stream, which holds what comes while no GET is open. Over HTTP+SSE
 // (legacy), everything goes on the one event stream.
 type session struct {
-	id     string
-	ps     *proxy.Session
-	legacy *stream // the HTTP+SSE transport's one stream; nil for streamable HTTP
+	id      string
+	profile string // the profile of the URL it was opened at; "" for none
+	ps      *proxy.Session
+	legacy  *stream // the HTTP+SSE transport's one stream; nil for streamable HTTP
 	// turn serialises the reading and dispatching of the session's
 	// messages, which take microseconds each: one session's many
 	// connections get no more CPU than one has, so that a flood of them

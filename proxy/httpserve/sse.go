@@ -24,7 +24,7 @@ func (s *Server) sseStream(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed: GET /sse opens a session; POST its messages to the endpoint it names", http.StatusMethodNotAllowed)
 		return
 	}
-	sess, err := s.open(newSessionID(), true, false)
+	sess, err := s.open(newSessionID(), profileOf(r), true, false)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return

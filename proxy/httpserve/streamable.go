@@ -123,7 +123,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 // answers the request with the error and returns false.
 func (s *Server) sessionFor(w http.ResponseWriter, r *http.Request, m *jsonrpc.Message, request bool) (sess *session, oneShot, ok bool) {
 	if id := r.Header.Get(headerSession); id != "" {
-		sess = s.lookupSession(id)
+		sess = s.lookupFor(r, id)
 		if sess == nil || sess.legacy != nil {
 			writeError(w, http.StatusNotFound, m.ID, jsonrpc.Errorf(jsonrpc.CodeInvalidRequest, "session not found: it has ended or never existed; initialize a new one"))
 			return nil, false, false
@@ -134,7 +134,7 @@ func (s *Server) sessionFor(w http.ResponseWriter, r *http.Request, m *jsonrpc.M
 		return nil, true, true // nobody to tell: a stateless client's notification
 	}
 	initialize := m.Method == "initialize"
-	sess, err := s.open(newSessionID(), false, !initialize)
+	sess, err := s.open(newSessionID(), profileOf(r), false, !initialize)
 	if err != nil {
 		code := jsonrpc.CodeUnavailable
 		if errors.Is(err, errTooManySessions) {
@@ -159,12 +159,13 @@ var (
 
 // open opens a session and its proxy session. A one-shot session serves
 // one request of a client without a session, which has no handshake.
-func (s *Server) open(id string, legacy, oneShot bool) (*session, error) {
+func (s *Server) open(id, profile string, legacy, oneShot bool) (*session, error) {
 	sess := newSession(id, legacy)
+	sess.profile = profile
 	if err := s.addSession(sess); err != nil {
 		return nil, err
 	}
-	ps, err := s.proxy.Open(s.life, id, sess)
+	ps, err := s.proxy.OpenProfile(s.life, id, profile, sess)
 	if err != nil {
 		s.endSession(sess)
 		return nil, err
@@ -211,7 +212,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad request: GET needs the Mcp-Session-Id of a session", http.StatusBadRequest)
 		return
 	}
-	sess := s.lookupSession(id)
+	sess := s.lookupFor(r, id)
 	if sess == nil || sess.legacy != nil {
 		http.Error(w, "session not found", http.StatusNotFound)
 		return
@@ -235,7 +236,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 
 // deleteSession ends the session that Mcp-Session-Id names.
 func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
-	sess := s.lookupSession(r.Header.Get(headerSession))
+	sess := s.lookupFor(r, r.Header.Get(headerSession))
 	if sess == nil || sess.legacy != nil {
 		http.Error(w, "session not found", http.StatusNotFound)
 		return

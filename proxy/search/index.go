@@ -222,6 +222,15 @@ type queryTerm struct {
 // Search returns the best limit documents for query, best first; only
 // those of server if it is not empty. Equal scores are ordered by name.
 func (x *Index) Search(query string, limit int, server string) []Hit {
+	if server == "" {
+		return x.SearchFunc(query, limit, nil)
+	}
+	return x.SearchFunc(query, limit, func(_, s string) bool { return s == server })
+}
+
+// SearchFunc is Search among the documents that keep keeps (nil keeps
+// every one), by name and server.
+func (x *Index) SearchFunc(query string, limit int, keep func(name, server string) bool) []Hit {
 	if limit <= 0 {
 		return nil
 	}
@@ -247,7 +256,7 @@ func (x *Index) Search(query string, limit int, server string) []Hit {
 		idf := math.Log(1+(n-df+0.5)/(df+0.5)) * qt.weight
 		for _, pst := range p {
 			d := &x.docs[pst.doc]
-			if server != "" && d.server != server {
+			if keep != nil && !keep(d.name, d.server) {
 				continue
 			}
 			w := 0.0
