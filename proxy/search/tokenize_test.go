@@ -2,6 +2,7 @@ package search
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -63,5 +64,30 @@ func TestIndexUpdatesInPlace(t *testing.T) {
 	x.Put(Doc{Name: "c__remove", Server: "c", Tool: "remove", Text: [numFields]string{FieldDescription: "Delete a record"}})
 	if hits := x.Search("erase a record", 5, "c"); len(hits) != 1 {
 		t.Errorf("Search(erase, server c) = %v, want the synonym's match", hits)
+	}
+}
+
+// Chinese descriptions are found by Chinese queries (pairs of characters)
+// and by the English words of the synonym table.
+func TestSearchChinese(t *testing.T) {
+	x := New()
+	for name, desc := range map[string]string{
+		"weather__forecast": "获取指定城市的天气预报，包括温度和降水概率",
+		"web__search":       "搜索网页内容并返回摘要",
+		"mail__send":        "发送电子邮件给指定的收件人",
+		"files__read":       "读取本地文件的内容",
+	} {
+		x.Put(Doc{Name: name, Server: name[:strings.Index(name, "__")], Tool: name[strings.Index(name, "__")+2:], Text: [numFields]string{FieldDescription: desc}})
+	}
+	for query, want := range map[string]string{
+		"查询北京的天气":             "weather__forecast",
+		"帮我搜索一下网页":            "web__search",
+		"给同事发一封邮件":            "mail__send",
+		"读取文件":                "files__read",
+		"what is the weather": "weather__forecast",
+	} {
+		if hits := x.Search(query, 3, ""); len(hits) == 0 || hits[0].Name != want {
+			t.Errorf("Search(%q) = %v, want %s first", query, hits, want)
+		}
 	}
 }
