@@ -13,10 +13,11 @@ import (
 )
 
 // writeConfigWith writes a configuration with servers and the top-level
-// settings top, and returns its path.
+// settings top, and returns its path. Its tool mode is full unless top
+// says otherwise: search mode's instructions are another text.
 func writeConfigWith(tb testing.TB, top map[string]any, servers map[string]any) string {
 	tb.Helper()
-	doc := map[string]any{"mcpServers": servers}
+	doc := map[string]any{"mcpServers": servers, "toolMode": "full"}
 	for k, v := range top {
 		doc[k] = v
 	}
