@@ -18,6 +18,7 @@ const (
 	DefaultFlushInterval    = 2 * time.Second
 	DefaultLockWait         = time.Second
 	DefaultMaxPendingEvents = 10000
+	DefaultFinalWait        = 150 * time.Millisecond
 )
 
 // RecorderOptions configures a [Recorder]. The zero value means defaults.
@@ -35,6 +36,11 @@ type RecorderOptions struct {
 	// LockWait bounds how long one flush waits for other processes to let
 	// go of the store. Zero means DefaultLockWait.
 	LockWait time.Duration
+	// FinalWait bounds the last flush, once Run's context has ended: a
+	// mcpmux that exits has a fraction of a second, and what is not in
+	// the store by then is in a spill file that the next write takes in
+	// (see spill.go). Zero means DefaultFinalWait.
+	FinalWait time.Duration
 	// MaxPendingEvents bounds the events held while the store cannot be
 	// written; beyond it the oldest are dropped. Zero means
 	// DefaultMaxPendingEvents.
@@ -48,6 +54,7 @@ func (o RecorderOptions) withDefaults() RecorderOptions {
 	o.FlushInterval = cmp.Or(max(o.FlushInterval, 0), DefaultFlushInterval)
 	o.LockWait = cmp.Or(max(o.LockWait, 0), DefaultLockWait)
 	o.MaxPendingEvents = cmp.Or(max(o.MaxPendingEvents, 0), DefaultMaxPendingEvents)
+	o.FinalWait = cmp.Or(max(o.FinalWait, 0), DefaultFinalWait)
 	return o
 }
 
