@@ -41,7 +41,7 @@ func runCall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	defer c.close()
 	reportConfig(cfg, logger)
 	k, stopKeeper := startKeeper(ctx, stderr, logger)
-	defer stopKeeper()
+	defer stopKeeper(false)
 	p := newProgress(stderr, len(cfg.Enabled()), "ready")
 	defer p.done()
 	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Headless: true, Groups: groups(k), Env: readAncestry().childEnv(cfg), Upstream: upstreamProgress(p),

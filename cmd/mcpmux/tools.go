@@ -56,7 +56,7 @@ func runTools(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer c.close()
 	k, stopKeeper := startKeeper(ctx, stderr, logger)
-	defer stopKeeper()
+	defer stopKeeper(false)
 	p := newProgress(stderr, len(cfg.Enabled()), "ready")
 	defer p.done()
 	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Headless: true, Groups: groups(k), Env: readAncestry().childEnv(cfg), Upstream: upstreamProgress(p),
