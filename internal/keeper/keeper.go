@@ -75,7 +75,13 @@ func Start(opts Options) (*Keeper, error) {
 		return nil, fmt.Errorf("starting keeper: %w", err)
 	}
 	cmd := exec.Command(opts.Path, opts.Args...)
-	cmd.Stdin, cmd.Stderr = r, opts.Stderr
+	cmd.Stdin = r
+	if opts.Stderr != nil {
+		// Through a pipe of the keeper's own, never mcpmux's stderr
+		// itself: the keeper outlives a mcpmux that hands off, and its
+		// host waits for the end of mcpmux's stderr.
+		cmd.Stderr = struct{ io.Writer }{opts.Stderr}
+	}
 	cmd.SysProcAttr = keeperProcAttr()
 	err = cmd.Start()
 	r.Close() // the keeper has its own copy; ours would keep the pipe open
