@@ -314,6 +314,7 @@ func (m *Mux) RunWith(ctx context.Context, serve func(ctx context.Context) error
 		aside.Go(func() { m.reloads(ctx, m.opts.Reloads, m.opts.Load) })
 	}
 	err := serve(ctx)
+	m.logger.Debug("stopping", "err", err)
 	cancel()
 	aside.Wait()
 	stop()
@@ -381,6 +382,7 @@ func (m *Mux) Start(ctx context.Context) (stop func()) {
 			cancel()
 			stopOAuth()
 			rn.wg.Wait()
+			m.logger.Debug("upstreams stopped", "handed_off", handOff)
 			stopRecorder(handOff)
 		})
 	}

@@ -119,6 +119,9 @@ func (h *Handle) write(ctx context.Context, b *Batch, wait bool) (left bool, err
 	return false, o.err
 }
 
+// busy reports whether a use of the store is running.
+func (h *Handle) busy() bool { return len(h.turn) > 0 }
+
 // spillLeft spills what a write of b that nobody waited for did not
 // write: what its result says, or all of b without one.
 func (h *Handle) spillLeft(b *Batch, o outcome) {

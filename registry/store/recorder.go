@@ -18,7 +18,7 @@ const (
 	DefaultFlushInterval    = 2 * time.Second
 	DefaultLockWait         = time.Second
 	DefaultMaxPendingEvents = 10000
-	DefaultFinalWait        = 150 * time.Millisecond
+	DefaultFinalWait        = 100 * time.Millisecond
 )
 
 // RecorderOptions configures a [Recorder]. The zero value means defaults.

@@ -125,6 +125,12 @@ func (r *Recorder) flushLast(ctx context.Context) error {
 			b, spilled = Batch{}, path
 		}
 	}
+	if spilled != "" && r.store.busy() {
+		// A write cut short by the stop is still on: this one would only
+		// wait for it. The next write takes the spill file in.
+		r.logger.Info("last events kept for the next start", "file", spilled)
+		return nil
+	}
 	_, err := r.store.write(ctx, &b, false)
 	switch {
 	case spilled != "" && (err != nil || ctx.Err() != nil):
