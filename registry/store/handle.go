@@ -132,7 +132,8 @@ func (h *Handle) spillLeft(b *Batch, o outcome) {
 		return
 	}
 	if _, err := writeSpill(h.dataDir, b, time.Now()); err != nil {
-		h.logger.Warn("writing to the store failed and spilling failed too; events lost", "dir", h.dataDir, "err", err)
+		// The store failed too: the recorder's last flush warns of that.
+		h.logger.Debug("spilling what a write left; lost", "dir", h.dataDir, "err", err)
 	}
 }
 
