@@ -223,6 +223,7 @@ func BenchmarkExitAfterSignal(b *testing.B) {
 		m.stop()
 	}
 	slices.Sort(exits)
+	b.Logf("exits after SIGINT: %v; all gone after: %v", exits, gone)
 	b.ReportMetric(medianMs(exits), "exit-ms")
 	b.ReportMetric(float64(exits[len(exits)-1].Microseconds())/1000, "max-exit-ms")
 	b.ReportMetric(medianMs(gone), "all-gone-ms")
