@@ -125,9 +125,10 @@ func (r *Recorder) flushLast(ctx context.Context) error {
 			b, spilled = Batch{}, path
 		}
 	}
-	if spilled != "" && r.store.busy() {
-		// A write cut short by the stop is still on: this one would only
-		// wait for it. The next write takes the spill file in.
+	if spilled != "" && r.store.busy() && r.opts.FinalWait < r.opts.LockWait {
+		// A write cut short by the stop is still on, and the bound is
+		// shorter than a store use may wait for the lock: this one would
+		// only wait for it. The next write takes the spill file in.
 		r.logger.Info("last events kept for the next start", "file", spilled)
 		return nil
 	}
