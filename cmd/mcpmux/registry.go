@@ -47,15 +47,14 @@ func openRecorder(ctx context.Context, dir dataDirFlag, servers []*registry.Serv
 	return rec, cached
 }
 
-// lastFlushWait bounds the recorder's last flush: the default for the
-// mcpmux binary, which has a fraction of a second to exit and spills what
-// it cannot write; serve run in a test process waits for the store as
-// long as a flush may take.
+// lastFlushWait bounds the recorder's last flush: the mcpmux binary has a
+// fraction of a second to exit, and spills what it cannot write; serve
+// run in a test process waits for the store as long as a use may take.
 func lastFlushWait() time.Duration {
 	if handsOff {
-		return 0
+		return store.ExitFinalWait
 	}
-	return store.DefaultLockWait + store.DefaultChildTimeout
+	return 0
 }
 
 // storeCommand is the hidden command that runs one use of the store in a

@@ -125,7 +125,7 @@ func (r *Recorder) flushLast(ctx context.Context) error {
 			b, spilled = Batch{}, path
 		}
 	}
-	if spilled != "" && r.store.busy() && r.opts.FinalWait < r.opts.LockWait {
+	if spilled != "" && r.store.busy() && r.exiting() {
 		// A write cut short by the stop is still on, and the bound is
 		// shorter than a store use may wait for the lock: this one would
 		// only wait for it. The next write takes the spill file in.
@@ -156,11 +156,19 @@ func (r *Recorder) beat() {
 	}
 }
 
+// exiting reports whether the recorder is one of a process that exits at
+// once when Run's context ends: its last flush may not even wait out one
+// lock wait (FinalWait < LockWait). Its flushes that the stop cuts short
+// are left to finish on their own, and its last flush does not queue
+// behind them.
+func (r *Recorder) exiting() bool { return r.opts.FinalWait < r.opts.LockWait }
+
 // Flush writes what the recorder holds to the store, in one batch. It
 // waits for the store up to LockWait, or until ctx ends. If the store
 // cannot be written, what was not written is kept for the next flush. If
-// ctx ends first, Flush returns at once, and the write goes on by itself,
-// spilling what it cannot write (see spill.go).
+// the recorder is exiting and ctx ends first, Flush returns at once, and
+// the write goes on by itself, spilling what it cannot write (see
+// spill.go).
 func (r *Recorder) Flush(ctx context.Context) error {
 	r.flushMu.Lock()
 	defer r.flushMu.Unlock()
@@ -170,7 +178,7 @@ func (r *Recorder) Flush(ctx context.Context) error {
 	if b.Empty() && len(spills(r.dataDir)) == 0 {
 		return nil
 	}
-	left, err := r.store.write(ctx, &b, false)
+	left, err := r.store.write(ctx, &b, !r.exiting())
 	if left {
 		return err
 	}
