@@ -82,6 +82,10 @@ type peer interface {
 	// stop ends the upstream's process, if there is one, and waits until it
 	// has been reaped; ctx cuts the grace periods short.
 	stop(ctx context.Context)
+	// leave lets go of the upstream's process, if there is one, without
+	// waiting for it: its stdin is closed, and Options.Groups, which holds
+	// its group, ends it (see Supervisor.HandOff).
+	leave()
 	// pid is the process id of the upstream's child; 0 if there is none.
 	pid() int
 }
@@ -153,6 +157,16 @@ func (c *conn) close(ctx context.Context) {
 	c.die(errors.New("connection closed by mcpmux"))
 	<-c.shut
 	c.peer.stop(ctx)
+}
+
+// handOff ends the connection without waiting for the upstream: mcpmux is
+// exiting (see Supervisor.HandOff). Cancellations on their way get a
+// moment; the transport closes, and the child is left to the keeper, on
+// their own.
+func (c *conn) handOff() {
+	c.waitSends(context.Background(), handOffDrain)
+	c.die(errors.New("connection handed off by an exiting mcpmux"))
+	c.peer.leave()
 }
 
 // handshake performs MCP's initialize exchange. mcpmux speaks the
@@ -280,6 +294,10 @@ func (c *conn) cancel(id, method string, reason error) {
 
 // cancelDrain bounds how long close waits for cancellations on their way.
 const cancelDrain = time.Second
+
+// handOffDrain is cancelDrain for a mcpmux that is exiting: it has a
+// fraction of a second in all.
+const handOffDrain = 20 * time.Millisecond
 
 // sendDone counts one cancellation as sent (or given up).
 func (c *conn) sendDone() {

@@ -98,6 +98,9 @@ func startProcess(srv *registry.Server, o *Options) (*process, error) {
 		return nil, fmt.Errorf("starting %q: %w", srv.Command, err)
 	}
 	cmd.Dir = srv.Cwd
+	if groups != nil {
+		keptByKeeper(cmd.SysProcAttr)
+	}
 
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -225,6 +228,14 @@ func (p *process) stop(ctx context.Context, t stopTimeouts) error {
 	killGroup(p.cmd, syscall.SIGKILL)
 	<-p.exited
 	return p.exitErr
+}
+
+// handOff closes the child's stdin and returns without waiting for it:
+// mcpmux is exiting, and its keeper, which holds the child's group, gives
+// the child the rest of the stop (see Supervisor.HandOff). If the child
+// exits before mcpmux does, wait still reaps it.
+func (p *process) handOff() {
+	_ = p.stdin.Close()
 }
 
 // waitExit reports whether the child exits within d.

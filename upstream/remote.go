@@ -151,4 +151,6 @@ func (l *remotePeer) release() { l.client.CloseIdleConnections() }
 
 func (l *remotePeer) stop(context.Context) {}
 
+func (l *remotePeer) leave() {}
+
 func (l *remotePeer) pid() int { return 0 }

@@ -87,6 +87,12 @@ func (l *stdioPeer) stop(ctx context.Context) {
 	}
 }
 
+func (l *stdioPeer) leave() {
+	if l.proc != nil {
+		l.proc.handOff()
+	}
+}
+
 func (l *stdioPeer) pid() int {
 	if l.proc == nil {
 		return 0

@@ -71,7 +71,8 @@ type Options struct {
 	// start again from its initial delay. Zero means 30s.
 	StableAfter time.Duration
 	// StopGrace is how long a child has to exit after its stdin is closed,
-	// and again after SIGTERM, before it is killed. Zero means 1s and 2s.
+	// and again after SIGTERM, before it is killed. Zero means
+	// DefaultStopAfterStdin and DefaultStopAfterTerm.
 	StopGrace time.Duration
 
 	// MaxMessageSize bounds a message from an upstream, in bytes: a line
@@ -141,11 +142,18 @@ func (o *Options) maxIncoming() int {
 }
 func (o *Options) stableAfter() time.Duration { return orDefault(o.StableAfter, 30*time.Second) }
 
+// Default waits of a child's stop (see Options.StopGrace): after its
+// stdin is closed, and after SIGTERM.
+const (
+	DefaultStopAfterStdin = time.Second
+	DefaultStopAfterTerm  = 2 * time.Second
+)
+
 func (o *Options) stopTimeouts() stopTimeouts {
 	if o.StopGrace > 0 {
 		return stopTimeouts{afterStdin: o.StopGrace, afterTerm: o.StopGrace}
 	}
-	return stopTimeouts{afterStdin: time.Second, afterTerm: 2 * time.Second}
+	return stopTimeouts{afterStdin: DefaultStopAfterStdin, afterTerm: DefaultStopAfterTerm}
 }
 
 func (o *Options) clientCapabilities(ctx context.Context) json.RawMessage {
@@ -194,6 +202,7 @@ type Supervisor struct {
 	// goroutine only.
 	signalled time.Time
 
+	handOff  atomic.Bool  // at the end, leave the child to Groups (see HandOff)
 	inflight atomic.Int64 // requests inside Request
 	gate     *gate        // bounds the requests in flight ("maxConcurrency"); nil for no bound
 	lastUse  atomic.Int64 // when a request last started or ended; Unix ns
@@ -438,11 +447,25 @@ func (s *Supervisor) dial(notes *noteQueue) (*conn, error) {
 	}
 }
 
-// disconnect closes c and waits until its child is gone.
+// disconnect closes c and waits until its child is gone, or, once
+// HandOff was called, leaves the child to Groups.
 func (s *Supervisor) disconnect(c *conn) {
-	c.close(context.Background())
+	if s.handOff.Load() && s.opts.Groups != nil {
+		c.handOff()
+	} else {
+		c.close(context.Background())
+	}
 	s.setPID(0)
 }
+
+// HandOff makes Run, once its context ends, close its child's stdin and
+// return without waiting for the child to exit: the child's process group
+// stays with Options.Groups (mcpmux's keeper), which gives it the rest of
+// the stop, stdin's grace, SIGTERM and SIGKILL, on its own. mcpmux calls
+// it when it is about to exit, and has a fraction of a second to do so; a
+// reload's stop waits for the child as usual. Without Groups it does
+// nothing.
+func (s *Supervisor) HandOff() { s.handOff.Store(true) }
 
 // watch serves a ready connection until it dies or ctx ends, re-reading
 // the catalogue whenever the upstream says a list changed. Health checks

@@ -42,7 +42,7 @@ func runCall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	defer c.close()
 	reportConfig(cfg, logger)
 	k, stopKeeper := startKeeper(ctx, stderr, logger)
-	defer stopKeeper()
+	defer stopKeeper(false)
 	p := newProgress(stderr, len(cfg.Enabled()), "ready")
 	defer p.done()
 	cfg.ToolMode = registry.ToolModeFull // the catalogue itself, not search mode's three tools

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -296,10 +297,23 @@ func startProcess(tb testing.TB, env []string, args ...string) (p *process, stdo
 				<-exited
 				tb.Errorf("mcpmux serve did not stop within %s\n%s", hangGuard, p.stderr)
 			}
+			// Its last write to the store may go on after it exited (see
+			// store.ExitFinalWait): the test's directories outlive it.
+			waitStoreWrites(tb)
 		})
 	}
 	tb.Cleanup(p.stop)
 	return p, stdout, stdin
+}
+
+// waitStoreWrites waits until no store process of the mcpmux binary runs:
+// a serve that exited leaves its last write to one.
+func waitStoreWrites(tb testing.TB) {
+	tb.Helper()
+	writer := testutil.BuildMcpmuxNoRace(tb) + " " + storeCommand
+	testutil.WaitFor(tb, "the store writes of exited serves", func() bool {
+		return !slices.ContainsFunc(testutil.Processes(), func(p testutil.Process) bool { return p.Cmdline == writer })
+	})
 }
 
 // serveProcess starts `mcpmux serve args...` as a child process and

@@ -46,7 +46,7 @@ import (
 )
 
 func main() {
-	asSubreaper = true
+	asSubreaper, handsOff = true, true
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/mcpmux/mcpmux/registry"
 	"github.com/mcpmux/mcpmux/registry/store"
@@ -40,10 +41,20 @@ func openRecorder(ctx context.Context, dir dataDirFlag, servers []*registry.Serv
 		logger.Warn("running without the registry", "dir", path, "err", err)
 		return nil, nil
 	}
-	rec := store.NewRecorder(path, store.RecorderOptions{Logger: logger.With("component", "registry"), Child: storeChild()})
+	rec := store.NewRecorder(path, store.RecorderOptions{Logger: logger.With("component", "registry"), Child: storeChild(), FinalWait: lastFlushWait()})
 	cached, _ := rec.LoadCatalogues(ctx, servers) // the recorder logs a failure
 	logger.Debug("registry opened", "dir", path, "cached_catalogues", len(cached))
 	return rec, cached
+}
+
+// lastFlushWait bounds the recorder's last flush: the mcpmux binary has a
+// fraction of a second to exit, and spills what it cannot write; serve
+// run in a test process waits for the store as long as a use may take.
+func lastFlushWait() time.Duration {
+	if handsOff {
+		return store.ExitFinalWait
+	}
+	return 0
 }
 
 // storeCommand is the hidden command that runs one use of the store in a

@@ -238,6 +238,7 @@ func TestServeTwoInstances(t *testing.T) {
 	reader.Wait()
 	first.stop()
 	second.stop()
+	settle(t, dataDir)
 
 	if w := warnings(first.stderr); len(w) != 0 {
 		t.Errorf("first instance warned: %q", w)
@@ -262,6 +263,27 @@ func TestServeTwoInstances(t *testing.T) {
 	if err != nil || stats["add"].Calls != 40 {
 		t.Errorf("ToolStats(a)[add] = %+v, %v; want the 40 calls of both instances", stats["add"], err)
 	}
+}
+
+// settle waits until the store of dataDir holds what the mcpmux that
+// wrote to it last recorded: its last write may go on after it exited,
+// and what that does not write is in a spill file, which a write takes
+// in (see store.Recorder.FinalWait).
+func settle(t *testing.T, dataDir string) {
+	t.Helper()
+	h := store.NewHandle(dataDir, store.HandleOptions{})
+	waitStoreWrites(t)
+	testutil.WaitFor(t, "the last writes in the store", func() bool {
+		if spilled, _ := filepath.Glob(filepath.Join(dataDir, "spill-*.json")); len(spilled) > 0 {
+			_ = h.Write(context.Background(), &store.Batch{})
+			return false
+		}
+		s, err := store.Open(store.Dir(dataDir), store.Options{ReadOnly: true})
+		if err != nil {
+			return false
+		}
+		return s.Close() == nil
+	})
 }
 
 // storedCalls returns how many calls to server the store of dataDir holds,

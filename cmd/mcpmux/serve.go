@@ -95,7 +95,9 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	reportConfig(cfg, logger)
 	k, stopKeeper := startKeeper(ctx, stderr, logger)
-	defer stopKeeper()
+	handingOff := handOff(k)
+	var handedOff bool // the upstreams' stop was handed to the keeper
+	defer func() { stopKeeper(handedOff) }()
 	var rec *store.Recorder
 	var cached map[string]*registry.Catalogue
 	if !*noRegistry {
@@ -106,7 +108,8 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	defer func() { stopWatching(); stopReloads() }()
 	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Recorder: rec, Cached: cached, PageSize: *pageSize, Profile: *profile, Groups: groups(k), Env: above.childEnv(cfg),
 		Masker: masker, Reloads: triggers, Load: reloader(c, *nameLength, maxSize, *toolMode), Shared: ln != nil,
-		OAuth: serveOAuth(stderr, logger, masker)})
+		OAuth:   serveOAuth(stderr, logger, masker),
+		HandOff: func() bool { handedOff = handingOff(); return handedOff }})
 	if ln != nil {
 		hs := httpserve.New(m.Proxy(), httpserve.Options{Logger: logger, Token: token, MaxMessageSize: int(cfg.MessageSize()), Ready: m.Ready,
 			MaxSessions: cfg.Sessions()})

@@ -57,7 +57,7 @@ func runTools(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer c.close()
 	k, stopKeeper := startKeeper(ctx, stderr, logger)
-	defer stopKeeper()
+	defer stopKeeper(false)
 	p := newProgress(stderr, len(cfg.Enabled()), "ready")
 	defer p.done()
 	if err := checkProfile(cfg, *profile, false); err != nil {

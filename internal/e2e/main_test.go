@@ -82,11 +82,12 @@ func writeConfig(tb testing.TB, servers map[string]any) string {
 // mcpmux is the mcpmux binary running `serve` as a subprocess, with an MCP
 // client connected to its stdin and stdout.
 type mcpmux struct {
-	cmd    *exec.Cmd
-	client *client.Client
-	stderr *testutil.SyncBuffer
-	procs  *tracker              // mcpmux's descendants, seen while it ran
-	init   *mcp.InitializeResult // mcpmux's answer to the client's initialize
+	cmd     *exec.Cmd
+	client  *client.Client
+	stderr  *testutil.SyncBuffer
+	procs   *tracker              // mcpmux's descendants, seen while it ran
+	init    *mcp.InitializeResult // mcpmux's answer to the client's initialize
+	dataDir string                // its registry
 
 	exited  chan struct{} // closed when the process has been reaped
 	waitErr error         // set before exited closes
@@ -103,13 +104,20 @@ type mcpmux struct {
 func startMcpmux(tb testing.TB, ctx context.Context, cfgPath string, opts ...client.ClientOption) *mcpmux {
 	tb.Helper()
 	// A registry of its own, so that tests neither share nor leave state.
-	return startMcpmuxIn(tb, ctx, cfgPath, tb.TempDir(), opts...)
+	return startMcpmuxWith(tb, ctx, cfgPath, tb.TempDir(), nil, opts...)
 }
 
 // startMcpmuxIn is startMcpmux with the data directory dataDir.
 func startMcpmuxIn(tb testing.TB, ctx context.Context, cfgPath, dataDir string, opts ...client.ClientOption) *mcpmux {
 	tb.Helper()
-	m := &mcpmux{stderr: &testutil.SyncBuffer{}, exited: make(chan struct{})}
+	return startMcpmuxWith(tb, ctx, cfgPath, dataDir, nil, opts...)
+}
+
+// startMcpmuxWith is startMcpmuxIn, with prepare, if set, adjusting the
+// command before it starts.
+func startMcpmuxWith(tb testing.TB, ctx context.Context, cfgPath, dataDir string, prepare func(*exec.Cmd), opts ...client.ClientOption) *mcpmux {
+	tb.Helper()
+	m := &mcpmux{stderr: &testutil.SyncBuffer{}, exited: make(chan struct{}), dataDir: dataDir}
 	clientIn, muxOut, err := os.Pipe()
 	if err != nil {
 		tb.Fatal(err)
@@ -124,6 +132,9 @@ func startMcpmuxIn(tb testing.TB, ctx context.Context, cfgPath, dataDir string, 
 	m.cmd.Env = append(os.Environ(), "MCPMUX_LOG_LEVEL="+logLevel(tb), "GORACE=atexit_sleep_ms=0")
 	m.cmd.Stdin, m.cmd.Stdout, m.cmd.Stderr = muxIn, muxOut, m.stderr
 	m.cmd.WaitDelay = time.Second
+	if prepare != nil {
+		prepare(m.cmd)
+	}
 	err = m.cmd.Start()
 	muxIn.Close()
 	muxOut.Close()

@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/mcpmux/mcpmux/internal/clock"
@@ -74,7 +75,13 @@ func Start(opts Options) (*Keeper, error) {
 		return nil, fmt.Errorf("starting keeper: %w", err)
 	}
 	cmd := exec.Command(opts.Path, opts.Args...)
-	cmd.Stdin, cmd.Stderr = r, opts.Stderr
+	cmd.Stdin = r
+	if opts.Stderr != nil {
+		// Through a pipe of the keeper's own, never mcpmux's stderr
+		// itself: the keeper outlives a mcpmux that hands off, and its
+		// host waits for the end of mcpmux's stderr.
+		cmd.Stderr = struct{ io.Writer }{opts.Stderr}
+	}
 	cmd.SysProcAttr = keeperProcAttr()
 	err = cmd.Start()
 	r.Close() // the keeper has its own copy; ours would keep the pipe open
@@ -158,6 +165,50 @@ func (k *Keeper) warnLost(err error) {
 	if !k.lost {
 		k.lost = true
 		k.logger.Warn("process keeper lost; upstreams may outlive mcpmux if it is killed", "err", err)
+	}
+}
+
+// Alive reports whether the keeper is running and was not lost: only then
+// can it take the children over (see HandOff).
+func (k *Keeper) Alive() bool {
+	if k == nil {
+		return false
+	}
+	select {
+	case <-k.exited:
+		return false
+	default:
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return !k.lost && k.pipe != nil
+}
+
+// HandOff hands the process groups the keeper holds over to it, for good:
+// mcpmux is exiting and has closed the stdin of every child in them. The
+// keeper gives each group afterStdin to end by itself, then sends SIGTERM
+// and, afterTerm later, SIGKILL to what is left, and exits once all are
+// gone. HandOff closes the pipe and returns at once; it does not wait for
+// the keeper, which runs in a session of its own and outlives mcpmux.
+// Should the keeper be unreachable, the groups are killed here and now
+// rather than left behind. Use Close instead to wait for the keeper.
+func (k *Keeper) HandOff(afterStdin, afterTerm time.Duration) {
+	if k == nil {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.pipe == nil {
+		return
+	}
+	_, err := io.WriteString(k.pipe, handOffLine(afterStdin, afterTerm))
+	err = errors.Join(err, k.pipe.Close())
+	k.pipe = nil
+	if err != nil {
+		k.warnLost(err)
+		for pgid := range k.groups {
+			signalGroup(pgid, syscall.SIGKILL)
+		}
 	}
 }
 

@@ -10,8 +10,11 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mcpmux/mcpmux/internal/testutil"
 )
@@ -188,4 +191,69 @@ func TestReapOrphans(t *testing.T) {
 		_, err := os.Stat(fmt.Sprintf("/proc/%d", orphan))
 		return errors.Is(err, os.ErrNotExist) && !k.holds(pgid)
 	})
+}
+
+// A mcpmux that exits hands its groups over and returns at once: the
+// keeper ends them after the hand-off's wait, SIGTERM first and SIGKILL
+// for those that ignore it, and exits.
+func TestKeeperHandOff(t *testing.T) {
+	k := startKeeper(t)
+	m := marker(t)
+	stubborn := startGroup(t, `trap "" TERM; sleep 1000 & wait`, m+"-stubborn")
+	plain := startGroup(t, `sleep 1000 & wait`, m+"-plain")
+	waitMarked(t, m+"-stubborn", 2)
+	waitMarked(t, m+"-plain", 2)
+	for _, c := range []*exec.Cmd{stubborn, plain} {
+		k.Add(c.Process.Pid)
+	}
+	k.HandOff(50*time.Millisecond, 50*time.Millisecond)
+	if k.Alive() {
+		t.Error("Alive() = true after HandOff")
+	}
+	waitMarked(t, m+"-stubborn", 0)
+	waitMarked(t, m+"-plain", 0)
+	testutil.WaitFor(t, "the keeper to exit once all are gone", func() bool {
+		select {
+		case <-k.exited:
+			return true
+		default:
+			return false
+		}
+	})
+}
+
+// The keeper runs in a session of its own, so that a host that kills
+// mcpmux's process group, or hangs up its terminal, does not reach it.
+func TestKeeperOwnSession(t *testing.T) {
+	k := startKeeper(t)
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", k.PID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "pid (comm) state ppid pgrp session ..."
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	pgid, _ := strconv.Atoi(f[2])
+	sid, _ := strconv.Atoi(f[3])
+	if sid != k.PID() || pgid != k.PID() {
+		t.Errorf("keeper %d: session %d, group %d; want both its own", k.PID(), sid, pgid)
+	}
+}
+
+func TestParseHandOff(t *testing.T) {
+	for _, tt := range []struct {
+		line string
+		want *handOff
+	}{
+		{handOffLine(time.Second, 2*time.Second), &handOff{time.Second, 2 * time.Second}},
+		{"stop 0s 0s", &handOff{}},
+		{"stop 1s", nil},
+		{"stop -1s 1s", nil},
+		{"stop 1h 1s", nil},
+		{"stop x 1s", nil},
+	} {
+		got, err := parseHandOff(strings.TrimSpace(tt.line))
+		if (err == nil) != (tt.want != nil) || (got != nil && *got != *tt.want) {
+			t.Errorf("parseHandOff(%q) = %v, %v; want %v", tt.line, got, err, tt.want)
+		}
+	}
 }

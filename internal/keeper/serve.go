@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,6 +41,12 @@ type ServeOptions struct {
 // stop); then it ends every group it holds, SIGTERM first and SIGKILL
 // after the grace period, and returns. Bad lines are reported on errOut
 // and skipped.
+//
+// A mcpmux that exits on purpose hands its children over first ("stop
+// <afterStdin> <afterTerm>", durations, see [Keeper.HandOff]): it has
+// closed their stdin, so the keeper gives each group afterStdin to end by
+// itself before SIGTERM, and afterTerm after it before SIGKILL, as mcpmux
+// would have, while mcpmux itself exits at once.
 func Serve(ctx context.Context, in io.Reader, errOut io.Writer, opts ServeOptions) {
 	// The terminal that mcpmux's host runs in may close: the keeper has
 	// work to do then.
@@ -59,19 +66,60 @@ func Serve(ctx context.Context, in io.Reader, errOut io.Writer, opts ServeOption
 			lines <- sc.Text()
 		}
 	}()
+	var polite *handOff // mcpmux handed its children over
 	for done := false; !done; {
 		select {
 		case line, ok := <-lines:
-			if !ok {
+			var err error
+			switch {
+			case !ok:
 				done = true
-			} else if err := apply(groups, line, spared); err != nil {
+			case strings.HasPrefix(line, handOffVerb):
+				polite, err = parseHandOff(line)
+			default:
+				err = apply(groups, line, spared)
+			}
+			if err != nil {
 				fmt.Fprintln(errOut, "mcpmux keeper:", err)
 			}
 		case <-ctx.Done():
 			done = true
 		}
 	}
-	end(groups, opts)
+	end(groups, polite, opts)
+}
+
+// handOffVerb starts the line by which mcpmux hands its children over.
+const handOffVerb = "stop "
+
+// maxHandOffWait bounds each wait a hand-off line may ask for.
+const maxHandOffWait = time.Minute
+
+// handOff is how long the groups of an exiting mcpmux have to end, after
+// their stdin was closed and after SIGTERM.
+type handOff struct {
+	afterStdin, afterTerm time.Duration
+}
+
+// handOffLine is the line that asks for h.
+func handOffLine(afterStdin, afterTerm time.Duration) string {
+	return fmt.Sprintf("%s%s %s\n", handOffVerb, afterStdin, afterTerm)
+}
+
+// parseHandOff parses "stop <afterStdin> <afterTerm>".
+func parseHandOff(line string) (*handOff, error) {
+	f := strings.Fields(strings.TrimPrefix(line, handOffVerb))
+	if len(f) != 2 {
+		return nil, fmt.Errorf("bad line %q", line)
+	}
+	var h handOff
+	var err1, err2 error
+	h.afterStdin, err1 = time.ParseDuration(f[0])
+	h.afterTerm, err2 = time.ParseDuration(f[1])
+	if err1 != nil || err2 != nil || h.afterStdin < 0 || h.afterTerm < 0 || h.afterStdin > maxHandOffWait || h.afterTerm > maxHandOffWait {
+		return nil, fmt.Errorf("bad waits in %q", line)
+	}
+	return &h, nil
 }
 
 // apply applies one line from mcpmux to groups. It refuses to hold the
@@ -95,32 +143,47 @@ func apply(groups map[int]bool, line string, spared []int) error {
 	return nil
 }
 
-// end sends SIGTERM to every group, waits up to the grace period for them
-// to be gone, and sends SIGKILL to those that are not.
-func end(groups map[int]bool, opts ServeOptions) {
+// end ends every group: those of a mcpmux that handed them over (polite)
+// get its afterStdin to end by themselves first. Then SIGTERM, up to the
+// grace period (polite's afterTerm) for them to be gone, and SIGKILL to
+// those that are not.
+func end(groups map[int]bool, polite *handOff, opts ServeOptions) {
+	c := clock.Or(opts.Clock)
+	grace := opts.Grace
+	if grace <= 0 {
+		grace = DefaultGrace
+	}
+	if polite != nil {
+		waitGone(groups, polite.afterStdin, c)
+		grace = polite.afterTerm
+	}
 	if len(groups) == 0 {
 		return
 	}
 	for pgid := range groups {
 		signalGroup(pgid, syscall.SIGTERM)
 	}
-	c := clock.Or(opts.Clock)
-	grace := opts.Grace
-	if grace <= 0 {
-		grace = DefaultGrace
+	waitGone(groups, grace, c)
+	for pgid := range groups {
+		signalGroup(pgid, syscall.SIGKILL)
 	}
-	deadline := c.Now().Add(grace)
-	for len(groups) > 0 && c.Now().Before(deadline) {
-		t, tick := c.NewTimer(pollInterval)
-		<-tick
-		t.Stop()
+}
+
+// waitGone waits up to d for the groups to be gone, deleting each from
+// groups as it goes.
+func waitGone(groups map[int]bool, d time.Duration, c clock.Clock) {
+	deadline := c.Now().Add(d)
+	for {
 		for pgid := range groups {
 			if groupGone(pgid) {
 				delete(groups, pgid)
 			}
 		}
-	}
-	for pgid := range groups {
-		signalGroup(pgid, syscall.SIGKILL)
+		if len(groups) == 0 || !c.Now().Before(deadline) {
+			return
+		}
+		t, tick := c.NewTimer(pollInterval)
+		<-tick
+		t.Stop()
 	}
 }

@@ -8,10 +8,11 @@ import (
 )
 
 func keeperProcAttr() *syscall.SysProcAttr {
-	// A group of its own: a host that kills mcpmux's process group must
+	// A session, and so a group, of its own: a host that kills mcpmux's
+	// process group, or a terminal that hangs up on mcpmux's session, must
 	// not take the keeper with it. No parent-death signal: the keeper's
-	// work starts when mcpmux dies.
-	return &syscall.SysProcAttr{Setpgid: true}
+	// work starts when mcpmux exits.
+	return &syscall.SysProcAttr{Setsid: true}
 }
 
 func signalGroup(pgid int, sig syscall.Signal) { _ = syscall.Kill(-pgid, sig) }

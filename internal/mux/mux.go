@@ -78,6 +78,15 @@ type Options struct {
 	// child, so that they are ended should mcpmux die (see
 	// internal/keeper). Nil tells nobody.
 	Groups upstream.Groups
+	// HandOff, if set, is asked as the stop begins (see Start) whether
+	// the process is about to exit with Groups alive to finish stopping
+	// for it: mcpmux serve with its keeper. If it says so, the stop does
+	// not wait for the upstreams' children (their stdin is closed; Groups
+	// gives them the rest of the stop, see upstream.Supervisor.HandOff),
+	// nor for a store write still running once the recorder's last flush
+	// has spilled what it holds (see store.Recorder.Run). Nil waits for
+	// everything.
+	HandOff func() bool
 	// Upstream, if set, adjusts the options of each server's supervisor
 	// before it is made. Nil changes nothing.
 	Upstream func(*registry.Server, *upstream.Options)
@@ -310,6 +319,7 @@ func (m *Mux) RunWith(ctx context.Context, serve func(ctx context.Context) error
 		aside.Go(func() { m.reloads(ctx, m.opts.Reloads, m.opts.Load) })
 	}
 	err := serve(ctx)
+	m.logger.Debug("stopping", "err", err)
 	cancel()
 	aside.Wait()
 	stop()
@@ -346,7 +356,8 @@ func (m *Mux) releaseAfterStart(ctx context.Context) {
 // Start runs every upstream, and the recorder if there is one, until stop
 // is called or ctx is done; stop returns once every upstream has stopped
 // (those Reload started meanwhile too) and the recorder has written what
-// it holds.
+// it holds. With Options.HandOff, stop returns as soon as the children
+// are handed over and the recorder's last flush is written or spilled.
 func (m *Mux) Start(ctx context.Context) (stop func()) {
 	stopRecorder := m.runRecorder(ctx)
 	stopOAuth := func() {}
@@ -364,13 +375,20 @@ func (m *Mux) Start(ctx context.Context) (stop func()) {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
+			handOff := m.opts.HandOff != nil && m.opts.Groups != nil && m.opts.HandOff()
 			m.mu.Lock()
 			rn.closed = true // Reload starts nothing more
+			if handOff {
+				for _, r := range m.ups {
+					r.sup.HandOff()
+				}
+			}
 			m.mu.Unlock()
 			cancel()
 			stopOAuth()
 			rn.wg.Wait()
-			stopRecorder()
+			m.logger.Debug("upstreams stopped", "handed_off", handOff)
+			stopRecorder(handOff)
 		})
 	}
 }
@@ -420,11 +438,13 @@ func (m *Mux) waitListed(ctx context.Context) {
 }
 
 // runRecorder runs the recorder until stop is called; stop returns once
-// it has written what it holds. Without a recorder it does nothing.
-func (m *Mux) runRecorder(ctx context.Context) (stop func()) {
+// it has written what it holds, or, if exiting, once it has written or
+// spilled it (see store.Recorder.Run). Without a recorder it does
+// nothing.
+func (m *Mux) runRecorder(ctx context.Context) (stop func(exiting bool)) {
 	rec := m.opts.Recorder
 	if rec == nil {
-		return func() {}
+		return func(bool) {}
 	}
 	// Not ctx: the supervisors' last events come after ctx ends.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -435,7 +455,13 @@ func (m *Mux) runRecorder(ctx context.Context) (stop func()) {
 			m.logger.Debug("saving the registry at exit", "err", err) // the recorder warned
 		}
 	}()
-	return func() { cancel(); <-done }
+	return func(exiting bool) {
+		cancel()
+		<-done
+		if !exiting {
+			rec.Wait()
+		}
+	}
 }
 
 // Status renders the live state of every upstream, as mcpmux://status

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
 	"syscall"
 	"time"
@@ -54,10 +55,17 @@ type Child struct {
 // write the result; the job's own failure is part of the result. ctx
 // ending (mcpmux is stopping) ends waiting for the store's lock.
 func ServeChild(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) error {
+	// A mcpmux that exits does not wait for its last write (see
+	// Recorder.FinalWait): the write goes on, and the pipes to the gone
+	// parent must not end it halfway.
+	signal.Ignore(syscall.SIGPIPE)
 	var j job
 	if err := gob.NewDecoder(stdin).Decode(&j); err != nil {
 		return fmt.Errorf("reading store job: %w", err)
 	}
+	// Its parent kills a child that hangs; one whose parent has exited
+	// ends itself.
+	time.AfterFunc(j.LockWait+DefaultChildTimeout+time.Second, func() { os.Exit(3) })
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: j.LogLevel}))
 	res, err := j.run(ctx, logger)
 	res.setErr(err)
@@ -105,6 +113,11 @@ func (c *Child) run(ctx context.Context, j *job, logger *slog.Logger) (*result, 
 	var waitErr error
 	hung := false
 	stopping := ctx.Done()
+	if j.Op == opWrite {
+		// A write is not stopped halfway: what it takes on it finishes,
+		// within its time limit, even if mcpmux exits meanwhile.
+		stopping = nil
+	}
 	for done := false; !done; {
 		select {
 		case waitErr = <-waited:

@@ -89,11 +89,52 @@ func (h *Handle) LoadCatalogues(ctx context.Context, servers []*registry.Server)
 // Write writes b to the store. What is written is removed from b: after an
 // error, b holds what is left to write.
 func (h *Handle) Write(ctx context.Context, b *Batch) error {
-	res, err := h.do(ctx, &job{Op: opWrite, Batch: b}, true)
-	if res != nil && res.Unwritten != nil && res.Unwritten != b {
-		*b = *res.Unwritten
-	}
+	_, err := h.write(ctx, b, true)
 	return err
+}
+
+// write writes b, and first what was spilled beside the store (see
+// absorbSpills). Unless wait, it returns when ctx ends, reporting left:
+// the write goes on by itself (see Child), b is the write's own from then
+// on, and what it cannot write is spilled once it ends (see spill.go).
+func (h *Handle) write(ctx context.Context, b *Batch, wait bool) (left bool, err error) {
+	done, err := h.start(ctx, &job{Op: opWrite, Batch: b})
+	if err != nil {
+		return false, err
+	}
+	var o outcome
+	if wait {
+		o = <-done
+	} else {
+		select {
+		case o = <-done:
+		case <-ctx.Done():
+			h.jobs.Go(func() { h.spillLeft(b, <-done) })
+			return true, context.Cause(ctx)
+		}
+	}
+	if o.res != nil && o.res.Unwritten != nil && o.res.Unwritten != b {
+		*b = *o.res.Unwritten
+	}
+	return false, o.err
+}
+
+// busy reports whether a use of the store is running.
+func (h *Handle) busy() bool { return len(h.turn) > 0 }
+
+// spillLeft spills what a write of b that nobody waited for did not
+// write: what its result says, or all of b without one.
+func (h *Handle) spillLeft(b *Batch, o outcome) {
+	if o.res != nil && o.res.Unwritten != nil {
+		b = o.res.Unwritten
+	}
+	if b.Empty() {
+		return
+	}
+	if _, err := writeSpill(h.dataDir, b, time.Now()); err != nil {
+		// The store failed too: the recorder's last flush warns of that.
+		h.logger.Debug("spilling what a write left; lost", "dir", h.dataDir, "err", err)
+	}
 }
 
 // History returns the newest limit events of server (all servers if
@@ -116,28 +157,10 @@ func (h *Handle) History(ctx context.Context, server string, limit int) ([]Event
 // another gets ctx's error when ctx ends, and the job ends by itself,
 // within the child's time limit. Either way a damaged store is repaired.
 func (h *Handle) do(ctx context.Context, j *job, wait bool) (*result, error) {
-	turn, cancel := context.WithTimeout(ctx, h.opts.LockWait)
-	defer cancel()
-	select {
-	case h.turn <- struct{}{}:
-	case <-turn.Done():
-		return nil, fmt.Errorf("%w: %w", errBusy, context.Cause(turn))
+	done, err := h.start(ctx, j)
+	if err != nil {
+		return nil, err
 	}
-	j.Dir = Dir(h.dataDir)
-	j.LockWait, j.HistoryTTL, j.MaxHistory = h.opts.LockWait, h.opts.Store.HistoryTTL, h.opts.Store.MaxHistory
-	j.LogLevel = logLevel(ctx, h.logger)
-	type outcome struct {
-		res *result
-		err error
-	}
-	done := make(chan outcome, 1)
-	h.jobs.Add(1)
-	go func() {
-		defer h.jobs.Done()
-		defer func() { <-h.turn }()
-		res, err := h.runRepairing(ctx, j)
-		done <- outcome{res, err}
-	}()
 	if wait {
 		o := <-done
 		return o.res, o.err
@@ -148,6 +171,36 @@ func (h *Handle) do(ctx context.Context, j *job, wait bool) (*result, error) {
 	case <-ctx.Done():
 		return nil, context.Cause(ctx)
 	}
+}
+
+// outcome is how a job ended.
+type outcome struct {
+	res *result
+	err error
+}
+
+// start starts j once it is its turn, waiting for the turn up to LockWait
+// or until ctx ends; its outcome arrives on done.
+func (h *Handle) start(ctx context.Context, j *job) (done <-chan outcome, err error) {
+	turn, cancel := context.WithTimeout(ctx, h.opts.LockWait)
+	defer cancel()
+	select {
+	case h.turn <- struct{}{}:
+	case <-turn.Done():
+		return nil, fmt.Errorf("%w: %w", errBusy, context.Cause(turn))
+	}
+	j.Dir = Dir(h.dataDir)
+	j.LockWait, j.HistoryTTL, j.MaxHistory = h.opts.LockWait, h.opts.Store.HistoryTTL, h.opts.Store.MaxHistory
+	j.LogLevel = logLevel(ctx, h.logger)
+	out := make(chan outcome, 1)
+	h.jobs.Add(1)
+	go func() {
+		defer h.jobs.Done()
+		defer func() { <-h.turn }()
+		res, err := h.runRepairing(ctx, j)
+		out <- outcome{res, err}
+	}()
+	return out, nil
 }
 
 // logLevel returns the lowest level logger logs.

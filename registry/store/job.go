@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/mcpmux/mcpmux/registry"
@@ -163,7 +164,10 @@ func (j *job) run(ctx context.Context, logger *slog.Logger) (*result, error) {
 		if res.Unwritten == nil {
 			res.Unwritten = new(Batch)
 		}
-		err = use(func(s *DB) error { return s.Write(res.Unwritten) })
+		// What stopped instances spilled is older than the batch: first.
+		err = use(func(s *DB) error {
+			return errors.Join(absorbSpills(s, filepath.Dir(j.Dir), logger), s.Write(res.Unwritten))
+		})
 	case opSummary:
 		res.Summaries = make([]Summary, len(j.Servers))
 		err = use(func(s *DB) error { return j.summarize(s, res.Summaries) })

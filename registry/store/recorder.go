@@ -18,6 +18,11 @@ const (
 	DefaultFlushInterval    = 2 * time.Second
 	DefaultLockWait         = time.Second
 	DefaultMaxPendingEvents = 10000
+	// DefaultFinalWait is as long as one use of the store may take.
+	DefaultFinalWait = DefaultLockWait + DefaultChildTimeout
+	// ExitFinalWait is FinalWait for a process that exits at once: mcpmux
+	// serve, which has a fraction of a second.
+	ExitFinalWait = 100 * time.Millisecond
 )
 
 // RecorderOptions configures a [Recorder]. The zero value means defaults.
@@ -35,6 +40,13 @@ type RecorderOptions struct {
 	// LockWait bounds how long one flush waits for other processes to let
 	// go of the store. Zero means DefaultLockWait.
 	LockWait time.Duration
+	// FinalWait bounds the last flush, once Run's context has ended: what
+	// is not in the store by then is in a spill file that the next write
+	// takes in (see spill.go). A mcpmux that exits at once has a fraction
+	// of a second: ExitFinalWait. Below LockWait, flushes the stop cuts
+	// short are left to finish on their own (see Recorder.Wait). Zero
+	// means DefaultFinalWait.
+	FinalWait time.Duration
 	// MaxPendingEvents bounds the events held while the store cannot be
 	// written; beyond it the oldest are dropped. Zero means
 	// DefaultMaxPendingEvents.
@@ -48,6 +60,7 @@ func (o RecorderOptions) withDefaults() RecorderOptions {
 	o.FlushInterval = cmp.Or(max(o.FlushInterval, 0), DefaultFlushInterval)
 	o.LockWait = cmp.Or(max(o.LockWait, 0), DefaultLockWait)
 	o.MaxPendingEvents = cmp.Or(max(o.MaxPendingEvents, 0), DefaultMaxPendingEvents)
+	o.FinalWait = cmp.Or(max(o.FinalWait, 0), DefaultFinalWait)
 	return o
 }
 

@@ -6,9 +6,6 @@ import (
 	"time"
 )
 
-// finalWait bounds the last flush, when Run's context has ended.
-const finalWait = 3 * time.Second
-
 // Catalogues that arrive are written once none has arrived for
 // catalogueQuiet, and catalogueMaxWait after the first at the latest:
 // upstreams that start together deliver theirs within moments of each
@@ -22,11 +19,12 @@ const (
 // Run writes the recorder's heartbeat and what it holds every
 // FlushInterval, the heartbeat alone at once when a state changes, and
 // what it holds soon after catalogues arrive (see catalogueQuiet), until
-// ctx is done; then it flushes a last time, removes its live file and
-// returns the last flush's error. Failures are logged, once until a flush
-// succeeds again (the last flush's too). Cancel ctx only once nothing is left to
-// record (the supervisors have stopped), so that their last events are
-// kept.
+// ctx is done; then it flushes a last time, within FinalWait (see
+// flushLast), removes its live file and returns the last flush's error.
+// Failures are logged, once until a flush succeeds again (the last
+// flush's too). Cancel ctx only once nothing is left to record (the
+// supervisors have stopped), so that their last events are kept. The
+// last write to the store may go on after Run returns: see Wait.
 func (r *Recorder) Run(ctx context.Context) error {
 	r.start()
 	t := time.NewTicker(r.opts.FlushInterval)
@@ -88,33 +86,62 @@ func (r *Recorder) start() {
 	}
 }
 
-// stop flushes a last time, removes the live file, and waits for every
-// use of the store to end.
+// stop flushes a last time, within FinalWait, and removes the live file.
 func (r *Recorder) stop(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, finalWait)
+	ctx, cancel := context.WithTimeout(ctx, r.opts.FinalWait)
 	defer cancel()
-	err := r.Flush(ctx)
-	// Another mcpmux on the same directory may hold the store through one
-	// lock wait: what is not written now is lost, so try again while the
-	// bound allows (Flush keeps what it did not write).
-	for errors.Is(err, ErrLocked) && pause(ctx, 50*time.Millisecond) {
-		err = r.Flush(ctx)
-	}
+	err := r.flushLast(ctx)
 	r.logFlush(err)
-	r.store.Wait()
 	return errors.Join(err, removeInstance(r.dataDir, r.self.PID))
 }
 
-// pause waits d, and reports whether ctx is still live after it.
-func pause(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
+// Wait waits until every use of the store the recorder started has
+// ended: the last write may go on after Run has returned. A process that
+// exits need not wait: the write is in a child process that finishes it,
+// and what it does not write is in a spill file.
+func (r *Recorder) Wait() { r.store.Wait() }
+
+// flushLast is the last flush, which ends with ctx: the snapshot, then
+// what the recorder holds into a spill file, in this process, and a write
+// to the store that takes the spill file in (see absorbSpills). If ctx
+// ends first, the write goes on by itself, and what it does not write
+// stays in the spill file, for the next write to take in. Another mcpmux
+// holding the store, or a slow machine, loses nothing.
+func (r *Recorder) flushLast(ctx context.Context) error {
+	r.flushMu.Lock()
+	defer r.flushMu.Unlock()
+	b := r.take()
+	if b.Empty() && len(spills(r.dataDir)) == 0 {
+		return nil
 	}
+	spilled := ""
+	if !b.Empty() {
+		path, err := writeSpill(r.dataDir, &b, r.now())
+		if err != nil {
+			// Nowhere to spill to: the batch goes to the store directly,
+			// and what the store does not take in time is lost.
+			r.logger.Debug("spilling the last events", "err", err)
+		} else {
+			b, spilled = Batch{}, path
+		}
+	}
+	if spilled != "" && r.store.busy() && r.exiting() {
+		// A write cut short by the stop is still on, and the bound is
+		// shorter than a store use may wait for the lock: this one would
+		// only wait for it. The next write takes the spill file in.
+		r.logger.Info("last events kept for the next start", "file", spilled)
+		return nil
+	}
+	_, err := r.store.write(ctx, &b, false)
+	switch {
+	case spilled != "" && (err != nil || ctx.Err() != nil):
+		// Not a failure: nothing is lost.
+		r.logger.Info("last events not written to the store in time; kept for the next start", "file", spilled, "err", err)
+		return nil
+	case ctx.Err() != nil:
+		return nil // the write goes on by itself, and spills what it cannot write
+	}
+	return err
 }
 
 // beat rewrites the live file with the current states. A failure is
@@ -129,24 +156,32 @@ func (r *Recorder) beat() {
 	}
 }
 
+// exiting reports whether the recorder is one of a process that exits at
+// once when Run's context ends: its last flush may not even wait out one
+// lock wait (FinalWait < LockWait). Its flushes that the stop cuts short
+// are left to finish on their own, and its last flush does not queue
+// behind them.
+func (r *Recorder) exiting() bool { return r.opts.FinalWait < r.opts.LockWait }
+
 // Flush writes what the recorder holds to the store, in one batch. It
 // waits for the store up to LockWait, or until ctx ends. If the store
-// cannot be written, what was not written is kept for the next flush.
+// cannot be written, what was not written is kept for the next flush. If
+// the recorder is exiting and ctx ends first, Flush returns at once, and
+// the write goes on by itself, spilling what it cannot write (see
+// spill.go).
 func (r *Recorder) Flush(ctx context.Context) error {
 	r.flushMu.Lock()
 	defer r.flushMu.Unlock()
-	// The snapshot first: it is what the next start reads.
-	r.snapMu.Lock()
-	r.writeSnapshotLocked()
-	r.snapMu.Unlock()
-	r.mu.Lock()
-	b := r.pending
-	r.pending = Batch{}
-	r.mu.Unlock()
-	if b.Empty() {
+	b := r.take()
+	// What stopped instances spilled is written with b (see
+	// absorbSpills), even if b is empty.
+	if b.Empty() && len(spills(r.dataDir)) == 0 {
 		return nil
 	}
-	err := r.store.Write(ctx, &b)
+	left, err := r.store.write(ctx, &b, !r.exiting())
+	if left {
+		return err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if b.Empty() {
@@ -156,6 +191,20 @@ func (r *Recorder) Flush(ctx context.Context) error {
 		r.capEvents()
 	}
 	return err
+}
+
+// take takes what the recorder holds, and writes the catalogues new since
+// the last snapshot to it first: it is what the next start reads, and
+// takes no child process. The caller holds flushMu.
+func (r *Recorder) take() Batch {
+	r.snapMu.Lock()
+	r.writeSnapshotLocked()
+	r.snapMu.Unlock()
+	r.mu.Lock()
+	b := r.pending
+	r.pending = Batch{}
+	r.mu.Unlock()
+	return b
 }
 
 // lockedWarnAfter is how many uses in a row may find the store held by
