@@ -134,6 +134,12 @@ type source struct {
 	// resources and templates keyed by URI, in the upstream's order, each
 	// URI once.
 	resources, templates []entry
+	// names are the upstream's own names of all its tools and prompts,
+	// those the tool filter hides too (see registry/pin.Scan's own).
+	names []string
+	// held are its tools and prompts that pinning withholds or warns of
+	// (see judge).
+	held []Withheld
 	// unmatched are the overrides of entries the upstream does not list,
 	// as fields ("toolOverrides.echoo"), each with the closest name it
 	// lists ("" for none).
@@ -150,6 +156,7 @@ type source struct {
 type named struct {
 	slot     *nameSlot
 	upstream string          // the upstream's own name
+	sent     json.RawMessage // the upstream's object as it sent it, which pins cover
 	raw      json.RawMessage // the upstream's object, overridden
 	exposed  string          // "" while not exposed
 	renamed  json.RawMessage // raw with exposed as its name
@@ -173,6 +180,10 @@ func newSource(cfg *registry.Server, cat *registry.Catalogue, maxLen int, logger
 	tools := parseNamed(server, prefix, "tool", cat.Tools, cfg.ToolOverrides, maxLen, logger)
 	prompts := parseNamed(server, prefix, "prompt", cat.Prompts, cfg.PromptOverrides, maxLen, logger)
 	unmatched := slices.Concat(unmatchedOverrides("toolOverrides", cfg.ToolOverrides, tools), unmatchedOverrides("promptOverrides", cfg.PromptOverrides, prompts))
+	names := make([]string, 0, len(tools)+len(prompts))
+	for _, n := range slices.Concat(tools, prompts) {
+		names = append(names, n.upstream)
+	}
 	tools = slices.DeleteFunc(tools, func(n *named) bool { return !cfg.ToolAllowed(n.original()) })
 	src := &source{
 		server:    server,
@@ -182,6 +193,7 @@ func newSource(cfg *registry.Server, cat *registry.Catalogue, maxLen int, logger
 		tools:     tools,
 		prompts:   prompts,
 		unmatched: unmatched,
+		names:     names,
 		resources: parseURIs(server, "uri", cat.Resources, logger),
 		templates: parseURIs(server, "uriTemplate", cat.ResourceTemplates, logger),
 	}
@@ -203,7 +215,7 @@ func parseNamed(server, prefix, kind string, items []json.RawMessage, overrides 
 			continue
 		}
 		seen[name] = true
-		shown := name
+		shown, sent := name, raw
 		if o, ok := overrides[name]; ok {
 			var err error
 			if raw, err = override(raw, o); err != nil {
@@ -212,7 +224,7 @@ func parseNamed(server, prefix, kind string, items []json.RawMessage, overrides 
 			}
 			shown = cmp.Or(o.Name, name)
 		}
-		out = append(out, &named{slot: proposeName(NameEntry{Server: server, Prefix: prefix, Original: shown}, maxLen), upstream: name, raw: raw})
+		out = append(out, &named{slot: proposeName(NameEntry{Server: server, Prefix: prefix, Original: shown}, maxLen), upstream: name, sent: sent, raw: raw})
 	}
 	return out
 }

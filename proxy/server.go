@@ -16,6 +16,7 @@ import (
 	"github.com/mcpmux/mcpmux/internal/redact"
 	"github.com/mcpmux/mcpmux/proxy/search"
 	"github.com/mcpmux/mcpmux/registry"
+	"github.com/mcpmux/mcpmux/registry/pin"
 )
 
 // Upstream is what the proxy needs of one upstream server. Its methods are
@@ -73,6 +74,17 @@ type Options struct {
 	// mcpmux://status. Results and notifications are the upstreams' data
 	// and pass unchanged. Nil masks nothing.
 	Masker *redact.Masker
+	// Pins, if set, pins the upstreams' tool and prompt definitions: the
+	// proxy records each at first sight, and withholds those that changed
+	// since, or that the scanner flags, until they are approved (see
+	// registry/pin, SetPins). Nil pins nothing.
+	Pins *pin.Book
+	// ToolPinning is the configuration's "toolPinning", which a server's
+	// own overrides; empty means "withhold".
+	ToolPinning string
+	// OnPinned, if set, is called when the book of pins changed (see
+	// Pins), after the merge that changed it, never with a lock held.
+	OnPinned func()
 }
 
 // Server is the one MCP server the client sees. Upstreams are added with
@@ -101,6 +113,11 @@ type Server struct {
 	conflicts map[string]bool // URIs two upstreams list, logged once
 	renamed   map[string]bool // exposed names that differ from prefix__name, logged once
 	unmatched map[string]bool // overrides of entries an upstream does not list, logged once
+	pins      pinning
+
+	// held indexes the withheld tools and prompts by kind and exposed
+	// name, for the error of a request for one (see withheldError).
+	held atomic.Pointer[map[string]Withheld]
 
 	cat atomic.Pointer[catalogue]
 
@@ -179,6 +196,7 @@ func New(opts Options) *Server {
 		server.WithCompletions(),
 		server.WithInstructions(ownInstructions), // replaced by Instructions (see delegate)
 	)
+	s.pins = pinning{book: opts.Pins, policy: opts.ToolPinning, logged: map[string]bool{}}
 	s.merge = newMerge(s.merger())
 	s.cat.Store(s.merge.cur)
 	s.index = search.New()
@@ -244,11 +262,17 @@ func (s *Server) setCatalogues(cats map[string]*registry.Catalogue, keep []strin
 			sources[name] = newSource(r.cfg, c, s.merge.maxLen, s.logger)
 			s.logUnmatched(name, sources[name].unmatched)
 		}
+	}
+	rejudged := s.judgeAll(sources, names)
+	for _, name := range slices.Concat(names, rejudged) {
 		_, methods := s.merge.apply(name, sources[name])
 		for _, m := range methods {
 			changed[m] = true
 		}
 		s.indexTools(s.merge.tools.touched)
+	}
+	if s.pins.book != nil {
+		s.indexHeld()
 	}
 	s.cat.Store(s.merge.cur)
 	profiles := s.refreshProfiles()
@@ -260,7 +284,11 @@ func (s *Server) setCatalogues(cats map[string]*registry.Catalogue, keep []strin
 	} else if viewChanged {
 		changed[toolsChanged] = true
 	}
+	pinned := s.pins.dirty
 	s.mergeMu.Unlock()
+	if pinned && s.opts.OnPinned != nil {
+		s.opts.OnPinned()
+	}
 
 	s.mu.Lock()
 	for _, name := range names {
@@ -269,6 +297,11 @@ func (s *Server) setCatalogues(cats map[string]*registry.Catalogue, keep []strin
 			r.state.live = r.state.live || live
 		} else {
 			delete(s.sources, name)
+		}
+	}
+	for _, name := range rejudged {
+		if _, ok := s.sources[name]; ok {
+			s.sources[name] = sources[name]
 		}
 	}
 	s.changedLocked()

@@ -150,6 +150,9 @@ func (sess *session) lookup(ctx context.Context, of func(*catalogue) list, kind,
 	if e, ok := of(s.cat.Load()).get(name); ok {
 		return e, nil
 	}
+	if err := s.withheldError(kind, name); err != nil {
+		return entry{}, err
+	}
 	owners := s.owners(name)
 	ctx, cancel := context.WithTimeout(ctx, owners.timeout)
 	defer cancel()
@@ -170,6 +173,9 @@ func (sess *session) lookup(ctx context.Context, of func(*catalogue) list, kind,
 		if why := s.unavailable(r); why != "" {
 			return entry{}, jsonrpc.Errorf(jsonrpc.CodeUnavailable, "%s %q: upstream %q is unavailable: %s", kind, name, r.cfg.Name, why)
 		}
+	}
+	if err := s.withheldError(kind, name); err != nil {
+		return entry{}, err
 	}
 	msg := "unknown " + kind + " " + string(jsonrpc.Quote(name))
 	if near := closest(of(s.cat.Load()), name); len(near) > 0 {

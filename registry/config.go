@@ -131,7 +131,7 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 		return nil, err
 	}
 	c := &Config{Servers: make(map[string]*Server, len(entries))}
-	for _, err := range []error{decodeNameLength(top, &c.NameLength), decodeMessageSize(top, &c.MaxMessageSize), decodeInstructionsWait(top, &c.InstructionsWait)} {
+	for _, err := range []error{decodeNameLength(top, &c.NameLength), decodeMessageSize(top, &c.MaxMessageSize), decodeInstructionsWait(top, &c.InstructionsWait), decodePinning(top, &c.ToolPinning)} {
 		if err != nil {
 			c.Problems = append(c.Problems, err)
 		}
@@ -214,7 +214,7 @@ func (c *Config) SecretValues() []string {
 // A disabled server is checked only for mcpmux's own settings: it may lack a
 // command or url.
 func (c *Config) Validate() error {
-	errs := append([]error{checkNameLength(c.NameLength), checkMessageSize(c.MaxMessageSize), checkInstructionsWait(c.InstructionsWait)}, c.Limits.check()...)
+	errs := append([]error{checkNameLength(c.NameLength), checkMessageSize(c.MaxMessageSize), checkInstructionsWait(c.InstructionsWait), topPinning(c.ToolPinning)}, c.Limits.check()...)
 	for _, name := range slices.Sorted(maps.Keys(c.Servers)) {
 		ch := &checker{server: name, nameLength: c.NameLength}
 		if checkNameLength(c.NameLength) != nil {

@@ -39,7 +39,7 @@ func decodeServer(ch *checker, raw json.RawMessage, lookupEnv func(string) (stri
 var serverKeys = []string{
 	"command", "args", "env", "cwd", "url", "type", "headers", "envFile",
 	"disabled", "prefix", "timeout", "startTimeout", "lazy", "idleTimeout", "maxConcurrency",
-	"backoff", "healthCheck", "tools", "secrets", "logStderr", "toolOverrides", "promptOverrides", "oauth", "alwaysList",
+	"backoff", "healthCheck", "tools", "secrets", "logStderr", "toolOverrides", "promptOverrides", "oauth", "alwaysList", "toolPinning",
 }
 
 // nearMisses warns of the keys of an entry that mcpmux does not read but
@@ -97,6 +97,7 @@ func (s *Server) decodeOwn(ch *checker, fields map[string]json.RawMessage) {
 	decodeField(ch, fields, "logStderr", &s.LogStderr, "a string")
 	s.decodeOAuth(ch, fields)
 	decodeField(ch, fields, "alwaysList", &s.AlwaysList, "true or false")
+	decodeField(ch, fields, "toolPinning", &s.ToolPinning, "a string")
 }
 
 // decodeField decodes the value of field, if present, into dst. The key

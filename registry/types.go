@@ -36,6 +36,12 @@ type Config struct {
 	// Profiles are subsets of the catalogue for the clients that ask for
 	// them by name, keyed by name.
 	Profiles map[string]*Profile `json:"profiles,omitempty"`
+	// ToolPinning is what happens to a tool or prompt whose definition
+	// changed since it was first seen, or that the scanner flags:
+	// "withhold" (left out of the lists until approved with mcpmux
+	// trust), "warn" (listed, logged and shown) or "off" (not pinned).
+	// Empty means "withhold". A server's own "toolPinning" wins.
+	ToolPinning string `json:"toolPinning,omitempty"`
 
 	// Path is the file the configuration was loaded from, absolute; empty
 	// if it was not loaded from a file. Not read from JSON.
@@ -130,6 +136,9 @@ type Server struct {
 	// SecretEnv names env entries whose values are secrets although their
 	// names do not say so (see [Server.IsSecretEnv]).
 	SecretEnv []string `json:"secrets,omitempty"`
+	// ToolPinning overrides the configuration's "toolPinning" for this
+	// server. Empty means the configuration's.
+	ToolPinning string `json:"toolPinning,omitempty"`
 
 	// expandedSecrets are the values that ${NAME} references to
 	// secret-named variables expanded to (see [Server.SecretValues]).

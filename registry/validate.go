@@ -128,6 +128,9 @@ func (s *Server) checkOwn(ch *checker) {
 	default:
 		ch.fail("logStderr", `must be "debug", "info", "warn" or "error", got %q`, s.LogStderr)
 	}
+	if err := checkPinning(s.ToolPinning); err != nil {
+		ch.fail("toolPinning", "%w", err)
+	}
 	checkPatterns(ch, "tools.allow", s.Tools.Allow)
 	checkPatterns(ch, "tools.deny", s.Tools.Deny)
 	s.checkOverrides(ch, "toolOverrides", s.ToolOverrides)

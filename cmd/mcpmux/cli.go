@@ -137,6 +137,23 @@ disconnected, error, restart, stopped), newest first, of SERVER or of
 every server.`,
 		example: `mcpmux history github --limit 20`,
 	}},
+	{"trust", doc{
+		args:    "SERVER [TOOL...]",
+		summary: "approve the withheld tools and prompts of a server",
+		text: `mcpmux pins every upstream tool and prompt definition (name, title,
+description, schemas, annotations) at first sight, and withholds one
+whose definition later changes, or that carries hidden instructions
+(invisible Unicode, <IMPORTANT> blocks, requests for secrets, words about
+another server's tools), until it is approved: it leaves tools/list and
+calls to it are refused, naming this command.
+
+mcpmux trust SERVER approves every withheld tool and prompt of SERVER as
+last seen; with TOOL names (the upstream's own names), only those. A
+running mcpmux serve lists them again within a second. --list shows
+what is withheld and why. "toolPinning" in the configuration ("withhold",
+"warn" or "off"; per server too) chooses what happens to a change.`,
+		example: "mcpmux trust --list\nmcpmux trust github create_issue\nmcpmux trust github",
+	}},
 	{"version", doc{
 		summary: "print the version",
 		text:    `Prints mcpmux's version (also: mcpmux --version).`,

@@ -124,6 +124,7 @@ func init() { // in init: runHelp refers to commands
 		"discover": runDiscover,
 		"login":    runLogin,
 		"logout":   runLogout,
+		"trust":    runTrust,
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mcpmux/mcpmux/internal/mux"
 	"github.com/mcpmux/mcpmux/registry"
+	"github.com/mcpmux/mcpmux/registry/pin"
 	"github.com/mcpmux/mcpmux/registry/store"
 )
 
@@ -69,13 +70,22 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	logins := oauthLogins(cfg, sums)
+	pins, err := store.LoadPins(path)
+	if err != nil {
+		logger.Warn("reading the tool pins", "dir", path, "err", err)
+	}
+	pending := pins.Pending("")
 	if *asJSON {
-		return printStatusJSON(stdout, path, sums, logins)
+		return printStatusJSON(stdout, path, sums, logins, pending)
 	}
 	if err := printStatus(stdout, sums, now); err != nil {
 		return err
 	}
-	return printLogins(stdout, logins)
+	if err := printLogins(stdout, logins); err != nil || len(pending) == 0 {
+		return err
+	}
+	fmt.Fprintf(stdout, "\n%d tool or prompt definitions are not approved (mcpmux trust SERVER [TOOL...] approves them):\n", len(pending))
+	return printPending(stdout, pending, false)
 }
 
 // statusEntry is one server in `mcpmux status --json`.
@@ -86,12 +96,23 @@ type statusEntry struct {
 	P95       string  `json:"latencyP95,omitempty"`
 }
 
-func printStatusJSON(w io.Writer, dataDir string, sums []store.Summary, logins *loginSummary) error {
+func printStatusJSON(w io.Writer, dataDir string, sums []store.Summary, logins *loginSummary, pending []pin.Pending) error {
+	type held struct {
+		Server   string   `json:"server"`
+		Kind     pin.Kind `json:"kind"`
+		Name     string   `json:"name"`
+		Withheld bool     `json:"withheld"`
+		Reason   string   `json:"reason"`
+	}
 	out := struct {
-		DataDir string        `json:"dataDir"`
-		Servers []statusEntry `json:"servers"`
-		OAuth   *loginSummary `json:"oauth,omitempty"`
+		DataDir  string        `json:"dataDir"`
+		Servers  []statusEntry `json:"servers"`
+		OAuth    *loginSummary `json:"oauth,omitempty"`
+		Withheld []held        `json:"withheld,omitempty"`
 	}{DataDir: dataDir, Servers: make([]statusEntry, len(sums)), OAuth: logins}
+	for _, p := range pending {
+		out.Withheld = append(out.Withheld, held{p.Server, p.Kind, p.Name, p.Withheld, p.Reason()})
+	}
 	for i, s := range sums {
 		e := statusEntry{Summary: s, ErrorRate: s.ErrorRate()}
 		if s.Calls.Calls > 0 {

@@ -98,6 +98,12 @@ type Options struct {
 	// returns a configuration with an error when only some of it is
 	// wrong, and none when the file cannot be read.
 	Load func() (*registry.Config, error)
+	// PinsDir, if set, is the data directory whose pins (tool and prompt
+	// definitions seen and approved; see registry/pin) the proxy judges
+	// by: Run reads them at once, writes what it sees at once, and judges
+	// anew when mcpmux trust changes them. Empty keeps pins in memory for
+	// the run. The configuration's "toolPinning": "off" pins nothing.
+	PinsDir string
 	// Masker, if set, masks secrets wherever the Mux writes, and is given
 	// the secrets of every configuration Reload applies: main makes it
 	// for its logger (see Masker). Nil means Masker(cfg).
@@ -115,6 +121,8 @@ type Mux struct {
 	masker *redact.Masker
 
 	reloadMu sync.Mutex // serialises Reload
+
+	pinsDirty chan struct{} // the proxy's pins changed; buffered, one
 
 	mu      sync.Mutex
 	cfg     *registry.Config    // the configuration being served
@@ -143,7 +151,7 @@ func New(cfg *registry.Config, opts Options) *Mux {
 	if opts.Masker == nil {
 		opts.Masker = Masker(cfg)
 	}
-	m := &Mux{opts: opts, logger: opts.Logger, masker: opts.Masker, cfg: cfg, invalid: cfg.Invalid, ups: map[string]*running{}}
+	m := &Mux{opts: opts, logger: opts.Logger, masker: opts.Masker, cfg: cfg, invalid: cfg.Invalid, ups: map[string]*running{}, pinsDirty: make(chan struct{}, 1)}
 	if opts.OAuth != nil && opts.OAuth.OnLogin == nil {
 		opts.OAuth.OnLogin = m.loggedIn
 	}
@@ -201,6 +209,9 @@ func (m *Mux) proxyOptions(cfg *registry.Config) proxy.Options {
 		Logger:           m.logger,
 		Version:          m.opts.Version,
 		Status:           m.Status,
+		Pins:             m.loadPins(),
+		ToolPinning:      cfg.ToolPinning,
+		OnPinned:         m.pinned,
 	}
 	if o.InstructionsWait == 0 {
 		o.InstructionsWait = -1 // "0s" is no wait; the proxy's zero is its default
@@ -317,6 +328,9 @@ func (m *Mux) RunWith(ctx context.Context, serve func(ctx context.Context) error
 	aside.Go(func() { m.logToolMode(ctx) })
 	if m.opts.Reloads != nil && m.opts.Load != nil {
 		aside.Go(func() { m.reloads(ctx, m.opts.Reloads, m.opts.Load) })
+	}
+	if m.opts.PinsDir != "" {
+		aside.Go(func() { m.keepPins(ctx) })
 	}
 	err := serve(ctx)
 	m.logger.Debug("stopping", "err", err)
@@ -478,10 +492,11 @@ func (m *Mux) Status() json.RawMessage {
 	invalid, reload := m.invalid, m.reload
 	m.mu.Unlock()
 	out := struct {
-		ToolMode  toolModeStatus `json:"toolMode"`
-		Upstreams []any          `json:"upstreams"`
-		Config    *reloadOutcome `json:"config,omitempty"`
-	}{ToolMode: m.toolModeStatus(), Upstreams: make([]any, 0, len(sups)+len(invalid))}
+		ToolMode  toolModeStatus   `json:"toolMode"`
+		Upstreams []any            `json:"upstreams"`
+		Withheld  []proxy.Withheld `json:"withheld,omitempty"`
+		Config    *reloadOutcome   `json:"config,omitempty"`
+	}{ToolMode: m.toolModeStatus(), Upstreams: make([]any, 0, len(sups)+len(invalid)), Withheld: m.srv.Withheld()}
 	for _, s := range sups {
 		st := s.Status()
 		st.Login = s.Login()

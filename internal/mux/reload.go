@@ -83,6 +83,7 @@ func (m *Mux) Reload(cfg *registry.Config) error {
 		return err
 	}
 	m.keepSettings(old, cfg)
+	m.srv.SetPinning(cfg.ToolPinning)
 	d := m.apply(cfg)
 	m.srv.SetToolMode(ToolMode(cfg))
 	m.mu.Lock()
@@ -230,7 +231,7 @@ func (m *Mux) apply(cfg *registry.Config) *diff {
 
 // shownFields are the fields of an entry that change only how its
 // catalogue is shown, not the upstream.
-var shownFields = []string{"prefix", "tools", "toolOverrides", "promptOverrides"}
+var shownFields = []string{"prefix", "tools", "toolOverrides", "promptOverrides", "toolPinning"}
 
 // shownOnly reports whether fields are all shownFields.
 func shownOnly(fields []string) bool {

@@ -53,6 +53,7 @@ type config struct {
 	printEnv         bool
 	instructions     string
 	instructionsSize int
+	catalogue        string
 }
 
 func main() {
@@ -110,6 +111,7 @@ func parseConfig(argv []string, env string) (config, error) {
 	fs.StringVar(&c.missing, "missing", "", "answer these methods (comma-separated) with method-not-found, capabilities notwithstanding")
 	fs.StringVar(&c.instructions, "instructions", "", "the instructions initialize returns")
 	fs.IntVar(&c.instructionsSize, "instructions-size", 0, "pad the instructions with words to this many bytes")
+	fs.StringVar(&c.catalogue, "catalogue", "", "also serve the tools and prompts of this JSON file ({\"tools\": [...], \"prompts\": [...]}), read again every 20ms; a change notifies list_changed")
 	fs.BoolVar(&c.printEnv, "print-env", false, "write the environment to stderr at start, one variable a line")
 
 	args := append(append([]string{}, argv...), strings.Fields(env)...)

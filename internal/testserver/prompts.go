@@ -27,7 +27,16 @@ var prompts = []prompt{
 }
 
 func (s *server) promptsList(r *request) (any, *rpcError) {
-	return listPage(s, r, "prompts", prompts)
+	items := make([]any, 0, len(prompts))
+	for _, p := range prompts {
+		items = append(items, p)
+	}
+	s.mu.Lock()
+	for _, p := range s.file.Prompts {
+		items = append(items, p)
+	}
+	s.mu.Unlock()
+	return listPage(s, r, "prompts", items)
 }
 
 func (s *server) promptsGet(r *request) (any, *rpcError) {
@@ -46,9 +55,13 @@ func (s *server) promptsGet(r *request) (any, *rpcError) {
 		return promptResult("Greeting", "Hello, "+p.Arguments["name"]+"!"), nil
 	case "plain":
 		return promptResult("Plain prompt", "This is a plain prompt."), nil
+	case "":
 	default:
-		return nil, invalidParams("unknown prompt: %s", p.Name)
+		if s.filePrompt(p.Name) {
+			return promptResult("File prompt", "prompt "+p.Name), nil
+		}
 	}
+	return nil, invalidParams("unknown prompt: %s", p.Name)
 }
 
 func promptResult(description, text string) any {

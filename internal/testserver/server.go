@@ -39,6 +39,7 @@ type server struct {
 	subscribed  map[string]bool
 	lists       listStats
 	logLevel    string
+	file        fileCatalogue // -catalogue's
 }
 
 // request is one incoming request being handled.
@@ -84,6 +85,9 @@ func newServer(cfg config, out io.Writer) (*server, error) {
 		subscribed: map[string]bool{},
 	}
 	s.buildCatalogue()
+	if cfg.catalogue != "" {
+		s.watchCatalogue()
+	}
 	return s, nil
 }
 

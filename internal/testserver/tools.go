@@ -142,6 +142,7 @@ func (s *server) toolsList(r *request) (any, *rpcError) {
 	for i, t := range s.tools {
 		defs[i] = t.def
 	}
+	defs = append(defs, s.file.Tools...)
 	late := s.cfg.lateTools > 0 && !s.listedTools
 	s.listedTools = true
 	s.mu.Unlock()
@@ -164,6 +165,9 @@ func (s *server) toolsCall(r *request) (any, *rpcError) {
 	s.mu.Lock()
 	t := s.toolIndex[c.Name]
 	s.mu.Unlock()
+	if t == nil {
+		t = s.fileTool(c.Name)
+	}
 	if t == nil {
 		return nil, invalidParams("unknown tool: %s", c.Name)
 	}
