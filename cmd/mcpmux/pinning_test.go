@@ -63,7 +63,9 @@ func runCmd(t *testing.T, args ...string) string {
 // is not listed.
 func (m *muxClient) description(name string) string {
 	m.tb.Helper()
-	var r struct{ Tools []struct{ Name, Description string } }
+	var r struct {
+		Tools []struct{ Name, Description string }
+	}
 	_ = json.Unmarshal(m.request(10*time.Second, "tools/list", nil), &r)
 	for _, tl := range r.Tools {
 		if tl.Name == name {
