@@ -27,6 +27,17 @@ const (
 	MemoryVersion = "2026.8.31"
 	MemoryBin     = "mcp-server-memory"
 
+	// server-filesystem (given a directory it may serve) and
+	// sequential-thinking: with the two above, the catalogues on which
+	// the poisoning scanner must find nothing (see registry/pin).
+	FilesystemPkg     = "@modelcontextprotocol/server-filesystem"
+	FilesystemVersion = "2026.8.31"
+	FilesystemBin     = "mcp-server-filesystem"
+
+	SequentialThinkingPkg     = "@modelcontextprotocol/server-sequential-thinking"
+	SequentialThinkingVersion = "2026.8.31"
+	SequentialThinkingBin     = "mcp-server-sequential-thinking"
+
 	// Claude Code, a real host: its bin is a native executable shipped in
 	// the package (through an optional dependency per platform).
 	ClaudeCodePkg     = "@anthropic-ai/claude-code"

@@ -66,6 +66,28 @@ func LineRelayPath(tb testing.TB) string {
 	return path
 }
 
+// GoCommand returns the path of the command pkg of the module graph (a
+// go-sdk example server, say), built once per test binary as name.
+func GoCommand(tb testing.TB, pkg, name string) string {
+	tb.Helper()
+	goBuildsMu.Lock()
+	defer goBuildsMu.Unlock()
+	if path, ok := goBuilds[pkg]; ok {
+		return path
+	}
+	path, err := buildTool(pkg, name)
+	if err != nil {
+		tb.Fatalf("building %s: %v", pkg, err)
+	}
+	goBuilds[pkg] = path
+	return path
+}
+
+var (
+	goBuildsMu sync.Mutex
+	goBuilds   = map[string]string{}
+)
+
 // buildTool builds the command pkg into a directory of its own under
 // os.TempDir, as name.
 func buildTool(pkg, name string) (string, error) {

@@ -43,8 +43,10 @@ func distinctive(name string) bool {
 	return strings.ContainsAny(name, "_-") || strings.IndexFunc(name[1:], unicode.IsUpper) >= 0
 }
 
-// containsWord reports whether s holds word with no name character
-// (letter, digit, "_", "-") right before or after it.
+// containsWord reports whether s holds word as a token of its own: with
+// no name character (letter, digit, "_", "-") right before or after it,
+// and not inside a path, a method or a URL ("tools/list_changed",
+// "fs.read_file", "x:read_file"), where it names something else.
 func containsWord(s, word string) bool {
 	for i := 0; ; {
 		j := strings.Index(s[i:], word)
@@ -53,12 +55,17 @@ func containsWord(s, word string) bool {
 		}
 		at := i + j
 		end := at + len(word)
-		if atWordStart(s, at) && (end == len(s) || !nameByte(s[end])) {
+		before := at == 0 || !nameByte(s[at-1]) && !strings.ContainsRune(pathBytes, rune(s[at-1]))
+		after := end == len(s) || !nameByte(s[end]) && !(strings.ContainsRune(pathBytes, rune(s[end])) && end+1 < len(s) && nameByte(s[end+1]))
+		if before && after {
 			return true
 		}
 		i = at + 1
 	}
 }
+
+// pathBytes join the parts of paths, methods and URLs.
+const pathBytes = "/.:#$@\\"
 
 func atWordStart(s string, i int) bool { return i == 0 || !nameByte(s[i-1]) }
 
