@@ -54,24 +54,28 @@ func shellWord(s string) string {
 type pinning struct {
 	book   *pin.Book       // nil: pinning is off
 	policy string          // the configuration's "toolPinning"
-	peers  string          // the signature of the peers last judged against
+	index  *pin.Peers      // the peers last judged against; nil: judge everything again
+	routes string          // the servers and prefixes index was made with
 	logged map[string]bool // sightings logged, by server, kind, name and fingerprint
 	dirty  bool            // the book changed since Book last copied it
 }
 
 // judge withholds the tools and prompts of src that pinning says to, and
 // notes in src.held every one it withholds or warns of. s.mergeMu is held.
-func (s *Server) judge(src *source, cfg *registry.Server, peers []pin.Peer) {
+func (s *Server) judge(src *source, cfg *registry.Server, peers *pin.Peers) {
 	p := &s.pins
 	policy := pin.Policy(cfg.Pinning(p.policy))
 	if p.book == nil || policy == pin.Off {
 		return
 	}
-	others := slices.DeleteFunc(slices.Clone(peers), func(pe pin.Peer) bool { return pe.Server == src.server })
+	own := make(map[string]bool, len(src.names))
+	for _, n := range src.names {
+		own[n] = true
+	}
 	now := s.clock.Now()
 	keep := func(kind pin.Kind, list []*named) []*named {
 		return slices.DeleteFunc(list, func(n *named) bool {
-			v := p.book.Check(pin.Subject{Server: src.server, Kind: kind, Name: n.upstream, Raw: n.sent, Own: src.names, Peers: others}, policy, now)
+			v := p.book.Check(pin.Subject{Server: src.server, Kind: kind, Name: n.upstream, Raw: n.sent, Own: own, Peers: peers}, policy, now)
 			p.dirty = p.dirty || v.Recorded
 			if v.Sighting == nil {
 				return false
@@ -103,8 +107,9 @@ func (s *Server) logSighting(w Withheld, sg *pin.Sighting) {
 
 // peers returns every configured server as the scanner's shadowing and
 // imitation rules see it, with the names of built, then of the merged
-// sources. s.mergeMu is held.
-func (s *Server) peers(built map[string]*source) []pin.Peer {
+// sources, and a signature of the servers and their prefixes. s.mergeMu
+// is held.
+func (s *Server) peers(built map[string]*source) ([]pin.Peer, string) {
 	var out []pin.Peer
 	for name, r := range *s.routing.Load() {
 		p := pin.Peer{Server: name, Prefix: r.cfg.ExposedPrefix()}
@@ -114,14 +119,23 @@ func (s *Server) peers(built map[string]*source) []pin.Peer {
 		out = append(out, p)
 	}
 	slices.SortFunc(out, func(a, b pin.Peer) int { return strings.Compare(a.Server, b.Server) })
-	return out
+	var sig strings.Builder
+	for _, p := range out {
+		sig.WriteString(p.Server + "\x00" + p.Prefix + "\x00")
+	}
+	return out, sig.String()
 }
 
-// peersSignature identifies a set of peers: when it changes, every
-// upstream is judged anew.
-func peersSignature(peers []pin.Peer) string {
-	b, _ := json.Marshal(peers)
-	return string(b)
+// namesChanged reports whether any of built lists other names than the
+// merged source it replaces. s.mergeMu is held.
+func (s *Server) namesChanged(built map[string]*source) bool {
+	for name, src := range built {
+		old := s.merge.sources[name]
+		if old == nil || !slices.Equal(old.names, src.names) {
+			return true
+		}
+	}
+	return false
 }
 
 // SetPins replaces the book of pins (read again from the registry after
@@ -130,7 +144,7 @@ func peersSignature(peers []pin.Peer) string {
 func (s *Server) SetPins(b *pin.Book) {
 	s.mergeMu.Lock()
 	s.pins.book = b
-	s.pins.peers = "" // judge everything again
+	s.pins.index = nil // judge everything again
 	s.mergeMu.Unlock()
 	s.setCatalogues(map[string]*registry.Catalogue{}, nil, false)
 }
@@ -140,7 +154,7 @@ func (s *Server) SetPins(b *pin.Book) {
 func (s *Server) SetPinning(policy string) {
 	s.mergeMu.Lock()
 	changed := s.pins.policy != policy
-	s.pins.policy, s.pins.peers = policy, ""
+	s.pins.policy, s.pins.index = policy, nil
 	s.mergeMu.Unlock()
 	if changed {
 		s.setCatalogues(map[string]*registry.Catalogue{}, nil, false)
@@ -227,10 +241,10 @@ func (s *Server) judgeAll(sources map[string]*source, names []string) []string {
 			built[name] = &source{server: name} // removed: no names
 		}
 	}
-	peers := s.peers(built)
+	peers, routes := s.peers(built)
 	var again []string
-	if sig := peersSignature(peers); sig != s.pins.peers {
-		s.pins.peers = sig
+	if s.pins.index == nil || routes != s.pins.routes || s.namesChanged(built) {
+		s.pins.index, s.pins.routes = pin.NewPeers(peers), routes
 		for name, old := range s.merge.sources {
 			r := s.route(name)
 			if slices.Contains(names, name) || r == nil {
@@ -243,7 +257,7 @@ func (s *Server) judgeAll(sources map[string]*source, names []string) []string {
 	}
 	for _, name := range slices.Concat(names, again) {
 		if src, r := sources[name], s.route(name); src != nil && r != nil {
-			s.judge(src, r.cfg, peers)
+			s.judge(src, r.cfg, s.pins.index)
 		}
 	}
 	return again

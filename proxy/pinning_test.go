@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -87,5 +88,39 @@ func TestPinningJudgesAgainWhenPeersChange(t *testing.T) {
 	s.SetCatalogue("mail", catalogueOf(`{"name":"send_email","description":"Sends an email"}`))
 	if got := toolNames(s); !slices.Equal(got, []string{"mail__send_email"}) {
 		t.Fatalf("Tools = %q after mail's catalogue, want evil__add withheld", got)
+	}
+}
+
+// BenchmarkSetCatalogue measures an upstream's catalogue arriving again
+// among 50 upstreams of 20 tools each, with pinning off and on: what
+// judging its definitions adds to the merge.
+func BenchmarkSetCatalogue(b *testing.B) {
+	for _, pinned := range []bool{false, true} {
+		name := "off"
+		if pinned {
+			name = "withhold"
+		}
+		b.Run(name, func(b *testing.B) {
+			opts := Options{}
+			if pinned {
+				opts.Pins = &pin.Book{}
+			}
+			s := New(opts)
+			cats := map[string]*registry.Catalogue{}
+			for i := range 50 {
+				server := fmt.Sprintf("s%02d", i)
+				s.AddUpstream(&registry.Server{Name: server}, nil)
+				c := &registry.Catalogue{}
+				for j := range 20 {
+					c.Tools = append(c.Tools, json.RawMessage(fmt.Sprintf(`{"name":"tool_%d_%d","description":"Does thing %d of server %d, with a description of a usual length for a tool.","inputSchema":{"type":"object","properties":{"path":{"type":"string","description":"Where"}}}}`, i, j, j, i)))
+				}
+				cats[server] = c
+				s.SetCatalogue(server, c)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				s.SetCatalogue("s07", cats["s07"])
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -52,7 +53,8 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer cancel()
 	now := time.Now()
 	sums, err := openStore(path, logger).Summarize(ctx, servers, now)
-	if err != nil {
+	pins, pinsErr := store.LoadPins(path)
+	if err = errors.Join(err, pinsErr); err != nil {
 		logger.Warn("reading the registry; showing what could be read", "dir", path, "err", err)
 	}
 	for i, s := range sums {
@@ -70,10 +72,6 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	logins := oauthLogins(cfg, sums)
-	pins, err := store.LoadPins(path)
-	if err != nil {
-		logger.Warn("reading the tool pins", "dir", path, "err", err)
-	}
 	pending := pins.Pending("")
 	if *asJSON {
 		return printStatusJSON(stdout, path, sums, logins, pending)

@@ -108,9 +108,9 @@ type Subject struct {
 	// Raw is the definition as the upstream sent it.
 	Raw json.RawMessage
 	// Own are the names of the server's tools and prompts; Peers the
-	// other configured servers (see Scan).
-	Own   []string
-	Peers []Peer
+	// configured servers (see Scan).
+	Own   map[string]bool
+	Peers *Peers
 }
 
 // Check judges the definition sub under policy at time now, pinning it at
@@ -128,7 +128,7 @@ func (b *Book) Check(sub Subject, policy Policy, now time.Time) Verdict {
 	rec := recs[sub.Name]
 	var findings []Finding
 	if rec == nil || !(rec.Trusted && rec.Fingerprint == fp) {
-		findings = Scan(canon, sub.Own, sub.Peers)
+		findings = Scan(canon, sub.Server, sub.Own, sub.Peers)
 	}
 	v := Verdict{}
 	if rec == nil {

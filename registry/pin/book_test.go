@@ -35,7 +35,7 @@ func TestCanonical(t *testing.T) {
 
 func subject(name, desc string) Subject {
 	raw, _ := json.Marshal(map[string]string{"name": name, "description": desc})
-	return Subject{Server: "s", Kind: Tool, Name: name, Raw: raw, Own: []string{name}}
+	return Subject{Server: "s", Kind: Tool, Name: name, Raw: raw, Own: map[string]bool{name: true}}
 }
 
 func TestBook(t *testing.T) {

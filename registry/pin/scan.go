@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Finding is one thing Scan flags in a definition.
@@ -39,12 +40,13 @@ type Peer struct {
 }
 
 // Scan returns what is suspicious in the canonical definition def of a
-// tool or prompt, by rule, in a stable order; nil for nothing. own are
-// the names of the server's own tools and prompts, and peers the other
-// configured servers. The rules (see the README's "Tool pinning") are few
-// on purpose: each is a sign of an attack, not of a style, and the real
-// servers' catalogues in the tests raise none.
-func Scan(def json.RawMessage, own []string, peers []Peer) []Finding {
+// tool or prompt of server self, by rule, in a stable order; nil for
+// nothing. own are the names of self's tools and prompts, and peers the
+// configured servers (self among them or not). The rules (see the
+// README's "Tool pinning") are few on purpose: each is a sign of an
+// attack, not of a style, and the real servers' catalogues in the tests
+// raise none.
+func Scan(def json.RawMessage, self string, own map[string]bool, peers *Peers) []Finding {
 	var obj map[string]any
 	dec := json.NewDecoder(bytes.NewReader(def))
 	dec.UseNumber()
@@ -64,13 +66,13 @@ func Scan(def json.RawMessage, own []string, peers []Peer) []Finding {
 				add(f)
 			}
 			if where != "name" {
-				for _, f := range scanShadowing(where, s, own, peers) {
+				for _, f := range scanShadowing(where, s, self, own, peers) {
 					add(f)
 				}
 			}
 		})
 	}
-	for _, f := range scanName(name, own, peers) {
+	for _, f := range scanName(name, self, own, peers) {
 		add(f)
 	}
 	return out
@@ -101,6 +103,9 @@ func scanText(where, s string) []Finding {
 	}
 	folded := fold(s)
 	for _, rule := range textRules {
+		if !slices.ContainsFunc(rule.need, func(w string) bool { return strings.Contains(folded, w) }) {
+			continue // the rule's regexp is what costs; most text has none of its words
+		}
 		if m := rule.re.FindString(folded); m != "" {
 			out = append(out, Finding{rule.name, where, quoteShort(m)})
 		}
@@ -110,16 +115,18 @@ func scanText(where, s string) []Finding {
 
 // textRules are the instruction-like phrasings of injected text. They
 // match text folded by fold: lower case, with every run of spaces one
-// space.
+// space. need are words one of which any match holds, a cheap test before
+// the regexp.
 var textRules = []struct {
 	name string
+	need []string
 	re   *regexp.Regexp
 }{
 	// <IMPORTANT>, <system>, <instructions>: markup addressed to the model.
-	{"instruction-block", regexp.MustCompile(`<\s*/?\s*(important|system|instructions?|secret|hidden|admin|critical|assistant|ai[-_ ]?note|note[-_ ]?to[-_ ]?(the[-_ ]?)?(ai|assistant|model|llm))\b[^<>]{0,40}>`)},
-	{"ignore-instructions", regexp.MustCompile(`\b(ignore|disregard|forget|override)( all| any| the| your| of)* (previous|prior|above|earlier|preceding|other|system|original) (instructions|prompts?|rules|directions|directives|guidelines)`)},
-	{"hide-from-user", regexp.MustCompile(`\b((do not|don't|dont|never|without|must not|mustn't|should not|shouldn't) (tell|telling|mention|mentioning|inform|informing|reveal|revealing|notify|notifying|alert|alerting|show|showing|disclose|disclosing)( this| it| that| anything| any of this)?( to)? the user|(hide|conceal|keep) (this|it|that)( secret)? from the user|the user (must|should) not (know|see|notice|be told))`)},
-	{"secrets", regexp.MustCompile(`(~/\.ssh|\.ssh/|\bid_(rsa|dsa|ecdsa|ed25519)\b|(^|[\s'"` + "`" + `(/])\.env\b|\.aws/credentials|\.netrc\b|\.git-credentials|\.pgpass\b|/etc/shadow\b|\.kube/config\b|\.docker/config\.json|\.npmrc\b|\.pypirc\b|\b(read|get|collect|dump|send|pass|include|extract|copy|exfiltrate|leak|forward|upload|print|output|list|attach|put|paste|insert)( out)?( all| the| every| any| of| your| user's| the user's)* (environment variables|env vars|api keys?|secret keys?|private keys?|ssh keys?|access tokens?|passwords|credentials)\b)`)},
+	{"instruction-block", []string{"<"}, regexp.MustCompile(`<\s*/?\s*(important|system|instructions?|secret|hidden|admin|critical|assistant|ai[-_ ]?note|note[-_ ]?to[-_ ]?(the[-_ ]?)?(ai|assistant|model|llm))\b[^<>]{0,40}>`)},
+	{"ignore-instructions", []string{"instruction", "prompt", "rule", "direction", "directive", "guideline"}, regexp.MustCompile(`\b(ignore|disregard|forget|override)( all| any| the| your| of)* (previous|prior|above|earlier|preceding|other|system|original) (instructions|prompts?|rules|directions|directives|guidelines)`)},
+	{"hide-from-user", []string{"user"}, regexp.MustCompile(`\b((do not|don't|dont|never|without|must not|mustn't|should not|shouldn't) (tell|telling|mention|mentioning|inform|informing|reveal|revealing|notify|notifying|alert|alerting|show|showing|disclose|disclosing)( this| it| that| anything| any of this)?( to)? the user|(hide|conceal|keep) (this|it|that)( secret)? from the user|the user (must|should) not (know|see|notice|be told))`)},
+	{"secrets", []string{"ssh", "id_", ".env", "credential", ".netrc", ".pgpass", "shadow", ".kube", ".docker", ".npmrc", ".pypirc", "env", "key", "token", "password"}, regexp.MustCompile(`(~/\.ssh|\.ssh/|\bid_(rsa|dsa|ecdsa|ed25519)\b|(^|[\s'"` + "`" + `(/])\.env\b|\.aws/credentials|\.netrc\b|\.git-credentials|\.pgpass\b|/etc/shadow\b|\.kube/config\b|\.docker/config\.json|\.npmrc\b|\.pypirc\b|\b(read|get|collect|dump|send|pass|include|extract|copy|exfiltrate|leak|forward|upload|print|output|list|attach|put|paste|insert)( out)?( all| the| every| any| of| your| user's| the user's)* (environment variables|env vars|api keys?|secret keys?|private keys?|ssh keys?|access tokens?|passwords|credentials)\b)`)},
 }
 
 // hiddenRune returns the first rune of s that a person cannot see but a
@@ -127,9 +134,10 @@ var textRules = []struct {
 // zero-width characters (a zero-width joiner between two pictographs,
 // which makes one emoji, is allowed).
 func hiddenRune(s string) (rune, bool) {
-	rs := []rune(s)
-	for i, r := range rs {
+	prev := rune(0)
+	for i, r := range s {
 		switch {
+		case r < 0x061C:
 		case r >= 0xE0000 && r <= 0xE007F:
 			return r, true
 		case r >= 0x202A && r <= 0x202E, r >= 0x2066 && r <= 0x2069, r == 0x200E, r == 0x200F, r == 0x061C:
@@ -137,10 +145,13 @@ func hiddenRune(s string) (rune, bool) {
 		case r == 0x200B, r == 0x200C, r == 0x2060, r == 0xFEFF, r == 0x180E, r == 0x2062, r == 0x2063, r == 0x2064:
 			return r, true
 		case r == 0x200D:
-			if i == 0 || i == len(rs)-1 || !pictograph(rs[i-1]) || !pictograph(rs[i+1]) {
+			rest := s[i+len("\u200d"):]
+			next, _ := utf8.DecodeRuneInString(rest)
+			if rest == "" || !pictograph(prev) || !pictograph(next) {
 				return r, true
 			}
 		}
+		prev = r
 	}
 	return 0, false
 }

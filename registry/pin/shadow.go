@@ -2,35 +2,110 @@ package pin
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"unicode"
 )
 
-// scanShadowing flags text of one server's definition that refers to
+// Peers are the configured servers as the shadowing and imitation rules
+// see them, indexed once for every definition judged against them. A nil
+// *Peers knows no server.
+type Peers struct {
+	prefixes  map[string]string  // lower-case prefix → server
+	named     map[string][]owner // distinctive name → who has it
+	skeletons map[string][]owner // skeleton → who has a name that looks so
+}
+
+// owner is one server's tool or prompt name.
+type owner struct{ server, name string }
+
+// NewPeers indexes peers.
+func NewPeers(peers []Peer) *Peers {
+	p := &Peers{prefixes: map[string]string{}, named: map[string][]owner{}, skeletons: map[string][]owner{}}
+	for _, pe := range peers {
+		if pe.Prefix != "" {
+			p.prefixes[strings.ToLower(pe.Prefix)] = pe.Server
+		}
+		for _, n := range pe.Names {
+			o := owner{pe.Server, n}
+			if distinctive(n) {
+				p.named[n] = append(p.named[n], o)
+			}
+			sk := skeleton(n)
+			p.skeletons[sk] = append(p.skeletons[sk], o)
+		}
+	}
+	return p
+}
+
+// other returns the first of owners that is not of server self and whose
+// name self does not have too.
+func other(owners []owner, self string, own map[string]bool) (owner, bool) {
+	for _, o := range owners {
+		if o.server != self && !own[o.name] {
+			return o, true
+		}
+	}
+	return owner{}, false
+}
+
+// scanShadowing flags text of server self's definition that refers to
 // another configured server's tools: by exposed name (prefix__tool), or
-// by a distinctive name (see distinctive) that the server itself does
-// not have. A description that speaks of another server's tools is
-// instructing the model about them: the shadowing attack.
-func scanShadowing(where, s string, own []string, peers []Peer) []Finding {
+// by a distinctive name (see distinctive) that self does not have. A
+// description that speaks of another server's tools is instructing the
+// model about them: the shadowing attack.
+func scanShadowing(where, s, self string, own map[string]bool, p *Peers) []Finding {
+	if p == nil {
+		return nil
+	}
 	var out []Finding
-	lower := strings.ToLower(s)
-	for _, p := range peers {
-		if p.Prefix != "" {
-			if i := strings.Index(lower, strings.ToLower(p.Prefix)+"__"); i >= 0 && atWordStart(lower, i) {
-				out = append(out, Finding{"shadowing", where, fmt.Sprintf("refers to server %q's tools (%s__…)", p.Server, p.Prefix)})
+	seen := map[string]bool{}
+	add := func(detail string) {
+		if !seen[detail] {
+			seen[detail] = true
+			out = append(out, Finding{"shadowing", where, detail})
+		}
+	}
+	for _, tok := range tokens(s) {
+		if pre, _, ok := strings.Cut(tok, "__"); ok {
+			if server, ok := p.prefixes[strings.ToLower(pre)]; ok && server != self {
+				add(fmt.Sprintf("refers to server %q's tools (%s__…)", server, pre))
 				continue
 			}
 		}
-		for _, n := range p.Names {
-			if distinctive(n) && !slices.Contains(own, n) && containsWord(s, n) {
-				out = append(out, Finding{"shadowing", where, fmt.Sprintf("refers to tool %q of server %q", n, p.Server)})
-				break
-			}
+		if o, ok := other(p.named[tok], self, own); ok {
+			add(fmt.Sprintf("refers to tool %q of server %q", o.name, o.server))
 		}
 	}
 	return out
 }
+
+// tokens returns the runs of name characters (letters, digits, "_", "-")
+// in s that stand on their own: not inside a path, a method or a URL
+// ("tools/list_changed", "fs.read_file", "x:read_file"), where they name
+// something else.
+func tokens(s string) []string {
+	var out []string
+	for i := 0; i < len(s); {
+		if !nameByte(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && nameByte(s[j]) {
+			j++
+		}
+		before := i == 0 || !strings.ContainsRune(pathBytes, rune(s[i-1]))
+		after := j == len(s) || !(strings.ContainsRune(pathBytes, rune(s[j])) && j+1 < len(s) && nameByte(s[j+1]))
+		if before && after {
+			out = append(out, s[i:j])
+		}
+		i = j
+	}
+	return out
+}
+
+// pathBytes join the parts of paths, methods and URLs.
+const pathBytes = "/.:#$@\\"
 
 // distinctive reports whether a tool name is unlike any common word, so
 // that text naming it names the tool: at least 5 characters with a "_",
@@ -43,56 +118,33 @@ func distinctive(name string) bool {
 	return strings.ContainsAny(name, "_-") || strings.IndexFunc(name[1:], unicode.IsUpper) >= 0
 }
 
-// containsWord reports whether s holds word as a token of its own: with
-// no name character (letter, digit, "_", "-") right before or after it,
-// and not inside a path, a method or a URL ("tools/list_changed",
-// "fs.read_file", "x:read_file"), where it names something else.
-func containsWord(s, word string) bool {
-	for i := 0; ; {
-		j := strings.Index(s[i:], word)
-		if j < 0 {
-			return false
-		}
-		at := i + j
-		end := at + len(word)
-		before := at == 0 || !nameByte(s[at-1]) && !strings.ContainsRune(pathBytes, rune(s[at-1]))
-		after := end == len(s) || !nameByte(s[end]) && !(strings.ContainsRune(pathBytes, rune(s[end])) && end+1 < len(s) && nameByte(s[end+1]))
-		if before && after {
-			return true
-		}
-		i = at + 1
-	}
-}
-
-// pathBytes join the parts of paths, methods and URLs.
-const pathBytes = "/.:#$@\\"
-
-func atWordStart(s string, i int) bool { return i == 0 || !nameByte(s[i-1]) }
-
 func nameByte(b byte) bool {
 	return b == '_' || b == '-' || b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= 0x80
 }
 
-// scanName flags a name that imitates another configured server's tool:
-// one that mixes scripts (Latin with Cyrillic or Greek look-alikes), one
-// that takes another server's namespace (github__create_issue served by
-// another server), or one that reads as another server's tool but is not
-// it (case or look-alike letters changed).
-func scanName(name string, own []string, peers []Peer) []Finding {
+// scanName flags a name of server self that imitates another configured
+// server's tool: one that mixes scripts (Latin with Cyrillic or Greek
+// look-alikes), one that takes another server's namespace
+// (github__create_issue served by another server), or one that reads as
+// another server's tool but is not it (case or look-alike letters
+// changed).
+func scanName(name, self string, own map[string]bool, p *Peers) []Finding {
 	var out []Finding
 	if scripts := scriptsOf(name); len(scripts) > 1 {
 		out = append(out, Finding{"imitation", "name", "mixes " + strings.Join(scripts, " and ") + " letters"})
 	}
-	sk := skeleton(name)
-	for _, p := range peers {
-		if p.Prefix != "" && strings.HasPrefix(strings.ToLower(name), strings.ToLower(p.Prefix)+"__") {
-			out = append(out, Finding{"imitation", "name", fmt.Sprintf("takes server %q's namespace", p.Server)})
+	if p == nil {
+		return out
+	}
+	if pre, _, ok := strings.Cut(name, "__"); ok {
+		if server, ok := p.prefixes[strings.ToLower(pre)]; ok && server != self {
+			out = append(out, Finding{"imitation", "name", fmt.Sprintf("takes server %q's namespace", server)})
 		}
-		for _, n := range p.Names {
-			if n != name && !slices.Contains(own, n) && skeleton(n) == sk {
-				out = append(out, Finding{"imitation", "name", fmt.Sprintf("looks like tool %q of server %q", n, p.Server)})
-				break
-			}
+	}
+	for _, o := range p.skeletons[skeleton(name)] {
+		if o.server != self && o.name != name && !own[o.name] {
+			out = append(out, Finding{"imitation", "name", fmt.Sprintf("looks like tool %q of server %q", o.name, o.server)})
+			break
 		}
 	}
 	return out
@@ -125,9 +177,16 @@ var confusables = strings.NewReplacer(
 func skeleton(name string) string {
 	s := confusables.Replace(strings.ToLower(name))
 	return strings.Map(func(r rune) rune {
-		if _, hidden := hiddenRune(string(r)); hidden {
+		if r >= 0x061C && invisible(r) {
 			return -1
 		}
 		return r
 	}, s)
+}
+
+// invisible reports whether r is one of the characters hiddenRune looks
+// for, a zero-width joiner included.
+func invisible(r rune) bool {
+	return r >= 0xE0000 && r <= 0xE007F || r >= 0x200B && r <= 0x200F || r >= 0x202A && r <= 0x202E ||
+		r >= 0x2060 && r <= 0x2069 || r == 0x061C || r == 0xFEFF || r == 0x180E
 }
