@@ -47,6 +47,11 @@ func TestBook(t *testing.T) {
 	if v := b.Check(subject("echo", "Echoes"), Withhold, t0); v.Withhold || v.Recorded {
 		t.Fatalf("second sight: %+v, want nothing", v)
 	}
+	// A new tool of a known server (one a client's capabilities bring) is
+	// pinned, not withheld.
+	if v := b.Check(subject("roots_tool", "Lists the client's roots"), Withhold, t0); v.Withhold || !v.Recorded {
+		t.Fatalf("a new tool of a known server: %+v, want recorded and passed", v)
+	}
 	v = b.Check(subject("echo", "Echoes loudly"), Withhold, t0)
 	if !v.Withhold || v.Sighting == nil || !slices.Equal(v.Sighting.Changed, []string{"description"}) {
 		t.Fatalf("changed: %+v, want withheld for its description", v)
