@@ -223,6 +223,15 @@ func TestPinningPolicies(t *testing.T) {
 	if list := runCmd(t, "trust", "--list", "--data-dir", data); strings.Contains(list, "free") {
 		t.Errorf("trust --list names the server whose pinning is off:\n%s", list)
 	}
+
+	// A reload that makes the file's policy "withhold" withholds what
+	// "warn" listed, without a restart.
+	raw, _ = json.Marshal(map[string]any{"mcpServers": servers, "toolPinning": "withhold"})
+	saveByRename(t, config, raw)
+	testutil.WaitFor(t, "warned__notes withheld after the reload", func() bool { return !slices.Contains(m.tools(), "warned__notes") })
+	if have := m.tools(); !slices.Contains(have, "free__notes") {
+		t.Errorf("tools/list = %q after the reload, want free__notes still", have)
+	}
 	m.stop()
 	if log := m.stderr.String(); !strings.Contains(log, `tool not approved; listed under toolPinning "warn" upstream=warned tool=notes`) {
 		t.Errorf("the log does not tell of warned's notes:\n%s", log)
