@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 	"github.com/mcpmux/mcpmux/proxy"
@@ -129,15 +131,27 @@ func checkResolved(t *testing.T, input, params []byte) {
 	}
 }
 
-// syncWriter serialises writes from the session's goroutines.
+// syncWriter serialises writes from the session's goroutines. If
+// answered is not nil, it is closed once a response to the request of id 1
+// is written.
 type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
+	mu       sync.Mutex
+	w        *bytes.Buffer
+	answered chan struct{}
 }
 
 func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.answered != nil {
+		for line := range bytes.Lines(p) {
+			if m, err := jsonrpc.Decode(bytes.TrimSpace(line)); err == nil && m.IsResponse() && string(m.ID) == "1" {
+				close(s.answered)
+				s.answered = nil
+				break
+			}
+		}
+	}
 	return s.w.Write(p)
 }
 
@@ -174,12 +188,35 @@ func FuzzCallToolName(f *testing.F) {
 		up.calls = nil
 		up.mu.Unlock()
 		inner := `{"name":` + string(jsonrpc.Quote(name))
-		if args != "" && json.Valid([]byte(args)) {
-			inner += `,"arguments":` + args
+		var compact bytes.Buffer
+		if args != "" && json.Compact(&compact, []byte(args)) == nil {
+			inner += `,"arguments":` + compact.String() // on one line, as stdio's messages are
 		}
 		line := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"call_tool","arguments":` + inner + `}}}`
+		// The input stays open until the call is answered, as a client's
+		// would: its end cancels the requests still in flight (see Serve).
 		var out bytes.Buffer
-		if err := srv.Serve(context.Background(), strings.NewReader(handshake+line+"\n"), &syncWriter{w: &out}); err != nil {
+		answer := make(chan struct{})
+		w := &syncWriter{w: &out, answered: answer}
+		in, feed := io.Pipe()
+		served := make(chan struct{})
+		fed := make(chan struct{})
+		go func() {
+			defer close(fed)
+			io.WriteString(feed, handshake+line+"\n")
+			select {
+			case <-answer:
+			case <-served:
+			case <-time.After(time.Minute):
+				t.Errorf("call_tool %q %s was not answered in a minute", name, args)
+			}
+			feed.Close()
+		}()
+		err := srv.Serve(context.Background(), in, w)
+		close(served)
+		in.Close()
+		<-fed
+		if err != nil {
 			t.Fatalf("Serve = %v", err)
 		}
 		sc := bufio.NewScanner(&out)
