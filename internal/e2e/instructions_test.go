@@ -20,7 +20,7 @@ import (
 // its own.
 func directInstructions(t *testing.T, ctx context.Context, command string) string {
 	t.Helper()
-	c := client.NewClient(transport.NewStdio(command, nil))
+	c := newClient(transport.NewStdio(command, nil))
 	defer c.Close()
 	if err := c.Start(ctx); err != nil {
 		t.Fatal(err)

@@ -32,6 +32,19 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// newClient is client.NewClient for these tests. mcp-go's client takes a
+// server that has not answered server/discover within 5s for one that
+// ignores the method (a server of the handshake era), and falls back to
+// initialize for good: a mcpmux that starts slowly on a loaded machine
+// would be spoken to in the older revision, and a test of the 2026-07-28
+// era would fail. Every server these tests run answers server/discover
+// (mcpmux) or rejects it at once (the npm servers, the test server), so
+// the probe waits as long as the test may: the answer is the state to
+// wait for, not the clock.
+func newClient(tr transport.Interface, opts ...client.ClientOption) *client.Client {
+	return client.NewClient(tr, append([]client.ClientOption{client.WithDiscoverTimeout(testTimeout)}, opts...)...)
+}
+
 // testContext returns a context that ends after d or when the test ends.
 // Call it after NPMBin, whose install is not part of the budget.
 func testContext(tb testing.TB, d time.Duration) context.Context {
@@ -154,7 +167,7 @@ func startMcpmuxWith(tb testing.TB, ctx context.Context, cfgPath, dataDir string
 		m.waitErr = m.cmd.Wait()
 		close(m.exited)
 	}()
-	m.client = client.NewClient(transport.NewIO(clientIn, clientOut, nil), opts...)
+	m.client = newClient(transport.NewIO(clientIn, clientOut, nil), opts...)
 	m.stop = func() {
 		m.closed.Do(func() {
 			_ = m.client.Close() // closes mcpmux's stdin
@@ -218,7 +231,7 @@ func startDirect(tb testing.TB, ctx context.Context, command string, opts ...cli
 	tb.Helper()
 	stderr := &testutil.SyncBuffer{}
 	tr := transport.NewStdioWithOptions(command, nil, nil, transport.WithCommandStderrWriter(stderr))
-	c := client.NewClient(tr, opts...)
+	c := newClient(tr, opts...)
 	tb.Cleanup(func() {
 		_ = c.Close()
 		if tb.Failed() {

@@ -87,7 +87,7 @@ func TestProfilesOverStdioAndHTTP(t *testing.T) {
 	cfg := profilesConfig(t)
 
 	stderr := &testutil.SyncBuffer{}
-	stdio := client.NewClient(transport.NewStdioWithOptions(mcpmuxBin(t), nil, []string{"serve", "--profile", "dev", "--config", cfg, "--data-dir", t.TempDir()},
+	stdio := newClient(transport.NewStdioWithOptions(mcpmuxBin(t), nil, []string{"serve", "--profile", "dev", "--config", cfg, "--data-dir", t.TempDir()},
 		transport.WithCommandStderrWriter(stderr)))
 	t.Cleanup(func() {
 		_ = stdio.Close()

@@ -137,7 +137,7 @@ func startDirectRemote(t testing.TB, ctx context.Context, mode remoteMode, url s
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := client.NewClient(tr, opts...)
+	c := newClient(tr, opts...)
 	t.Cleanup(func() { _ = c.Close() })
 	if err := c.Start(ctx); err != nil {
 		t.Fatalf("starting the direct %s client: %v", mode.arg, err)

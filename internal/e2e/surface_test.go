@@ -194,7 +194,7 @@ func startMcpmuxThenClient(t *testing.T, ctx context.Context, cfgPath string, n 
 		_ = cmd.Wait()
 		close(exited)
 	}()
-	c := client.NewClient(transport.NewIO(clientIn, clientOut, nil), opts...)
+	c := newClient(transport.NewIO(clientIn, clientOut, nil), opts...)
 	t.Cleanup(func() {
 		_ = c.Close() // closes mcpmux's stdin
 		select {
