@@ -14,8 +14,11 @@ import (
 	"github.com/mcpmux/mcpmux/internal/testutil"
 )
 
-// lineTimeout bounds every wait for a line from the server.
-const lineTimeout = 10 * time.Second
+// lineTimeout bounds every wait for a line from the server: a guard
+// against a hang, never a limit on how fast the server must be. A big
+// message costs the server seconds of CPU on a loaded machine (12 MiB of
+// JSON decoded and encoded twice took over 10s at load 20).
+const lineTimeout = testutil.WaitTimeout
 
 // proc is a running testserver driven over raw JSON-RPC on its stdio.
 type proc struct {

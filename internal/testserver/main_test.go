@@ -260,15 +260,35 @@ func TestBigMessages(t *testing.T) {
 	testutil.CheckLeaks(t)
 	p := start(t, nil)
 	line, _ := p.awaitLine(p.request("tools/call", map[string]any{"name": "big"}))
-	if !bytes.Contains(line, []byte(`"text":"`+strings.Repeat("x", 10<<20)+`"`)) {
+	if !hasRun(line, `"text":"`, 'x', 10<<20, `"`) {
 		t.Errorf("big did not return 10 MiB of x: %d bytes", len(line))
 	}
 	msg := strings.Repeat("y", 12<<20)
 	p.sendRaw([]byte(`{"jsonrpc":"2.0","id":"e","method":"tools/call","params":{"name":"echo","arguments":{"message":"` + msg + `"}}}`))
 	line, _ = p.awaitLine(json.RawMessage(`"e"`))
-	if !bytes.Contains(line, []byte(`"structuredContent":{"echoed":"`+msg+`"}`)) {
+	if !hasRun(line, `"structuredContent":{"echoed":"`, 'y', len(msg), `"}`) {
 		t.Errorf("echo of 12 MiB returned %d bytes", len(line))
 	}
+}
+
+// hasRun reports whether line holds before, then n times c, then after.
+// It is bytes.Contains(line, before+n×c+after) without a pattern of
+// megabytes: bytes.Index falls back to Rabin-Karp on one, a loop over
+// every byte that -race instruments, and that took seconds of a loaded
+// machine's CPU.
+func hasRun(line []byte, before string, c byte, n int, after string) bool {
+	for i := bytes.Index(line, []byte(before)); i >= 0; {
+		rest := line[i+len(before):]
+		if len(rest) >= n+len(after) && bytes.Count(rest[:n], []byte{c}) == n && bytes.HasPrefix(rest[n:], []byte(after)) {
+			return true
+		}
+		j := bytes.Index(rest, []byte(before))
+		if j < 0 {
+			return false
+		}
+		i += len(before) + j
+	}
+	return false
 }
 
 func TestLogFileRecordsMessages(t *testing.T) {
