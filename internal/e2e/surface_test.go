@@ -199,8 +199,8 @@ func startMcpmuxThenClient(t *testing.T, ctx context.Context, cfgPath string, n 
 		_ = c.Close() // closes mcpmux's stdin
 		select {
 		case <-exited:
-		case <-time.After(10 * time.Second):
-			t.Errorf("mcpmux did not exit within 10s of its stdin closing; killing it")
+		case <-time.After(60 * time.Second): // a hang guard, as startMcpmux's
+			t.Errorf("mcpmux did not exit within 60s of its stdin closing; killing it")
 			_ = cmd.Process.Kill()
 			<-exited
 		}
