@@ -58,8 +58,13 @@ func newClient(tr transport.Interface, opts ...client.ClientOption) *client.Clie
 }
 
 // testContext returns a context that ends after d or when the test ends.
-// Call it after NPMBin, whose install is not part of the budget.
+// Call it after NPMBin, whose install is not part of the budget. Neither
+// is the build of the mcpmux binary, done here if it is not yet: the
+// package's first test paid for it (go build -race of mcpmux and its
+// dependencies, minutes on a loaded machine) out of its own budget, and
+// failed with a first tools/list that ran out of time.
 func testContext(tb testing.TB, d time.Duration) context.Context {
+	mcpmuxBin(tb)
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	tb.Cleanup(cancel)
 	return ctx
