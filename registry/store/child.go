@@ -42,8 +42,9 @@ type Child struct {
 	Args []string
 	// Env is added to the child's environment, which is the parent's.
 	Env []string
-	// Timeout bounds one use beyond its wait for the lock. Zero means
-	// DefaultChildTimeout.
+	// Timeout bounds one use beyond its wait for the lock, not counting
+	// the time a busy machine holds the child back (see hangLimit). Zero
+	// means DefaultChildTimeout.
 	Timeout time.Duration
 	// Clock times the child. Nil means the system clock.
 	Clock clock.Clock
@@ -64,8 +65,8 @@ func ServeChild(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) 
 		return fmt.Errorf("reading store job: %w", err)
 	}
 	// Its parent kills a child that hangs; one whose parent has exited
-	// ends itself.
-	time.AfterFunc(j.LockWait+DefaultChildTimeout+time.Second, func() { os.Exit(3) })
+	// ends itself, a second after the parent's limit would have.
+	go exitWhenHung(j.LockWait + DefaultChildTimeout + time.Second)
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: j.LogLevel}))
 	res, err := j.run(ctx, logger)
 	res.setErr(err)
@@ -108,6 +109,7 @@ func (c *Child) run(ctx context.Context, j *job, logger *slog.Logger) (*result, 
 	go func() { waited <- cmd.Wait() }()
 
 	limit := j.LockWait + cmp0(c.Timeout, DefaultChildTimeout)
+	hang := hangLimit{pid: cmd.Process.Pid, limit: limit}
 	timer, expired := clock.Or(c.Clock).NewTimer(limit)
 	defer timer.Stop()
 	var waitErr error
@@ -126,6 +128,10 @@ func (c *Child) run(ctx context.Context, j *job, logger *slog.Logger) (*result, 
 			stopping = nil
 			signalChild(cmd, syscall.SIGTERM)
 		case <-expired:
+			if more := hang.more(); more > 0 {
+				timer.Reset(more) // held back by a busy machine, not hung
+				continue
+			}
 			hung = true
 			signalChild(cmd, syscall.SIGKILL)
 		}
@@ -134,7 +140,7 @@ func (c *Child) run(ctx context.Context, j *job, logger *slog.Logger) (*result, 
 	logger.Debug("store process done", "job", j.Op, "took", clock.Or(c.Clock).Now().Sub(started).Round(time.Millisecond), "err", waitErr)
 	switch {
 	case hung:
-		return nil, fmt.Errorf("%w: the store process did not finish within %s", errDamaged, limit)
+		return nil, fmt.Errorf("%w: the store process did not finish within %s", errDamaged, limit+hang.granted)
 	case waitErr == nil:
 		res := new(result)
 		if err := gob.NewDecoder(&out).Decode(res); err != nil {
@@ -147,6 +153,17 @@ func (c *Child) run(ctx context.Context, j *job, logger *slog.Logger) (*result, 
 		return nil, context.Cause(ctx)
 	}
 	return nil, fmt.Errorf("store process: %w: %s", waitErr, firstLine(crash, waitErr))
+}
+
+// exitWhenHung ends this process, a store child, once it has run for
+// limit, not counting the time a busy machine held it back (see
+// hangLimit).
+func exitWhenHung(limit time.Duration) {
+	h := hangLimit{pid: os.Getpid(), limit: limit}
+	for d := limit; d > 0; d = h.more() {
+		time.Sleep(d)
+	}
+	os.Exit(3)
 }
 
 func cmp0(d, def time.Duration) time.Duration {
