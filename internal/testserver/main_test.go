@@ -228,9 +228,13 @@ func TestCancellationIsRecorded(t *testing.T) {
 	}
 }
 
+// Requests are handled concurrently: 50 slow calls are all answered
+// while a call that never answers, sent first, is still running (a
+// server that handled them in turn would answer none of them).
 func TestConcurrentRequests(t *testing.T) {
 	testutil.CheckLeaks(t)
 	p := start(t, nil)
+	p.send(map[string]any{"jsonrpc": "2.0", "id": "hang", "method": "tools/call", "params": map[string]any{"name": "hang"}})
 	want := map[string]bool{}
 	for i := range 50 {
 		id := mustJSON(i)
@@ -241,7 +245,6 @@ func TestConcurrentRequests(t *testing.T) {
 		p.send(map[string]any{"jsonrpc": "2.0", "id": id, "method": "tools/call",
 			"params": map[string]any{"name": "slow", "arguments": map[string]any{"ms": 100}}})
 	}
-	began := time.Now()
 	for range 50 {
 		var msg rpcMessage
 		mustUnmarshal(t, p.next(), &msg)
@@ -249,9 +252,6 @@ func TestConcurrentRequests(t *testing.T) {
 			t.Fatalf("unexpected response %+v", msg)
 		}
 		delete(want, string(msg.ID))
-	}
-	if elapsed := time.Since(began); elapsed > 3*time.Second {
-		t.Errorf("requests were not handled concurrently: %v", elapsed)
 	}
 }
 
