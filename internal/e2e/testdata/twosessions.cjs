@@ -24,14 +24,24 @@ async function until(ok) {
   while (!ok()) await new Promise((r) => setTimeout(r, 10));
 }
 
+// asked counts the sampling requests both sessions received. The first
+// four (both sessions' two sampling calls each) are answered once all four
+// have arrived: all are open at once, whatever the machine's load. An
+// answer after a fixed delay (it was 200ms) let a loaded machine answer
+// B's request before A's second call had reached the upstream; over
+// stdio mcpmux then had two sessions with a call in flight and none
+// waiting, and gave A's request to B's older call, and the staggered
+// calls waited for a request that never came.
+let asked = 0;
+
 async function session(name) {
   const seen = { name, sampling: [], progress: [], errors: [] };
   const client = new Client({ name: "twosessions-" + name, version: "1" }, { capabilities: { sampling: {} } });
   client.setRequestHandler(CreateMessageRequestSchema, async (req) => {
     const text = req.params.messages.map((m) => m.content.text).join(" ");
     seen.sampling.push(text);
-    // Answer a little later, so that both sessions' requests are open at once.
-    await new Promise((r) => setTimeout(r, 200));
+    asked++;
+    await until(() => asked >= 4);
     return { role: "assistant", model: "test-" + name, content: { type: "text", text: "answer of " + name } };
   });
   const transport = kind === "sse" ? new SSEClientTransport(new URL(url)) : new StreamableHTTPClientTransport(new URL(url));
