@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -143,22 +145,77 @@ func procMemory(tb testing.TB, pid int) (rss, peak int64) {
 
 // TestMemoryReturnedAfterHugeResult passes a 60 MB result through mcpmux
 // and checks that mcpmux's resident memory then falls below the size of
-// the result: the memory it took goes back to the system.
+// the result: the memory it took goes back to the system. Its client
+// reads raw lines: mcp-go's client decoded the 60 MB result, and call
+// decoded it again, in this race-built process, and that took most of the
+// package's time (160s of a run at load 30, when the package ran out of
+// go test's time).
 func TestMemoryReturnedAfterHugeResult(t *testing.T) {
 	testutil.CheckNoChildren(t)
 	const size = 60 << 20
-	p := serveProcess(t, nil, "--config", writeConfig(t, map[string]any{"a": testutil.TestServer(t, "-name", "a")}), "--no-registry")
-	p.waitTools("a__big")
-	// A hang guard: the race-built client decodes 60 MB slowly, and on a
-	// loaded machine with GOMAXPROCS=1 more slowly still.
-	if got := p.call(10*time.Minute, "a__big", map[string]any{"bytes": size}); len(got) != size {
-		t.Fatalf("a__big returned %d bytes, want %d", len(got), size)
+	p, stdout, stdin := startProcess(t, nil, "--config", writeConfig(t, map[string]any{"a": testutil.TestServer(t, "-name", "a")}), "--no-registry")
+	c := &rawClient{tb: t, w: stdin, r: bufio.NewReaderSize(stdout, 1<<20)}
+	c.request(1, "initialize", `{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"cmd-test","version":"1"}}`)
+	c.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	// A call right after initialize waits for its upstream.
+	if line := c.request(2, "tools/call", fmt.Sprintf(`{"name":"a__big","arguments":{"bytes":%d}}`, size)); !hasRun(line, `"text":"`, 'x', size, `"`) {
+		t.Fatalf("a__big returned %d bytes, want a text of %d x: %.300s", len(line), size, line)
 	}
 	var rss, peak int64
 	if !testutil.Await(func() bool { rss, peak = procMemory(t, p.cmd.Process.Pid); return rss < size*3/4 }) {
 		t.Fatalf("after a %.0f MB result mcpmux holds %.1f MB (peak %.1f MB); want less than %.0f MB", mb(size), mb(rss), mb(peak), mb(size*3/4))
 	}
 	t.Logf("after a %.0f MB result: VmRSS %.1f MB, VmHWM %.1f MB", mb(size), mb(rss), mb(peak))
+}
+
+// rawClient speaks JSON-RPC lines to a mcpmux process without decoding
+// more of them than their ids.
+type rawClient struct {
+	tb testing.TB
+	w  io.Writer
+	r  *bufio.Reader
+}
+
+// send writes one line.
+func (c *rawClient) send(line string) {
+	c.tb.Helper()
+	if _, err := io.WriteString(c.w, line+"\n"); err != nil {
+		c.tb.Fatalf("writing to mcpmux: %v", err)
+	}
+}
+
+// request sends a request with a numeric id and returns the line of its
+// response, skipping every other line (notifications, mcpmux's requests).
+// A read that never ends is the test's timeout's to catch.
+func (c *rawClient) request(id int, method, params string) []byte {
+	c.tb.Helper()
+	c.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":%q,"params":%s}`, id, method, params))
+	for {
+		line, err := c.r.ReadBytes('\n')
+		if err != nil {
+			c.tb.Fatalf("reading the response to %s: %v", method, err)
+		}
+		// The id is near the start of a response, wherever its members
+		// are; a request of mcpmux's has a method.
+		head := line[:min(len(line), 100)]
+		if bytes.Contains(head, fmt.Appendf(nil, `"id":%d,`, id)) || bytes.Contains(head, fmt.Appendf(nil, `"id":%d}`, id)) {
+			if !bytes.Contains(head, []byte(`"method"`)) {
+				return line
+			}
+		}
+	}
+}
+
+// hasRun reports whether line holds before, then n times c, then after,
+// as bytes.Contains would with a pattern of n bytes, without one (it
+// falls back to Rabin-Karp, a loop over every byte that -race slows).
+func hasRun(line []byte, before string, c byte, n int, after string) bool {
+	i := bytes.Index(line, []byte(before))
+	if i < 0 {
+		return false
+	}
+	rest := line[i+len(before):]
+	return len(rest) >= n+len(after) && bytes.Count(rest[:n], []byte{c}) == n && bytes.HasPrefix(rest[n:], []byte(after))
 }
 
 // maxKeeperOwn is the most memory of its own the process keeper may hold:
