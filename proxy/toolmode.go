@@ -245,13 +245,15 @@ func (s *Server) indexTools(keys []string) {
 		return
 	}
 	cat := s.merge.cur
+	var docs []search.Doc
 	for _, k := range keys {
 		if e, ok := cat.tools.get(k); ok {
-			s.index.Put(s.searchDoc(e))
+			docs = append(docs, s.searchDoc(e))
 		} else {
 			s.index.Delete(k)
 		}
 	}
+	s.index.PutAll(docs)
 }
 
 // indexAll indexes the whole catalogue, once: search mode may be needed
@@ -261,10 +263,12 @@ func (s *Server) indexAll() {
 		return
 	}
 	s.indexing = true
-	cat := s.merge.cur
-	for _, e := range cat.tools.entries() {
-		s.index.Put(s.searchDoc(e))
+	entries := s.merge.cur.tools.entries()
+	docs := make([]search.Doc, len(entries))
+	for i, e := range entries {
+		docs[i] = s.searchDoc(e)
 	}
+	s.index.PutAll(docs)
 }
 
 // searchDoc is what the index reads of the tool e.

@@ -13,12 +13,18 @@ import (
 // word is lower-case ASCII, which [term] may find a stop word or stem.
 // The word's bytes are valid only during the call.
 func tokens(text string, emit func(word []byte, plain bool)) {
-	var t tokenizer
-	t.emit, t.start = emit, -1
+	t := tokenizer{emit: emit}
+	t.run(text)
+}
+
+// run reads text as [tokens] does, with t's emit; a tokenizer may run
+// any number of texts, one after the other.
+func (t *tokenizer) run(text string) {
+	t.start, t.class, t.upper, t.prev, t.cjkRun = -1, classNone, 0, 0, 0
 	for i := 0; i < len(text); {
 		c := text[i]
 		if c < utf8.RuneSelf {
-			if t.start < 0 && t.run == 0 && isAlnum(c) {
+			if t.start < 0 && t.cjkRun == 0 && isAlnum(c) {
 				// The usual case: a whole ASCII word at once.
 				j := i + 1
 				for j < len(text) && isAlnum(text[j]) {
@@ -107,13 +113,13 @@ const (
 )
 
 type tokenizer struct {
-	emit  func([]byte, bool)
-	start int  // of the word being read; -1 for none
-	class int  // of its last character
-	upper int  // how many upper-case letters end it
-	prev  rune // the last CJK character of the run being read; 0 for none
-	run   int  // how many characters that run holds
-	buf   [64]byte
+	emit   func([]byte, bool)
+	start  int  // of the word being read; -1 for none
+	class  int  // of its last character
+	upper  int  // how many upper-case letters end it
+	prev   rune // the last CJK character of the run being read; 0 for none
+	cjkRun int  // how many characters that run holds
+	buf    [64]byte
 }
 
 // ascii reads one ASCII byte at i.
@@ -208,17 +214,17 @@ func (t *tokenizer) cjk(r rune) {
 		t.emit(b[:n], false)
 	}
 	t.prev = r
-	t.run++
+	t.cjkRun++
 }
 
 // flushCJK ends a CJK run; a run of one character is emitted alone.
 func (t *tokenizer) flushCJK() {
-	if t.run == 1 {
+	if t.cjkRun == 1 {
 		var b [4]byte
 		n := utf8.EncodeRune(b[:], t.prev)
 		t.emit(b[:n], false)
 	}
-	t.prev, t.run = 0, 0
+	t.prev, t.cjkRun = 0, 0
 }
 
 // isCJK reports whether r is Han, Hiragana, Katakana or Hangul.
