@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 	"github.com/mcpmux/mcpmux/proxy/search"
@@ -245,15 +247,15 @@ func (s *Server) indexTools(keys []string) {
 		return
 	}
 	cat := s.merge.cur
-	var docs []search.Doc
+	var put []entry
 	for _, k := range keys {
 		if e, ok := cat.tools.get(k); ok {
-			docs = append(docs, s.searchDoc(e))
+			put = append(put, e)
 		} else {
 			s.index.Delete(k)
 		}
 	}
-	s.index.PutAll(docs)
+	s.index.PutAll(s.searchDocs(put))
 }
 
 // indexAll indexes the whole catalogue, once: search mode may be needed
@@ -263,12 +265,35 @@ func (s *Server) indexAll() {
 		return
 	}
 	s.indexing = true
-	entries := s.merge.cur.tools.entries()
+	s.index.PutAll(s.searchDocs(s.merge.cur.tools.entries()))
+}
+
+// searchDocs is searchDoc of each of entries; many are read on all CPUs,
+// since reading a definition's JSON costs as much as indexing it.
+// s.mergeMu is held.
+func (s *Server) searchDocs(entries []entry) []search.Doc {
 	docs := make([]search.Doc, len(entries))
-	for i, e := range entries {
-		docs[i] = s.searchDoc(e)
+	workers := min(runtime.GOMAXPROCS(0), len(entries)/256, 8)
+	if workers < 2 {
+		for i, e := range entries {
+			docs[i] = s.searchDoc(e)
+		}
+		return docs
 	}
-	s.index.PutAll(docs)
+	for _, e := range entries { // serverText fills a cache: once, here
+		s.serverText(e.server)
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		from, to := w*len(entries)/workers, (w+1)*len(entries)/workers
+		wg.Go(func() {
+			for i := from; i < to; i++ {
+				docs[i] = s.searchDoc(entries[i])
+			}
+		})
+	}
+	wg.Wait()
+	return docs
 }
 
 // searchDoc is what the index reads of the tool e.

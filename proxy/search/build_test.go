@@ -2,6 +2,7 @@ package search
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -11,7 +12,10 @@ import (
 // updates and deletions in place: every search ranks the same tools with
 // the same scores.
 func TestPutAllSameAsPut(t *testing.T) {
-	docs := synthetic(t, 600)
+	// Enough tools for a batch to be read by several builders at once,
+	// and more builders than the test machine may have CPUs.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
+	docs := synthetic(t, 3*parallelMin)
 	queries := []string{
 		"read the contents of a file", "list the branches of the repository", "delete stored records",
 		"what time is it in Tokyo", "create a new table in the database", "读取文件内容", "server3 tools",
@@ -36,10 +40,10 @@ func TestPutAllSameAsPut(t *testing.T) {
 	}
 	changed.PutAll(first)
 	changed.Put(Doc{Name: "gone", Server: "x", Tool: "gone", Text: [numFields]string{FieldDescription: "read a file"}})
-	changed.PutAll(append(slices.Clone(docs[:300]), docs[7]))
+	changed.PutAll(append(slices.Clone(docs[:1500]), docs[7]))
 	changed.Delete("gone")
 	changed.Delete(docs[11].Name)
-	changed.PutAll(docs[300:])
+	changed.PutAll(docs[1500:])
 	changed.Put(docs[11])
 
 	for _, x := range []*Index{batch, single, changed} {

@@ -69,35 +69,9 @@ type Index struct {
 	byName   map[string]int32
 	lenSum   [numFields]int64 // of the live documents
 	live     int
-	words    wordTable // a word of tokens → its term's id; -1 for a stop word
-	seen     []int32   // by term id: its posting in the document add reads, or -1
-	// shared caches the terms of the last texts that many documents share
-	// (a server's text is the same for all its tools).
-	shared map[string]sharedText
-	b      builder // add's, kept between calls
-}
-
-// sharedText is the terms of one field's text, as add counts them.
-type sharedText struct {
-	ids []int32
-	tf  []uint8
-	n   int // words, stop words left out
-}
-
-// maxShared bounds the cache of shared texts.
-const maxShared = 1024
-
-// builder is the state of add: the postings of the documents being added,
-// in order, and of the one being read.
-type builder struct {
-	tok   tokenizer
-	ps    []posting // the batch's postings
-	ids   []int32   // their terms
-	first int       // the current document's first posting in ps
-	field Field
-	n     int     // the words the field read so far
-	count []int32 // by term id: how many postings the batch adds
-	grown []int32 // the terms whose count is not 0
+	b        *builder // reads the small batches, with a dictionary kept between them
+	added    []int32  // by term id: how many postings the batch adds (see lay)
+	grown    []int32  // the terms whose count in added is not 0
 }
 
 type doc struct {
@@ -114,9 +88,7 @@ type posting struct {
 
 // New returns an empty index.
 func New() *Index {
-	x := &Index{terms: map[string]int32{}, prefixes: map[string][]int32{}, byName: map[string]int32{}}
-	x.b.tok.emit = x.word
-	return x
+	return &Index{terms: map[string]int32{}, prefixes: map[string][]int32{}, byName: map[string]int32{}, b: newBuilder()}
 }
 
 // Len returns how many documents the index holds.
@@ -133,7 +105,8 @@ func (x *Index) Put(d Doc) {
 
 // PutAll adds docs, each replacing the document of its name; of two of
 // one name, the last wins. A batch costs less than its documents one by
-// one: their postings are laid out together.
+// one: their postings are laid out together, and a big batch is read by
+// one goroutine per CPU.
 func (x *Index) PutAll(docs []Doc) {
 	if len(docs) == 0 {
 		return
@@ -157,41 +130,57 @@ func (x *Index) PutAll(docs []Doc) {
 // batch adds the first of docs up to the second of a name, and returns
 // how many it added.
 func (x *Index) batch(docs []Doc) int {
-	b := &x.b
-	b.ps, b.ids = b.ps[:0], b.ids[:0]
-	if len(docs) > 1 {
-		// About one posting for every 8 bytes of text, at most.
-		size := 0
-		for i := range min(len(docs), 64) {
-			for _, t := range docs[i].Text {
-				size += len(t)
-			}
-		}
-		size = size / min(len(docs), 64) * len(docs) / 8
-		b.ps, b.ids = slices.Grow(b.ps, size), slices.Grow(b.ids, size)
-	}
 	x.remove(docs[0].Name) // an earlier batch's document of the same name
-	starts := make([]int32, 0, len(docs)+1)
-	n := 0
-	for ; n < len(docs); n++ {
-		if n > 0 && x.has(docs[n].Name) {
+	slots := make([]int32, 0, len(docs))
+	for i := range docs {
+		d := &docs[i]
+		if i > 0 && x.has(d.Name) {
 			break
 		}
-		starts = append(starts, int32(len(b.ps)))
-		x.add(&docs[n])
+		var slot int32
+		if n := len(x.free); n > 0 {
+			slot, x.free = x.free[n-1], x.free[:n-1]
+		} else {
+			slot = int32(len(x.docs))
+			x.docs = append(x.docs, doc{})
+		}
+		x.docs[slot] = doc{name: d.Name, server: d.Server, tool: d.Tool}
+		x.byName[d.Name] = slot
+		x.live++
+		slots = append(slots, slot)
 	}
-	starts = append(starts, int32(len(b.ps)))
-	x.lay()
+	docs = docs[:len(slots)]
+	bs := x.readAll(docs)
 	// The documents' terms, for Delete, in one block.
-	terms := slices.Clone(b.ids)
-	for i := range n {
-		slot := x.byName[docs[i].Name]
-		x.docs[slot].terms = terms[starts[i]:starts[i+1]:starts[i+1]]
+	total := 0
+	for _, b := range bs {
+		x.merge(b)
+		total += len(b.ids)
 	}
-	if cap(b.ps) > 1<<16 { // a big build's buffers are not kept
-		b.ps, b.ids = nil, nil
+	terms := make([]int32, 0, total)
+	i := 0
+	for _, b := range bs {
+		for j, lens := range b.lens {
+			slot := slots[i]
+			i++
+			from := len(terms)
+			terms = append(terms, b.ids[b.starts[j]:b.starts[j+1]]...)
+			for k := b.starts[j]; k < b.starts[j+1]; k++ {
+				b.ps[k].doc = slot
+			}
+			d := &x.docs[slot]
+			d.lens = lens
+			d.terms = terms[from:len(terms):len(terms)]
+			for f := range numFields {
+				x.lenSum[f] += int64(lens[f])
+			}
+		}
 	}
-	return n
+	x.lay(bs)
+	if cap(x.b.ps) > 1<<16 { // a big batch's buffers are not kept
+		x.b.ps, x.b.ids = nil, nil
+	}
+	return len(slots)
 }
 
 // has reports whether the index holds a document named name.
@@ -207,169 +196,50 @@ func (x *Index) Delete(name string) {
 	x.remove(name)
 }
 
-// add reads d into the batch's postings and gives it a slot.
-func (x *Index) add(d *Doc) {
-	if d.Text[FieldName] == "" {
-		d.Text[FieldName] = d.Name + " " + d.Tool
+// lay appends the builders' postings to their terms' lists, in order:
+// the lists that grow from nothing are cut from one block, exactly as long
+// as needed; the others grow by append.
+func (x *Index) lay(bs []*builder) {
+	if n := len(x.postings); len(x.added) < n {
+		x.added = slices.Grow(x.added[:0], n)[:n]
 	}
-	var slot int32
-	if n := len(x.free); n > 0 {
-		slot, x.free = x.free[n-1], x.free[:n-1]
-	} else {
-		slot = int32(len(x.docs))
-		x.docs = append(x.docs, doc{})
-	}
-	dd := &x.docs[slot]
-	*dd = doc{name: d.Name, server: d.Server, tool: d.Tool}
-	b := &x.b
-	b.first = len(b.ps)
-	for f := range numFields {
-		b.field, b.n = f, 0
-		if f == FieldServer {
-			x.sharedField(d.Text[f])
-		} else {
-			b.tok.run(d.Text[f])
+	x.grown = x.grown[:0]
+	for _, b := range bs {
+		for _, id := range b.ids {
+			if x.added[id] == 0 {
+				x.grown = append(x.grown, id)
+			}
+			x.added[id]++
 		}
-		dd.lens[f] = uint16(min(b.n, math.MaxUint16))
-		x.lenSum[f] += int64(dd.lens[f])
-	}
-	for i := b.first; i < len(b.ps); i++ {
-		b.ps[i].doc = slot
-		x.seen[b.ids[i]] = -1
-	}
-	x.byName[d.Name] = slot
-	x.live++
-}
-
-// word counts one word of the field being read.
-func (x *Index) word(word []byte, plain bool) {
-	id := x.termID(word, plain)
-	if id < 0 {
-		return
-	}
-	x.count(id, 1)
-}
-
-// count adds tf to the current document's frequency of the term id in
-// the field being read.
-func (x *Index) count(id int32, tf int) {
-	b := &x.b
-	b.n += tf
-	i := x.seen[id]
-	if i < 0 {
-		i = int32(len(b.ps))
-		x.seen[id] = i
-		b.ps = append(b.ps, posting{})
-		b.ids = append(b.ids, id)
-	}
-	p := &b.ps[i].tf[b.field]
-	*p = uint8(min(int(*p)+tf, math.MaxUint8))
-}
-
-// sharedField reads text, which many documents share, from the cache of
-// shared texts.
-func (x *Index) sharedField(text string) {
-	if text == "" {
-		return
-	}
-	st, ok := x.shared[text]
-	if !ok {
-		// Read it as a document of its own, at the end of the batch.
-		b := &x.b
-		from, first := len(b.ps), b.first
-		saved := make([]int32, 0, 8)
-		for i := first; i < from; i++ { // the terms the document has so far
-			saved = append(saved, b.ids[i])
-			x.seen[b.ids[i]] = -1
-		}
-		b.first = from
-		b.n = 0
-		b.tok.run(text)
-		st.n = b.n
-		for i := from; i < len(b.ps); i++ {
-			st.ids = append(st.ids, b.ids[i])
-			st.tf = append(st.tf, b.ps[i].tf[b.field])
-			x.seen[b.ids[i]] = -1
-		}
-		b.ps, b.ids = b.ps[:from], b.ids[:from]
-		b.first = first
-		for i, id := range saved {
-			x.seen[id] = int32(first + i)
-		}
-		if x.shared == nil || len(x.shared) >= maxShared {
-			x.shared = map[string]sharedText{}
-		}
-		x.shared[text] = st
-	}
-	for i, id := range st.ids {
-		x.count(id, int(st.tf[i]))
-	}
-	x.b.n = st.n
-}
-
-// lay appends the batch's postings to their terms' lists: the lists that
-// grow from nothing are cut from one block, exactly as long as needed.
-func (x *Index) lay() {
-	b := &x.b
-	if n := len(x.postings); len(b.count) < n {
-		b.count = slices.Grow(b.count[:0], n)[:n]
-	}
-	b.grown = b.grown[:0]
-	for _, id := range b.ids {
-		if b.count[id] == 0 {
-			b.grown = append(b.grown, id)
-		}
-		b.count[id]++
 	}
 	fresh := 0
-	for _, id := range b.grown {
+	for _, id := range x.grown {
 		if len(x.postings[id]) == 0 {
-			fresh += int(b.count[id])
+			fresh += int(x.added[id])
 		}
 	}
 	if fresh > 0 {
 		block := make([]posting, fresh)
-		for _, id := range b.grown {
+		for _, id := range x.grown {
 			if len(x.postings[id]) == 0 {
-				n := int(b.count[id])
+				n := int(x.added[id])
 				x.postings[id], block = block[:0:n], block[n:]
 			}
 		}
 	}
-	for i, id := range b.ids {
-		x.postings[id] = append(x.postings[id], b.ps[i])
-	}
-	for _, id := range b.grown {
-		b.count[id] = 0
-	}
-}
-
-// maxWords bounds the cache of words' terms; past it, words are stemmed
-// every time.
-const maxWords = 1 << 17
-
-// termID returns the id of the term a word of tokens stands for, adding
-// the term if it is new; -1 for a stop word.
-func (x *Index) termID(word []byte, plain bool) int32 {
-	h := hashWord(word)
-	if id, ok := x.words.get(word, h); ok {
-		return id
-	}
-	t := term(word, plain)
-	id := int32(-1)
-	if t != "" {
-		var ok bool
-		if id, ok = x.terms[t]; !ok {
-			id = int32(len(x.postings))
-			x.terms[t] = id
-			x.postings = append(x.postings, nil)
-			x.seen = append(x.seen, -1)
-			x.addPrefixes(t, id)
+	for _, b := range bs {
+		for i, id := range b.ids {
+			x.postings[id] = append(x.postings[id], b.ps[i])
 		}
 	}
-	x.words.put(word, h, id)
-	return id
+	for _, id := range x.grown {
+		x.added[id] = 0
+	}
 }
+
+// maxWords bounds a builder's cache of words' terms; past it, new words
+// are stemmed every time.
+const maxWords = 1 << 17
 
 func (x *Index) remove(name string) {
 	slot, ok := x.byName[name]
