@@ -73,8 +73,13 @@ func isAlnum(c byte) bool {
 // asciiWord emits the parts of w, a run of ASCII letters and digits,
 // split where the case or the kind of character changes, as ascii does
 // byte by byte.
+//
+// A word of letters that changes case inside ("JavaScript", "GitHub",
+// "getFileInfo") is also emitted whole, after its parts: people write
+// such names as one word as often as not.
 func (t *tokenizer) asciiWord(w string) {
 	start := 0
+	camel := false
 	for i := 1; i < len(w); i++ {
 		a, b := charClass(w[i-1]), charClass(w[i])
 		switch {
@@ -84,13 +89,18 @@ func (t *tokenizer) asciiWord(w string) {
 			if i-1 > start {
 				t.word(w[start : i-1])
 				start = i - 1
+				camel = true
 			}
 		default:
 			t.word(w[start:i])
 			start = i
+			camel = camel || a != classDigit && b != classDigit
 		}
 	}
 	t.word(w[start:])
+	if camel && start > 0 {
+		t.word(w)
+	}
 }
 
 func charClass(c byte) int {
