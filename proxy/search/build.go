@@ -103,7 +103,10 @@ func (b *builder) add(d *Doc) {
 
 // word counts one word of the field being read.
 func (b *builder) word(word []byte, plain bool) {
-	h := hashWord(word)
+	h := b.tok.hash
+	if h == 0 {
+		h = hashWord(word)
+	}
 	id, ok := b.words.get(word, h)
 	if !ok {
 		id = -1

@@ -151,34 +151,30 @@ func (x *Index) batch(docs []Doc) int {
 	}
 	docs = docs[:len(slots)]
 	bs := x.readAll(docs)
-	// The documents' terms, for Delete, in one block.
-	total := 0
-	for _, b := range bs {
-		x.merge(b)
-		total += len(b.ids)
-	}
-	terms := make([]int32, 0, total)
+	// The documents' terms, for Delete, are the builders' ids, which are
+	// the index's now: they are not reused.
 	i := 0
 	for _, b := range bs {
+		x.merge(b)
 		for j, lens := range b.lens {
 			slot := slots[i]
 			i++
-			from := len(terms)
-			terms = append(terms, b.ids[b.starts[j]:b.starts[j+1]]...)
-			for k := b.starts[j]; k < b.starts[j+1]; k++ {
+			from, to := b.starts[j], b.starts[j+1]
+			for k := from; k < to; k++ {
 				b.ps[k].doc = slot
 			}
 			d := &x.docs[slot]
 			d.lens = lens
-			d.terms = terms[from:len(terms):len(terms)]
+			d.terms = b.ids[from:to:to]
 			for f := range numFields {
 				x.lenSum[f] += int64(lens[f])
 			}
 		}
 	}
 	x.lay(bs)
-	if cap(x.b.ps) > 1<<16 { // a big batch's buffers are not kept
-		x.b.ps, x.b.ids = nil, nil
+	x.b.ids = nil
+	if cap(x.b.ps) > 1<<16 { // a big batch's buffer is not kept
+		x.b.ps = nil
 	}
 	return len(slots)
 }

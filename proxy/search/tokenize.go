@@ -25,13 +25,20 @@ func (t *tokenizer) run(text string) {
 		c := text[i]
 		if c < utf8.RuneSelf {
 			if t.start < 0 && t.cjkRun == 0 && isAlnum(c) {
-				// The usual case: a whole ASCII word at once.
+				// The usual case: a whole ASCII word at once; most are
+				// lower-case letters only, with nothing to split.
 				j := i + 1
+				lower := 'a' <= c && c <= 'z'
 				for j < len(text) && isAlnum(text[j]) {
+					lower = lower && 'a' <= text[j] && text[j] <= 'z'
 					j++
 				}
 				if j == len(text) || text[j] < utf8.RuneSelf {
-					t.asciiWord(text[i:j])
+					if lower {
+						t.word(text[i:j])
+					} else {
+						t.asciiWord(text[i:j])
+					}
 					i = j
 					continue
 				}
@@ -130,6 +137,9 @@ type tokenizer struct {
 	prev   rune // the last CJK character of the run being read; 0 for none
 	cjkRun int  // how many characters that run holds
 	buf    [64]byte
+	// hash is hashWord of the word being emitted when word computed it,
+	// else 0.
+	hash uint32
 }
 
 // ascii reads one ASCII byte at i.
@@ -195,23 +205,22 @@ func (t *tokenizer) word(w string) {
 	if len(w) > len(t.buf) {
 		w = w[:len(t.buf)]
 	}
-	lower := t.buf[:0]
-	ascii := true
+	lower := t.buf[:len(w)]
+	h := uint32(fnvOffset) // hashWord's, as the bytes are read
 	for i := 0; i < len(w); i++ {
 		c := w[i]
 		if c >= utf8.RuneSelf {
-			ascii = false
-			break
+			t.hash = 0
+			t.emit([]byte(lowerString(w)), false)
+			return
 		}
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		lower = append(lower, c)
+		lower[i] = c
+		h = (h ^ uint32(c)) * fnvPrime
 	}
-	if !ascii {
-		t.emit([]byte(lowerString(w)), false)
-		return
-	}
+	t.hash = max(h, 1)
 	t.emit(lower, true)
 }
 
@@ -221,6 +230,7 @@ func (t *tokenizer) cjk(r rune) {
 		var b [8]byte
 		n := utf8.EncodeRune(b[:], t.prev)
 		n += utf8.EncodeRune(b[n:], r)
+		t.hash = 0
 		t.emit(b[:n], false)
 	}
 	t.prev = r
@@ -232,6 +242,7 @@ func (t *tokenizer) flushCJK() {
 	if t.cjkRun == 1 {
 		var b [4]byte
 		n := utf8.EncodeRune(b[:], t.prev)
+		t.hash = 0
 		t.emit(b[:n], false)
 	}
 	t.prev, t.cjkRun = 0, 0
