@@ -55,18 +55,20 @@ func (b *builder) reset(size int) {
 }
 
 // estimate is about how many postings docs make: one for every 8 bytes of
-// text, at most.
+// text, at most. It reads every document's length, not a sample's, so
+// that a few huge texts cannot make it reserve more than the texts' own
+// size.
 func estimate(docs []Doc) int {
 	if len(docs) < 2 {
 		return 0
 	}
-	size, m := 0, min(len(docs), 64)
-	for i := range m {
+	size := 0
+	for i := range docs {
 		for _, t := range docs[i].Text {
 			size += len(t)
 		}
 	}
-	return size / m * len(docs) / 8
+	return size / 8
 }
 
 // read reads docs into the batch.
