@@ -354,3 +354,20 @@ func sortedKeys(m map[string]json.RawMessage) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestSearchModeIndexesABigCatalogue indexes a catalogue big enough for
+// its definitions to be read on several CPUs at once (searchDocs), two
+// servers of 700 tools, and finds a tool of each.
+func TestSearchModeIndexesABigCatalogue(t *testing.T) {
+	m := startSearch(t, map[string]any{
+		"a": testutil.TestServer(t, "-name", "a", "-tools", "700"),
+		"b": testutil.TestServer(t, "-name", "b", "-tools", "700"),
+	}, nil)
+	m.waitCatalogue("a", "b")
+	for _, want := range []string{"a__tool_0007", "b__tool_0642"} {
+		got, _ := m.search(map[string]any{"query": strings.TrimPrefix(strings.TrimPrefix(want, "a__"), "b__"), "server": want[:1]})
+		if len(got.Tools) == 0 || got.Tools[0].Name != want {
+			t.Errorf("search_tools for %s = %v", want, got.names())
+		}
+	}
+}

@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 	"github.com/mcpmux/mcpmux/proxy/search"
@@ -245,13 +247,15 @@ func (s *Server) indexTools(keys []string) {
 		return
 	}
 	cat := s.merge.cur
+	var put []entry
 	for _, k := range keys {
 		if e, ok := cat.tools.get(k); ok {
-			s.index.Put(s.searchDoc(e))
+			put = append(put, e)
 		} else {
 			s.index.Delete(k)
 		}
 	}
+	s.index.PutAll(s.searchDocs(put))
 }
 
 // indexAll indexes the whole catalogue, once: search mode may be needed
@@ -261,10 +265,35 @@ func (s *Server) indexAll() {
 		return
 	}
 	s.indexing = true
-	cat := s.merge.cur
-	for _, e := range cat.tools.entries() {
-		s.index.Put(s.searchDoc(e))
+	s.index.PutAll(s.searchDocs(s.merge.cur.tools.entries()))
+}
+
+// searchDocs is searchDoc of each of entries; many are read on all CPUs,
+// since reading a definition's JSON costs as much as indexing it.
+// s.mergeMu is held.
+func (s *Server) searchDocs(entries []entry) []search.Doc {
+	docs := make([]search.Doc, len(entries))
+	workers := min(runtime.GOMAXPROCS(0), len(entries)/256, 8)
+	if workers < 2 {
+		for i, e := range entries {
+			docs[i] = s.searchDoc(e)
+		}
+		return docs
 	}
+	for _, e := range entries { // serverText fills a cache: once, here
+		s.serverText(e.server)
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		from, to := w*len(entries)/workers, (w+1)*len(entries)/workers
+		wg.Go(func() {
+			for i := from; i < to; i++ {
+				docs[i] = s.searchDoc(entries[i])
+			}
+		})
+	}
+	wg.Wait()
+	return docs
 }
 
 // searchDoc is what the index reads of the tool e.

@@ -56,9 +56,9 @@ type Hit struct {
 	Score              float64
 }
 
-// Index is an inverted index of tools, ranked with BM25F. Put and Delete
-// change it in place, at the cost of the documents they change; Search
-// may run concurrently with them and with other searches.
+// Index is an inverted index of tools, ranked with BM25F. Put, PutAll
+// and Delete change it in place, at the cost of the documents they
+// change; Search may run concurrently with them and with other searches.
 type Index struct {
 	mu       sync.RWMutex
 	terms    map[string]int32   // term → its id
@@ -69,12 +69,9 @@ type Index struct {
 	byName   map[string]int32
 	lenSum   [numFields]int64 // of the live documents
 	live     int
-	words    map[string]int32 // a word of tokens → its term's id; -1 for a stop word
-	seen     []int32          // by term id: its posting in the document add reads, or -1
-	scratch  struct {         // add's, kept between calls
-		ps  []posting
-		ids []int32
-	}
+	b        *builder // reads the small batches, with a dictionary kept between them
+	added    []int32  // by term id: how many postings the batch adds (see lay)
+	grown    []int32  // the terms whose count in added is not 0
 }
 
 type doc struct {
@@ -91,7 +88,7 @@ type posting struct {
 
 // New returns an empty index.
 func New() *Index {
-	return &Index{terms: map[string]int32{}, prefixes: map[string][]int32{}, byName: map[string]int32{}, words: map[string]int32{}}
+	return &Index{terms: map[string]int32{}, prefixes: map[string][]int32{}, byName: map[string]int32{}, b: newBuilder()}
 }
 
 // Len returns how many documents the index holds.
@@ -103,10 +100,89 @@ func (x *Index) Len() int {
 
 // Put adds d, replacing the document of the same name.
 func (x *Index) Put(d Doc) {
+	x.PutAll([]Doc{d})
+}
+
+// PutAll adds docs, each replacing the document of its name; of two of
+// one name, the last wins. A batch costs less than its documents one by
+// one: their postings are laid out together, and a big batch is read by
+// one goroutine per CPU.
+func (x *Index) PutAll(docs []Doc) {
+	if len(docs) == 0 {
+		return
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.remove(d.Name)
-	x.add(&d)
+	for i := range docs {
+		x.remove(docs[i].Name)
+	}
+	if grow := len(docs) - len(x.free); grow > 0 {
+		x.docs = slices.Grow(x.docs, grow)
+	}
+	if len(x.byName) == 0 && len(docs) > 1 {
+		x.byName = make(map[string]int32, len(docs))
+	}
+	for len(docs) > 0 {
+		docs = docs[x.batch(docs):]
+	}
+}
+
+// batch adds the first of docs up to the second of a name, and returns
+// how many it added.
+func (x *Index) batch(docs []Doc) int {
+	x.remove(docs[0].Name) // an earlier batch's document of the same name
+	slots := make([]int32, 0, len(docs))
+	for i := range docs {
+		d := &docs[i]
+		if i > 0 && x.has(d.Name) {
+			break
+		}
+		var slot int32
+		if n := len(x.free); n > 0 {
+			slot, x.free = x.free[n-1], x.free[:n-1]
+		} else {
+			slot = int32(len(x.docs))
+			x.docs = append(x.docs, doc{})
+		}
+		x.docs[slot] = doc{name: d.Name, server: d.Server, tool: d.Tool}
+		x.byName[d.Name] = slot
+		x.live++
+		slots = append(slots, slot)
+	}
+	docs = docs[:len(slots)]
+	bs := x.readAll(docs)
+	// The documents' terms, for Delete, are the builders' ids, which are
+	// the index's now: they are not reused.
+	i := 0
+	for _, b := range bs {
+		x.merge(b)
+		for j, lens := range b.lens {
+			slot := slots[i]
+			i++
+			from, to := b.starts[j], b.starts[j+1]
+			for k := from; k < to; k++ {
+				b.ps[k].doc = slot
+			}
+			d := &x.docs[slot]
+			d.lens = lens
+			d.terms = b.ids[from:to:to]
+			for f := range numFields {
+				x.lenSum[f] += int64(lens[f])
+			}
+		}
+	}
+	x.lay(bs)
+	x.b.ids = nil
+	if cap(x.b.ps) > 1<<16 { // a big batch's buffer is not kept
+		x.b.ps = nil
+	}
+	return len(slots)
+}
+
+// has reports whether the index holds a document named name.
+func (x *Index) has(name string) bool {
+	_, ok := x.byName[name]
+	return ok
 }
 
 // Delete removes the document named name, if any.
@@ -116,79 +192,50 @@ func (x *Index) Delete(name string) {
 	x.remove(name)
 }
 
-func (x *Index) add(d *Doc) {
-	if d.Text[FieldName] == "" {
-		d.Text[FieldName] = d.Name + " " + d.Tool
+// lay appends the builders' postings to their terms' lists, in order:
+// the lists that grow from nothing are cut from one block, exactly as long
+// as needed; the others grow by append.
+func (x *Index) lay(bs []*builder) {
+	if n := len(x.postings); len(x.added) < n {
+		x.added = slices.Grow(x.added[:0], n)[:n]
 	}
-	var slot int32
-	if n := len(x.free); n > 0 {
-		slot, x.free = x.free[n-1], x.free[:n-1]
-	} else {
-		slot = int32(len(x.docs))
-		x.docs = append(x.docs, doc{})
-	}
-	dd := doc{name: d.Name, server: d.Server, tool: d.Tool}
-	ps, ids := x.scratch.ps[:0], x.scratch.ids[:0] // the document's postings and terms, in order
-	for f := range numFields {
-		n := 0
-		tokens(d.Text[f], func(word []byte, plain bool) {
-			id := x.termID(word, plain)
-			if id < 0 {
-				return
+	x.grown = x.grown[:0]
+	for _, b := range bs {
+		for _, id := range b.ids {
+			if x.added[id] == 0 {
+				x.grown = append(x.grown, id)
 			}
-			n++
-			i := x.seen[id]
-			if i < 0 {
-				i = int32(len(ps))
-				x.seen[id] = i
-				ps = append(ps, posting{doc: slot})
-				ids = append(ids, id)
-			}
-			if tf := &ps[i].tf[f]; *tf < math.MaxUint8 {
-				*tf++
-			}
-		})
-		dd.lens[f] = uint16(min(n, math.MaxUint16))
-		x.lenSum[f] += int64(dd.lens[f])
-	}
-	for i, id := range ids {
-		x.postings[id] = append(x.postings[id], ps[i])
-		x.seen[id] = -1
-	}
-	dd.terms = slices.Clone(ids)
-	x.scratch.ps, x.scratch.ids = ps, ids
-	x.docs[slot] = dd
-	x.byName[d.Name] = slot
-	x.live++
-}
-
-// maxWords bounds the cache of words' terms; past it, words are stemmed
-// every time.
-const maxWords = 1 << 17
-
-// termID returns the id of the term a word of tokens stands for, adding
-// the term if it is new; -1 for a stop word.
-func (x *Index) termID(word []byte, plain bool) int32 {
-	if id, ok := x.words[string(word)]; ok {
-		return id
-	}
-	t := term(word, plain)
-	id := int32(-1)
-	if t != "" {
-		var ok bool
-		if id, ok = x.terms[t]; !ok {
-			id = int32(len(x.postings))
-			x.terms[t] = id
-			x.postings = append(x.postings, nil)
-			x.seen = append(x.seen, -1)
-			x.addPrefixes(t, id)
+			x.added[id]++
 		}
 	}
-	if len(x.words) < maxWords {
-		x.words[string(word)] = id
+	fresh := 0
+	for _, id := range x.grown {
+		if len(x.postings[id]) == 0 {
+			fresh += int(x.added[id])
+		}
 	}
-	return id
+	if fresh > 0 {
+		block := make([]posting, fresh)
+		for _, id := range x.grown {
+			if len(x.postings[id]) == 0 {
+				n := int(x.added[id])
+				x.postings[id], block = block[:0:n], block[n:]
+			}
+		}
+	}
+	for _, b := range bs {
+		for i, id := range b.ids {
+			x.postings[id] = append(x.postings[id], b.ps[i])
+		}
+	}
+	for _, id := range x.grown {
+		x.added[id] = 0
+	}
 }
+
+// maxWords bounds a builder's cache of words' terms; past it, new words
+// are stemmed every time.
+const maxWords = 1 << 17
 
 func (x *Index) remove(name string) {
 	slot, ok := x.byName[name]

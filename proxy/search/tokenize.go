@@ -13,19 +13,32 @@ import (
 // word is lower-case ASCII, which [term] may find a stop word or stem.
 // The word's bytes are valid only during the call.
 func tokens(text string, emit func(word []byte, plain bool)) {
-	var t tokenizer
-	t.emit, t.start = emit, -1
+	t := tokenizer{emit: emit}
+	t.run(text)
+}
+
+// run reads text as [tokens] does, with t's emit; a tokenizer may run
+// any number of texts, one after the other.
+func (t *tokenizer) run(text string) {
+	t.start, t.class, t.upper, t.prev, t.cjkRun = -1, classNone, 0, 0, 0
 	for i := 0; i < len(text); {
 		c := text[i]
 		if c < utf8.RuneSelf {
-			if t.start < 0 && t.run == 0 && isAlnum(c) {
-				// The usual case: a whole ASCII word at once.
+			if t.start < 0 && t.cjkRun == 0 && isAlnum(c) {
+				// The usual case: a whole ASCII word at once; most are
+				// lower-case letters only, with nothing to split.
 				j := i + 1
+				lower := 'a' <= c && c <= 'z'
 				for j < len(text) && isAlnum(text[j]) {
+					lower = lower && 'a' <= text[j] && text[j] <= 'z'
 					j++
 				}
 				if j == len(text) || text[j] < utf8.RuneSelf {
-					t.asciiWord(text[i:j])
+					if lower {
+						t.word(text[i:j])
+					} else {
+						t.asciiWord(text[i:j])
+					}
 					i = j
 					continue
 				}
@@ -67,8 +80,13 @@ func isAlnum(c byte) bool {
 // asciiWord emits the parts of w, a run of ASCII letters and digits,
 // split where the case or the kind of character changes, as ascii does
 // byte by byte.
+//
+// A word of letters that changes case inside ("JavaScript", "GitHub",
+// "getFileInfo") is also emitted whole, after its parts: people write
+// such names as one word as often as not.
 func (t *tokenizer) asciiWord(w string) {
 	start := 0
+	camel := false
 	for i := 1; i < len(w); i++ {
 		a, b := charClass(w[i-1]), charClass(w[i])
 		switch {
@@ -78,13 +96,18 @@ func (t *tokenizer) asciiWord(w string) {
 			if i-1 > start {
 				t.word(w[start : i-1])
 				start = i - 1
+				camel = true
 			}
 		default:
 			t.word(w[start:i])
 			start = i
+			camel = camel || a != classDigit && b != classDigit
 		}
 	}
 	t.word(w[start:])
+	if camel && start > 0 {
+		t.word(w)
+	}
 }
 
 func charClass(c byte) int {
@@ -107,13 +130,16 @@ const (
 )
 
 type tokenizer struct {
-	emit  func([]byte, bool)
-	start int  // of the word being read; -1 for none
-	class int  // of its last character
-	upper int  // how many upper-case letters end it
-	prev  rune // the last CJK character of the run being read; 0 for none
-	run   int  // how many characters that run holds
-	buf   [64]byte
+	emit   func([]byte, bool)
+	start  int  // of the word being read; -1 for none
+	class  int  // of its last character
+	upper  int  // how many upper-case letters end it
+	prev   rune // the last CJK character of the run being read; 0 for none
+	cjkRun int  // how many characters that run holds
+	buf    [64]byte
+	// hash is hashWord of the word being emitted when word computed it,
+	// else 0.
+	hash uint32
 }
 
 // ascii reads one ASCII byte at i.
@@ -179,23 +205,22 @@ func (t *tokenizer) word(w string) {
 	if len(w) > len(t.buf) {
 		w = w[:len(t.buf)]
 	}
-	lower := t.buf[:0]
-	ascii := true
+	lower := t.buf[:len(w)]
+	h := uint32(fnvOffset) // hashWord's, as the bytes are read
 	for i := 0; i < len(w); i++ {
 		c := w[i]
 		if c >= utf8.RuneSelf {
-			ascii = false
-			break
+			t.hash = 0
+			t.emit([]byte(lowerString(w)), false)
+			return
 		}
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		lower = append(lower, c)
+		lower[i] = c
+		h = (h ^ uint32(c)) * fnvPrime
 	}
-	if !ascii {
-		t.emit([]byte(lowerString(w)), false)
-		return
-	}
+	t.hash = max(h, 1)
 	t.emit(lower, true)
 }
 
@@ -205,20 +230,22 @@ func (t *tokenizer) cjk(r rune) {
 		var b [8]byte
 		n := utf8.EncodeRune(b[:], t.prev)
 		n += utf8.EncodeRune(b[n:], r)
+		t.hash = 0
 		t.emit(b[:n], false)
 	}
 	t.prev = r
-	t.run++
+	t.cjkRun++
 }
 
 // flushCJK ends a CJK run; a run of one character is emitted alone.
 func (t *tokenizer) flushCJK() {
-	if t.run == 1 {
+	if t.cjkRun == 1 {
 		var b [4]byte
 		n := utf8.EncodeRune(b[:], t.prev)
+		t.hash = 0
 		t.emit(b[:n], false)
 	}
-	t.prev, t.run = 0, 0
+	t.prev, t.cjkRun = 0, 0
 }
 
 // isCJK reports whether r is Han, Hiragana, Katakana or Hangul.

@@ -12,9 +12,10 @@ func TestTokens(t *testing.T) {
 		want       []string
 	}{
 		{"snake", "get_file_info", []string{"get", "file", "info"}},
-		{"camel", "getFileInfo", []string{"get", "file", "info"}},
+		{"camel", "getFileInfo", []string{"get", "file", "info", "getfileinfo"}},
+		{"camel in prose", "Execute JavaScript on GitHub", []string{"execut", "java", "script", "javascript", "git", "hub", "github"}},
 		{"kebab", "list-allowed-directories", []string{"list", "allow", "directori"}},
-		{"acronym", "HTTPServer v2", []string{"http", "server", "v", "2"}},
+		{"acronym", "HTTPServer v2", []string{"http", "server", "httpserver", "v", "2"}},
 		{"stop words", "Show me the files in this folder", []string{"show", "file", "folder"}},
 		{"cjk bigrams", "获取天气预报", []string{"获取", "取天", "天气", "气预", "预报"}},
 		{"cjk lone", "表 table", []string{"表", "tabl"}},
