@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
+
 	"github.com/mcpmux/mcpmux/internal/testutil"
 )
 
@@ -51,6 +53,22 @@ func TestExitAtOnce(t *testing.T) {
 		{"SIGINT then SIGTERM", func(t *testing.T, m *mcpmux) {
 			signal(t, m, syscall.SIGINT)
 			signal(t, m, syscall.SIGTERM)
+		}},
+		// A call that never ends is cancelled, not drained as serve
+		// --http drains its requests on SIGTERM: a stdio host gives
+		// mcpmux no time for it.
+		{"SIGINT with a call in flight", func(t *testing.T, m *mcpmux) {
+			go func() {
+				req := mcp.CallToolRequest{}
+				req.Params.Name = "plain__hang"
+				_, _ = m.client.CallTool(t.Context(), req)
+			}()
+			// The client's messages are read in order: once the ping is
+			// answered, the call is in flight.
+			if err := m.client.Ping(t.Context()); err != nil {
+				t.Fatalf("ping: %v", err)
+			}
+			signal(t, m, syscall.SIGINT)
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
