@@ -429,7 +429,7 @@ func (m *Mux) Start(ctx context.Context) (stop func()) {
 // takes its share on a loaded machine. Waiting is only for tidiness: the
 // flush spills what it holds first, and the store's child, which goes on
 // after mcpmux exits, takes the spill file in (or the next start does).
-const ExitFlushBy = 100 * time.Millisecond
+const ExitFlushBy = 50 * time.Millisecond
 
 // exitBy returns when a stop that began at began and hands off must have
 // flushed.
