@@ -1,0 +1,265 @@
+//go:build linux
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mcpmux/mcpmux/internal/testutil"
+)
+
+// hostTimeout bounds one run of a host, which starts every server, sends
+// its model request to the fake model and gives up.
+const hostTimeout = 3 * time.Minute
+
+// everythingInstructions is a line of server-everything's instructions:
+// the model has them if its request holds it.
+const everythingInstructions = "Server instructions are working"
+
+// fakeModel is a model API on 127.0.0.1 that keeps every request a host
+// sends it and refuses each with 400, so that the host, which has no
+// account, gives up at once: what a host sends its model is what it
+// offers it, tools and instructions.
+type fakeModel struct {
+	srv *httptest.Server
+
+	mu   sync.Mutex
+	reqs [][]byte
+}
+
+func newFakeModel(t *testing.T) *fakeModel {
+	f := &fakeModel{}
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 64<<20))
+		f.mu.Lock()
+		f.reqs = append(f.reqs, body)
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"error":{"code":400,"message":"fake model: no","status":"INVALID_ARGUMENT","type":"invalid_request_error"}}`)
+	}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// take returns the requests received since the last take.
+func (f *fakeModel) take() [][]byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := f.reqs
+	f.reqs = nil
+	return out
+}
+
+// hostUpstreams are the servers each host gets, directly and behind
+// mcpmux: server-everything started 3 s late by a shell wrapper (so that,
+// cold, its handshake comes after mcpmux's instructions wait), server-
+// memory, and the test server behind a wrapper that outlives its stdin.
+func hostUpstreams(t *testing.T) map[string]any {
+	return map[string]any{
+		"everything": wrapped(`sleep 3; exec "$0"`, everythingBin(t)),
+		"memory":     memory(t),
+		"stubborn":   wrapped(`"$0"; sleep 30`, testutil.TestServerPath(t)),
+	}
+}
+
+// hostView is what a host offered its model in one run.
+type hostView struct {
+	tools        map[string]bool // server/tool, upstream names
+	instructions bool            // server-everything's instructions reached the model
+}
+
+// hostRun runs a host with the servers (host-specific entries), waits
+// for it, and returns the model requests it made.
+type hostRun func(t *testing.T, servers map[string]any) [][]byte
+
+// checkHost drives a host directly and through mcpmux, cold (a fresh data
+// dir) and warm (the same one again): it must offer the model the same
+// tools all three ways; warm, the upstream instructions must reach the
+// model as they do directly (cold, server-everything's handshake comes
+// after mcpmux's 3 s wait, by design); and each time the host ends it,
+// mcpmux must log "mcpmux stopped" and leave no process behind.
+func checkHost(t *testing.T, run hostRun, parse func(t *testing.T, reqs [][]byte, servers []string) hostView) {
+	testutil.CheckNoChildren(t)
+	upstreams := hostUpstreams(t)
+	upConfig := writeConfig(t, upstreams)
+	names := []string{"everything", "memory", "stubborn"}
+	direct := parse(t, run(t, upstreams), names)
+	if len(direct.tools) < 30 {
+		t.Fatalf("directly the host offers only %d tools: %v; the servers did not all start", len(direct.tools), direct.tools)
+	}
+	exposed := exposedNames(t, upConfig)
+	dataDir := t.TempDir()
+	for _, start := range []string{"cold", "warm"} {
+		marker := markEnvironment(t)
+		logFile := filepath.Join(t.TempDir(), "mcpmux.log")
+		entry := map[string]any{
+			"command": mcpmuxBin(t),
+			"args":    []string{"serve", "--config", upConfig, "--data-dir", dataDir, "--log-file", logFile, "--log-level", "debug"},
+			// Hosts may pass their servers a trimmed environment.
+			"env": map[string]string{"MCPMUX_TEST_MARKER": strings.TrimPrefix(marker, "MCPMUX_TEST_MARKER="), "GORACE": "atexit_sleep_ms=0"},
+		}
+		through := parse(t, run(t, map[string]any{"mcpmux": entry}), []string{"mcpmux"})
+		got := map[string]bool{}
+		for name := range through.tools {
+			e, ok := exposed[strings.TrimPrefix(name, "mcpmux/")]
+			if !ok {
+				t.Errorf("%s: tool %q through mcpmux is not in mcpmux's catalogue", start, name)
+				continue
+			}
+			got[e.Server+"/"+e.Original] = true
+		}
+		if missing, extra := diff(direct.tools, got); len(missing)+len(extra) > 0 {
+			t.Errorf("%s: through mcpmux the host offers %d tools, directly %d;\nmissing through mcpmux: %q\nonly through mcpmux: %q",
+				start, len(got), len(direct.tools), missing, extra)
+		}
+		switch {
+		case !direct.instructions:
+			t.Errorf("directly, server-everything's instructions did not reach the model: the check is blind")
+		case start == "warm" && !through.instructions:
+			t.Errorf("warm: server-everything's instructions did not reach the model through mcpmux")
+		case start == "cold":
+			t.Logf("cold: instructions through mcpmux: %v (server-everything starts after the 3 s wait)", through.instructions)
+		}
+		gone := time.Now()
+		if left := waitMarked(t, marker, func(ps []testutil.Process) bool { return len(ps) == 0 }); len(left) > 0 {
+			t.Errorf("%s: processes outlived mcpmux:\n%s", start, describe(left))
+		}
+		t.Logf("%s: everything mcpmux ran gone %s after the host exited", start, time.Since(gone).Round(10*time.Millisecond))
+		log, err := os.ReadFile(logFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(log, []byte("mcpmux stopped")) {
+			t.Errorf("%s: mcpmux did not log \"mcpmux stopped\":\n%s", start, log)
+		}
+	}
+}
+
+// hostEnv is this environment without the variables of names starting
+// with any of drop, in a fresh home, with set over it.
+func hostEnv(home string, drop []string, set ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if name == "HOME" || slicesHasPrefix(name, drop) {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(append(env, "HOME="+home), set...)
+}
+
+func slicesHasPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// runHost runs cmd, in a fresh home, to its end within hostTimeout.
+func runHost(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Run(); err != nil {
+		t.Logf("%s: %v", filepath.Base(cmd.Path), err) // it gives up: the model refuses
+	}
+	if t.Failed() {
+		t.Logf("%s output:\n%s", filepath.Base(cmd.Path), out.String())
+	}
+}
+
+// TestGeminiCLIOffersWhatItOffersDirect drives Gemini CLI (pinned, from
+// npm) against a fake model API on 127.0.0.1 with an API key that means
+// nothing: its request to the model holds the tools it offers
+// (functionDeclarations, named mcp_<server>_<tool>) and its system
+// context holds the servers' instructions. See checkHost.
+func TestGeminiCLIOffersWhatItOffersDirect(t *testing.T) {
+	gemini := testutil.HostBin(t, "gemini", testutil.GeminiCLIPkg, testutil.GeminiCLIVersion, testutil.GeminiCLIBin)
+	model := newFakeModel(t)
+	run := func(t *testing.T, servers map[string]any) [][]byte {
+		home := t.TempDir()
+		settings, err := json.Marshal(map[string]any{
+			"mcpServers": servers,
+			"security":   map[string]any{"auth": map[string]any{"selectedType": "gemini-api-key"}},
+			"privacy":    map[string]any{"usageStatisticsEnabled": false},
+			"telemetry":  map[string]any{"enabled": false},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(home, ".gemini"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(home, ".gemini", "settings.json"), settings, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), hostTimeout)
+		defer cancel()
+		// yolo: headless, Gemini CLI offers the model no tool that would
+		// need a confirmation.
+		cmd := exec.CommandContext(ctx, gemini, "--approval-mode", "yolo", "-p", "hi")
+		cmd.Dir = home
+		cmd.Env = hostEnv(home, []string{"GEMINI_", "GOOGLE_"}, "GEMINI_API_KEY=not-a-key",
+			"GOOGLE_GEMINI_BASE_URL="+model.srv.URL, "GEMINI_CLI_TRUST_WORKSPACE=true")
+		model.take()
+		runHost(t, cmd)
+		if ctx.Err() != nil {
+			t.Fatalf("gemini did not finish within %s", hostTimeout)
+		}
+		return model.take()
+	}
+	checkHost(t, run, parseGemini)
+}
+
+// parseGemini reads the tools Gemini CLI offered its model: the request
+// with the most function declarations.
+func parseGemini(t *testing.T, reqs [][]byte, servers []string) hostView {
+	t.Helper()
+	var v hostView
+	best := -1
+	for _, raw := range reqs {
+		var req struct {
+			Tools []struct {
+				FunctionDeclarations []struct{ Name string } `json:"functionDeclarations"`
+			} `json:"tools"`
+		}
+		if json.Unmarshal(raw, &req) != nil {
+			continue
+		}
+		tools := map[string]bool{}
+		for _, tl := range req.Tools {
+			for _, fd := range tl.FunctionDeclarations {
+				for _, s := range servers {
+					if rest, ok := strings.CutPrefix(fd.Name, "mcp_"+s+"_"); ok {
+						tools[s+"/"+rest] = true
+					}
+				}
+			}
+		}
+		if len(tools) > best {
+			best, v.tools = len(tools), tools
+			v.instructions = bytes.Contains(raw, []byte(everythingInstructions))
+		}
+	}
+	if best < 0 {
+		t.Fatalf("Gemini CLI sent the model no request (%d requests)", len(reqs))
+	}
+	return v
+}
