@@ -91,7 +91,10 @@ type hostRun func(t *testing.T, servers map[string]any) [][]byte
 // model as they do directly (cold, server-everything's handshake comes
 // after mcpmux's 3 s wait, by design); and each time the host ends it,
 // mcpmux must log "mcpmux stopped" and leave no process behind.
-func checkHost(t *testing.T, run hostRun, parse func(t *testing.T, reqs [][]byte, servers []string) hostView) {
+//
+// clean is what the host makes of a tool name for its model (nil: keeps
+// it as it is).
+func checkHost(t *testing.T, run hostRun, parse func(t *testing.T, reqs [][]byte, servers []string) hostView, clean func(string) string) {
 	testutil.CheckNoChildren(t)
 	upstreams := hostUpstreams(t)
 	upConfig := writeConfig(t, upstreams)
@@ -100,7 +103,13 @@ func checkHost(t *testing.T, run hostRun, parse func(t *testing.T, reqs [][]byte
 	if len(direct.tools) < 30 {
 		t.Fatalf("directly the host offers only %d tools: %v; the servers did not all start", len(direct.tools), direct.tools)
 	}
-	exposed := exposedNames(t, upConfig)
+	if clean == nil {
+		clean = func(s string) string { return s }
+	}
+	exposed := map[string]exposedEntry{} // by the host's name for it
+	for name, e := range exposedNames(t, upConfig) {
+		exposed[clean(name)] = e
+	}
 	dataDir := t.TempDir()
 	for _, start := range []string{"cold", "warm"} {
 		marker := markEnvironment(t)
@@ -119,7 +128,7 @@ func checkHost(t *testing.T, run hostRun, parse func(t *testing.T, reqs [][]byte
 				t.Errorf("%s: tool %q through mcpmux is not in mcpmux's catalogue", start, name)
 				continue
 			}
-			got[e.Server+"/"+e.Original] = true
+			got[e.Server+"/"+clean(e.Original)] = true
 		}
 		if missing, extra := diff(direct.tools, got); len(missing)+len(extra) > 0 {
 			t.Errorf("%s: through mcpmux the host offers %d tools, directly %d;\nmissing through mcpmux: %q\nonly through mcpmux: %q",
@@ -225,7 +234,7 @@ func TestGeminiCLIOffersWhatItOffersDirect(t *testing.T) {
 		}
 		return model.take()
 	}
-	checkHost(t, run, parseGemini)
+	checkHost(t, run, parseGemini, nil)
 }
 
 // parseGemini reads the tools Gemini CLI offered its model: the request
@@ -260,6 +269,116 @@ func parseGemini(t *testing.T, reqs [][]byte, servers []string) hostView {
 	}
 	if best < 0 {
 		t.Fatalf("Gemini CLI sent the model no request (%d requests)", len(reqs))
+	}
+	return v
+}
+
+// TestCodexOffersWhatItOffersDirect drives Codex (pinned, from npm) with
+// a model provider of its configuration pointing at a fake model API on
+// 127.0.0.1 (the Responses API): its request holds the tools it offers,
+// one namespace per MCP server (mcp__<server>), whose description is the
+// server's instructions. Each server is "required", so that Codex waits
+// for it before its request, as a user who wants its tools would set it.
+// See checkHost.
+func TestCodexOffersWhatItOffersDirect(t *testing.T) {
+	codex := testutil.HostBin(t, "codex", testutil.CodexPkg, testutil.CodexVersion, testutil.CodexBin)
+	model := newFakeModel(t)
+	run := func(t *testing.T, servers map[string]any) [][]byte {
+		home := t.TempDir()
+		codexHome := filepath.Join(home, ".codex")
+		if err := os.MkdirAll(codexHome, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		var cfg strings.Builder
+		cfg.WriteString("model = \"gpt-5\"\nmodel_provider = \"fake\"\n\n[model_providers.fake]\nname = \"fake\"\n")
+		cfg.WriteString("base_url = " + tomlString(model.srv.URL+"/v1") + "\n")
+		cfg.WriteString("wire_api = \"responses\"\nenv_key = \"FAKE_MODEL_KEY\"\nrequest_max_retries = 0\nstream_max_retries = 0\n")
+		for name, e := range servers {
+			entry := e.(map[string]any)
+			cfg.WriteString("\n[mcp_servers." + name + "]\nrequired = true\nstartup_timeout_sec = 120\n")
+			cfg.WriteString("command = " + tomlString(entry["command"].(string)) + "\n")
+			if args, ok := entry["args"].([]string); ok {
+				quoted := make([]string, len(args))
+				for i, a := range args {
+					quoted[i] = tomlString(a)
+				}
+				cfg.WriteString("args = [" + strings.Join(quoted, ", ") + "]\n")
+			}
+			if env, ok := entry["env"].(map[string]string); ok {
+				cfg.WriteString("[mcp_servers." + name + ".env]\n")
+				for k, v := range env {
+					cfg.WriteString(k + " = " + tomlString(v) + "\n")
+				}
+			}
+		}
+		if err := os.WriteFile(filepath.Join(codexHome, "config.toml"), []byte(cfg.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), hostTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, codex, "exec", "--skip-git-repo-check", "hi")
+		cmd.Dir = home
+		cmd.Env = hostEnv(home, []string{"CODEX_", "OPENAI_"}, "CODEX_HOME="+codexHome, "FAKE_MODEL_KEY=not-a-key")
+		model.take()
+		runHost(t, cmd)
+		if ctx.Err() != nil {
+			t.Fatalf("codex did not finish within %s", hostTimeout)
+		}
+		return model.take()
+	}
+	checkHost(t, run, parseCodex, codexClean)
+}
+
+// codexClean is what Codex makes of a tool name: each character outside
+// [A-Za-z0-9_] becomes "_".
+func codexClean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// tomlString quotes s as a TOML basic string.
+func tomlString(s string) string {
+	b, _ := json.Marshal(s) // JSON's escapes are TOML's
+	return string(b)
+}
+
+// parseCodex reads the tools Codex offered its model: the namespaces
+// mcp__<server> of the request with the most tools.
+func parseCodex(t *testing.T, reqs [][]byte, servers []string) hostView {
+	t.Helper()
+	var v hostView
+	best := -1
+	for _, raw := range reqs {
+		var req struct {
+			Tools []struct {
+				Type, Name string
+				Tools      []struct{ Name string }
+			}
+		}
+		if json.Unmarshal(raw, &req) != nil {
+			continue
+		}
+		tools := map[string]bool{}
+		for _, ns := range req.Tools {
+			for _, s := range servers {
+				if ns.Type == "namespace" && ns.Name == "mcp__"+s {
+					for _, tl := range ns.Tools {
+						tools[s+"/"+tl.Name] = true
+					}
+				}
+			}
+		}
+		if len(tools) > best {
+			best, v.tools = len(tools), tools
+			v.instructions = bytes.Contains(raw, []byte(everythingInstructions))
+		}
+	}
+	if best < 0 {
+		t.Fatalf("Codex sent the model no request (%d requests)", len(reqs))
 	}
 	return v
 }

@@ -50,6 +50,12 @@ const (
 	GeminiCLIVersion = "0.61.0"
 	GeminiCLIBin     = "gemini"
 
+	// Codex CLI, a real host (see HostBin); its bin is a node launcher of
+	// a native executable shipped in a per-platform package.
+	CodexPkg     = "@openai/codex"
+	CodexVersion = "0.171.0"
+	CodexBin     = "codex"
+
 	// The official TypeScript SDK, whose client the benchmarks drive
 	// (internal/bench); a library, without a bin.
 	SDKPkg     = "@modelcontextprotocol/sdk"
