@@ -63,6 +63,20 @@ func (f *fakeModel) take() [][]byte {
 	return out
 }
 
+// hostTestsEnv must be 1 for the host tests to run: together they take
+// 5 to 10 minutes on a loaded 2-core machine (three hosts, three runs
+// each, opencode fetching its provider package), more than the e2e
+// package's share of go test's timeout. .ci/run runs them in a step of
+// their own.
+const hostTestsEnv = "MCPMUX_HOST_TESTS"
+
+// needHostTests skips t unless hostTestsEnv is 1, saying so.
+func needHostTests(t *testing.T) {
+	if os.Getenv(hostTestsEnv) != "1" {
+		t.Skipf("a real host's run takes minutes: run with %s=1 (as .ci/run's host step does)", hostTestsEnv)
+	}
+}
+
 // hostUpstreams are the servers each host gets, directly and behind
 // mcpmux: server-everything started 3 s late by a shell wrapper (so that,
 // cold, its handshake comes after mcpmux's instructions wait), server-
@@ -180,8 +194,9 @@ func slicesHasPrefix(s string, prefixes []string) bool {
 	return false
 }
 
-// runHost runs cmd, in a fresh home, to its end within hostTimeout.
-func runHost(t *testing.T, cmd *exec.Cmd) {
+// runHost runs cmd, in a fresh home, to its end within hostTimeout, and
+// returns what it printed.
+func runHost(t *testing.T, cmd *exec.Cmd) string {
 	t.Helper()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -192,6 +207,7 @@ func runHost(t *testing.T, cmd *exec.Cmd) {
 	if t.Failed() {
 		t.Logf("%s output:\n%s", filepath.Base(cmd.Path), out.String())
 	}
+	return out.String()
 }
 
 // TestGeminiCLIOffersWhatItOffersDirect drives Gemini CLI (pinned, from
@@ -200,6 +216,7 @@ func runHost(t *testing.T, cmd *exec.Cmd) {
 // (functionDeclarations, named mcp_<server>_<tool>) and its system
 // context holds the servers' instructions. See checkHost.
 func TestGeminiCLIOffersWhatItOffersDirect(t *testing.T) {
+	needHostTests(t)
 	gemini := testutil.HostBin(t, "gemini", testutil.GeminiCLIPkg, testutil.GeminiCLIVersion, testutil.GeminiCLIBin)
 	model := newFakeModel(t)
 	run := func(t *testing.T, servers map[string]any) [][]byte {
@@ -281,6 +298,7 @@ func parseGemini(t *testing.T, reqs [][]byte, servers []string) hostView {
 // for it before its request, as a user who wants its tools would set it.
 // See checkHost.
 func TestCodexOffersWhatItOffersDirect(t *testing.T) {
+	needHostTests(t)
 	codex := testutil.HostBin(t, "codex", testutil.CodexPkg, testutil.CodexVersion, testutil.CodexBin)
 	model := newFakeModel(t)
 	run := func(t *testing.T, servers map[string]any) [][]byte {
@@ -379,6 +397,113 @@ func parseCodex(t *testing.T, reqs [][]byte, servers []string) hostView {
 	}
 	if best < 0 {
 		t.Fatalf("Codex sent the model no request (%d requests)", len(reqs))
+	}
+	return v
+}
+
+// TestOpencodeOffersWhatItOffersDirect drives opencode (pinned, from npm)
+// with a provider of its configuration (@ai-sdk/openai-compatible, which
+// opencode fetches into its cache) pointing at a fake model API on
+// 127.0.0.1 (chat completions): its request holds the tools it offers,
+// named <server>_<tool>, and the servers' instructions. See checkHost.
+func TestOpencodeOffersWhatItOffersDirect(t *testing.T) {
+	needHostTests(t)
+	opencode := testutil.HostBin(t, "opencode", testutil.OpencodePkg, testutil.OpencodeVersion, testutil.OpencodeBin)
+	model := newFakeModel(t)
+	cache := t.TempDir() // the provider package, fetched once for the test's runs
+	run := func(t *testing.T, servers map[string]any) [][]byte {
+		home := t.TempDir()
+		mcp := map[string]any{}
+		for name, e := range servers {
+			entry := e.(map[string]any)
+			command := []string{entry["command"].(string)}
+			if args, ok := entry["args"].([]string); ok {
+				command = append(command, args...)
+			}
+			local := map[string]any{"type": "local", "command": command, "timeout": 120000}
+			if env, ok := entry["env"].(map[string]string); ok {
+				local["environment"] = env
+			}
+			mcp[name] = local
+		}
+		cfg, err := json.Marshal(map[string]any{
+			"mcp": mcp,
+			"provider": map[string]any{"fake": map[string]any{
+				"npm": "@ai-sdk/openai-compatible", "name": "fake",
+				"options": map[string]any{"baseURL": model.srv.URL + "/v1", "apiKey": "not-a-key"},
+				"models":  map[string]any{"m": map[string]any{"name": "m"}},
+			}},
+			"model": "fake/m", "autoupdate": false, "share": "disabled",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(home, "opencode.json"), cfg, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), hostTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, opencode, "run", "hi")
+		cmd.Dir = home
+		cmd.Env = hostEnv(home, []string{"OPENCODE", "XDG_", "OPENAI_", "ANTHROPIC_"},
+			"XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "XDG_DATA_HOME="+filepath.Join(home, ".data"),
+			"XDG_STATE_HOME="+filepath.Join(home, ".state"), "XDG_CACHE_HOME="+cache, "OPENCODE_DISABLE_AUTOUPDATE=1",
+			"OPENCODE_CONFIG="+filepath.Join(home, "opencode.json"))
+		model.take()
+		out := runHost(t, cmd)
+		if ctx.Err() != nil {
+			t.Fatalf("opencode did not finish within %s", hostTimeout)
+		}
+		reqs := model.take()
+		if len(reqs) == 0 {
+			t.Logf("opencode output:\n%s", out)
+		}
+		return reqs
+	}
+	checkHost(t, run, parseOpencode, opencodeClean)
+}
+
+// opencodeClean is what opencode makes of a tool name: each character
+// outside [A-Za-z0-9_-] becomes "_".
+func opencodeClean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_' || r == '-' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// parseOpencode reads the tools opencode offered its model: those named
+// <server>_<tool> in the request with the most of them.
+func parseOpencode(t *testing.T, reqs [][]byte, servers []string) hostView {
+	t.Helper()
+	var v hostView
+	best := -1
+	for _, raw := range reqs {
+		var req struct {
+			Tools []struct {
+				Function struct{ Name string }
+			}
+		}
+		if json.Unmarshal(raw, &req) != nil {
+			continue
+		}
+		tools := map[string]bool{}
+		for _, tl := range req.Tools {
+			for _, s := range servers {
+				if rest, ok := strings.CutPrefix(tl.Function.Name, s+"_"); ok {
+					tools[s+"/"+rest] = true
+				}
+			}
+		}
+		if len(tools) > best {
+			best, v.tools = len(tools), tools
+			v.instructions = bytes.Contains(raw, []byte(everythingInstructions))
+		}
+	}
+	if best < 0 {
+		t.Fatalf("opencode sent the model no request (%d requests)", len(reqs))
 	}
 	return v
 }

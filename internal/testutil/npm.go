@@ -56,6 +56,12 @@ const (
 	CodexVersion = "0.171.0"
 	CodexBin     = "codex"
 
+	// opencode, a real host (see HostBin): a native executable through
+	// a per-platform package.
+	OpencodePkg     = "opencode-ai"
+	OpencodeVersion = "1.18.33"
+	OpencodeBin     = "opencode"
+
 	// The official TypeScript SDK, whose client the benchmarks drive
 	// (internal/bench); a library, without a bin.
 	SDKPkg     = "@modelcontextprotocol/sdk"
