@@ -39,7 +39,9 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/mcpmux/mcpmux/registry"
 	"github.com/mcpmux/mcpmux/registry/store"
@@ -47,13 +49,51 @@ import (
 
 func main() {
 	asSubreaper, handsOff = true, true
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifyContext(context.Background())
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "mcpmux:", err)
 		os.Exit(1)
 	}
+}
+
+// signalled is when the first SIGINT or SIGTERM arrived, in Unix
+// nanoseconds; zero if none has. serve's stop counts its bound from it
+// (see mux.Options.StopAsked).
+var signalled atomic.Int64
+
+// notifyContext is signal.NotifyContext for SIGINT and SIGTERM that also
+// notes when the first of them arrived (see signalled). Later signals are
+// caught too, until stop: a host sends SIGTERM right after SIGINT, and
+// mcpmux, stopping, must not die of it.
+func notifyContext(parent context.Context) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(parent)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+			signalled.CompareAndSwap(0, time.Now().UnixNano())
+			cancel()
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+	}
+}
+
+// stopAsked returns when the first SIGINT or SIGTERM arrived, the zero
+// time if none has.
+func stopAsked() time.Time {
+	if ns := signalled.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // run executes one command line. stdout carries MCP messages for serve and

@@ -113,7 +113,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Recorder: rec, Cached: cached, PageSize: *pageSize, Profile: *profile, Groups: groups(k), Env: above.childEnv(cfg),
 		Masker: masker, Reloads: triggers, Load: reloader(c, *nameLength, maxSize, *toolMode), Shared: ln != nil,
 		OAuth:   serveOAuth(stderr, logger, masker),
-		HandOff: func() bool { handedOff = handingOff(); return handedOff }, PinsDir: pinsDir})
+		HandOff: func() bool { handedOff = handingOff(); return handedOff }, StopAsked: stopAsked, PinsDir: pinsDir})
 	if ln != nil {
 		hs := httpserve.New(m.Proxy(), httpserve.Options{Logger: logger, Token: token, MaxMessageSize: int(cfg.MessageSize()), Ready: m.Ready,
 			MaxSessions: cfg.Sessions()})

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
+
 	"github.com/mcpmux/mcpmux/internal/testutil"
 )
 
@@ -51,6 +53,22 @@ func TestExitAtOnce(t *testing.T) {
 		{"SIGINT then SIGTERM", func(t *testing.T, m *mcpmux) {
 			signal(t, m, syscall.SIGINT)
 			signal(t, m, syscall.SIGTERM)
+		}},
+		// A call that never ends is cancelled, not drained as serve
+		// --http drains its requests on SIGTERM: a stdio host gives
+		// mcpmux no time for it.
+		{"SIGINT with a call in flight", func(t *testing.T, m *mcpmux) {
+			go func() {
+				req := mcp.CallToolRequest{}
+				req.Params.Name = "plain__hang"
+				_, _ = m.client.CallTool(t.Context(), req)
+			}()
+			// The client's messages are read in order: once the ping is
+			// answered, the call is in flight.
+			if err := m.client.Ping(t.Context()); err != nil {
+				t.Fatalf("ping: %v", err)
+			}
+			signal(t, m, syscall.SIGINT)
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,38 +129,54 @@ func TestGroupKillLeavesNothing(t *testing.T) {
 	}
 }
 
-// TestExitWithoutKeeper kills the keeper first (it ignores SIGTERM and
-// SIGINT, and a group kill does not reach it, but SIGKILL to it does):
-// mcpmux sees it lost, and on SIGINT stops its upstreams itself, waiting
-// for them as it did before the keeper could take them; nothing is left.
-func TestExitWithoutKeeper(t *testing.T) {
+// TestKeeperLost kills the keeper (it ignores SIGTERM and SIGINT, and a
+// group kill does not reach it, but SIGKILL to it does) while mcpmux
+// runs: the upstreams' children have no parent-death signal while a
+// keeper holds them, so mcpmux starts a new keeper that holds them all.
+// Then mcpmux is stopped, by SIGINT (it hands off to the new keeper) or
+// by SIGKILL (the new keeper ends them); either way nothing is left.
+func TestKeeperLost(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("counting processes reads /proc, which is Linux's")
 	}
-	testutil.CheckNoChildren(t)
-	marker := markEnvironment(t)
-	ctx := testContext(t, testTimeout)
-	cfg, procs := stubbornConfig(t)
-	m := startMcpmux(t, ctx, cfg)
-	waitForTools(t, ctx, m.client, "stubborn__", "plain__")
-	running := waitMarked(t, marker, func(ps []testutil.Process) bool { return len(ps) >= procs+2 })
-	i := slices.IndexFunc(running, func(p testutil.Process) bool { return strings.HasSuffix(p.Cmdline, " __keeper") })
-	if i < 0 {
-		t.Fatalf("no keeper among:\n%s", describe(running))
-	}
-	if err := syscall.Kill(running[i].PID, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	waitLog(t, m, "process keeper lost")
-	signal(t, m, syscall.SIGINT)
-	if !m.waitExit(testutil.WaitTimeout) {
-		t.Fatal("mcpmux still running after SIGINT")
-	}
-	if !strings.Contains(m.stderr.String(), "mcpmux stopped") {
-		t.Errorf("mcpmux did not log \"mcpmux stopped\":\n%s", m.stderr)
-	}
-	if left := waitMarked(t, marker, func(ps []testutil.Process) bool { return len(ps) == 0 }); len(left) > 0 {
-		t.Errorf("processes outlived mcpmux:\n%s", describe(left))
+	for _, tt := range []struct {
+		name  string
+		sig   syscall.Signal
+		stops bool // mcpmux logs "mcpmux stopped"
+	}{
+		{"SIGINT", syscall.SIGINT, true},
+		{"SIGKILL", syscall.SIGKILL, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			testutil.CheckNoChildren(t)
+			marker := markEnvironment(t)
+			ctx := testContext(t, testTimeout)
+			cfg, procs := stubbornConfig(t)
+			m := startMcpmux(t, ctx, cfg)
+			waitForTools(t, ctx, m.client, "stubborn__", "plain__")
+			running := waitMarked(t, marker, func(ps []testutil.Process) bool { return len(ps) >= procs+2 })
+			i := slices.IndexFunc(running, func(p testutil.Process) bool { return strings.HasSuffix(p.Cmdline, " __keeper") })
+			if i < 0 {
+				t.Fatalf("no keeper among:\n%s", describe(running))
+			}
+			if err := syscall.Kill(running[i].PID, syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			waitLog(t, m, "process keeper lost; started a new one")
+			if strings.Contains(m.stderr.String(), "upstreams may outlive mcpmux") {
+				t.Errorf("mcpmux gave up on its keeper:\n%s", m.stderr)
+			}
+			signal(t, m, tt.sig)
+			if !m.waitExit(testutil.WaitTimeout) {
+				t.Fatalf("mcpmux still running after %s", tt.name)
+			}
+			if tt.stops && !strings.Contains(m.stderr.String(), "mcpmux stopped") {
+				t.Errorf("mcpmux did not log \"mcpmux stopped\":\n%s", m.stderr)
+			}
+			if left := waitMarked(t, marker, func(ps []testutil.Process) bool { return len(ps) == 0 }); len(left) > 0 {
+				t.Errorf("processes outlived mcpmux:\n%s", describe(left))
+			}
+		})
 	}
 }
 

@@ -12,6 +12,11 @@
 // ([Serve]) sends SIGTERM to every group it still holds, then SIGKILL to
 // those still there after a grace period, and exits.
 //
+// The keeper itself may be lost while mcpmux runs (killed by a user or
+// an OOM killer): a new one is started at once and told every group the
+// old one held (see [Keeper]), so that a mcpmux killed later still leaves
+// nothing behind.
+//
 // On Linux mcpmux also makes itself a child subreaper ([BecomeSubreaper]):
 // a grandchild whose parent exits is re-parented to mcpmux rather than to
 // init, so [Keeper.Reap] finds it, hands its group to the keeper and reaps
@@ -35,12 +40,19 @@ import (
 // closeWait bounds how long Close waits for the keeper to exit.
 const closeWait = 10 * time.Second
 
+// maxRestarts bounds how many times a lost keeper is replaced in one run:
+// one that cannot stay up (its binary replaced by an upgrade that cannot
+// run here, say) is not started again and again.
+const maxRestarts = 10
+
 // Options says how to start the keeper process.
 type Options struct {
 	// Path and Args start a process that calls [Serve] on its stdin:
 	// mcpmux itself, with a hidden command.
 	Path string
 	Args []string
+	// Env is added to the keeper's environment, which is the parent's.
+	Env []string
 	// Stderr receives the keeper's own messages. Nil means discard.
 	Stderr io.Writer
 	// Logger receives the parent's messages about the keeper. Nil means
@@ -52,16 +64,31 @@ type Options struct {
 
 // Keeper is mcpmux's side of the keeper process. Its methods are safe for
 // concurrent use; those of a nil Keeper do nothing.
+//
+// Should the keeper process be lost while mcpmux runs (killed: it ignores
+// SIGTERM and SIGINT, and a kill of mcpmux's group does not reach it),
+// the children it held would have no one to end them if mcpmux were
+// killed next: they have no parent-death signal (see upstream's
+// keptByKeeper). So a lost keeper is replaced at once by a new process,
+// told every group the old one held, up to maxRestarts times.
 type Keeper struct {
-	cmd    *exec.Cmd
+	opts   Options
 	logger *slog.Logger
 	clock  clock.Clock
-	exited chan struct{} // closed when the keeper process has been reaped
 
-	mu     sync.Mutex
-	pipe   *os.File    // to the keeper; nil once closed
-	groups map[int]int // process group → how many holders
-	lost   bool        // the keeper went away; warned once
+	mu       sync.Mutex
+	proc     *proc       // the keeper process running now
+	groups   map[int]int // process group → how many holders
+	done     bool        // HandOff or Close: no keeper is started again
+	lost     bool        // no keeper runs any more; warned once
+	restarts int         // keepers started to replace lost ones
+}
+
+// proc is one keeper process.
+type proc struct {
+	cmd    *exec.Cmd
+	pipe   *os.File      // to the keeper; nil once closed
+	exited chan struct{} // closed when the process has been reaped
 }
 
 // Start starts the keeper process. Start it before any upstream.
@@ -70,17 +97,34 @@ func Start(opts Options) (*Keeper, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	k := &Keeper{opts: opts, logger: logger, clock: clock.Or(opts.Clock), groups: make(map[int]int)}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	p, err := k.startLocked()
+	if err != nil {
+		return nil, err
+	}
+	k.proc = p
+	return k, nil
+}
+
+// startLocked starts a keeper process, and a goroutine that replaces it
+// should it exit before it is asked to. The caller holds mu.
+func (k *Keeper) startLocked() (*proc, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("starting keeper: %w", err)
 	}
-	cmd := exec.Command(opts.Path, opts.Args...)
+	cmd := exec.Command(k.opts.Path, k.opts.Args...)
+	if len(k.opts.Env) > 0 {
+		cmd.Env = append(os.Environ(), k.opts.Env...)
+	}
 	cmd.Stdin = r
-	if opts.Stderr != nil {
+	if k.opts.Stderr != nil {
 		// Through a pipe of the keeper's own, never mcpmux's stderr
 		// itself: the keeper outlives a mcpmux that hands off, and its
 		// host waits for the end of mcpmux's stderr.
-		cmd.Stderr = struct{ io.Writer }{opts.Stderr}
+		cmd.Stderr = struct{ io.Writer }{k.opts.Stderr}
 	}
 	cmd.SysProcAttr = keeperProcAttr()
 	err = cmd.Start()
@@ -89,25 +133,61 @@ func Start(opts Options) (*Keeper, error) {
 		w.Close()
 		return nil, fmt.Errorf("starting keeper: %w", err)
 	}
-	k := &Keeper{cmd: cmd, logger: logger, clock: clock.Or(opts.Clock), exited: make(chan struct{}), pipe: w, groups: make(map[int]int)}
+	p := &proc{cmd: cmd, pipe: w, exited: make(chan struct{})}
 	go func() {
 		err := cmd.Wait()
-		close(k.exited)
+		close(p.exited)
 		k.mu.Lock()
 		defer k.mu.Unlock()
-		if k.pipe != nil { // not asked to stop
-			k.warnLost(fmt.Errorf("keeper exited: %w", orExitStatus(err)))
+		if k.proc == p && p.pipe != nil { // not asked to stop
+			k.replaceLocked(fmt.Errorf("keeper exited: %w", orExitStatus(err)))
 		}
 	}()
-	return k, nil
+	return p, nil
 }
 
-// PID returns the keeper's process id.
+// replaceLocked replaces the current keeper process, which is lost (why
+// says how), with a new one that holds every group the old one did; if
+// none can be started, it warns, once, that the upstreams are no longer
+// guarded. The caller holds mu.
+func (k *Keeper) replaceLocked(why error) {
+	if k.lost || k.done {
+		return
+	}
+	if old := k.proc; old.pipe != nil {
+		_ = old.pipe.Close()
+		old.pipe = nil
+		// One that hangs rather than exited must not hold groups too.
+		_ = old.cmd.Process.Kill()
+	}
+	if k.restarts >= maxRestarts {
+		k.warnLost(fmt.Errorf("%w; replaced %d times already", why, k.restarts))
+		return
+	}
+	k.restarts++
+	p, err := k.startLocked()
+	if err != nil {
+		k.warnLost(errors.Join(why, err))
+		return
+	}
+	k.proc = p
+	k.logger.Warn("process keeper lost; started a new one", "err", why, "pid", p.cmd.Process.Pid, "groups", len(k.groups))
+	for pgid := range k.groups {
+		if _, err := fmt.Fprintf(p.pipe, "+%d\n", pgid); err != nil {
+			k.replaceLocked(err)
+			return
+		}
+	}
+}
+
+// PID returns the process id of the keeper running now.
 func (k *Keeper) PID() int {
 	if k == nil {
 		return 0
 	}
-	return k.cmd.Process.Pid
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.proc.cmd.Process.Pid
 }
 
 // Add hands the keeper the process group pgid: should mcpmux die, the
@@ -149,13 +229,15 @@ func (k *Keeper) holds(pgid int) bool {
 	return k.groups[pgid] > 0
 }
 
-// send writes one message to the keeper. The caller holds mu.
+// send writes one message to the keeper; one that cannot be written
+// means the keeper is lost, and a new one takes over (with the groups
+// after this change). The caller holds mu.
 func (k *Keeper) send(op byte, pgid int) {
-	if k.pipe == nil {
+	if k.proc.pipe == nil {
 		return
 	}
-	if _, err := fmt.Fprintf(k.pipe, "%c%d\n", op, pgid); err != nil {
-		k.warnLost(err)
+	if _, err := fmt.Fprintf(k.proc.pipe, "%c%d\n", op, pgid); err != nil {
+		k.replaceLocked(err)
 	}
 }
 
@@ -168,20 +250,20 @@ func (k *Keeper) warnLost(err error) {
 	}
 }
 
-// Alive reports whether the keeper is running and was not lost: only then
+// Alive reports whether a keeper is running and was not lost: only then
 // can it take the children over (see HandOff).
 func (k *Keeper) Alive() bool {
 	if k == nil {
 		return false
 	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	select {
-	case <-k.exited:
+	case <-k.proc.exited:
 		return false
 	default:
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return !k.lost && k.pipe != nil
+	return !k.lost && k.proc.pipe != nil
 }
 
 // HandOff hands the process groups the keeper holds over to it, for good:
@@ -198,12 +280,14 @@ func (k *Keeper) HandOff(afterStdin, afterTerm time.Duration) {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.pipe == nil {
+	k.done = true
+	p := k.proc
+	if p.pipe == nil {
 		return
 	}
-	_, err := io.WriteString(k.pipe, handOffLine(afterStdin, afterTerm))
-	err = errors.Join(err, k.pipe.Close())
-	k.pipe = nil
+	_, err := io.WriteString(p.pipe, handOffLine(afterStdin, afterTerm))
+	err = errors.Join(err, p.pipe.Close())
+	p.pipe = nil
 	if err != nil {
 		k.warnLost(err)
 		for pgid := range k.groups {
@@ -219,21 +303,23 @@ func (k *Keeper) Close() error {
 		return nil
 	}
 	k.mu.Lock()
-	pipe := k.pipe
-	k.pipe = nil
+	k.done = true
+	p := k.proc
+	pipe := p.pipe
+	p.pipe = nil
 	k.mu.Unlock()
 	if pipe == nil {
-		<-k.exited
+		<-p.exited
 		return nil
 	}
 	err := pipe.Close()
 	t, expired := k.clock.NewTimer(closeWait)
 	defer t.Stop()
 	select {
-	case <-k.exited:
+	case <-p.exited:
 	case <-expired:
-		_ = k.cmd.Process.Kill()
-		<-k.exited
+		_ = p.cmd.Process.Kill()
+		<-p.exited
 		err = errors.Join(err, errors.New("keeper did not exit; killed it"))
 	}
 	return err

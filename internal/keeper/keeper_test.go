@@ -43,9 +43,8 @@ func startKeeper(tb testing.TB) *Keeper {
 	if runtime.GOOS != "linux" {
 		tb.Skip("the tests count processes in /proc, which is Linux's")
 	}
-	os.Setenv(keeperEnv, "1") // only for the keeper's environment
-	k, err := Start(Options{Path: os.Args[0], Stderr: os.Stderr})
-	os.Unsetenv(keeperEnv)
+	// In the keeper's environment only, its replacements' too.
+	k, err := Start(Options{Path: os.Args[0], Env: []string{keeperEnv + "=1"}, Stderr: os.Stderr})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -126,6 +125,30 @@ func TestKeeperCountsHolders(t *testing.T) {
 	}
 	if err := k.Close(); err != nil {
 		t.Fatal(err)
+	}
+	waitMarked(t, m, 0)
+}
+
+// A keeper that is killed while mcpmux runs is replaced at once by one
+// that holds the same groups: they have no parent-death signal, and
+// without it a mcpmux killed next would leave them running. The new
+// keeper ends them when its pipe closes, as the first would have.
+func TestKeeperReplacedWhenLost(t *testing.T) {
+	k := startKeeper(t)
+	m := marker(t)
+	g := startGroup(t, `trap "" TERM; sleep 1000 & wait`, m)
+	waitMarked(t, m, 2)
+	k.Add(g.Process.Pid)
+	first := k.PID()
+	if err := syscall.Kill(first, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, "a new keeper", func() bool { return k.PID() != first && k.Alive() })
+	if got := testutil.Marked(m); len(got) != 2 {
+		t.Fatalf("the lost keeper's group has %d processes, want its 2 still running", len(got))
+	}
+	if err := k.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
 	}
 	waitMarked(t, m, 0)
 }
@@ -214,7 +237,7 @@ func TestKeeperHandOff(t *testing.T) {
 	waitMarked(t, m+"-plain", 0)
 	testutil.WaitFor(t, "the keeper to exit once all are gone", func() bool {
 		select {
-		case <-k.exited:
+		case <-k.proc.exited:
 			return true
 		default:
 			return false

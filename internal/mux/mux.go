@@ -87,6 +87,13 @@ type Options struct {
 	// has spilled what it holds (see store.Recorder.Run). Nil waits for
 	// everything.
 	HandOff func() bool
+	// StopAsked, if set, tells when the process was asked to exit (a
+	// signal's arrival), the zero time if it was not: with a hand-off, the
+	// stop has ExitFlushBy from then, or from the moment the client went
+	// away, to flush the recorder (see store.Recorder.FinishBy), so that
+	// what a loaded machine spent before the stop began is not spent
+	// again waiting for the store. Nil counts from the stop's start.
+	StopAsked func() time.Time
 	// Upstream, if set, adjusts the options of each server's supervisor
 	// before it is made. Nil changes nothing.
 	Upstream func(*registry.Server, *upstream.Options)
@@ -335,8 +342,11 @@ func (m *Mux) RunWith(ctx context.Context, serve func(ctx context.Context) error
 	err := serve(ctx)
 	m.logger.Debug("stopping", "err", err)
 	cancel()
-	aside.Wait()
+	// The upstreams first: what runs aside (giving start-up's memory
+	// back, a reload) may take a while on a loaded machine, and an
+	// exiting mcpmux has 300 ms in all.
 	stop()
+	aside.Wait()
 	return err
 }
 
@@ -389,7 +399,11 @@ func (m *Mux) Start(ctx context.Context) (stop func()) {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
+			began := time.Now()
 			handOff := m.opts.HandOff != nil && m.opts.Groups != nil && m.opts.HandOff()
+			if rec := m.opts.Recorder; rec != nil && handOff {
+				rec.FinishBy(m.exitBy(began))
+			}
 			m.mu.Lock()
 			rn.closed = true // Reload starts nothing more
 			if handOff {
@@ -401,10 +415,31 @@ func (m *Mux) Start(ctx context.Context) (stop func()) {
 			cancel()
 			stopOAuth()
 			rn.wg.Wait()
-			m.logger.Debug("upstreams stopped", "handed_off", handOff)
+			m.logger.Debug("upstreams stopped", "handed_off", handOff, "took", time.Since(began))
 			stopRecorder(handOff)
+			m.logger.Debug("recorder stopped", "took", time.Since(began))
 		})
 	}
+}
+
+// ExitFlushBy bounds, from the moment mcpmux serve is asked to exit, when
+// its last flush ends once it hands its upstreams off (see
+// Options.StopAsked): a host gives 300 ms in all, and what follows the
+// flush (the "stopped" line, the keeper's hand-off, the exit itself)
+// takes its share on a loaded machine. Waiting is only for tidiness: the
+// flush spills what it holds first, and the store's child, which goes on
+// after mcpmux exits, takes the spill file in (or the next start does).
+const ExitFlushBy = 50 * time.Millisecond
+
+// exitBy returns when a stop that began at began and hands off must have
+// flushed.
+func (m *Mux) exitBy(began time.Time) time.Time {
+	if m.opts.StopAsked != nil {
+		if asked := m.opts.StopAsked(); !asked.IsZero() && asked.Before(began) {
+			began = asked
+		}
+	}
+	return began.Add(ExitFlushBy)
 }
 
 // runner runs the upstreams between Start and its stop.

@@ -44,6 +44,24 @@ const (
 	ClaudeCodeVersion = "2.1.328"
 	ClaudeCodeBin     = "claude"
 
+	// Gemini CLI, a real host, installed apart from the servers (see
+	// HostBin): its hundreds of dependencies must not move theirs.
+	GeminiCLIPkg     = "@google/gemini-cli"
+	GeminiCLIVersion = "0.61.0"
+	GeminiCLIBin     = "gemini"
+
+	// Codex CLI, a real host (see HostBin); its bin is a node launcher of
+	// a native executable shipped in a per-platform package.
+	CodexPkg     = "@openai/codex"
+	CodexVersion = "0.171.0"
+	CodexBin     = "codex"
+
+	// opencode, a real host (see HostBin): a native executable through
+	// a per-platform package.
+	OpencodePkg     = "opencode-ai"
+	OpencodeVersion = "1.18.33"
+	OpencodeBin     = "opencode"
+
 	// The official TypeScript SDK, whose client the benchmarks drive
 	// (internal/bench); a library, without a bin.
 	SDKPkg     = "@modelcontextprotocol/sdk"
@@ -71,6 +89,20 @@ func NPMBin(tb testing.TB, pkg, version, bin string) string {
 	return path
 }
 
+// HostBin is NPMBin for a host (an agent CLI such as Gemini CLI), which
+// is installed into a prefix of its own, hosts/<name> beside the npm
+// test cache: a host's many dependencies must not move the servers'.
+func HostBin(tb testing.TB, name, pkg, version, bin string) string {
+	tb.Helper()
+	var path string
+	npmEnsureIn(tb, filepath.Join("hosts", name), pkg, version, func(dir string) error {
+		var err error
+		path, err = installedBin(dir, pkg, version, bin)
+		return err
+	})
+	return path
+}
+
 // NPMModules returns the node_modules directory in which pkg@version is
 // installed, installing it first as NPMBin does, for a package without a
 // bin (a library that a node script requires: set NODE_PATH to it).
@@ -90,12 +122,18 @@ func NPMModules(tb testing.TB, pkg, version string) string {
 // skips tb without node and npm.
 func npmEnsure(tb testing.TB, pkg, version string, found func(dir string) error) {
 	tb.Helper()
+	npmEnsureIn(tb, "npm", pkg, version, found)
+}
+
+// npmEnsureIn is npmEnsure with the prefix sub, under the test cache.
+func npmEnsureIn(tb testing.TB, sub, pkg, version string, found func(dir string) error) {
+	tb.Helper()
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			tb.Skip("node not found on PATH: skipping test against a real npm MCP server")
 		}
 	}
-	dir, err := npmDir()
+	dir, err := npmDir(sub)
 	if err != nil {
 		tb.Fatalf("finding the npm test cache: %v", err)
 	}
@@ -117,8 +155,9 @@ func npmEnsure(tb testing.TB, pkg, version string, found func(dir string) error)
 	}
 }
 
-// npmDir returns the prefix directory npm installs into, creating it.
-func npmDir() (string, error) {
+// npmDir returns the prefix directory sub of the test cache that npm
+// installs into, creating it.
+func npmDir(sub string) (string, error) {
 	base := os.Getenv("MCPMUX_TEST_CACHE")
 	if base == "" {
 		cache, err := os.UserCacheDir()
@@ -127,7 +166,7 @@ func npmDir() (string, error) {
 		}
 		base = filepath.Join(cache, "mcpmux-test")
 	}
-	dir, err := filepath.Abs(filepath.Join(base, "npm"))
+	dir, err := filepath.Abs(filepath.Join(base, sub))
 	if err != nil {
 		return "", err
 	}

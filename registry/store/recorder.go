@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcpmux/mcpmux/registry"
@@ -104,6 +105,8 @@ type Recorder struct {
 	listed    map[string]bool               // servers (name and fingerprint) whose catalogue was saved in this run
 	histories map[string]*historyTracker    // by server
 	dropped   bool                          // events were dropped since the last good flush
+
+	finishBy atomic.Int64 // unix nanoseconds by which the last flush ends; 0: FinalWait alone (see FinishBy)
 }
 
 // NewRecorder returns a Recorder for the data directory dataDir (see
@@ -121,6 +124,29 @@ func NewRecorder(dataDir string, opts RecorderOptions) *Recorder {
 		saved:     make(chan struct{}, 1),
 		histories: make(map[string]*historyTracker),
 	}
+}
+
+// FinishBy makes the last flush (see Run) end by t at the latest, even
+// before FinalWait is over: a process that exits within a bound from the
+// moment it was asked to (mcpmux serve: 300 ms of a host's signal) may
+// have spent part of it before the flush starts. The flush still spills
+// what it holds (a local file, a millisecond); it only waits less, or not
+// at all, for the store's child to take it in. The zero time undoes it.
+func (r *Recorder) FinishBy(t time.Time) {
+	if t.IsZero() {
+		r.finishBy.Store(0)
+		return
+	}
+	r.finishBy.Store(t.UnixNano())
+}
+
+// finalWait is how long the last flush may take, from now.
+func (r *Recorder) finalWait() time.Duration {
+	wait := r.opts.FinalWait
+	if by := r.finishBy.Load(); by != 0 {
+		wait = max(min(wait, time.Until(time.Unix(0, by))), 0)
+	}
+	return wait
 }
 
 // LoadCatalogues returns the cached catalogues of servers, keyed by name,

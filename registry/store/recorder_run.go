@@ -86,9 +86,10 @@ func (r *Recorder) start() {
 	}
 }
 
-// stop flushes a last time, within FinalWait, and removes the live file.
+// stop flushes a last time, within FinalWait (or by FinishBy's time), and
+// removes the live file.
 func (r *Recorder) stop(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, r.opts.FinalWait)
+	ctx, cancel := context.WithTimeout(ctx, r.finalWait())
 	defer cancel()
 	err := r.flushLast(ctx)
 	r.logFlush(err)
@@ -124,6 +125,12 @@ func (r *Recorder) flushLast(ctx context.Context) error {
 		} else {
 			b, spilled = Batch{}, path
 		}
+	}
+	if spilled != "" && ctx.Err() != nil {
+		// No time left (see FinishBy): starting a child now would only
+		// compete with the exit for the CPU. The next write takes it in.
+		r.logger.Info("last events kept for the next start", "file", spilled)
+		return nil
 	}
 	if spilled != "" && r.store.busy() && r.exiting() {
 		// A write cut short by the stop is still on, and the bound is

@@ -68,3 +68,34 @@ func TestSpillUnreadable(t *testing.T) {
 		})
 	}
 }
+
+// A last flush whose time is up before it starts (FinishBy: a loaded
+// machine spent the exit's bound before the stop) spills what the
+// recorder holds and starts no write to the store: the next write takes
+// the spill file in.
+func TestFinishByPassedSpillsOnly(t *testing.T) {
+	dataDir := t.TempDir()
+	r := NewRecorder(dataDir, RecorderOptions{FinalWait: ExitFinalWait})
+	r.RecordCall("a", "t", time.Millisecond, false)
+	r.FinishBy(time.Now().Add(-time.Second))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := r.Run(ctx); err != nil {
+		t.Fatalf("Run() = %v", err)
+	}
+	r.Wait()
+	files := spills(dataDir)
+	if len(files) != 1 {
+		t.Fatalf("spill files: %v, want one", files)
+	}
+	b, err := readSpill(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Calls["a"]["t"].Calls; got != 1 {
+		t.Errorf("spilled calls of a/t: %d, want 1 (%+v)", got, b)
+	}
+	if _, err := os.Stat(Dir(dataDir)); err == nil {
+		t.Errorf("the store was written although the last flush had no time left")
+	}
+}
