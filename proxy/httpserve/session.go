@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
+	"github.com/mcpmux/mcpmux/internal/sessiontoken"
 	"github.com/mcpmux/mcpmux/proxy"
 )
 
@@ -23,7 +24,14 @@ type session struct {
 	id      string
 	profile string // the profile of the URL it was opened at; "" for none
 	ps      *proxy.Session
-	legacy  *stream // the HTTP+SSE transport's one stream; nil for streamable HTTP
+	// state is what its token holds, for a portable session (see
+	// portable.go); zero for one that stays on this replica.
+	state sessiontoken.State
+	// adopted: another replica opened it; this one resumed it from its
+	// token. tookOver: its listening stream has been opened here.
+	adopted  bool
+	tookOver bool
+	legacy   *stream // the HTTP+SSE transport's one stream; nil for streamable HTTP
 	// turn serialises the reading and dispatching of the session's
 	// messages, which take microseconds each: one session's many
 	// connections get no more CPU than one has, so that a flood of them
@@ -192,4 +200,17 @@ func (sess *session) close() {
 	for _, st := range streams {
 		st.end()
 	}
+}
+
+// takeOver reports, once, whether a GET that opens the listening stream
+// takes it over from another replica: the session was adopted here, and
+// this is its first listening stream here.
+func (sess *session) takeOver() bool {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if !sess.adopted || sess.tookOver {
+		return false
+	}
+	sess.tookOver = true
+	return true
 }
