@@ -82,6 +82,7 @@ type Server struct {
 
 	life context.Context // Serve's; sessions live within it
 
+	instance string      // starts the stream ids of portable sessions: this replica's, random
 	draining atomic.Bool // ctx has ended: /readyz says 503
 	adoptMu  sync.Mutex  // one session adopted at a time (see adopt)
 
@@ -114,6 +115,7 @@ func New(p *proxy.Server, opts Options) *Server {
 	if s.maxSize <= 0 {
 		s.maxSize = jsonrpc.DefaultMaxMessageSize
 	}
+	s.instance = "r" + newSessionID()[:8] + "."
 	if opts.Token != "" {
 		h := sha256.Sum256([]byte(opts.Token))
 		s.token = h[:]

@@ -180,3 +180,45 @@ func TestProbesWithoutHost(t *testing.T) {
 		}
 	}
 }
+
+// TestLastEventIDFromElsewhere: a Last-Event-ID that the session's
+// listening stream never numbered (another replica's, or made up) starts
+// the stream anew; it once left the stream locked, and the session's end
+// hung on it.
+func TestLastEventIDFromElsewhere(t *testing.T) {
+	for _, opts := range []httpserve.Options{{}, {Keys: keys(t, sessionKey)}} {
+		base, _ := serve(t, opts)
+		_, session, _ := post(t, base+"/mcp", initialize, nil)
+		post(t, base+"/mcp", initialized, map[string]string{"Mcp-Session-Id": session})
+		for _, last := range []string{"0-999", "rdeadbeef.0-3", "7-1"} {
+			ctx, cancel := context.WithTimeout(context.Background(), testutil.WaitTimeout)
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/mcp", nil)
+			req.Header.Set("Accept", "text/event-stream")
+			req.Header.Set("Mcp-Session-Id", session)
+			req.Header.Set("Last-Event-ID", last)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := http.StatusOK
+			if last == "7-1" {
+				want = http.StatusNoContent // a response stream it never had
+			}
+			if resp.StatusCode != want {
+				t.Errorf("GET with Last-Event-ID %s = %d, want %d", last, resp.StatusCode, want)
+			}
+			cancel()
+			resp.Body.Close()
+		}
+		req, _ := http.NewRequest(http.MethodDelete, base+"/mcp", nil)
+		req.Header.Set("Mcp-Session-Id", session)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("DELETE = %d", resp.StatusCode)
+		}
+	}
+}

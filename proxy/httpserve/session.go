@@ -31,6 +31,7 @@ type session struct {
 	// token. tookOver: its listening stream has been opened here.
 	adopted  bool
 	tookOver bool
+	prefix   string  // of its streams' ids (see newSession)
 	legacy   *stream // the HTTP+SSE transport's one stream; nil for streamable HTTP
 	// turn serialises the reading and dispatching of the session's
 	// messages, which take microseconds each: one session's many
@@ -55,15 +56,24 @@ const listeningID = "0"
 // a client that never opens one loses the oldest first.
 const maxHeld = 1000
 
-func newSession(id string, legacy bool) *session {
-	sess := &session{id: id, requests: map[string]*stream{}, streams: map[string]*stream{}, lastSeen: time.Now()}
+// newSession makes a session whose stream ids start with prefix: "" for
+// a process-local session; for a portable one, the replica's own, so that
+// an event id that another replica numbered never names a stream here.
+func newSession(id string, legacy bool, prefix string) *session {
+	sess := &session{id: id, prefix: prefix, requests: map[string]*stream{}, streams: map[string]*stream{}, lastSeen: time.Now()}
 	if legacy {
 		sess.legacy = newStream(listeningID)
 	} else {
-		sess.listening = newStream(listeningID)
-		sess.streams[listeningID] = sess.listening
+		sess.listening = newStream(prefix + listeningID)
+		sess.streams[sess.listening.id] = sess.listening
 	}
 	return sess
+}
+
+// isListening reports whether a stream id is that of a listening stream,
+// of this replica's or another's.
+func isListening(streamID string) bool {
+	return streamID == listeningID || strings.HasSuffix(streamID, "."+listeningID)
 }
 
 // Send puts one message of the proxy's on its stream (see proxy.Sink).
@@ -104,7 +114,7 @@ func (sess *session) openRequest(id json.RawMessage, json bool) (*stream, bool) 
 		return nil, false
 	}
 	sess.nextStream++
-	st := newStream(strconv.Itoa(sess.nextStream))
+	st := newStream(sess.prefix + strconv.Itoa(sess.nextStream))
 	st.json = json
 	sess.requests[string(id)] = st
 	sess.streams[st.id] = st

@@ -172,7 +172,11 @@ var (
 // open opens a session and its proxy session. A one-shot session serves
 // one request of a client without a session, which has no handshake.
 func (s *Server) open(id, profile string, legacy, oneShot bool) (*session, error) {
-	sess := newSession(id, legacy)
+	prefix := ""
+	if s.opts.Keys != nil && !legacy {
+		prefix = s.instance
+	}
+	sess := newSession(id, legacy, prefix)
 	sess.profile = profile
 	if err := s.addSession(sess); err != nil {
 		return nil, err
@@ -242,14 +246,25 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 	sess.touch()
 	st, after := sess.listening, 0
 	last := r.Header.Get(headerLastID)
-	if (last == "" || strings.HasPrefix(last, listeningID+"-")) && sess.takeOver() {
-		// The session's listening stream comes here from another
-		// replica, whose event ids mean nothing here: it starts anew,
-		// with a list_changed per list kind, for what it may have
-		// missed on the way.
-		sess.ps.Relist()
-	} else if last != "" {
+	sid, _, _ := strings.Cut(last, "-")
+	switch {
+	case last == "" || isListening(sid):
+		if last != "" {
+			_, after = sess.resumable(last)
+		}
+		if sess.takeOver() || sid != "" && (sid != st.id || !st.resumes(after)) {
+			// The session's listening stream comes here from another
+			// replica (or from this one's past, whose events are
+			// gone): it starts anew, with one list_changed per list
+			// kind, for what may have been missed on the way.
+			after = 0
+			sess.ps.Relist()
+		}
+	default:
 		st, after = sess.resumable(last)
+		if st != nil && !st.resumes(after) {
+			st = nil // events lost, or never numbered: nothing to resume
+		}
 	}
 	if st == nil || (st != sess.listening && st.finished()) {
 		w.WriteHeader(http.StatusNoContent) // nothing left to resume
