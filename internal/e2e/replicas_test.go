@@ -173,39 +173,6 @@ func freePorts(t *testing.T, n int) []int {
 	return ports
 }
 
-// haproxyConfig is the configuration of the README's HAProxy backend (see
-// "Replicas behind a load balancer"), on the test's ports: round robin,
-// no affinity, health checks on /readyz (HTTP/1.0 without Host), a
-// request whose connection is refused, or that a draining replica answers
-// 503, tried again on another replica.
-const haproxyConfig = `global
-    maxconn 512
-
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 1h
-    timeout server 1h
-    retries 3
-    option redispatch 1
-    retry-on conn-failure empty-response 503
-
-frontend mcp
-    bind 127.0.0.1:%d
-    default_backend mcpmux
-
-backend mcpmux
-    balance roundrobin
-    option httpchk GET /readyz
-    http-check expect status 200
-    default-server check inter 250ms fall 1 rise 2
-%s
-listen stats
-    bind 127.0.0.1:%d
-    stats enable
-    stats uri /stats
-`
-
 // TestReplicasBehindHAProxy: three replicas of mcpmux serve --http that
 // share a session key, behind a real HAProxy (round robin, no affinity,
 // health checks on /readyz), serve 10 sessions of the official TypeScript
@@ -260,7 +227,9 @@ func TestReplicasBehindHAProxy(t *testing.T) {
 
 	front, stats := ports[3], ports[4]
 	hcfg := filepath.Join(t.TempDir(), "haproxy.cfg")
-	if err := os.WriteFile(hcfg, fmt.Appendf(nil, haproxyConfig, front, servers.String(), stats), 0o644); err != nil {
+	// The README's configuration (round robin, no affinity, health checks
+	// on /readyz, retries on another replica), with the test's ports.
+	if err := os.WriteFile(hcfg, readmeHAProxy(t, front, stats, servers.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	hap := exec.Command(haproxy, "-db", "-f", hcfg)
