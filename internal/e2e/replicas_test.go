@@ -183,6 +183,9 @@ func freePorts(t *testing.T, n int) []int {
 func TestReplicasBehindHAProxy(t *testing.T) {
 	haproxy, err := exec.LookPath("haproxy")
 	if err != nil {
+		if os.Getenv("MCPMUX_HAPROXY_REQUIRED") != "" {
+			t.Fatal("haproxy is not installed, and MCPMUX_HAPROXY_REQUIRED is set")
+		}
 		t.Skip("haproxy is not installed (Debian: apt-get install haproxy; .ci/run installs it): skipping the replicas test")
 	}
 	node, err := exec.LookPath("node")
