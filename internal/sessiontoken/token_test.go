@@ -212,3 +212,31 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkOpen: what a portable session's every request pays to read its
+// id, with the state of a real client (go test -bench Open).
+func BenchmarkOpen(b *testing.B) {
+	k := ring(b, keyB+","+keyA, t0)
+	tok, err := ring(b, keyA, t0).Seal(sample()) // the second key of the ring: the worst case
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(tok)))
+	for b.Loop() {
+		if _, err := k.Open(tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSeal(b *testing.B) {
+	k := ring(b, keyA, t0)
+	st := sample()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := k.Seal(st); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -88,6 +88,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
+	tokens   map[string]*session // portable sessions by the ids that named them here (see known)
 	closing  bool
 	inflight sync.WaitGroup // requests of clients waiting for their answer
 }
@@ -111,7 +112,7 @@ func New(p *proxy.Server, opts Options) *Server {
 	if opts.MaxSessions <= 0 {
 		opts.MaxSessions = registry.DefaultMaxSessions
 	}
-	s := &Server{proxy: p, opts: opts, logger: opts.Logger, maxSize: opts.MaxMessageSize, sessions: map[string]*session{}, loopback: true}
+	s := &Server{proxy: p, opts: opts, logger: opts.Logger, maxSize: opts.MaxMessageSize, sessions: map[string]*session{}, tokens: map[string]*session{}, loopback: true}
 	if s.maxSize <= 0 {
 		s.maxSize = jsonrpc.DefaultMaxMessageSize
 	}
@@ -349,6 +350,9 @@ func (s *Server) endSession(sess *session) {
 	s.mu.Lock()
 	if s.sessions[sess.id] == sess {
 		delete(s.sessions, sess.id)
+	}
+	for _, token := range sess.tokens {
+		delete(s.tokens, token)
 	}
 	s.mu.Unlock()
 	sess.close()

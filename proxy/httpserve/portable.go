@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -101,6 +102,12 @@ func (s *Server) findSession(r *http.Request, header string) (*session, error) {
 		}
 		return nil, errNoSession
 	}
+	if sess := s.known(header); sess != nil {
+		if sess.profile != profileOf(r) {
+			return nil, errNoSession
+		}
+		return sess, nil
+	}
 	st, err := s.opts.Keys.Open(header)
 	if err != nil {
 		s.logger.Debug("session id refused", "err", err, "remote", r.RemoteAddr)
@@ -110,9 +117,60 @@ func (s *Server) findSession(r *http.Request, header string) (*session, error) {
 		return nil, errNoSession // a session is reached only through the URL it was opened at
 	}
 	if sess := s.lookupFor(r, st.ID); sess != nil {
+		s.remember(header, sess)
 		return sess, nil
 	}
-	return s.adopt(st)
+	sess, err := s.adopt(st)
+	if err == nil {
+		s.remember(header, sess)
+	}
+	return sess, err
+}
+
+// maxTokens bounds the ids of one session that known remembers.
+const maxTokens = 4
+
+// known returns the session a token named before, without opening it
+// again (an AES-GCM open and a JSON decode, some microseconds, on every
+// request otherwise), unless it has expired meanwhile.
+func (s *Server) known(token string) *session {
+	s.mu.Lock()
+	sess := s.tokens[token]
+	s.mu.Unlock()
+	if sess == nil || s.expired(sess.state) {
+		return nil
+	}
+	return sess
+}
+
+// expired reports whether a session's id is past its life.
+func (s *Server) expired(st sessiontoken.State) bool {
+	keys := s.opts.Keys
+	now := time.Now()
+	if keys.Now != nil {
+		now = keys.Now()
+	}
+	life := keys.MaxAge
+	if life <= 0 {
+		life = sessiontoken.DefaultMaxAge
+	}
+	return now.Sub(time.Unix(st.Created, 0)) > life
+}
+
+// remember records that token names sess, forgetting the oldest of its
+// ids past maxTokens.
+func (s *Server) remember(token string, sess *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sessions[sess.id] != sess || s.tokens[token] == sess {
+		return // ended meanwhile, or known
+	}
+	s.tokens[token] = sess
+	sess.tokens = append(sess.tokens, token)
+	if len(sess.tokens) > maxTokens {
+		delete(s.tokens, sess.tokens[0])
+		sess.tokens = slices.Delete(sess.tokens, 0, 1)
+	}
 }
 
 // adopt resumes on this replica a session another one opened.

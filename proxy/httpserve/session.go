@@ -31,8 +31,9 @@ type session struct {
 	// token. tookOver: its listening stream has been opened here.
 	adopted  bool
 	tookOver bool
-	prefix   string  // of its streams' ids (see newSession)
-	legacy   *stream // the HTTP+SSE transport's one stream; nil for streamable HTTP
+	prefix   string   // of its streams' ids (see newSession)
+	tokens   []string // the latest ids that named it here, in Server.tokens (under Server.mu)
+	legacy   *stream  // the HTTP+SSE transport's one stream; nil for streamable HTTP
 	// turn serialises the reading and dispatching of the session's
 	// messages, which take microseconds each: one session's many
 	// connections get no more CPU than one has, so that a flood of them

@@ -155,6 +155,9 @@ func (s *Server) sessionFor(w http.ResponseWriter, r *http.Request, m *jsonrpc.M
 		return nil, false, false
 	}
 	sess.state = st
+	if token != "" {
+		s.remember(token, sess)
+	}
 	if initialize {
 		w.Header().Set(headerSession, cmp.Or(token, sess.id))
 		s.logger.Debug("session opened", "session", sess.id, "transport", "streamable", "portable", token != "")
