@@ -87,7 +87,14 @@ func (r *replica) stop(t *testing.T, sig syscall.Signal) {
 	r.logs = append(r.logs, r.stderr.String())
 }
 
-func (r *replica) log() string { return strings.Join(append(slices.Clone(r.logs), r.stderr.String()), "\n--- restarted ---\n") }
+// log returns the logs of every run of the replica.
+func (r *replica) log() string {
+	logs := slices.Clone(r.logs)
+	if r.cmd != nil && r.cmd.ProcessState == nil { // running: its log is not in logs yet
+		logs = append(logs, r.stderr.String())
+	}
+	return strings.Join(logs, "\n--- restarted ---\n")
+}
 
 // callRecord is one call replicas.cjs made.
 type callRecord struct {
@@ -250,7 +257,9 @@ func TestReplicasBehindHAProxy(t *testing.T) {
 			t.Logf("haproxy:\n%s", hapOut.String())
 		}
 	})
-	up := func(name string) bool { return serverStatus(fmt.Sprintf("http://127.0.0.1:%d/stats;csv", stats))[name] == "UP" }
+	up := func(name string) bool {
+		return serverStatus(fmt.Sprintf("http://127.0.0.1:%d/stats;csv", stats))[name] == "UP"
+	}
 	for _, r := range replicas {
 		testutil.WaitFor(t, "HAProxy to see "+r.name+" up", func() bool { return up(r.name) })
 	}
