@@ -87,10 +87,23 @@ func (r *replica) stop(t *testing.T, sig syscall.Signal) {
 	r.logs = append(r.logs, r.stderr.String())
 }
 
+// running reports whether the replica's last run has not exited.
+func (r *replica) running() bool {
+	if r.exited == nil {
+		return false
+	}
+	select {
+	case <-r.exited:
+		return false
+	default:
+		return true
+	}
+}
+
 // log returns the logs of every run of the replica.
 func (r *replica) log() string {
 	logs := slices.Clone(r.logs)
-	if r.cmd != nil && r.cmd.ProcessState == nil { // running: its log is not in logs yet
+	if r.running() { // its log is not in logs yet
 		logs = append(logs, r.stderr.String())
 	}
 	return strings.Join(logs, "\n--- restarted ---\n")
@@ -218,7 +231,7 @@ func TestReplicasBehindHAProxy(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		for _, r := range replicas {
-			if r.cmd != nil && r.cmd.ProcessState == nil {
+			if r.running() {
 				r.stop(t, syscall.SIGTERM)
 			}
 			for _, p := range r.procs {
