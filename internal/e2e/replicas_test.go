@@ -198,7 +198,9 @@ func freePorts(t *testing.T, n int) []int {
 // health checks on /readyz), serve 10 sessions of the official TypeScript
 // client that call a tool without pause, while every replica in turn is
 // stopped with SIGTERM and started again: every call succeeds, in its own
-// session, and no session initializes again. Then a replica killed with
+// session, and no session initializes again. Each session sets its log
+// level first, whose answer gives it a new id (the new state sealed), which
+// the SDK sends from then on. Then a replica killed with
 // SIGKILL costs only the calls in flight on it.
 func TestReplicasBehindHAProxy(t *testing.T) {
 	haproxy, err := exec.LookPath("haproxy")
@@ -365,8 +367,10 @@ func TestReplicasBehindHAProxy(t *testing.T) {
 		t.Fatalf("%d sessions reported, want 10", len(seen))
 	}
 	for i, s := range seen {
-		if s.Initializes != 1 || len(s.IDs) != 1 {
-			t.Errorf("session %d initialized %d times, with session ids %d: want once, one id", i, s.Initializes, len(s.IDs))
+		// Two ids: initialize's, and the one logging/setLevel's answer
+		// carried (the session's new state); no other.
+		if s.Initializes != 1 || len(s.IDs) != 2 || s.IDs[0] == s.IDs[1] {
+			t.Errorf("session %d initialized %d times, with %d session ids: want once, with initialize's id and setLevel's", i, s.Initializes, len(s.IDs))
 		}
 	}
 	// No affinity: every replica served sessions that another opened.

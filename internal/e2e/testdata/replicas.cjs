@@ -5,9 +5,10 @@
 //   NODE_PATH=<npm prefix>/node_modules node replicas.cjs URL N TOOL MS
 //
 // It prints one JSON line per event: {"ready": N} once every session is
-// initialized; {"call": {...}} per call (session, n, ok, t0, t1 in ms of
+// initialized and has set its log level; {"call": {...}} per call (session, n, ok, t0, t1 in ms of
 // the Unix epoch, error); and, once stdin ends, {"done": {...}}: how many
-// initialize requests each session sent and the session ids it had.
+// initialize requests each session sent and the session ids it had (the
+// first, the one logging/setLevel's answer gave it, and any other).
 "use strict";
 const { Client } = require("@modelcontextprotocol/sdk/client/index.js");
 const { StreamableHTTPClientTransport } = require("@modelcontextprotocol/sdk/client/streamableHttp.js");
@@ -34,6 +35,10 @@ async function session(i) {
   const client = new Client({ name: "replicas-" + i, version: "1" });
   client.onerror = () => {};
   await client.connect(transport);
+  seen.ids.push(transport.sessionId);
+  // A change of the session's state: its answer carries the session's
+  // new id, which the SDK takes and sends from then on.
+  await client.setLoggingLevel("info");
   seen.ids.push(transport.sessionId);
   return { client, transport, seen };
 }
