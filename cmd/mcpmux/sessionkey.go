@@ -25,7 +25,7 @@ func readSessionKeys(file string, http bool) (*sessiontoken.Keys, []string, erro
 	switch {
 	case strings.TrimSpace(text) == "":
 		if file != "" {
-			return nil, nil, fmt.Errorf("%s: holds no key (make one with: openssl rand -base64 32)", from)
+			return nil, nil, fmt.Errorf("%s: no session key given (make one with: openssl rand -base64 32)", from)
 		}
 		return nil, nil, nil
 	case !http:

@@ -378,6 +378,9 @@ func TestReplicasBehindHAProxy(t *testing.T) {
 		if n := strings.Count(r.log(), "session resumed from its id"); n == 0 {
 			t.Errorf("%s resumed no session: the balancer kept sessions on their replica", r.name)
 		}
+		if strings.Contains(r.log(), replicaKey) {
+			t.Errorf("%s logged the session key", r.name)
+		}
 	}
 }
 

@@ -105,7 +105,7 @@ func Parse(text string) (*Keys, error) {
 		})...)
 	}
 	if len(secrets) == 0 {
-		return nil, errors.New("no session key given")
+		return nil, errors.New("no session key given (make one with: openssl rand -base64 32)")
 	}
 	k := &Keys{}
 	for i, secret := range secrets {
