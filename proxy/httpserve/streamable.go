@@ -92,7 +92,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.begin() {
-		writeError(w, http.StatusServiceUnavailable, m.ID, jsonrpc.Errorf(jsonrpc.CodeUnavailable, "mcpmux is shutting down"))
+		s.unavailable(w, m.ID, errShuttingDown) // a load balancer tries another replica
 		return
 	}
 	defer s.inflight.Done()
