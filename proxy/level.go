@@ -21,6 +21,9 @@ func (sess *session) setLevel(ctx context.Context, p *params) (json.RawMessage, 
 	default:
 		return nil, jsonrpc.Errorf(jsonrpc.CodeInvalidParams, "invalid logging level %q", level)
 	}
+	sess.mu.Lock()
+	sess.level = level
+	sess.mu.Unlock()
 	sess.srv.mu.Lock()
 	sess.srv.logLevel = p.raw // for upstreams that connect later
 	sess.srv.mu.Unlock()

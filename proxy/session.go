@@ -52,6 +52,8 @@ type session struct {
 	pending    map[string]bool        // list_changed methods waiting to be sent
 	timer      clock.Timer            // sends pending when it fires
 	clientInfo mcp.Implementation     // from initialize
+	protocol   string                 // the revision initialize negotiated (see portable.go)
+	level      string                 // the client's last logging/setLevel level
 	capsSet    bool                   // SetClientCapabilities has run
 	clientCaps mcp.ClientCapabilities // from initialize, or a 2026-07-28 client's first request
 	listen     listenState            // a 2026-07-28 client's notification stream

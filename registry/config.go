@@ -138,6 +138,7 @@ func Parse(data []byte, lookupEnv func(string) (string, bool)) (*Config, error) 
 	}
 	c.Problems = append(c.Problems, c.Limits.decode(top)...)
 	c.Problems = append(c.Problems, c.decodeToolMode(top)...)
+	c.Problems = append(c.Problems, c.Replicas.decode(top)...)
 	c.Problems = append(c.Problems, c.decodeProfiles(top, slices.Collect(maps.Keys(entries)))...)
 	if checkNameLength(c.NameLength) != nil {
 		c.NameLength = 0
@@ -215,6 +216,7 @@ func (c *Config) SecretValues() []string {
 // command or url.
 func (c *Config) Validate() error {
 	errs := append([]error{checkNameLength(c.NameLength), checkMessageSize(c.MaxMessageSize), checkInstructionsWait(c.InstructionsWait), topPinning(c.ToolPinning)}, c.Limits.check()...)
+	errs = append(errs, c.Replicas.check()...)
 	for _, name := range slices.Sorted(maps.Keys(c.Servers)) {
 		ch := &checker{server: name, nameLength: c.NameLength}
 		if checkNameLength(c.NameLength) != nil {

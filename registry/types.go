@@ -23,6 +23,8 @@ type Config struct {
 	// handshakes of upstreams whose instructions are not cached, to relay
 	// them. Nil means [DefaultInstructionsWait]; "0s" means no wait.
 	InstructionsWait *Duration `json:"instructionsWait,omitempty"`
+	// Replicas: serve --http's drain and portable sessions.
+	Replicas
 	// Limits bound the requests and sessions of clients.
 	Limits
 	// ToolMode is "full", "search" or "auto" (see [ToolModeAuto]); empty

@@ -35,9 +35,12 @@ host (Claude Desktop, Claude Code, Cursor, ...) starts it; on a terminal
 it says it is waiting for a client.
 
 With --http ADDR it serves many clients over HTTP instead: streamable
-HTTP at /mcp, HTTP+SSE at /sse, /healthz. With a token (--token or
-MCPMUX_TOKEN) every request must carry it; an ADDR that is not loopback
-needs one.`,
+HTTP at /mcp, HTTP+SSE at /sse, /healthz and /readyz. With a token
+(--token or MCPMUX_TOKEN) every request must carry it; an ADDR that is not
+loopback needs one. With a session key (--session-key-file or
+MCPMUX_SESSION_KEY) replicas that share it serve each other's sessions
+behind a load balancer; on SIGTERM /readyz answers 503 and the requests in
+flight finish ("drainTimeout", 5s) before mcpmux exits.`,
 		example: "mcpmux serve --config ~/.config/mcpmux/config.json\nMCPMUX_TOKEN=... mcpmux serve --http 127.0.0.1:8080",
 	}},
 	{"tools", doc{

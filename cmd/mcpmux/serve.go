@@ -38,7 +38,14 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	toolMode := fs.String("tool-mode", "", "how tools are listed, `MODE` full, search or auto (default: the config's \"toolMode\", else auto: full while the catalogue fits \"toolBudget\", search beyond it)")
 	profile := fs.String("profile", "", "serve the stdio client the `NAME`d profile of the config's \"profiles\": what it lists, searches and calls (over HTTP, profiles are at /mcp/p/NAME and /sse/p/NAME)")
 	tokenFlag := fs.String("token", "", "with --http: the bearer `TOKEN` every request must carry (default $MCPMUX_TOKEN); required unless ADDR is loopback")
+	// --- replicas (issue 22)
+	keyFile := fs.String("session-key-file", "", "with --http: make sessions portable between replicas that share the key in `FILE` (one key a line, the first seals; default $MCPMUX_SESSION_KEY); without a key, sessions stay on the process that opened them")
+	// --- end replicas
 	if _, err := parseArgs(fs, "serve", args, 0); err != nil {
+		return err
+	}
+	sessionKeys, keyText, err := readSessionKeys(*keyFile, *addr != "")
+	if err != nil {
 		return err
 	}
 	token := *tokenFlag
@@ -53,6 +60,9 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	cfg, logger, masker, err := setupMasked(&c, stderr)
 	if err == nil && token != "" {
 		masker.Add([]string{token}) // never in a log line
+	}
+	if err == nil && keyText != nil {
+		masker.Add(keyText)
 	}
 	if err != nil {
 		return err
@@ -115,10 +125,14 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		OAuth:   serveOAuth(stderr, logger, masker),
 		HandOff: func() bool { handedOff = handingOff(); return handedOff }, StopAsked: stopAsked, PinsDir: pinsDir})
 	if ln != nil {
+		if sessionKeys != nil {
+			sessionKeys.MaxAge = cfg.SessionLife()
+		}
 		hs := httpserve.New(m.Proxy(), httpserve.Options{Logger: logger, Token: token, MaxMessageSize: int(cfg.MessageSize()), Ready: m.Ready,
-			MaxSessions: cfg.Sessions()})
+			MaxSessions: cfg.Sessions(), Keys: sessionKeys, ShutdownGrace: cfg.Drain()})
 		base := "http://" + ln.Addr().String()
-		logger.Info("mcpmux serving over HTTP", "url", base+"/mcp", "sse", base+"/sse", "version", version(), "upstreams", len(m.Upstreams()), "cached", len(cached), "token", token != "")
+		logger.Info("mcpmux serving over HTTP", "url", base+"/mcp", "sse", base+"/sse", "version", version(), "upstreams", len(m.Upstreams()), "cached", len(cached), "token", token != "",
+			"portableSessions", sessionKeys != nil)
 		err = m.RunWith(ctx, func(ctx context.Context) error { return hs.Serve(ctx, ln) })
 		logger.Info("mcpmux stopped")
 		return err

@@ -14,20 +14,30 @@ import (
 // page on another site that resolves its name to 127.0.0.1), 401 for a
 // missing or wrong bearer token. It reports whether the request may go on.
 func (s *Server) guard(w http.ResponseWriter, r *http.Request) bool {
+	code, msg := s.check(r)
+	switch code {
+	case 0:
+		return true
+	case http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="mcpmux"`)
+	}
+	s.refuse(w, r, code, msg)
+	return false
+}
+
+// check returns the status and message that refuse r (see guard); 0 if it
+// may go on.
+func (s *Server) check(r *http.Request) (int, string) {
 	if !s.hostAllowed(r.Host) {
-		s.refuse(w, r, http.StatusForbidden, "forbidden: the Host header names another server")
-		return false
+		return http.StatusForbidden, "forbidden: the Host header names another server"
 	}
 	if origin := r.Header.Get("Origin"); origin != "" && !s.originAllowed(origin, r.Host) {
-		s.refuse(w, r, http.StatusForbidden, "forbidden: requests from origin "+origin+" are not allowed")
-		return false
+		return http.StatusForbidden, "forbidden: requests from origin " + origin + " are not allowed"
 	}
 	if s.token != nil && !s.authorized(r.Header.Get("Authorization")) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="mcpmux"`)
-		s.refuse(w, r, http.StatusUnauthorized, "unauthorized: send the token as Authorization: Bearer <token>")
-		return false
+		return http.StatusUnauthorized, "unauthorized: send the token as Authorization: Bearer <token>"
 	}
-	return true
+	return 0, ""
 }
 
 // refuse answers a request that guard turned away, and logs it without

@@ -27,9 +27,11 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
+	"github.com/mcpmux/mcpmux/internal/sessiontoken"
 	"github.com/mcpmux/mcpmux/proxy"
 	"github.com/mcpmux/mcpmux/registry"
 )
@@ -49,9 +51,16 @@ type Options struct {
 	// /healthz. Nil reports none.
 	Ready func() (ready, total int)
 	// ShutdownGrace bounds how long Serve, once ctx ends, lets the
-	// clients' requests in flight finish before it cancels them. Zero
-	// means 5s.
+	// clients' requests in flight finish before it cancels them (the
+	// drain: /readyz answers 503 and no new connection is accepted from
+	// the start of it). Zero means 5s.
 	ShutdownGrace time.Duration
+	// Keys, if set, makes streamable HTTP sessions portable between the
+	// replicas that share them: a session's id is its state sealed under
+	// the first key, and any replica that holds a key it was sealed
+	// under serves it (see portable.go). Nil keeps every session on the
+	// replica that opened it.
+	Keys *sessiontoken.Keys
 	// MaxSessions bounds the sessions open at once, those of stateless
 	// requests included; one more is refused with 503. Zero means
 	// registry.DefaultMaxSessions (256).
@@ -73,8 +82,13 @@ type Server struct {
 
 	life context.Context // Serve's; sessions live within it
 
+	instance string      // starts the stream ids of portable sessions: this replica's, random
+	draining atomic.Bool // ctx has ended: /readyz says 503
+	adoptMu  sync.Mutex  // one session adopted at a time (see adopt)
+
 	mu       sync.Mutex
 	sessions map[string]*session
+	tokens   map[string]*session // portable sessions by the ids that named them here (see known)
 	closing  bool
 	inflight sync.WaitGroup // requests of clients waiting for their answer
 }
@@ -98,10 +112,11 @@ func New(p *proxy.Server, opts Options) *Server {
 	if opts.MaxSessions <= 0 {
 		opts.MaxSessions = registry.DefaultMaxSessions
 	}
-	s := &Server{proxy: p, opts: opts, logger: opts.Logger, maxSize: opts.MaxMessageSize, sessions: map[string]*session{}, loopback: true}
+	s := &Server{proxy: p, opts: opts, logger: opts.Logger, maxSize: opts.MaxMessageSize, sessions: map[string]*session{}, tokens: map[string]*session{}, loopback: true}
 	if s.maxSize <= 0 {
 		s.maxSize = jsonrpc.DefaultMaxMessageSize
 	}
+	s.instance = "r" + newSessionID()[:8] + "."
 	if opts.Token != "" {
 		h := sha256.Sum256([]byte(opts.Token))
 		s.token = h[:]
@@ -117,8 +132,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/mcp/p/", s.profiled("/mcp/p/", s.streamable))
 	mux.HandleFunc("/sse/p/", s.profiled("/sse/p/", s.sseStream))
 	mux.HandleFunc("/message", s.sseMessage)
-	mux.HandleFunc("/healthz", s.healthz)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			s.health(w, r) // for probes, which send no token and maybe no Host
+			return
+		}
 		if s.guard(w, r) {
 			mux.ServeHTTP(w, r)
 		}
@@ -155,6 +173,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("serving HTTP: %w", err)
 	case <-ctx.Done():
 	}
+	// Drain: not ready from now on, and no new connection: a load
+	// balancer sends the next requests to another replica.
+	s.draining.Store(true)
+	ln.Close()
 	s.shutdown(hs)
 	<-errc
 	return nil
@@ -167,7 +189,8 @@ func (s *Server) shutdown(hs *http.Server) {
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
-	hs.SetKeepAlivesEnabled(false)
+	hs.SetKeepAlivesEnabled(false) // and closes the idle connections
+	s.endListening()
 	deadline := time.Now().Add(s.opts.ShutdownGrace)
 	done := make(chan struct{})
 	go func() { s.inflight.Wait(); close(done) }()
@@ -244,14 +267,20 @@ func (s *Server) expireIdle(ctx context.Context) {
 	}
 }
 
-// healthz answers 200 with how many upstreams are ready.
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	ready, total := 0, 0
-	if s.opts.Ready != nil {
-		ready, total = s.opts.Ready()
+// endListening ends the listening stream of every streamable HTTP
+// session: its client opens it again, on another replica.
+func (s *Server) endListening() {
+	s.mu.Lock()
+	var streams []*stream
+	for _, sess := range s.sessions {
+		if sess.listening != nil {
+			streams = append(streams, sess.listening)
+		}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]int{"ready": ready, "upstreams": total, "sessions": s.proxy.Sessions()})
+	s.mu.Unlock()
+	for _, st := range streams {
+		st.end()
+	}
 }
 
 // newSessionID returns an unguessable session id of visible ASCII.
@@ -321,6 +350,9 @@ func (s *Server) endSession(sess *session) {
 	s.mu.Lock()
 	if s.sessions[sess.id] == sess {
 		delete(s.sessions, sess.id)
+	}
+	for _, token := range sess.tokens {
+		delete(s.tokens, token)
 	}
 	s.mu.Unlock()
 	sess.close()

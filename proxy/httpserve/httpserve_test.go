@@ -31,6 +31,13 @@ func serve(t *testing.T, opts httpserve.Options) (string, *testutil.SyncBuffer) 
 func serveProxy(t *testing.T, srv *proxy.Server, opts httpserve.Options) (string, *testutil.SyncBuffer) {
 	t.Helper()
 	testutil.CheckNoGoroutineLeak(t)
+	return startServe(t, srv, opts)
+}
+
+// startServe is serveProxy without the leak check, for a test that runs
+// several servers and checks once.
+func startServe(t *testing.T, srv *proxy.Server, opts httpserve.Options) (string, *testutil.SyncBuffer) {
+	t.Helper()
 	log := &testutil.SyncBuffer{}
 	opts.Logger = slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -107,14 +114,24 @@ func TestAuthAndOrigin(t *testing.T) {
 			}
 		})
 	}
-	for _, path := range []string{"/healthz", "/sse"} {
+	resp, err := http.Get(base + "/sse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /sse without a token = %d, want 401", resp.StatusCode)
+	}
+	// A probe carries no token: it gets the status, and nothing else.
+	for path, want := range map[string]string{"/healthz": "ok\n", "/readyz": "ready\n"} {
 		resp, err := http.Get(base + path)
 		if err != nil {
 			t.Fatal(err)
 		}
+		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusUnauthorized {
-			t.Errorf("GET %s without a token = %d, want 401", path, resp.StatusCode)
+		if resp.StatusCode != http.StatusOK || string(b) != want {
+			t.Errorf("GET %s without a token = %d %q, want 200 %q", path, resp.StatusCode, b, want)
 		}
 	}
 	if strings.Contains(log.String(), token) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
+	"github.com/mcpmux/mcpmux/internal/sessiontoken"
 	"github.com/mcpmux/mcpmux/proxy"
 )
 
@@ -23,7 +24,16 @@ type session struct {
 	id      string
 	profile string // the profile of the URL it was opened at; "" for none
 	ps      *proxy.Session
-	legacy  *stream // the HTTP+SSE transport's one stream; nil for streamable HTTP
+	// state is what its token holds, for a portable session (see
+	// portable.go); zero for one that stays on this replica.
+	state sessiontoken.State
+	// adopted: another replica opened it; this one resumed it from its
+	// token. tookOver: its listening stream has been opened here.
+	adopted  bool
+	tookOver bool
+	prefix   string   // of its streams' ids (see newSession)
+	tokens   []string // the latest ids that named it here, in Server.tokens (under Server.mu)
+	legacy   *stream  // the HTTP+SSE transport's one stream; nil for streamable HTTP
 	// turn serialises the reading and dispatching of the session's
 	// messages, which take microseconds each: one session's many
 	// connections get no more CPU than one has, so that a flood of them
@@ -47,15 +57,24 @@ const listeningID = "0"
 // a client that never opens one loses the oldest first.
 const maxHeld = 1000
 
-func newSession(id string, legacy bool) *session {
-	sess := &session{id: id, requests: map[string]*stream{}, streams: map[string]*stream{}, lastSeen: time.Now()}
+// newSession makes a session whose stream ids start with prefix: "" for
+// a process-local session; for a portable one, the replica's own, so that
+// an event id that another replica numbered never names a stream here.
+func newSession(id string, legacy bool, prefix string) *session {
+	sess := &session{id: id, prefix: prefix, requests: map[string]*stream{}, streams: map[string]*stream{}, lastSeen: time.Now()}
 	if legacy {
 		sess.legacy = newStream(listeningID)
 	} else {
-		sess.listening = newStream(listeningID)
-		sess.streams[listeningID] = sess.listening
+		sess.listening = newStream(prefix + listeningID)
+		sess.streams[sess.listening.id] = sess.listening
 	}
 	return sess
+}
+
+// isListening reports whether a stream id is that of a listening stream,
+// of this replica's or another's.
+func isListening(streamID string) bool {
+	return streamID == listeningID || strings.HasSuffix(streamID, "."+listeningID)
 }
 
 // Send puts one message of the proxy's on its stream (see proxy.Sink).
@@ -96,7 +115,7 @@ func (sess *session) openRequest(id json.RawMessage, json bool) (*stream, bool) 
 		return nil, false
 	}
 	sess.nextStream++
-	st := newStream(strconv.Itoa(sess.nextStream))
+	st := newStream(sess.prefix + strconv.Itoa(sess.nextStream))
 	st.json = json
 	sess.requests[string(id)] = st
 	sess.streams[st.id] = st
@@ -192,4 +211,17 @@ func (sess *session) close() {
 	for _, st := range streams {
 		st.end()
 	}
+}
+
+// takeOver reports, once, whether a GET that opens the listening stream
+// takes it over from another replica: the session was adopted here, and
+// this is its first listening stream here.
+func (sess *session) takeOver() bool {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if !sess.adopted || sess.tookOver {
+		return false
+	}
+	sess.tookOver = true
+	return true
 }

@@ -116,6 +116,16 @@ func (st *stream) attach(after int) (stop chan struct{}, ok bool) {
 	return st.writer, true
 }
 
+// resumes reports whether the stream can be written from after the event
+// numbered after: it has numbered that event and still holds the ones
+// after it. A number it never reached comes from another stream's
+// numbering (another replica's, or a client's invention).
+func (st *stream) resumes(after int) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return after == 0 || (after >= st.base && after <= st.base+len(st.events))
+}
+
 // detach stops the writer stop, if it still is the stream's.
 func (st *stream) detach(stop chan struct{}) {
 	st.mu.Lock()
@@ -140,9 +150,9 @@ func (st *stream) idleSince() (since time.Time, writing bool) {
 // false once stop or ctx ends.
 func (st *stream) next(ctx context.Context, stop chan struct{}, tick <-chan time.Time, seen int) (events [][]byte, last int, done, ping, ok bool) {
 	st.mu.Lock()
-	if seen < st.base {
-		seen = st.base
-	}
+	// seen is within what the stream numbered (see resumes), never past
+	// it: a slice out of range here would leave st.mu locked for good.
+	seen = min(max(seen, st.base), st.base+len(st.events))
 	events = st.events[seen-st.base:]
 	done, wake := st.done, st.wake
 	st.mu.Unlock()

@@ -2,6 +2,7 @@ package httpserve
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
+	"github.com/mcpmux/mcpmux/internal/sessiontoken"
 )
 
 // The headers of the streamable HTTP transport.
@@ -90,11 +92,14 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.begin() {
-		writeError(w, http.StatusServiceUnavailable, m.ID, jsonrpc.Errorf(jsonrpc.CodeUnavailable, "mcpmux is shutting down"))
+		s.unavailable(w, m.ID, errShuttingDown) // a load balancer tries another replica
 		return
 	}
 	defer s.inflight.Done()
-	asJSON := !accepts(r, "text/event-stream")
+	// A request that changes what the session's token holds is answered
+	// as a JSON body, which may come with a new token (see reissue).
+	reissue := !oneShot && reissued[m.Method] && sess.state.ID != ""
+	asJSON := !accepts(r, "text/event-stream") || reissue
 	st, ok := sess.openRequest(m.ID, asJSON)
 	if !ok {
 		writeError(w, http.StatusBadRequest, m.ID, jsonrpc.Errorf(jsonrpc.CodeInvalidRequest,
@@ -104,7 +109,11 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	defer sess.dropStream(st)
 	sess.handle(body)
 	if asJSON {
-		s.respondJSON(w, r, st)
+		var before func(http.Header)
+		if reissue {
+			before = func(h http.Header) { s.reissue(h, sess) }
+		}
+		s.respondJSON(w, r, st, before)
 		return
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -123,29 +132,35 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 // answers the request with the error and returns false.
 func (s *Server) sessionFor(w http.ResponseWriter, r *http.Request, m *jsonrpc.Message, request bool) (sess *session, oneShot, ok bool) {
 	if id := r.Header.Get(headerSession); id != "" {
-		sess = s.lookupFor(r, id)
-		if sess == nil || sess.legacy != nil {
-			writeError(w, http.StatusNotFound, m.ID, jsonrpc.Errorf(jsonrpc.CodeInvalidRequest, "session not found: it has ended or never existed; initialize a new one"))
-			return nil, false, false
-		}
-		return sess, false, true
+		sess = s.find(w, r, m.ID, id)
+		return sess, false, sess != nil
 	}
 	if !request {
 		return nil, true, true // nobody to tell: a stateless client's notification
 	}
 	initialize := m.Method == "initialize"
-	sess, err := s.open(newSessionID(), profileOf(r), false, !initialize)
-	if err != nil {
-		code := jsonrpc.CodeUnavailable
-		if errors.Is(err, errTooManySessions) {
-			code = jsonrpc.CodeBusy
+	id, token := newSessionID(), ""
+	var st sessiontoken.State
+	if initialize && s.opts.Keys != nil {
+		st = initialState(m.Params, profileOf(r))
+		if token = s.seal(st); token != "" {
+			id = st.ID
+		} else {
+			st = sessiontoken.State{}
 		}
-		writeError(w, http.StatusServiceUnavailable, m.ID, jsonrpc.Errorf(code, "%s", err.Error()))
+	}
+	sess, err := s.open(id, profileOf(r), false, !initialize)
+	if err != nil {
+		s.unavailable(w, m.ID, err)
 		return nil, false, false
 	}
+	sess.state = st
+	if token != "" {
+		s.remember(token, sess)
+	}
 	if initialize {
-		w.Header().Set(headerSession, sess.id)
-		s.logger.Debug("session opened", "session", sess.id, "transport", "streamable")
+		w.Header().Set(headerSession, cmp.Or(token, sess.id))
+		s.logger.Debug("session opened", "session", sess.id, "transport", "streamable", "portable", token != "")
 	}
 	return sess, !initialize, true
 }
@@ -160,7 +175,11 @@ var (
 // open opens a session and its proxy session. A one-shot session serves
 // one request of a client without a session, which has no handshake.
 func (s *Server) open(id, profile string, legacy, oneShot bool) (*session, error) {
-	sess := newSession(id, legacy)
+	prefix := ""
+	if s.opts.Keys != nil && !legacy {
+		prefix = s.instance
+	}
+	sess := newSession(id, legacy, prefix)
 	sess.profile = profile
 	if err := s.addSession(sess); err != nil {
 		return nil, err
@@ -179,7 +198,9 @@ func (s *Server) open(id, profile string, legacy, oneShot bool) (*session, error
 
 // respondJSON answers with the request's response alone, as a JSON body,
 // once it comes.
-func (s *Server) respondJSON(w http.ResponseWriter, r *http.Request, st *stream) {
+// before, if not nil, may set headers of the answer once the response is
+// in.
+func (s *Server) respondJSON(w http.ResponseWriter, r *http.Request, st *stream, before func(http.Header)) {
 	stop, _ := st.attach(0)
 	defer st.detach(stop)
 	for {
@@ -189,6 +210,9 @@ func (s *Server) respondJSON(w http.ResponseWriter, r *http.Request, st *stream)
 		}
 		if done {
 			w.Header().Set("Content-Type", "application/json")
+			if before != nil {
+				before(w.Header())
+			}
 			if len(events) == 0 {
 				w.WriteHeader(http.StatusAccepted) // cancelled: no response
 				return
@@ -212,15 +236,38 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad request: GET needs the Mcp-Session-Id of a session", http.StatusBadRequest)
 		return
 	}
-	sess := s.lookupFor(r, id)
-	if sess == nil || sess.legacy != nil {
-		http.Error(w, "session not found", http.StatusNotFound)
+	if s.draining.Load() {
+		// The listening stream would end at once: a load balancer
+		// retries the GET on another replica.
+		s.unavailable(w, nil, errShuttingDown)
+		return
+	}
+	sess := s.find(w, r, nil, id)
+	if sess == nil {
 		return
 	}
 	sess.touch()
 	st, after := sess.listening, 0
-	if last := r.Header.Get(headerLastID); last != "" {
+	last := r.Header.Get(headerLastID)
+	sid, _, _ := strings.Cut(last, "-")
+	switch {
+	case last == "" || isListening(sid):
+		if last != "" {
+			_, after = sess.resumable(last)
+		}
+		if sess.takeOver() || sid != "" && (sid != st.id || !st.resumes(after)) {
+			// The session's listening stream comes here from another
+			// replica (or from this one's past, whose events are
+			// gone): it starts anew, with one list_changed per list
+			// kind, for what may have been missed on the way.
+			after = 0
+			sess.ps.Relist()
+		}
+	default:
 		st, after = sess.resumable(last)
+		if st != nil && !st.resumes(after) {
+			st = nil // events lost, or never numbered: nothing to resume
+		}
 	}
 	if st == nil || (st != sess.listening && st.finished()) {
 		w.WriteHeader(http.StatusNoContent) // nothing left to resume
@@ -235,8 +282,26 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) {
 }
 
 // deleteSession ends the session that Mcp-Session-Id names.
+//
+// A portable session (see portable.go) ends on this replica: the others
+// that hold it end it once idle, and its token stays valid until it
+// expires, since nothing is shared to revoke it with.
 func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) {
-	sess := s.lookupFor(r, r.Header.Get(headerSession))
+	header := r.Header.Get(headerSession)
+	if s.opts.Keys != nil && sessiontoken.IsToken(header) {
+		st, err := s.opts.Keys.Open(header)
+		if err != nil || st.Profile != profileOf(r) {
+			http.Error(w, "session not found", http.StatusNotFound)
+			return
+		}
+		if sess := s.lookupFor(r, st.ID); sess != nil {
+			s.endSession(sess)
+		}
+		s.logger.Debug("session ended by the client", "session", st.ID)
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	sess := s.lookupFor(r, header)
 	if sess == nil || sess.legacy != nil {
 		http.Error(w, "session not found", http.StatusNotFound)
 		return
