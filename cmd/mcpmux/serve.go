@@ -15,6 +15,7 @@ import (
 
 	"github.com/mcpmux/mcpmux/internal/mux"
 	"github.com/mcpmux/mcpmux/internal/redact"
+	"github.com/mcpmux/mcpmux/internal/statuspage"
 	"github.com/mcpmux/mcpmux/proxy/httpserve"
 	"github.com/mcpmux/mcpmux/registry"
 	"github.com/mcpmux/mcpmux/registry/store"
@@ -115,10 +116,14 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		OAuth:   serveOAuth(stderr, logger, masker),
 		HandOff: func() bool { handedOff = handingOff(); return handedOff }, PinsDir: pinsDir})
 	if ln != nil {
+		// --- statuspage (issue 21): the live status page at / ---
+		page := m.StatusPage()
+		page.Token, page.Logger = token, logger
+		// --- end statuspage ---
 		hs := httpserve.New(m.Proxy(), httpserve.Options{Logger: logger, Token: token, MaxMessageSize: int(cfg.MessageSize()), Ready: m.Ready,
-			MaxSessions: cfg.Sessions()})
+			MaxSessions: cfg.Sessions(), Page: statuspage.Handler(page)})
 		base := "http://" + ln.Addr().String()
-		logger.Info("mcpmux serving over HTTP", "url", base+"/mcp", "sse", base+"/sse", "version", version(), "upstreams", len(m.Upstreams()), "cached", len(cached), "token", token != "")
+		logger.Info("mcpmux serving over HTTP", "url", base+"/mcp", "sse", base+"/sse", "status", base+"/", "version", version(), "upstreams", len(m.Upstreams()), "cached", len(cached), "token", token != "")
 		err = m.RunWith(ctx, func(ctx context.Context) error { return hs.Serve(ctx, ln) })
 		logger.Info("mcpmux stopped")
 		return err

@@ -60,6 +60,10 @@ type Options struct {
 	// and no open stream for this long (a client that left without
 	// DELETE). Zero means 30 minutes.
 	SessionIdle time.Duration
+	// Page, if set, serves every path that is not MCP's or /healthz,
+	// behind the guard: mcpmux's status page at / (internal/statuspage).
+	// Nil: those paths are not found.
+	Page http.Handler
 }
 
 // Server is the HTTP front of a proxy.Server. Serve runs it.
@@ -118,6 +122,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/sse/p/", s.profiled("/sse/p/", s.sseStream))
 	mux.HandleFunc("/message", s.sseMessage)
 	mux.HandleFunc("/healthz", s.healthz)
+	if s.opts.Page != nil {
+		mux.Handle("/", s.opts.Page)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.guard(w, r) {
 			mux.ServeHTTP(w, r)
