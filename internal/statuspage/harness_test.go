@@ -30,11 +30,11 @@ const secret = "sekrit-7f3a9c1e55"
 // system is mcpmux serve --http, built as serve builds it, with two real
 // test server upstreams, alpha and beta.
 type system struct {
-	t    *testing.T
-	m    *mux.Mux
+	t     *testing.T
+	m     *mux.Mux
 	base  string // http://127.0.0.1:PORT
 	token string // the listener's; "" for none
-	log  *testutil.SyncBuffer
+	log   *testutil.SyncBuffer
 }
 
 type setup struct {
