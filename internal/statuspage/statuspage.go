@@ -157,7 +157,7 @@ func (h *handler) json(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "reading the status: "+h.opts.Masker.String(err.Error()), http.StatusInternalServerError)
 		return
 	}
-	v.CanAct = h.opts.Actions != nil && h.mayAct(r) == nil
+	v.CanAct = h.opts.Actions != nil && ((h.token != nil && h.bearer(r.Header.Get("Authorization"))) || h.fromPage(r) == nil)
 	b, _ := json.Marshal(v)
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(h.opts.Masker.JSON(b))
@@ -168,20 +168,30 @@ var errForbidden = errors.New("forbidden")
 
 // mayAct says whether r may act, or why not. A request may act if it
 // carries the listener's token as a bearer token (a header a browser
-// never adds by itself, so no other site can make it do so), or if it is
-// the page's own: it has the page's token in csrfHeader, its Origin is
+// never adds by itself, so no other site can make it send one), or if it
+// is the page's own: it has the page's token in csrfHeader, its Origin is
 // the server's own, and it comes from loopback to a loopback name (a
 // page that rebinds its name to 127.0.0.1 has another Host).
 func (h *handler) mayAct(r *http.Request) error {
 	if h.token != nil && h.bearer(r.Header.Get("Authorization")) {
 		return nil
 	}
-	got := r.Header.Get(csrfHeader)
-	if subtle.ConstantTimeCompare([]byte(got), []byte(h.csrf)) != 1 {
-		return fmt.Errorf("%w: an action needs the token (Authorization: Bearer) or the page's %s header", errForbidden, csrfHeader)
+	if err := h.fromPage(r); err != nil {
+		return err
 	}
 	if !sameOrigin(r) {
 		return fmt.Errorf("%w: an action must come from the page itself (Origin)", errForbidden)
+	}
+	return nil
+}
+
+// fromPage checks what a request of the page's own carries on loopback
+// (see mayAct), Origin aside: a browser sends none on a GET of its own
+// origin, so the page learns whether it may act from a GET without it.
+func (h *handler) fromPage(r *http.Request) error {
+	got := r.Header.Get(csrfHeader)
+	if subtle.ConstantTimeCompare([]byte(got), []byte(h.csrf)) != 1 {
+		return fmt.Errorf("%w: an action needs the token (Authorization: Bearer) or the page's %s header", errForbidden, csrfHeader)
 	}
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
 		return fmt.Errorf("%w: an action must come from the page itself (Sec-Fetch-Site %s)", errForbidden, site)

@@ -42,6 +42,7 @@ type Upstream struct {
 	Attempt   int       `json:"attempt,omitempty"`
 	NextRetry time.Time `json:"nextRetry,omitzero"`
 	LastError string    `json:"lastError,omitempty"`
+	PID       int       `json:"pid,omitempty"` // of its child process, if it has one
 	// NeedsLogin: a remote server waits for an OAuth login; Login says
 	// how to give it.
 	NeedsLogin bool       `json:"needsLogin"`
@@ -79,6 +80,7 @@ type status struct {
 		Attempt   int       `json:"attempt"`
 		Restarts  int       `json:"restarts"`
 		NextRetry time.Time `json:"nextRetry"`
+		PID       int       `json:"pid"`
 		Login     *Login    `json:"login"`
 	} `json:"upstreams"`
 	Withheld []struct {
@@ -115,7 +117,7 @@ func (h *handler) view() (*View, error) {
 	for _, u := range st.Upstreams {
 		up := Upstream{
 			Server: u.Server, State: u.State, Since: u.Since, Tools: tools[u.Server], Stats: stats[u.Server],
-			Restarts: u.Restarts, Attempt: u.Attempt, NextRetry: u.NextRetry, LastError: u.LastError,
+			Restarts: u.Restarts, Attempt: u.Attempt, NextRetry: u.NextRetry, LastError: u.LastError, PID: u.PID,
 			Login: u.Login, NeedsLogin: u.Login != nil && u.Login.State == needsLogin, Withheld: []Withheld{},
 		}
 		v.Upstreams = append(v.Upstreams, up)

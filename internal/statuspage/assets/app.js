@@ -86,14 +86,26 @@
     p.textContent = text || "";
   }
 
+  function since(u) {
+    const when = u.since ? ago(u.since) : null;
+    if (!when) return "–";
+    if (!u.pid) return when;
+    const s = el("span", {}, when);
+    s.append(el("span", { class: "sub", text: "pid " + u.pid }));
+    return s;
+  }
+
   function upstreamRow(u) {
     const state = el("span", {}, badge(u.state, "s-" + u.state));
     if (u.needsLogin) state.append(badge("needs login", "login"));
     const withheld = (u.withheld || []).filter((w) => w.withheld).length;
     if (withheld) state.append(badge(withheld + " withheld", "s-backoff"));
-    const err = el("span", { text: u.lastError || "" });
-    if (u.needsLogin && u.login && u.login.command) err.append(el("span", { class: "sub", text: "run: " + u.login.command }));
-    else if (u.state === "backoff" && u.attempt) err.append(el("span", { class: "sub", text: "attempt " + u.attempt }));
+    let err = null;
+    if (u.lastError || u.needsLogin) {
+      err = el("span", { text: u.lastError || (u.login && u.login.reason) || "" });
+      if (u.needsLogin && u.login && u.login.command) err.append(el("span", { class: "sub", text: "run: " + u.login.command }));
+      else if (u.state === "backoff" && u.attempt) err.append(el("span", { class: "sub", text: "attempt " + u.attempt }));
+    }
     let action = null;
     if (canAct && u.state !== "invalid") {
       action = el("button", { type: "button", text: "Restart", "aria-label": "Restart " + u.server });
@@ -102,7 +114,7 @@
     return el("tr", { "data-server": u.server },
       td("Server", u.server, "server"),
       td("State", state, "state"),
-      td("Since", u.since ? ago(u.since) : "–", "since"),
+      td("Since", since(u), "since"),
       td("Tools", u.tools, "num tools"),
       td("Calls", u.calls || 0, "num calls"),
       td("Errors", u.errors || 0, "num errors"),
@@ -163,7 +175,7 @@
     clearTimeout(timer);
     const live = document.getElementById("live");
     try {
-      const r = await fetch("/status.json", { credentials: "same-origin", cache: "no-store" });
+      const r = await fetch("/status.json", { credentials: "same-origin", cache: "no-store", headers: { "X-Mcpmux-Csrf": csrf } });
       if (!r.ok) throw new Error((await r.text()).trim() || r.statusText);
       render(await r.json());
       failures = 0;
