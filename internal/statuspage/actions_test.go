@@ -1,13 +1,15 @@
 package statuspage_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"io"
-	"os"
-	"path/filepath"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -178,4 +180,38 @@ func TestReadOnlyAndMasked(t *testing.T) {
 			t.Errorf("POST %s on a read-only page = %d, want 404", path, resp.StatusCode)
 		}
 	}
+}
+
+// TestBasicToken checks how a person sees the page of a listener with a
+// token: the browser is asked for it (Basic, the token as password),
+// and its credentials then open the page; an action still needs the
+// page's own token, since a browser sends Basic credentials by itself.
+func TestBasicToken(t *testing.T) {
+	const token = "a-token-of-the-test-1234"
+	sys := start(t, setup{token: token})
+	req, _ := http.NewRequest(http.MethodGet, sys.base+"/", nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !slices.ContainsFunc(resp.Header.Values("WWW-Authenticate"), func(v string) bool { return strings.HasPrefix(v, "Basic ") }) {
+		t.Errorf("a browser's GET / = %d %q, want 401 with a Basic challenge", resp.StatusCode, resp.Header.Values("WWW-Authenticate"))
+	}
+	if code, _ := sys.do(http.MethodGet, "/", "", map[string]string{"Authorization": basicAuth("me", "wrong-token-of-the-test")}); code != http.StatusUnauthorized {
+		t.Errorf("GET / with a wrong Basic password = %d, want 401", code)
+	}
+	auth := map[string]string{"Authorization": basicAuth("me", token)}
+	csrf := sys.pageToken(auth)
+	if code, _ := sys.do(http.MethodPost, "/status/reload", "", map[string]string{"Authorization": auth["Authorization"], "Origin": sys.base}); code != http.StatusForbidden {
+		t.Errorf("reload with Basic credentials alone = %d, want 403", code)
+	}
+	if code, body := sys.do(http.MethodPost, "/status/reload", "", map[string]string{"Authorization": auth["Authorization"], "Origin": sys.base, "X-Mcpmux-Csrf": csrf}); code != http.StatusNoContent {
+		t.Errorf("the page's reload with Basic credentials = %d %s, want 204", code, body)
+	}
+}
+
+func basicAuth(user, pass string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
 }

@@ -23,6 +23,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -196,6 +197,9 @@ func (h *handler) fromPage(r *http.Request) error {
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
 		return fmt.Errorf("%w: an action must come from the page itself (Sec-Fetch-Site %s)", errForbidden, site)
 	}
+	if h.basic(r.Header.Get("Authorization")) {
+		return nil // a person gave the browser the token
+	}
 	if !loopbackPeer(r.RemoteAddr) || !loopbackName(hostname(r.Host)) {
 		return fmt.Errorf("%w: without the token, actions are taken from this machine only", errForbidden)
 	}
@@ -210,6 +214,24 @@ func (h *handler) bearer(header string) bool {
 		return false
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(cred)))
+	return subtle.ConstantTimeCompare(sum[:], h.token) == 1
+}
+
+// basic reports whether header carries the token as the password of
+// Basic credentials, which a browser sends by itself once a person typed
+// the token in its prompt: proof of who, not of which page (see
+// fromPage).
+func (h *handler) basic(header string) bool {
+	scheme, cred, ok := strings.Cut(header, " ")
+	if !ok || h.token == nil || !strings.EqualFold(scheme, "Basic") {
+		return false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	if err != nil {
+		return false
+	}
+	_, pass, _ := strings.Cut(string(raw), ":")
+	sum := sha256.Sum256([]byte(pass))
 	return subtle.ConstantTimeCompare(sum[:], h.token) == 1
 }
 
