@@ -3,9 +3,11 @@ package statuspage_test
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -97,13 +99,20 @@ func cell(server, col string) string {
 }
 
 // TestPage opens the status page in a real headless Chromium, in front of
-// mcpmux serving two real upstreams over HTTP: each upstream's row shows
+// mcpmux serving real upstreams over HTTP (alpha and beta, gamma that
+// cannot start, witness with a poisoned tool): each upstream's row shows
 // its state, tools and calls; five more calls change the count without a
-// reload; the page is readable in a narrow window and has a dark mode;
-// and nothing reaches the console. With -update it writes the README's
+// reload; the page's buttons trust the withheld tool and restart beta;
+// the page is readable in a narrow window and has a dark mode; and
+// nothing reaches the console. With -update it writes the README's
 // screenshots.
 func TestPage(t *testing.T) {
-	sys := start(t, setup{})
+	beta := testutil.TestServer(t)
+	beta["env"] = map[string]string{"BETA_API_KEY": secret}
+	sys := start(t, setup{servers: map[string]any{
+		"alpha": testutil.TestServer(t), "beta": beta, "witness": poisoned(t),
+		"gamma": testutil.TestServer(t, "-crash-on-start"),
+	}, pins: t.TempDir(), ready: 3})
 	ctx, consoleErrors := browser(t)
 	c := sys.connect("claude-code")
 	for range 3 {
@@ -121,9 +130,13 @@ func TestPage(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(sys.base+"/")); err != nil {
 		t.Fatal(err)
 	}
-	wait(t, ctx, "both upstreams ready with their calls",
+	wait(t, ctx, "both upstreams ready with their calls, gamma failing",
 		cell("alpha", "state")+` === "ready" && `+cell("beta", "state")+` === "ready" && `+
-			cell("alpha", "calls")+` === "3" && `+cell("beta", "calls")+` === "2"`)
+			cell("alpha", "calls")+` === "3" && `+cell("beta", "calls")+` === "2" && `+
+			cell("gamma", "err")+`.includes("exit status 2")`)
+	if held := eval[string](t, ctx, `document.querySelector('#withheld tbody').innerText`); !strings.Contains(held, "notes") {
+		t.Errorf("withheld tools = %q, want witness's notes", held)
+	}
 	for _, server := range []string{"alpha", "beta"} {
 		row := eval[string](t, ctx, `document.querySelector('#upstreams tr[data-server="`+server+`"]').innerText`)
 		tools := eval[string](t, ctx, cell(server, "tools"))
@@ -169,6 +182,23 @@ func TestPage(t *testing.T) {
 		screenshot(t, ctx, "status-dark.png")
 	}
 
+	if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The buttons: trust witness's notes, restart beta.
+	tools := eval[string](t, ctx, cell("witness", "tools"))
+	if err := chromedp.Do(ctx, chromedp.Click(`#withheld tr[data-name="notes"] button`)); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, ctx, "notes trusted", `document.getElementById("withheld-section").hidden && `+cell("witness", "tools")+` === "`+fmt.Sprint(atoi(t, tools)+1)+`"`)
+	v, _ := sys.view(nil)
+	pid := upstreamOf(t, v, "beta").PID
+	if err := chromedp.Do(ctx, chromedp.Click(`#upstreams tr[data-server="beta"] button`)); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, ctx, "beta restarted", cell("beta", "state")+` === "ready" && `+cell("beta", "since")+`.includes("pid ") && !`+cell("beta", "since")+`.includes("pid `+fmt.Sprint(pid)+`")`)
+
 	// Narrow: nothing wider than the window; each row a card.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(360, 800)); err != nil {
 		t.Fatal(err)
@@ -193,4 +223,13 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if err := os.WriteFile(filepath.Join("testdata", name), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatalf("%q is not a number", s)
+	}
+	return n
 }
