@@ -27,6 +27,9 @@ var update = flag.Bool("update", false, "write the README's screenshots into tes
 func browser(t *testing.T) (context.Context, func() []string) {
 	t.Helper()
 	path := chromium()
+	if path == "" && os.Getenv("MCPMUX_CHROMIUM_REQUIRED") != "" {
+		t.Fatal("Chromium is absent, and MCPMUX_CHROMIUM_REQUIRED is set (.ci/run installs it)")
+	}
 	if path == "" {
 		t.Skip("Chromium is absent (apt-get install chromium): the status page is not tested in a browser")
 	}
