@@ -106,17 +106,22 @@ func (c *Calls) RecordOutcome(server, tool string, took time.Duration, outcome s
 // timeout is timeout, a cancelled context is cancelled, and anything else
 // (the upstream's error, a lost connection) is error.
 func Outcome(err error) string {
-	var je *jsonrpc.Error
 	switch {
 	case err == nil:
 		return OutcomeOK
-	case errors.As(err, &je) && je.Code == jsonrpc.CodeUpstreamTimeout,
-		errors.Is(err, context.DeadlineExceeded):
+	case timedOut(err):
 		return OutcomeTimeout
 	case errors.Is(err, context.Canceled):
 		return OutcomeCancelled
 	}
 	return OutcomeError
+}
+
+// timedOut reports whether err is mcpmux's timeout of a request. (Apart
+// from Outcome, so that an ok call allocates nothing for errors.As.)
+func timedOut(err error) bool {
+	var je *jsonrpc.Error
+	return (errors.As(err, &je) && je.Code == jsonrpc.CodeUpstreamTimeout) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // Recent returns the last calls, newest first.

@@ -87,3 +87,21 @@ func TestNeedsLogin(t *testing.T) {
 		t.Errorf("local = %+v, want pid 42 and its withheld notes", local)
 	}
 }
+
+// BenchmarkRecord is what the page's subscriber adds to every call.
+func BenchmarkRecord(b *testing.B) {
+	var c statuspage.Calls
+	for i := 0; b.Loop(); i++ {
+		c.Record("server", "tool", time.Duration(i), nil)
+	}
+}
+
+// BenchmarkRecordParallel is Record from many sessions at once.
+func BenchmarkRecordParallel(b *testing.B) {
+	var c statuspage.Calls
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c.Record("server", "tool", time.Millisecond, nil)
+		}
+	})
+}

@@ -149,6 +149,7 @@
     document.getElementById("tools-bar").hidden = !canAct;
     const ready = v.upstreams.filter((u) => u.state === "ready").length;
     const calls = v.upstreams.reduce((n, u) => n + (u.calls || 0), 0);
+    document.title = "mcpmux · " + ready + "/" + v.upstreams.length + " ready";
     document.getElementById("summary").textContent =
       ready + " of " + v.upstreams.length + " upstreams ready · " +
       v.sessions.length + (v.sessions.length === 1 ? " session · " : " sessions · ") +
