@@ -106,8 +106,8 @@ func cell(server, col string) string {
 // cannot start, witness with a poisoned tool): each upstream's row shows
 // its state, tools and calls; five more calls change the count without a
 // reload; the page's buttons trust the withheld tool and restart beta;
-// the page is readable in a narrow window and has a dark mode; and
-// nothing reaches the console. With -update it writes the README's
+// the page is readable in a narrow window and has a dark mode; and no
+// error, warning or exception reaches the console. With -update it writes the README's
 // screenshots.
 func TestPage(t *testing.T) {
 	beta := testutil.TestServer(t)

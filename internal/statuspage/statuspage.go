@@ -86,7 +86,6 @@ type handler struct {
 	token []byte // sha256 of Options.Token; nil for none
 	csrf  string // this process's page token: only the page knows it
 	page  []byte // index.html with csrf in it
-	files http.Handler
 }
 
 // csrfHeader carries the page's token on its actions: a custom header, so
