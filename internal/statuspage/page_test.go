@@ -107,8 +107,8 @@ func cell(server, col string) string {
 // its state, tools and calls; five more calls change the count without a
 // reload; the page's buttons trust the withheld tool and restart beta;
 // the page is readable in a narrow window and has a dark mode; and no
-// error, warning or exception reaches the console. With -update it writes the README's
-// screenshots.
+// error, warning or exception reaches the console. With -update it
+// writes the README's screenshots.
 func TestPage(t *testing.T) {
 	beta := testutil.TestServer(t)
 	beta["env"] = map[string]string{"BETA_API_KEY": secret}
