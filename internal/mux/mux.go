@@ -133,6 +133,9 @@ type Mux struct {
 	invalid map[string]error    // cfg's entries that cannot be used (see registry.Config.Invalid)
 	reload  reloadOutcome       // of the last reload
 	runner  *runner             // where upstreams run; nil until Start
+	// restarted: by server, the restarts of upstreams the status page's
+	// Restart replaced (see statuspage.go).
+	restarted map[string]int
 }
 
 // running is one enabled server's upstream.

@@ -179,6 +179,7 @@ func (m *Mux) apply(cfg *registry.Config) *diff {
 			stops = append(stops, old.stop)
 			d.removed = append(d.removed, name)
 			m.calls.Forget(name) // statuspage (issue 21)
+			delete(m.restarted, name)
 		case old == nil:
 			r := m.newRunning(cfg, s)
 			m.ups[name] = r

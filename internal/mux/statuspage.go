@@ -5,6 +5,7 @@ package mux
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/mcpmux/mcpmux/internal/statuspage"
@@ -19,13 +20,14 @@ import (
 // The caller sets the listener's Token and a Logger.
 func (m *Mux) StatusPage() statuspage.Options {
 	return statuspage.Options{
-		Status:   m.Status,
-		Tools:    m.toolCounts,
-		Sessions: m.sessionInfos,
-		Calls:    m.calls,
-		Actions:  pageActions{m},
-		Masker:   m.masker,
-		Version:  m.opts.Version,
+		Status:    m.Status,
+		Tools:     m.toolCounts,
+		Sessions:  m.sessionInfos,
+		Calls:     m.calls,
+		Restarted: m.pageRestarted,
+		Actions:   pageActions{m},
+		Masker:    m.masker,
+		Version:   m.opts.Version,
 	}
 }
 
@@ -60,6 +62,14 @@ func (m *Mux) sessionInfos() []statuspage.Session {
 	return out
 }
 
+// pageRestarted returns the restarts of the upstreams that the page's
+// Restart replaced, by server.
+func (m *Mux) pageRestarted() map[string]int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return maps.Clone(m.restarted)
+}
+
 // pageActions are the status page's actions on m.
 type pageActions struct{ m *Mux }
 
@@ -85,6 +95,10 @@ func (a pageActions) Restart(server string) error {
 	old.retired.Store(true)
 	r := m.newRunning(m.cfg, old.cfg)
 	m.ups[server] = r
+	if m.restarted == nil {
+		m.restarted = map[string]int{}
+	}
+	m.restarted[server] += old.sup.Status().Restarts + 1 // this one too
 	m.mu.Unlock()
 	m.logger.Info("restarting upstream", "upstream", server, "why", "asked on the status page")
 	m.srv.Reconfigure([]proxy.UpstreamChange{{Name: server, Cfg: old.cfg, Up: r.sup, KeepCatalogue: true}})

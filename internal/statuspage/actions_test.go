@@ -78,6 +78,9 @@ func TestActionGuard(t *testing.T) {
 		u := upstreamOf(t, v, "beta")
 		return u.State == "ready" && u.PID != 0 && u.PID != before
 	})
+	if v, _ := sys.view(nil); upstreamOf(t, v, "beta").Restarts != 1 {
+		t.Errorf("beta's restarts = %d after one restart, want 1", upstreamOf(t, v, "beta").Restarts)
+	}
 	if code, body := sys.do(http.MethodPost, "/status/restart", `{"server":"nope"}`, map[string]string{"X-Mcpmux-Csrf": csrf, "Origin": origin}); code != http.StatusConflict || !strings.Contains(body, `"nope"`) {
 		t.Errorf("restarting an unknown server = %d %s, want 409 naming it", code, body)
 	}

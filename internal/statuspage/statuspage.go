@@ -65,6 +65,10 @@ type Options struct {
 	Sessions func() []Session
 	// Calls are the calls the proxy has served.
 	Calls *Calls
+	// Restarted returns, by server, the restarts of the upstreams that
+	// Actions.Restart replaced (a new upstream counts from 0): the page
+	// adds them to the status's.
+	Restarted func() map[string]int
 	// Actions, if set, lets a request with the right to act (see
 	// Handler) restart, reload and trust. Nil: the page is read-only.
 	Actions Actions

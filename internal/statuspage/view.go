@@ -113,11 +113,15 @@ func (h *handler) view() (*View, error) {
 		stats = h.opts.Calls.Stats()
 		v.Calls = h.opts.Calls.Recent()
 	}
+	restarted := map[string]int{}
+	if h.opts.Restarted != nil {
+		restarted = h.opts.Restarted()
+	}
 	byServer := map[string]*Upstream{}
 	for _, u := range st.Upstreams {
 		up := Upstream{
 			Server: u.Server, State: u.State, Since: u.Since, Tools: tools[u.Server], Stats: stats[u.Server],
-			Restarts: u.Restarts, Attempt: u.Attempt, NextRetry: u.NextRetry, LastError: u.LastError, PID: u.PID,
+			Restarts: u.Restarts + restarted[u.Server], Attempt: u.Attempt, NextRetry: u.NextRetry, LastError: u.LastError, PID: u.PID,
 			Login: u.Login, NeedsLogin: u.Login != nil && u.Login.State == needsLogin, Withheld: []Withheld{},
 		}
 		v.Upstreams = append(v.Upstreams, up)
