@@ -31,6 +31,7 @@ func (sess *session) delegate(ctx context.Context, c *call, m *jsonrpc.Message, 
 	if r, ok := resp.(mcp.JSONRPCResponse); ok {
 		switch res := r.Result.(type) {
 		case mcp.InitializeResult:
+			sess.info.setProtocol(res.ProtocolVersion)
 			sess.srv.awaitHandshakes(ctx, sess.srv.instructionsWait())
 			res.Capabilities = sess.srv.capabilities(res.Capabilities)
 			res.Instructions = sess.srv.instructionsFor(sess.view())

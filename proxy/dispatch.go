@@ -68,6 +68,9 @@ func (sess *session) dispatch(ctx context.Context, line []byte, calls *callGroup
 	case m.Method == "ping" && !p.stateless():
 		sess.pong(m.ID)
 	default:
+		if m.Method == "tools/call" {
+			sess.info.calls.Add(1)
+		}
 		sess.serve(ctx, &m, &p, line, calls)
 	}
 }

@@ -39,6 +39,7 @@ func (sess *session) request(ctx context.Context, c *call, m *jsonrpc.Message, p
 		// with the client's capabilities in its _meta.
 		sess.stateless.Store(true)
 		sess.capabilitiesFromMeta(m.Params)
+		sess.protocolFromMeta(p)
 		sess.Initialize()
 	}
 	if m.Method == "subscriptions/listen" {

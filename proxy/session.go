@@ -67,6 +67,8 @@ type session struct {
 	flights flights         // a 2026-07-28 client's calls that may need its input
 	listed  map[string]bool // list methods asked for at least once
 	shown   map[string]bool // list_changed methods of the lists answered at least once
+
+	info sessionInfo // what the status page shows (see SessionInfos)
 }
 
 // call is one client request being served.
@@ -272,6 +274,7 @@ func (s *Server) open(ctx context.Context, id, profile string, out io.Writer, si
 		return nil, err
 	}
 	sess.life = s.mcp.WithContext(ctx, sess)
+	sess.info.opened = time.Now()
 	s.addSession(sess)
 	sess.notesWG.Go(func() { sess.pumpNotes(sess.life) })
 	return sess, nil

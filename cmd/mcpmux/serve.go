@@ -15,6 +15,7 @@ import (
 
 	"github.com/mcpmux/mcpmux/internal/mux"
 	"github.com/mcpmux/mcpmux/internal/redact"
+	"github.com/mcpmux/mcpmux/internal/statuspage"
 	"github.com/mcpmux/mcpmux/proxy/httpserve"
 	"github.com/mcpmux/mcpmux/registry"
 	"github.com/mcpmux/mcpmux/registry/store"
@@ -128,10 +129,14 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		if sessionKeys != nil {
 			sessionKeys.MaxAge = cfg.SessionLife()
 		}
+		// --- statuspage (issue 21): the live status page at / ---
+		page := m.StatusPage()
+		page.Token, page.Logger = token, logger
+		// --- end statuspage ---
 		hs := httpserve.New(m.Proxy(), httpserve.Options{Logger: logger, Token: token, MaxMessageSize: int(cfg.MessageSize()), Ready: m.Ready,
-			MaxSessions: cfg.Sessions(), Keys: sessionKeys, ShutdownGrace: cfg.Drain()})
+			MaxSessions: cfg.Sessions(), Keys: sessionKeys, ShutdownGrace: cfg.Drain(), Page: statuspage.Handler(page)})
 		base := "http://" + ln.Addr().String()
-		logger.Info("mcpmux serving over HTTP", "url", base+"/mcp", "sse", base+"/sse", "version", version(), "upstreams", len(m.Upstreams()), "cached", len(cached), "token", token != "",
+		logger.Info("mcpmux serving over HTTP", "url", base+"/mcp", "sse", base+"/sse", "status", base+"/", "version", version(), "upstreams", len(m.Upstreams()), "cached", len(cached), "token", token != "",
 			"portableSessions", sessionKeys != nil)
 		err = m.RunWith(ctx, func(ctx context.Context) error { return hs.Serve(ctx, ln) })
 		logger.Info("mcpmux stopped")

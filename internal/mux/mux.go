@@ -26,6 +26,7 @@ import (
 
 	"github.com/mcpmux/mcpmux/internal/footprint"
 	"github.com/mcpmux/mcpmux/internal/redact"
+	"github.com/mcpmux/mcpmux/internal/statuspage"
 	"github.com/mcpmux/mcpmux/proxy"
 	"github.com/mcpmux/mcpmux/registry"
 	"github.com/mcpmux/mcpmux/registry/store"
@@ -131,12 +132,17 @@ type Mux struct {
 
 	pinsDirty chan struct{} // the proxy's pins changed; buffered, one
 
+	calls *statuspage.Calls // the calls the status page lists (statuspage.go)
+
 	mu      sync.Mutex
 	cfg     *registry.Config    // the configuration being served
 	ups     map[string]*running // the enabled servers' upstreams, by name
 	invalid map[string]error    // cfg's entries that cannot be used (see registry.Config.Invalid)
 	reload  reloadOutcome       // of the last reload
 	runner  *runner             // where upstreams run; nil until Start
+	// restarted: by server, the restarts of upstreams the status page's
+	// Restart replaced (see statuspage.go).
+	restarted map[string]int
 }
 
 // running is one enabled server's upstream.
@@ -158,7 +164,7 @@ func New(cfg *registry.Config, opts Options) *Mux {
 	if opts.Masker == nil {
 		opts.Masker = Masker(cfg)
 	}
-	m := &Mux{opts: opts, logger: opts.Logger, masker: opts.Masker, cfg: cfg, invalid: cfg.Invalid, ups: map[string]*running{}, pinsDirty: make(chan struct{}, 1)}
+	m := &Mux{opts: opts, logger: opts.Logger, masker: opts.Masker, cfg: cfg, invalid: cfg.Invalid, ups: map[string]*running{}, pinsDirty: make(chan struct{}, 1), calls: &statuspage.Calls{}}
 	if opts.OAuth != nil && opts.OAuth.OnLogin == nil {
 		opts.OAuth.OnLogin = m.loggedIn
 	}
@@ -231,6 +237,7 @@ func (m *Mux) proxyOptions(cfg *registry.Config) proxy.Options {
 			rec.RecordCall(server, tool, took, err != nil)
 		}
 	}
+	o.OnCall = m.onCall(o.OnCall) // --- statuspage (issue 21) ---
 	if m.opts.Proxy != nil {
 		m.opts.Proxy(&o)
 	}

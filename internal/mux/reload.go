@@ -178,6 +178,8 @@ func (m *Mux) apply(cfg *registry.Config) *diff {
 			changes = append(changes, proxy.UpstreamChange{Name: name})
 			stops = append(stops, old.stop)
 			d.removed = append(d.removed, name)
+			m.calls.Forget(name) // statuspage (issue 21)
+			delete(m.restarted, name)
 		case old == nil:
 			r := m.newRunning(cfg, s)
 			m.ups[name] = r

@@ -3,6 +3,7 @@ package httpserve
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"net"
 	"net/http"
 	"net/url"
@@ -20,6 +21,11 @@ func (s *Server) guard(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="mcpmux"`)
+		if r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/html") {
+			// A person opening the status page: the browser asks for the
+			// token (as the password) and sends it from then on.
+			w.Header().Add("WWW-Authenticate", `Basic realm="mcpmux", charset="UTF-8"`)
+		}
 	}
 	s.refuse(w, r, code, msg)
 	return false
@@ -48,13 +54,16 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, code int, msg st
 }
 
 // authorized compares the Authorization header with the token in constant
-// time: both are hashed first, so that not even the length leaks.
+// time: both are hashed first, so that not even the length leaks. The
+// token comes as a bearer token, or as the password of Basic credentials
+// (any user name): what a browser sends once a person has typed it in
+// its prompt, to see the status page.
 func (s *Server) authorized(header string) bool {
-	scheme, cred, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
+	cred, ok := credential(header)
+	if !ok {
 		return false
 	}
-	got := sha256.Sum256([]byte(strings.TrimSpace(cred)))
+	got := sha256.Sum256([]byte(cred))
 	return subtle.ConstantTimeCompare(got[:], s.token) == 1
 }
 
@@ -114,4 +123,24 @@ func IsLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// credential returns the token that an Authorization header carries: a
+// bearer token, or the password of Basic credentials.
+func credential(header string) (string, bool) {
+	scheme, cred, ok := strings.Cut(header, " ")
+	switch {
+	case !ok:
+		return "", false
+	case strings.EqualFold(scheme, "Bearer"):
+		return strings.TrimSpace(cred), true
+	case strings.EqualFold(scheme, "Basic"):
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+		if err != nil {
+			return "", false
+		}
+		_, pass, ok := strings.Cut(string(raw), ":")
+		return pass, ok
+	}
+	return "", false
 }

@@ -69,6 +69,10 @@ type Options struct {
 	// and no open stream for this long (a client that left without
 	// DELETE). Zero means 30 minutes.
 	SessionIdle time.Duration
+	// Page, if set, serves every path that is not MCP's or /healthz,
+	// behind the guard: mcpmux's status page at / (internal/statuspage).
+	// Nil: those paths are not found.
+	Page http.Handler
 }
 
 // Server is the HTTP front of a proxy.Server. Serve runs it.
@@ -132,6 +136,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/mcp/p/", s.profiled("/mcp/p/", s.streamable))
 	mux.HandleFunc("/sse/p/", s.profiled("/sse/p/", s.sseStream))
 	mux.HandleFunc("/message", s.sseMessage)
+	if s.opts.Page != nil {
+		mux.Handle("/", s.opts.Page)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
 			s.health(w, r) // for probes, which send no token and maybe no Host
