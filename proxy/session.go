@@ -230,6 +230,14 @@ func (c *Session) Pending() int {
 	return len(c.s.inflight)
 }
 
+// Refused returns how many of the client's requests have been refused
+// for being past a bound on requests in flight (see admit.go).
+func (c *Session) Refused() int {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	return c.s.refused
+}
+
 // TooLarge answers a message from the client that was larger than the
 // limit, as Serve does.
 func (c *Session) TooLarge(e *jsonrpc.TooLargeError) { c.s.tooLarge(e) }

@@ -30,6 +30,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mcpmux/mcpmux/internal/clock"
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 	"github.com/mcpmux/mcpmux/internal/sessiontoken"
 	"github.com/mcpmux/mcpmux/proxy"
@@ -73,6 +74,9 @@ type Options struct {
 	// behind the guard: mcpmux's status page at / (internal/statuspage).
 	// Nil: those paths are not found.
 	Page http.Handler
+	// Clock paces a session that floods past its bounds (see pace.go).
+	// Nil means the real one; tests inject their own.
+	Clock clock.Clock
 }
 
 // Server is the HTTP front of a proxy.Server. Serve runs it.
@@ -83,6 +87,7 @@ type Server struct {
 	token    []byte // sha256 of Options.Token; nil for none
 	maxSize  int
 	loopback bool // bound to a loopback address (see hostAllowed)
+	clk      clock.Clock
 
 	life context.Context // Serve's; sessions live within it
 
@@ -116,7 +121,7 @@ func New(p *proxy.Server, opts Options) *Server {
 	if opts.MaxSessions <= 0 {
 		opts.MaxSessions = registry.DefaultMaxSessions
 	}
-	s := &Server{proxy: p, opts: opts, logger: opts.Logger, maxSize: opts.MaxMessageSize, sessions: map[string]*session{}, tokens: map[string]*session{}, loopback: true}
+	s := &Server{proxy: p, opts: opts, logger: opts.Logger, maxSize: opts.MaxMessageSize, sessions: map[string]*session{}, tokens: map[string]*session{}, loopback: true, clk: clock.Or(opts.Clock)}
 	if s.maxSize <= 0 {
 		s.maxSize = jsonrpc.DefaultMaxMessageSize
 	}

@@ -1,6 +1,7 @@
 package httpserve
 
 import (
+	"context"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -39,6 +40,7 @@ type session struct {
 	// connections get no more CPU than one has, so that a flood of them
 	// does not crowd the other sessions' requests out.
 	turn sync.Mutex
+	pace pacer // slows the session while it floods past its bounds (see pace.go); under turn
 
 	mu         sync.Mutex
 	requests   map[string]*stream // by the raw id of the request whose response they carry
@@ -98,11 +100,44 @@ func (sess *session) Send(related json.RawMessage, final bool, msg []byte) {
 	sess.listening.addBounded(msg, maxHeld)
 }
 
-// handle dispatches one message of the client's, in its turn (see turn).
-func (sess *session) handle(msg []byte) {
+// handle dispatches one message of the client's, in its turn (see turn);
+// a request at the session's pace too (see pace.go). It reports false if
+// ctx ended while the request waited: it was not dispatched.
+func (sess *session) handle(ctx context.Context, msg []byte, request bool) bool {
 	sess.turn.Lock()
 	defer sess.turn.Unlock()
+	if request && !sess.pace.wait(ctx) {
+		return false
+	}
+	sess.dispatch(msg, request)
+	return true
+}
+
+// dispatch hands one message to the proxy session. A request is booked
+// if the session floods (see pace.go): if it was refused for being past
+// a bound, or if more than paceAbove wait for answers. The caller holds
+// turn.
+func (sess *session) dispatch(msg []byte, request bool) {
+	if !request {
+		sess.ps.Handle(msg)
+		return
+	}
+	before := sess.ps.Refused()
 	sess.ps.Handle(msg)
+	if sess.ps.Refused() > before || sess.ps.Pending() > paceAbove {
+		sess.pace.book()
+	}
+}
+
+// abandon forgets the stream of request id, which the client gave up on
+// before it was dispatched.
+func (sess *session) abandon(id json.RawMessage, st *stream) {
+	sess.mu.Lock()
+	if sess.requests[string(id)] == st {
+		delete(sess.requests, string(id))
+	}
+	sess.mu.Unlock()
+	st.end()
 }
 
 // openRequest opens the stream that carries the response to request id;

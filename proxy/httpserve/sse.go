@@ -64,9 +64,13 @@ func (s *Server) sseMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	request := !m.IsResponse() && !m.IsNotification()
+	if request && !sess.pace.wait(r.Context()) {
+		return // the client left before its turn
+	}
 	if n := sess.legacy.backlog(); request && n >= maxBacklog {
 		// Its answers would pile up in memory: a client that sends without
 		// reading its stream waits until it reads.
+		sess.pace.book()
 		http.Error(w, fmt.Sprintf("too many messages not yet read: the session's event stream holds %d; read them before sending more requests", n), http.StatusServiceUnavailable)
 		return
 	}
@@ -78,7 +82,7 @@ func (s *Server) sseMessage(w http.ResponseWriter, r *http.Request) {
 		s.inflight.Done() // the answer comes on the stream; shutdown waits for the proxy session instead
 	}
 	sess.touch()
-	sess.ps.Handle(body)
+	sess.dispatch(body, request)
 	w.WriteHeader(http.StatusAccepted)
 	_, _ = w.Write([]byte("Accepted"))
 }

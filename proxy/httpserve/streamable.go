@@ -83,7 +83,9 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	sess.touch()
 	if !request {
 		if !oneShot {
-			sess.handle(body)
+			if !sess.handle(r.Context(), body, false) {
+				return // the client left
+			}
 			if m.Method == "notifications/cancelled" {
 				sess.cancelled(m.Params)
 			}
@@ -107,7 +109,10 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer sess.dropStream(st)
-	sess.handle(body)
+	if !sess.handle(r.Context(), body, true) {
+		sess.abandon(m.ID, st) // the client left before its turn
+		return
+	}
 	if asJSON {
 		var before func(http.Header)
 		if reissue {
@@ -180,6 +185,7 @@ func (s *Server) open(id, profile string, legacy, oneShot bool) (*session, error
 		prefix = s.instance
 	}
 	sess := newSession(id, legacy, prefix)
+	sess.pace = pacer{clk: s.clk, logger: s.logger, session: id}
 	sess.profile = profile
 	if err := s.addSession(sess); err != nil {
 		return nil, err
