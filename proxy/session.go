@@ -21,12 +21,11 @@ import (
 // Open made for a transport of the caller's. It implements mcp-go's
 // ClientSession so that mcp-go can serve the handshake.
 type session struct {
-	srv   *Server
-	id    string
-	seq   int64      // order of opening
-	out   io.Writer  // Serve's stream; nil for a session with a sink
-	sink  Sink       // where the messages of an opened session go
-	outMu sync.Mutex // serialises whole messages on out
+	srv  *Server
+	id   string
+	seq  int64   // order of opening
+	out  *outbox // writes to Serve's stream; nil for a session with a sink
+	sink Sink    // where the messages of an opened session go
 	// remap: the session shares the upstreams with others, so its
 	// progress tokens are replaced by ones of mcpmux's (see progress.go).
 	remap bool
@@ -257,7 +256,6 @@ func (s *Server) open(ctx context.Context, id, profile string, out io.Writer, si
 		srv:        s,
 		id:         id,
 		seq:        sessionSeq.Add(1),
-		out:        out,
 		sink:       sink,
 		remap:      sink != nil,
 		profile:    profile,
@@ -283,6 +281,9 @@ func (s *Server) open(ctx context.Context, id, profile string, out io.Writer, si
 	}
 	sess.life = s.mcp.WithContext(ctx, sess)
 	sess.info.opened = time.Now()
+	if out != nil {
+		sess.out = newOutbox(out, s.clock, s.logger)
+	}
 	s.addSession(sess)
 	sess.notesWG.Go(func() { sess.pumpNotes(sess.life) })
 	return sess, nil
@@ -292,10 +293,16 @@ func (s *Server) open(ctx context.Context, id, profile string, out io.Writer, si
 func (sess *session) close() {
 	sess.closed.Do(func() {
 		sess.end()
+		if sess.out != nil {
+			sess.out.close() // a client that does not read holds up nothing of what follows
+		}
 		sess.cancelAll()
 		sess.endFlights()
 		sess.calls.close()
 		sess.notesWG.Wait()
+		if sess.out != nil && !sess.out.end() {
+			sess.srv.logger.Warn("the client has not read its last messages; leaving them unwritten", "session", sess.id, "waited", drainWait)
+		}
 		sess.stopTimer()
 		sess.srv.removeSession(sess)
 		sess.srv.mcp.UnregisterSession(context.WithoutCancel(sess.life), sess.id)

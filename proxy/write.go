@@ -29,14 +29,7 @@ func (sess *session) replyResult(c *call, result json.RawMessage) {
 	c.huge = len(result) >= hugeMessage
 	msg := jsonrpc.AppendResult(nil, c.id, json.RawMessage("0"))
 	end := len(msg) - len("0}\n")
-	sess.outMu.Lock()
-	defer sess.outMu.Unlock()
-	for _, part := range [][]byte{msg[:end], result, msg[end+1:]} {
-		if _, err := sess.out.Write(part); err != nil {
-			sess.srv.logger.Debug("writing to client", "err", err)
-			return
-		}
-	}
+	sess.out.put(msg[:end], result, msg[end+1:])
 }
 
 // send writes one message, newline included, to the client, as part of
@@ -53,11 +46,7 @@ func (sess *session) deliver(related json.RawMessage, final bool, msg []byte) {
 		sess.sink.Send(related, final, msg)
 		return
 	}
-	sess.outMu.Lock()
-	defer sess.outMu.Unlock()
-	if _, err := sess.out.Write(msg); err != nil {
-		sess.srv.logger.Debug("writing to client", "err", err)
-	}
+	sess.out.put(msg)
 }
 
 // pumpNotes sends mcp-go's notifications to the client.
