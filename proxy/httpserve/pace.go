@@ -26,7 +26,7 @@ import (
 const (
 	// paceAbove is how many requests a session may have waiting for
 	// answers before it is paced.
-	paceAbove = 256
+	paceAbove = 64
 	// paceEvery is the time one booked request takes: a flooding session
 	// has at most one message a paceEvery taken, whatever its number of
 	// connections.
