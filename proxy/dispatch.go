@@ -100,7 +100,7 @@ func (sess *session) serve(ctx context.Context, m *jsonrpc.Message, p *params, l
 	if !calls.Go(func() {
 		defer sess.endCall(c)
 		sess.request(ctx, c, &mc, &pc, line)
-		if huge || c.huge {
+		if huge {
 			releaseMemory()
 		}
 	}) {

@@ -202,10 +202,7 @@ func (fc *fastCall) finish(res json.RawMessage, err error) {
 	case err != nil:
 		sess.reply(c, jsonrpc.AppendError(nil, c.id, sess.srv.clientError(err)))
 	default:
-		sess.replyResult(c, res)
-		if c.huge {
-			releaseMemory()
-		}
+		sess.replyResult(c, res) // a huge one: the outbox gives its memory back once written
 	}
 }
 

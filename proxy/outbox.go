@@ -95,7 +95,7 @@ func (ob *outbox) run() {
 			<-ob.kick
 			continue
 		}
-		for _, msg := range batch {
+		for i, msg := range batch {
 			n := 0
 			for _, p := range msg {
 				n += len(p)
@@ -105,7 +105,11 @@ func (ob *outbox) run() {
 					return
 				}
 			}
+			batch[i] = nil
 			ob.freed(n)
+			if n >= hugeMessage {
+				releaseMemory() // written: its memory goes back to the system
+			}
 		}
 		clear(batch)
 	}

@@ -77,7 +77,6 @@ type call struct {
 	cancel    context.CancelFunc // ends it; nil for a fast call
 	fast      *fastCall          // the request, if serveFast sent it
 	cancelled atomic.Bool        // by the client: no response is sent
-	huge      bool               // its response was a huge message (see hugeMessage)
 }
 
 var sessionIDs, sessionSeq atomic.Int64

@@ -26,7 +26,6 @@ func (sess *session) replyResult(c *call, result json.RawMessage) {
 		return
 	}
 	sess.endCall(c)
-	c.huge = len(result) >= hugeMessage
 	msg := jsonrpc.AppendResult(nil, c.id, json.RawMessage("0"))
 	end := len(msg) - len("0}\n")
 	sess.out.put(msg[:end], result, msg[end+1:])
