@@ -31,13 +31,35 @@ var Policies = []Policy{Withhold, Warn, Off}
 // registry/store keeps.
 type Book struct {
 	Servers map[string]*Pins `json:"servers"`
+	// Recovered, if set, says that the book was started afresh because the
+	// file that held it was damaged: what the user approved is not known.
+	// Until the user approves them, the definitions of a server first seen
+	// since are withheld (see Record.Unconfirmed), rather than pinned as
+	// they come: withholding a tool until the user looks costs a command,
+	// pinning a changed one would approve a rug pull. Approve clears it
+	// once nothing unconfirmed is left.
+	Recovered *Recovery `json:"recovered,omitempty"`
+}
+
+// Recovery tells of the damaged file a book replaced.
+type Recovery struct {
+	// MovedTo is where the damaged file was moved.
+	MovedTo string    `json:"movedTo"`
+	At      time.Time `json:"at"`
 }
 
 // Pins are one server's pinned definitions, by the upstream's own names.
 type Pins struct {
 	Tools   map[string]*Record `json:"tools,omitempty"`
 	Prompts map[string]*Record `json:"prompts,omitempty"`
+	// Seen is when one of the server's definitions was last judged, to a
+	// day (see SeenEvery): Prune forgets servers not seen for long.
+	Seen time.Time `json:"seen,omitzero"`
 }
+
+// SeenEvery is how often Check moves a server's Pins.Seen on: often
+// enough for Prune, seldom enough not to rewrite the file at every start.
+const SeenEvery = 24 * time.Hour
 
 // Record is one pinned definition.
 type Record struct {
@@ -49,6 +71,10 @@ type Record struct {
 	// Trusted says the user approved this definition with mcpmux trust:
 	// what Scan finds in it no longer withholds it.
 	Trusted bool `json:"trusted,omitempty"`
+	// Unconfirmed says that it was pinned at first sight after the book
+	// was recovered from a damaged file (see Book.Recovered): it is
+	// withheld until the user approves it.
+	Unconfirmed bool `json:"unconfirmed,omitempty"`
 	// Since is when it was pinned or approved.
 	Since time.Time `json:"since"`
 	// Pending is the definition last seen, when it is not the approved
@@ -65,6 +91,9 @@ type Sighting struct {
 	Changed []string `json:"changed,omitempty"`
 	// Findings are what Scan found in it.
 	Findings []Finding `json:"findings,omitempty"`
+	// Unconfirmed says that it was first seen after the pins file was
+	// damaged (see Record.Unconfirmed).
+	Unconfirmed bool `json:"unconfirmed,omitempty"`
 	// Withheld says that it was withheld (policy withhold) rather than
 	// only shown (policy warn).
 	Withheld bool      `json:"withheld"`
@@ -80,6 +109,9 @@ func (s *Sighting) Reason() string {
 	}
 	for _, f := range s.Findings {
 		parts = append(parts, f.String())
+	}
+	if s.Unconfirmed {
+		parts = append(parts, "first seen after the pins file was damaged and set aside")
 	}
 	if len(parts) == 0 {
 		return "not approved"
@@ -124,35 +156,86 @@ func (b *Book) Check(sub Subject, policy Policy, now time.Time) Verdict {
 		canon = json.RawMessage(`null`)
 	}
 	fp := Fingerprint(canon)
+	unconfirmed := b.Recovered != nil && b.unconfirmed(sub.Server)
 	recs := b.records(sub.Server, sub.Kind, true)
+	v := Verdict{Recorded: b.see(sub.Server, now)}
 	rec := recs[sub.Name]
 	var findings []Finding
 	if rec == nil || !(rec.Trusted && rec.Fingerprint == fp) {
 		findings = Scan(canon, sub.Server, sub.Own, sub.Peers)
 	}
-	v := Verdict{}
 	if rec == nil {
-		rec = &Record{Fingerprint: fp, Definition: canon, Since: now}
+		rec = &Record{Fingerprint: fp, Definition: canon, Since: now, Unconfirmed: unconfirmed}
 		recs[sub.Name] = rec
 		v.Recorded = true
 	}
-	if rec.Fingerprint == fp && len(findings) == 0 {
+	if rec.Fingerprint == fp && len(findings) == 0 && !rec.Unconfirmed {
 		if rec.Pending != nil {
 			rec.Pending, v.Recorded = nil, true
 		}
 		return v
 	}
-	s := &Sighting{Fingerprint: fp, Definition: canon, Findings: findings, Withheld: policy != Warn, Seen: now}
+	s := &Sighting{Fingerprint: fp, Definition: canon, Findings: findings, Unconfirmed: rec.Unconfirmed, Withheld: policy != Warn, Seen: now}
 	if rec.Fingerprint != fp {
 		s.Changed = Changes(rec.Definition, canon)
 	}
-	if p := rec.Pending; p == nil || p.Fingerprint != s.Fingerprint || p.Withheld != s.Withheld || !slices.Equal(p.Findings, s.Findings) {
+	if p := rec.Pending; p == nil || p.Fingerprint != s.Fingerprint || p.Withheld != s.Withheld || p.Unconfirmed != s.Unconfirmed || !slices.Equal(p.Findings, s.Findings) {
 		rec.Pending, v.Recorded = s, true
 	} else {
 		s = p // seen before: keep when
 	}
 	v.Sighting, v.Withhold = s, s.Withheld
 	return v
+}
+
+// unconfirmed reports whether nothing of server is pinned but what was
+// first seen after the book was recovered: its first sights are not
+// confirmed either. A server that has something approved is known, and a
+// new tool of a known server is pinned as usual.
+func (b *Book) unconfirmed(server string) bool {
+	p := b.Servers[server]
+	if p == nil {
+		return true
+	}
+	for _, recs := range []map[string]*Record{p.Tools, p.Prompts} {
+		for _, r := range recs {
+			if !r.Unconfirmed {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// see moves server's Seen on to now if it is SeenEvery old, and reports
+// whether it did.
+func (b *Book) see(server string, now time.Time) bool {
+	p := b.Servers[server]
+	if p == nil || now.Sub(p.Seen) < SeenEvery {
+		return false
+	}
+	p.Seen = now
+	return true
+}
+
+// Prune forgets the servers whose definitions nobody judged for maxAge
+// before now (removed from every configuration, say), and the servers
+// not in keep, if keep is not nil. A server never seen (a book written
+// before Seen was kept) is seen now: its age starts. It returns the
+// servers it forgot, sorted.
+func (b *Book) Prune(now time.Time, maxAge time.Duration, keep map[string]bool) []string {
+	var gone []string
+	for name, p := range b.Servers {
+		if p.Seen.IsZero() {
+			p.Seen = now
+		}
+		if now.Sub(p.Seen) > maxAge || keep != nil && !keep[name] {
+			gone = append(gone, name)
+			delete(b.Servers, name)
+		}
+	}
+	slices.Sort(gone)
+	return gone
 }
 
 // records returns the records of one kind of one server, made if make_.
@@ -168,7 +251,7 @@ func (b *Book) records(server string, kind Kind, make_ bool) map[string]*Record 
 		if !make_ {
 			return nil
 		}
-		p = &Pins{}
+		p = &Pins{} // Seen set by see
 		b.Servers[server] = p
 	}
 	m := &p.Tools
@@ -232,7 +315,24 @@ func (b *Book) Approve(server string, names []string, now time.Time) ([]Pending,
 	if len(out) == 0 {
 		return nil, fmt.Errorf("server %q has nothing withheld", server)
 	}
+	if b.Recovered != nil && !b.anyUnconfirmed() {
+		b.Recovered = nil
+	}
 	return out, nil
+}
+
+// anyUnconfirmed reports whether any record is unconfirmed.
+func (b *Book) anyUnconfirmed() bool {
+	for _, p := range b.Servers {
+		for _, recs := range []map[string]*Record{p.Tools, p.Prompts} {
+			for _, r := range recs {
+				if r.Unconfirmed {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // pendingHint lists what is pending, for an error.
@@ -271,10 +371,13 @@ func (b *Book) Absorb(mine *Book) {
 				case cur == nil:
 					cp := *r
 					stored[name] = &cp
-				case cur.Fingerprint == r.Fingerprint && cur.Trusted == r.Trusted:
+				case cur.Fingerprint == r.Fingerprint && cur.Trusted == r.Trusted && cur.Unconfirmed == r.Unconfirmed:
 					cur.Pending = r.Pending
 				}
 			}
+		}
+		if p := b.Servers[sv]; p != nil && pins.Seen.After(p.Seen) {
+			p.Seen = pins.Seen
 		}
 	}
 }

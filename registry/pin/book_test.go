@@ -118,3 +118,82 @@ func TestAbsorb(t *testing.T) {
 		t.Error("add's first sight was not absorbed")
 	}
 }
+
+// A book recovered from a damaged file withholds every definition of a
+// server it first sees, until approved; a new tool of a server that has
+// something approved is pinned as usual; approving the last unconfirmed
+// clears the recovery.
+func TestBookRecovered(t *testing.T) {
+	b := Book{Recovered: &Recovery{MovedTo: "pins.json.damaged-x", At: t0}}
+	v := b.Check(subject("echo", "Echoes"), Withhold, t0)
+	if !v.Withhold || v.Sighting == nil || !v.Sighting.Unconfirmed || !v.Recorded {
+		t.Fatalf("first sight after recovery: %+v, want withheld, unconfirmed", v)
+	}
+	if r := v.Sighting.Reason(); r != "first seen after the pins file was damaged and set aside" {
+		t.Errorf("Reason = %q", r)
+	}
+	if v := b.Check(subject("echo", "Echoes"), Withhold, t0); !v.Withhold || v.Recorded {
+		t.Fatalf("second sight after recovery: %+v, want still withheld, nothing new", v)
+	}
+	if v := b.Check(subject("echo", "Echoes"), Warn, t0); v.Withhold || v.Sighting == nil {
+		t.Fatalf("under warn: %+v, want shown", v)
+	}
+	if _, err := b.Approve("s", []string{"echo"}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if b.Recovered != nil {
+		t.Errorf("Recovered = %+v after the last unconfirmed was approved", b.Recovered)
+	}
+	if v := b.Check(subject("echo", "Echoes"), Withhold, t0); v.Withhold || v.Sighting != nil {
+		t.Fatalf("approved: %+v, want passed", v)
+	}
+
+	b = Book{Recovered: &Recovery{}}
+	b.Check(subject("echo", "Echoes"), Withhold, t0)
+	b.Approve("s", nil, t0)
+	b.Recovered = &Recovery{} // another server is still unconfirmed
+	if v := b.Check(subject("roots_tool", "Lists roots"), Withhold, t0); v.Withhold {
+		t.Errorf("a new tool of a server with an approved one: %+v, want pinned", v)
+	}
+	other := subject("x", "X")
+	other.Server = "t"
+	if v := b.Check(other, Withhold, t0); !v.Withhold {
+		t.Errorf("the first tool of a server first seen after recovery: %+v, want withheld", v)
+	}
+}
+
+// Prune forgets the servers not seen for maxAge, and those not kept; a
+// server's Seen moves on once a day, so that it is not rewritten at
+// every start; Absorb keeps the later.
+func TestBookPrune(t *testing.T) {
+	var b Book
+	b.Check(subject("echo", "Echoes"), Withhold, t0)
+	old := subject("x", "X")
+	old.Server = "gone"
+	b.Check(old, Withhold, t0)
+	if v := b.Check(subject("echo", "Echoes"), Withhold, t0.Add(time.Hour)); v.Recorded {
+		t.Errorf("seen again within a day: %+v, want nothing recorded", v)
+	}
+	if v := b.Check(subject("echo", "Echoes"), Withhold, t0.Add(50*24*time.Hour)); !v.Recorded {
+		t.Errorf("seen again after 50 days: %+v, want Seen recorded", v)
+	}
+	if got := b.Prune(t0.Add(60*24*time.Hour), 90*24*time.Hour, nil); len(got) != 0 {
+		t.Errorf("Prune at 60 days = %v, want nothing", got)
+	}
+	if got := b.Prune(t0.Add(100*24*time.Hour), 90*24*time.Hour, nil); !slices.Equal(got, []string{"gone"}) {
+		t.Errorf("Prune at 100 days = %v, want [gone]", got)
+	}
+	if got := b.Prune(t0.Add(100*24*time.Hour), 90*24*time.Hour, map[string]bool{}); !slices.Equal(got, []string{"s"}) {
+		t.Errorf("Prune keeping nothing = %v, want [s]", got)
+	}
+	// A book written before Seen: its age starts now.
+	legacy := Book{Servers: map[string]*Pins{"s": {}}}
+	if got := legacy.Prune(t0, time.Hour, nil); len(got) != 0 || !legacy.Servers["s"].Seen.Equal(t0) {
+		t.Errorf("Prune of an unseen server = %v, Seen %v; want kept, seen now", got, legacy.Servers["s"].Seen)
+	}
+	stored := Book{Servers: map[string]*Pins{"s": {Seen: t0}}}
+	stored.Absorb(&Book{Servers: map[string]*Pins{"s": {Seen: t0.Add(48 * time.Hour), Tools: map[string]*Record{"a": {Fingerprint: "f"}}}}})
+	if !stored.Servers["s"].Seen.Equal(t0.Add(48 * time.Hour)) {
+		t.Errorf("Absorb kept Seen %v, want the later", stored.Servers["s"].Seen)
+	}
+}
