@@ -2,10 +2,12 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/mcpmux/mcpmux/registry/pin"
 )
@@ -44,62 +46,113 @@ type pinsFile struct {
 	pin.Book
 }
 
+// ErrPinsDamaged is the error of a pins file that cannot be used: not
+// JSON, another version, too large. Such a file is not ignored, which
+// would pin afresh whatever the upstreams send now and so approve a
+// change the user never saw: UpdatePins moves it aside and starts a book
+// that withholds what it has not seen (pin.Book.Recovered).
+var ErrPinsDamaged = errors.New("the tool pins file is damaged")
+
+// PinsMaxAge is how long the pins of a server that no mcpmux of the data
+// directory has served are kept: SavePins forgets them after that (see
+// pin.Book.Prune), so that the file does not grow with every server ever
+// configured. One that comes back is pinned afresh.
+const PinsMaxAge = 90 * 24 * time.Hour
+
 // LoadPins reads the pins of the data directory dataDir. A file that does
-// not exist is an empty book; one that cannot be used is an error, with
-// an empty book.
+// not exist is an empty book. A damaged one is an error wrapping
+// ErrPinsDamaged, with the book UpdatePins would start in its place (one
+// that withholds what it has not seen); any other is an error, with an
+// empty book.
 func LoadPins(dataDir string) (*pin.Book, error) {
-	f, err := os.Open(PinsPath(dataDir))
+	path := PinsPath(dataDir)
+	f, err := os.Open(path)
 	if isNotExist(err) {
 		return &pin.Book{}, nil
 	}
 	if err != nil {
-		return &pin.Book{}, fmt.Errorf("reading %s: %w", pinsName, err)
+		return &pin.Book{}, fmt.Errorf("reading %s: %w", path, err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, int64(maxPinsSize)+1))
-	switch {
-	case err != nil:
-		return &pin.Book{}, fmt.Errorf("reading %s: %w", pinsName, err)
-	case len(data) > maxPinsSize:
-		return &pin.Book{}, fmt.Errorf("reading %s: larger than %d bytes", pinsName, maxPinsSize)
+	if err != nil {
+		return &pin.Book{}, fmt.Errorf("reading %s: %w", path, err)
+	}
+	b, err := decodePins(data)
+	if err != nil {
+		return &pin.Book{Recovered: &pin.Recovery{}}, fmt.Errorf("%w: %s: %w", ErrPinsDamaged, path, err)
+	}
+	return b, nil
+}
+
+// decodePins decodes the pins file's bytes.
+func decodePins(data []byte) (*pin.Book, error) {
+	if len(data) > maxPinsSize {
+		return nil, fmt.Errorf("larger than %d bytes", maxPinsSize)
 	}
 	var pf pinsFile
 	if err := json.Unmarshal(data, &pf); err != nil {
-		return &pin.Book{}, fmt.Errorf("decoding %s: %w", pinsName, err)
+		return nil, err
 	}
 	if pf.Version != pinsVersion {
-		return &pin.Book{}, fmt.Errorf("decoding %s: version %d, want %d", pinsName, pf.Version, pinsVersion)
+		return nil, fmt.Errorf("version %d, want %d", pf.Version, pinsVersion)
 	}
 	return &pf.Book, nil
 }
 
 // UpdatePins runs change on the pins of dataDir, under the lock that
 // writers of the file take turns at, and writes what it leaves if it
-// returns nil. A file that cannot be used is started afresh. It returns
-// the book as written.
-func UpdatePins(dataDir string, change func(*pin.Book) error) (*pin.Book, error) {
-	var out *pin.Book
-	err := withPinsLock(dataDir, func() error {
-		b, _ := LoadPins(dataDir) // a damaged file is replaced
-		if err := change(b); err != nil {
+// returns nil. It returns the book as written, and where it moved a
+// damaged file ("" if it did not): to pins.json.damaged-TIME beside it,
+// replaced by a book that withholds what it has not seen
+// (pin.Book.Recovered). A nil change only repairs a damaged file.
+func UpdatePins(dataDir string, change func(*pin.Book) error) (b *pin.Book, movedTo string, err error) {
+	err = withPinsLock(dataDir, func() error {
+		b, err = LoadPins(dataDir)
+		switch {
+		case errors.Is(err, ErrPinsDamaged):
+			if movedTo, err = setAside(PinsPath(dataDir)); err != nil {
+				return err
+			}
+			b = &pin.Book{Recovered: &pin.Recovery{MovedTo: movedTo, At: time.Now().UTC()}}
+		case err != nil:
 			return err
+		case change == nil:
+			return nil
+		}
+		if change != nil {
+			if err := change(b); err != nil {
+				return err
+			}
 		}
 		data, err := json.MarshalIndent(pinsFile{Version: pinsVersion, Book: *b}, "", " ")
 		if err != nil {
 			return fmt.Errorf("encoding %s: %w", pinsName, err)
 		}
-		out = b
 		return replaceFile(PinsPath(dataDir), append(data, '\n'))
 	})
-	return out, err
+	return b, movedTo, err
+}
+
+// setAside renames the damaged file path to path.damaged-TIME and returns
+// the new name.
+func setAside(path string) (string, error) {
+	to := path + ".damaged-" + time.Now().UTC().Format("20060102T150405.000Z")
+	if err := os.Rename(path, to); err != nil {
+		return "", fmt.Errorf("moving the damaged %s aside: %w", path, err)
+	}
+	return to, nil
 }
 
 // SavePins writes what a serving mcpmux's book learned into the pins of
-// dataDir (see pin.Book.Absorb).
-func SavePins(dataDir string, mine *pin.Book) error {
-	_, err := UpdatePins(dataDir, func(b *pin.Book) error {
+// dataDir (see pin.Book.Absorb), and forgets the servers nobody served
+// for PinsMaxAge. It returns where it moved a damaged file, as
+// UpdatePins.
+func SavePins(dataDir string, mine *pin.Book) (movedTo string, err error) {
+	_, movedTo, err = UpdatePins(dataDir, func(b *pin.Book) error {
 		b.Absorb(mine)
+		b.Prune(time.Now(), PinsMaxAge, nil)
 		return nil
 	})
-	return err
+	return movedTo, err
 }
