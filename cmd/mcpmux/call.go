@@ -22,7 +22,9 @@ var errToolFailed = errors.New("the tool reported an error (isError)")
 // prints the result.
 func runCall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var c commonFlags
+	var dir dataDirFlag
 	fs := newFlagSet("call", stdout, &c)
+	dir.register(fs)
 	arguments := fs.String("args", "{}", "the tool's arguments, a JSON `OBJECT`")
 	asJSON := fs.Bool("json", false, "print the whole result as JSON, not its text content")
 	names, err := parseArgs(fs, "call", args, 1)
@@ -47,7 +49,7 @@ func runCall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	defer p.done()
 	cfg.ToolMode = registry.ToolModeFull // the catalogue itself, not search mode's three tools
 	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Headless: true, Groups: groups(k), Env: readAncestry().childEnv(cfg), Upstream: upstreamProgress(p),
-		OAuth: newOAuth(personPresent(stdin, stderr), stderr, logger, masker), Masker: masker})
+		OAuth: newOAuth(personPresent(stdin, stderr), stderr, logger, masker), Masker: masker, PinsDir: pinsDir(dir, logger)})
 	cl, err := local.Start(ctx, m)
 	if err != nil {
 		return err

@@ -49,8 +49,10 @@ flight finish ("drainTimeout", 5s) before mcpmux exits.`,
 each has delivered its catalogue or failed, within its startTimeout), and
 prints the merged tool catalogue: exposed name, server, original name,
 description. --prompts and --resources add those lists; --json prints
-every entry as the client sees it, schemas included. Exits 1, naming
-them, if any upstream is unavailable.`,
+every entry as the client sees it, schemas included. Tools and prompts
+that tool pinning withholds (see mcpmux trust) are not listed, as serve
+would not list them; each is named on stderr with the command that
+approves it. Exits 1, naming them, if any upstream is unavailable.`,
 		example: "mcpmux tools\nmcpmux tools --prompts --resources --json",
 	}},
 	{"call", doc{
@@ -58,8 +60,10 @@ them, if any upstream is unavailable.`,
 		summary: "call one tool of the merged catalogue and print the result",
 		text: `Starts the upstreams, calls TOOL (its exposed name, as mcpmux tools
 lists it) with the arguments of --args, a JSON object, and prints the
-result's text content, or with --json the whole result. Exits 1 if the
-call fails or the tool reports an error.`,
+result's text content, or with --json the whole result. A tool that
+tool pinning withholds is not called, as serve would not call it: the
+error names the command that approves it. Exits 1 if the call fails or
+the tool reports an error.`,
 		example: `mcpmux call everything__echo --args '{"message": "hi"}'`,
 	}},
 	{"login", doc{
@@ -154,8 +158,16 @@ mcpmux trust SERVER approves every withheld tool and prompt of SERVER as
 last seen; with TOOL names (the upstream's own names), only those. A
 running mcpmux serve lists them again within a second. --list shows
 what is withheld and why. "toolPinning" in the configuration ("withhold",
-"warn" or "off"; per server too) chooses what happens to a change.`,
-		example: "mcpmux trust --list\nmcpmux trust github create_issue\nmcpmux trust github",
+"warn" or "off"; per server too) chooses what happens to a change.
+
+The pins live in pins.json in the data directory. A damaged one is moved
+aside (pins.json.damaged-TIME, with a warning): the tools of a server
+first seen after that are withheld until approved, since what was
+approved is no longer known. The pins of a server no mcpmux has served
+for 90 days are forgotten; --prune forgets at once those of every server
+that the configuration does not name. A server pinned afresh is trusted
+at first sight again, as a new one is.`,
+		example: "mcpmux trust --list\nmcpmux trust github create_issue\nmcpmux trust github\nmcpmux trust --prune",
 	}},
 	{"version", doc{
 		summary: "print the version",

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"os"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/mcpmux/mcpmux/internal/mux"
 	"github.com/mcpmux/mcpmux/proxy"
 	"github.com/mcpmux/mcpmux/registry"
+	"github.com/mcpmux/mcpmux/registry/pin"
 	"github.com/mcpmux/mcpmux/upstream"
 )
 
@@ -41,7 +43,9 @@ type toolEntry struct {
 // what it has, if any upstream did not deliver its catalogue.
 func runTools(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c commonFlags
+	var dir dataDirFlag
 	fs := newFlagSet("tools", stdout, &c)
+	dir.register(fs)
 	asJSON := fs.Bool("json", false, "print JSON: each tool as the client sees it (schemas included), with its server and original name; with --prompts or --resources, an object of the lists")
 	prompts := fs.Bool("prompts", false, "list the prompts too")
 	resources := fs.Bool("resources", false, "list the resources and resource templates too")
@@ -69,7 +73,7 @@ func runTools(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		p.ToolMode = ""
 	}
 	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Headless: true, Profile: *profile, Groups: groups(k), Env: readAncestry().childEnv(cfg), Upstream: upstreamProgress(p),
-		OAuth: newOAuth(personPresent(os.Stdin, stderr), stderr, logger, masker), Masker: masker})
+		OAuth: newOAuth(personPresent(os.Stdin, stderr), stderr, logger, masker), Masker: masker, PinsDir: pinsDir(dir, logger)})
 	cl, err := local.Start(ctx, m)
 	if err != nil {
 		return err
@@ -77,10 +81,12 @@ func runTools(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer cl.Close()
 	statuses := waitUpstreams(ctx, m, time.Duration(wait))
 	cat, err := readCatalogue(ctx, cl, m.Proxy(), *prompts, *resources)
+	withheld := m.Proxy().Withheld()
 	cl.Close() // stops the upstreams
 	if err != nil {
 		return err
 	}
+	reportWithheld(stderr, withheld, *prompts)
 	failed := reportUnavailable(stderr, cfg, statuses)
 	switch {
 	case *asJSON && !*prompts && !*resources:
@@ -149,6 +155,33 @@ func readCatalogue(ctx context.Context, cl *local.Client, srv *proxy.Server, pro
 		}
 	}
 	return &cat, nil
+}
+
+// pinsDir returns the data directory whose tool pins tools and call
+// judge by, as serve does; "" (pins in memory) if there is none.
+func pinsDir(dir dataDirFlag, logger *slog.Logger) string {
+	path, err := dir.path()
+	if err != nil {
+		logger.Warn("judging tools without the data directory's pins", "err", err)
+		return ""
+	}
+	return path
+}
+
+// reportWithheld writes to stderr each tool (and prompt, if listed) that
+// pinning withholds, or shows under "warn", with why and the command
+// that approves it.
+func reportWithheld(stderr io.Writer, withheld []proxy.Withheld, prompts bool) {
+	for _, w := range withheld {
+		if w.Kind != pin.Tool && !prompts {
+			continue
+		}
+		state := "withheld, not listed"
+		if !w.Withheld {
+			state = "not approved, listed under toolPinning \"warn\""
+		}
+		fmt.Fprintf(stderr, "mcpmux: %s %q of upstream %q is %s: %s. Approve it with: %s\n", w.Kind, w.Exposed, w.Server, state, printable(w.Reason), w.Approve)
+	}
 }
 
 // reportUnavailable writes to stderr why each upstream that is not ready

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -23,6 +24,7 @@ func runTrust(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	dir.register(fs)
 	list := fs.Bool("list", false, "list what is withheld (or, under toolPinning \"warn\", shown) and why, and approve nothing")
 	asJSON := fs.Bool("json", false, "with --list: print JSON instead of a table")
+	prune := fs.Bool("prune", false, "forget the pins of every server that is not in the configuration (a server that comes back is pinned afresh); approve nothing")
 	names, err := parseArgs(fs, "trust", args, math.MaxInt)
 	if err != nil {
 		return err
@@ -34,6 +36,12 @@ func runTrust(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
+	if *prune {
+		if len(names) > 0 {
+			return &usageError{"trust", fmt.Sprintf("--prune takes no SERVER, got %s", quoteAll(names))}
+		}
+		return prunePins(c, path, stdout, stderr)
+	}
 	if *list {
 		if len(names) > 1 {
 			return &usageError{"trust", fmt.Sprintf("--list takes at most a SERVER, got %s", quoteAll(names))}
@@ -43,6 +51,9 @@ func runTrust(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 			server = names[0]
 		}
 		b, err := store.LoadPins(path)
+		if errors.Is(err, store.ErrPinsDamaged) {
+			return fmt.Errorf("%w (the next mcpmux serve, tools, call or trust moves it aside and withholds what it has not seen)", err)
+		}
 		if err != nil {
 			return fmt.Errorf("reading the tool pins in %s: %w", path, err)
 		}
@@ -53,11 +64,12 @@ func runTrust(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	}
 	server, tools := names[0], names[1:]
 	var approved []pin.Pending
-	_, err = store.UpdatePins(path, func(b *pin.Book) error {
+	_, movedTo, err := store.UpdatePins(path, func(b *pin.Book) error {
 		var err error
 		approved, err = b.Approve(server, tools, time.Now())
 		return err
 	})
+	warnSetAside(stderr, path, movedTo)
 	if err != nil {
 		return err
 	}
@@ -66,6 +78,45 @@ func runTrust(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	}
 	fmt.Fprintln(stdout, "a running mcpmux serve lists them again within a second")
 	return nil
+}
+
+// prunePins forgets the pins of the servers that the configuration does
+// not name (enabled, disabled or invalid), and says which.
+func prunePins(c commonFlags, dataDir string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for name := range cfg.Servers {
+		keep[name] = true
+	}
+	for name := range cfg.Invalid {
+		keep[name] = true
+	}
+	var gone []string
+	_, movedTo, err := store.UpdatePins(dataDir, func(b *pin.Book) error {
+		gone = b.Prune(time.Now(), store.PinsMaxAge, keep)
+		return nil
+	})
+	warnSetAside(stderr, dataDir, movedTo)
+	if err != nil {
+		return err
+	}
+	if len(gone) == 0 {
+		_, err = fmt.Fprintf(stdout, "every server pinned in %s is in %s\n", store.PinsPath(dataDir), cfg.Path)
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "forgot the pins of %s (not in %s)\n", quoteAll(gone), cfg.Path)
+	return err
+}
+
+// warnSetAside tells that a damaged pins file was moved aside, if it was.
+func warnSetAside(stderr io.Writer, dataDir, movedTo string) {
+	if movedTo != "" {
+		fmt.Fprintf(stderr, "mcpmux: warning: the tool pins file %s was damaged; moved it to %s. The tools of servers first seen since are withheld until approved: see mcpmux trust --list\n",
+			store.PinsPath(dataDir), movedTo)
+	}
 }
 
 // printPending prints what is withheld, as a table or JSON.

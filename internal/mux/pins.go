@@ -2,6 +2,7 @@ package mux
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/mcpmux/mcpmux/internal/watch"
@@ -16,10 +17,36 @@ func (m *Mux) loadPins() *pin.Book {
 		return &pin.Book{}
 	}
 	b, err := store.LoadPins(m.opts.PinsDir)
+	if errors.Is(err, store.ErrPinsDamaged) {
+		return m.repairPins(err)
+	}
 	if err != nil {
-		m.logger.Warn("tool pins unreadable; pinning afresh", "file", store.PinsPath(m.opts.PinsDir), "err", err)
+		m.logger.Warn("tool pins unreadable; pinning in memory for this run", "file", store.PinsPath(m.opts.PinsDir), "err", err)
 	}
 	return b
+}
+
+// repairPins moves the damaged pins file aside (damaged says how it is)
+// and returns the book that replaces it: one that withholds what it has
+// not seen until the user approves it (pin.Book.Recovered).
+func (m *Mux) repairPins(damaged error) *pin.Book {
+	b, movedTo, err := store.UpdatePins(m.opts.PinsDir, nil)
+	if err != nil {
+		m.logger.Warn("tool pins damaged; withholding what they do not approve", "file", store.PinsPath(m.opts.PinsDir), "reason", damaged, "err", err)
+		return &pin.Book{Recovered: &pin.Recovery{}}
+	}
+	m.warnSetAside(movedTo, damaged)
+	return b
+}
+
+// warnSetAside logs that the damaged pins file was moved to movedTo, if
+// it was.
+func (m *Mux) warnSetAside(movedTo string, reason error) {
+	if movedTo == "" {
+		return
+	}
+	m.logger.Warn("tool pins file damaged; moved aside, and the tools of servers first seen since are withheld until approved (mcpmux trust --list)",
+		"file", store.PinsPath(m.opts.PinsDir), "moved_to", movedTo, "reason", reason)
 }
 
 // pinned tells keepPins that the proxy's pins changed. It never blocks.
@@ -41,6 +68,18 @@ func (m *Mux) keepPins(ctx context.Context) {
 		Delay:  50 * time.Millisecond, // trust's change reaches the clients well within a second
 		OnChange: func() {
 			b, err := store.LoadPins(dir)
+			if errors.Is(err, store.ErrPinsDamaged) {
+				// What this run knows replaces it: its book is whole.
+				mine, _ := m.srv.Pins()
+				if mine == nil {
+					return
+				}
+				movedTo, err2 := store.SavePins(dir, mine)
+				m.warnSetAside(movedTo, err)
+				if b, err = store.LoadPins(dir); err2 != nil || err != nil {
+					return
+				}
+			}
 			if err != nil {
 				m.logger.Warn("reading the tool pins", "err", err)
 				return
@@ -73,7 +112,9 @@ func (m *Mux) savePins() {
 	if !dirty || b == nil {
 		return
 	}
-	if err := store.SavePins(m.opts.PinsDir, b); err != nil {
+	movedTo, err := store.SavePins(m.opts.PinsDir, b)
+	if err != nil {
 		m.logger.Warn("saving the tool pins", "err", err)
 	}
+	m.warnSetAside(movedTo, store.ErrPinsDamaged)
 }
