@@ -51,6 +51,8 @@ type config struct {
 	hostile          bool
 	missing          string
 	printEnv         bool
+	interrupts       string // -interrupts: the file that records them
+	ignoreInterrupt  bool
 	instructions     string
 	instructionsSize int
 	catalogue        string
@@ -70,6 +72,9 @@ func main() {
 	}
 	if cfg.crashOnStart {
 		os.Exit(2)
+	}
+	if cfg.interrupts != "" {
+		recordInterrupts(cfg.interrupts, cfg.ignoreInterrupt)
 	}
 	s, err := newServer(cfg, os.Stdout)
 	if err != nil {
@@ -113,6 +118,8 @@ func parseConfig(argv []string, env string) (config, error) {
 	fs.IntVar(&c.instructionsSize, "instructions-size", 0, "pad the instructions with words to this many bytes")
 	fs.StringVar(&c.catalogue, "catalogue", "", "also serve the tools and prompts of this JSON file ({\"tools\": [...], \"prompts\": [...]}), read again every 20ms; a change notifies list_changed")
 	fs.BoolVar(&c.printEnv, "print-env", false, "write the environment to stderr at start, one variable a line")
+	fs.StringVar(&c.interrupts, "interrupts", "", "append a line to this file for each interrupt (SIGINT, SIGTERM; on Windows Ctrl+C, CTRL_BREAK, console close), then exit 0")
+	fs.BoolVar(&c.ignoreInterrupt, "ignore-interrupt", false, "with -interrupts: record interrupts, and go on running")
 
 	args := append(append([]string{}, argv...), strings.Fields(env)...)
 	if err := fs.Parse(args); err != nil {
