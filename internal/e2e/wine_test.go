@@ -217,6 +217,19 @@ func TestWine(t *testing.T) {
 	})
 
 	t.Run("reload-then-kill", func(t *testing.T) { wineReloadThenKill(t, w) })
+	t.Run("cmd-non-ascii-args", func(t *testing.T) { wineCmdArgs(t, w) })
+}
+
+// wineCmdArgs: arguments with letters outside the OEM code page (and
+// outside Latin-1) reach a server started through a .cmd intact, as
+// npx.cmd's would: cmd.exe reads the batch file's text in the OEM code
+// page, but %* expands the command line, which stays Unicode.
+func wineCmdArgs(t *testing.T, w *wineBox) {
+	const name = "grüße ü€ 日本 ‘q’"
+	w.writeConfig(t, map[string]any{"uml": map[string]any{"command": "ts", "args": []string{"-name", name}}})
+	if got := strings.TrimSpace(w.mcpmux(t, "call", "--config", w.config, "--data-dir", w.state, "uml__whoami")); got != name {
+		t.Errorf("whoami of a .cmd upstream given -name %q answers %q", name, got)
+	}
 }
 
 // wineTSClient: the official TypeScript SDK client gets the whole first
