@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mcpmux/mcpmux/internal/atomicfile"
 	"github.com/mcpmux/mcpmux/internal/jsonrpc"
 )
 
@@ -182,31 +183,13 @@ func (p *Plan) Apply() error {
 	return writeAtomic(p.Config, p.result)
 }
 
-// writeAtomic writes data to path through a temporary file in the same
-// directory, renamed over it.
+// writeAtomic replaces path with data, keeping its mode (0600 for a new
+// file), synced: a host's configuration is the user's, and nothing can
+// rebuild it.
 func writeAtomic(path string, data []byte) error {
 	mode := fs.FileMode(0o600)
 	if st, err := os.Stat(path); err == nil {
 		mode = st.Mode().Perm()
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after a rename, nothing
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.WriteSync(path, data, mode)
 }

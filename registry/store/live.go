@@ -1,7 +1,6 @@
 package store
 
 import (
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mcpmux/mcpmux/internal/atomicfile"
 )
 
 // LiveWindow is how recent the heartbeat of an [Instance] must be for it
@@ -82,21 +83,7 @@ func writeInstance(dataDir string, inst Instance) error {
 	if err != nil {
 		return fmt.Errorf("encoding live state: %w", err)
 	}
-	dir := liveDir(dataDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("writing live state: %w", err)
-	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing live state: %w", err)
-	}
-	_, err = f.Write(data)
-	err = cmp.Or(err, f.Close())
-	if err == nil {
-		err = os.Rename(f.Name(), liveFile(dataDir, inst.PID))
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	if err := atomicfile.Write(liveFile(dataDir, inst.PID), data, 0o600); err != nil {
 		return fmt.Errorf("writing live state: %w", err)
 	}
 	return nil

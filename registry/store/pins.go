@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/mcpmux/mcpmux/internal/atomicfile"
 	"github.com/mcpmux/mcpmux/registry/pin"
 )
 
@@ -129,7 +130,7 @@ func UpdatePins(dataDir string, change func(*pin.Book) error) (b *pin.Book, move
 		if err != nil {
 			return fmt.Errorf("encoding %s: %w", pinsName, err)
 		}
-		return replaceFile(PinsPath(dataDir), append(data, '\n'))
+		return atomicfile.Write(PinsPath(dataDir), append(data, '\n'), 0o600)
 	})
 	return b, movedTo, err
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/mcpmux/mcpmux/internal/atomicfile"
 	"github.com/mcpmux/mcpmux/registry"
 )
 
@@ -127,7 +128,7 @@ func writeSnapshot(dataDir string, cats map[string]registry.Catalogue) error {
 			snap[name] = data
 		}
 		data := encodeSnapshot(snap)
-		return errors.Join(errors.Join(errs...), replaceFile(snapshotPath(dataDir), data))
+		return errors.Join(errors.Join(errs...), atomicfile.Write(snapshotPath(dataDir), data, 0o600))
 	})
 }
 
@@ -152,31 +153,6 @@ func encodeSnapshot(snap map[string]json.RawMessage) []byte {
 	}
 	b.WriteString("}}\n")
 	return b.Bytes()
-}
-
-// replaceFile writes data to a temporary file beside path and renames it
-// over path.
-func replaceFile(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("writing %s: %w", filepath.Base(path), err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", filepath.Base(path), err)
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("writing %s: %w", filepath.Base(path), err)
-	}
-	return nil
 }
 
 // isNotExist reports whether err says a file is not there.

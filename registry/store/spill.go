@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mcpmux/mcpmux/internal/atomicfile"
 	"github.com/mcpmux/mcpmux/registry"
 )
 
@@ -61,8 +62,7 @@ func writeSpill(dataDir string, b *Batch, now time.Time) (string, error) {
 	}
 	name := spillPrefix + strconv.FormatInt(now.UnixNano(), 10) + "-" + strconv.Itoa(os.Getpid()) + spillSuffix
 	path := filepath.Join(dataDir, name)
-	// replaceFile's temporary file is made with mode 0600, and renamed.
-	if err := replaceFile(path, data); err != nil {
+	if err := atomicfile.Write(path, data, 0o600); err != nil {
 		return "", err
 	}
 	return path, nil
@@ -139,7 +139,7 @@ func absorbSpills(s *DB, dataDir string, logger *slog.Logger) error {
 		default:
 			data, err := json.Marshal(spillOf(b))
 			if err == nil {
-				err = replaceFile(path, data)
+				err = atomicfile.Write(path, data, 0o600)
 			}
 			errs = append(errs, werr, err)
 		}

@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/mcpmux/mcpmux/internal/atomicfile"
 )
 
 // FileStore keeps each record in a file of its own under Dir, encrypted
@@ -137,22 +139,8 @@ func (s *FileStore) Save(r *Record) error {
 	out = append(append(out, head...), '\n')
 	out = g.Seal(out, nonce, plain, aad(k))
 	final := s.path(k)
-	tmp, err := os.CreateTemp(s.Dir, ".tok-*")
-	if err != nil {
-		return fmt.Errorf("saving tokens: %w", err)
-	}
-	_, err = tmp.Write(out)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o600)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), final)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	// Synced: a rotated refresh token lost to a crash means a new login.
+	if err := atomicfile.WriteSync(final, out, 0o600); err != nil {
 		return fmt.Errorf("saving tokens: %w", err)
 	}
 	return nil
