@@ -69,16 +69,7 @@ func (m *Mux) keepPins(ctx context.Context) {
 		OnChange: func() {
 			b, err := store.LoadPins(dir)
 			if errors.Is(err, store.ErrPinsDamaged) {
-				// What this run knows replaces it: its book is whole.
-				mine, _ := m.srv.Pins()
-				if mine == nil {
-					return
-				}
-				movedTo, err2 := store.SavePins(dir, mine)
-				m.warnSetAside(movedTo, err)
-				if b, err = store.LoadPins(dir); err2 != nil || err != nil {
-					return
-				}
+				b, err = m.replaceDamaged(err)
 			}
 			if err != nil {
 				m.logger.Warn("reading the tool pins", "err", err)
@@ -103,6 +94,22 @@ func (m *Mux) keepPins(ctx context.Context) {
 			m.savePins()
 		}
 	}
+}
+
+// replaceDamaged moves the pins file, found damaged (as damaged says),
+// aside and writes what this run knows in its place: its book holds every
+// approval it read before the damage. It returns the file's new book.
+func (m *Mux) replaceDamaged(damaged error) (*pin.Book, error) {
+	mine, _ := m.srv.Pins()
+	if mine == nil {
+		mine = &pin.Book{}
+	}
+	movedTo, err := store.SavePins(m.opts.PinsDir, mine)
+	m.warnSetAside(movedTo, damaged)
+	if err != nil {
+		return nil, err
+	}
+	return store.LoadPins(m.opts.PinsDir)
 }
 
 // savePins writes the proxy's pins, if they changed, into the data
