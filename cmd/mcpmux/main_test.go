@@ -25,5 +25,16 @@ func TestMain(m *testing.M) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	signal.Stop(hup)
-	os.Exit(m.Run())
+	// The commands' default data directory (pins, snapshot, store) is a
+	// temporary one: a test that names no --data-dir must not read or
+	// write the user's, nor share one with another test binary running
+	// at the same time (mcpmux tools and call judge by its pins).
+	state, err := os.MkdirTemp("", "mcpmux-state-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_STATE_HOME", state)
+	code := m.Run()
+	os.RemoveAll(state)
+	os.Exit(code)
 }

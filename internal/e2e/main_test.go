@@ -39,8 +39,16 @@ const testTimeout = 3 * time.Minute
 const npmStartTimeout = "3m"
 
 func TestMain(m *testing.M) {
+	// The mcpmux binary's default data directory is a temporary one: see
+	// cmd/mcpmux's TestMain.
+	state, err := os.MkdirTemp("", "mcpmux-state-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_STATE_HOME", state)
 	code := m.Run()
 	testutil.RemoveBuilds()
+	os.RemoveAll(state)
 	os.Exit(code)
 }
 
