@@ -119,6 +119,34 @@ func TestOAuthAutoLogin(t *testing.T) {
 	}
 }
 
+// A serve with a registry, logged in, writes nothing of its tokens or the
+// client secret: not in the Badger store, the snapshot, the pins, the
+// spill and live files, nor its debug log.
+func TestOAuthServeStoreHasNoSecrets(t *testing.T) {
+	testutil.CheckLeaks(t)
+	_, cfg, tokens, data := oauthSetup(t)
+	curlBrowser(t)
+	if out, errOut, err := runLineCtx(t, "call", "--config", cfg, "--data-dir", data, "remote__whoami"); err != nil || out != "remote\n" {
+		t.Fatalf("mcpmux call remote__whoami = %q, %v\n%s", out, err, errOut)
+	}
+	s := serveInProcess(t, "--config", cfg, "--data-dir", data)
+	s.waitTools("remote__whoami")
+	if got := s.call(hangGuard, "remote__whoami", nil); got != "remote" {
+		t.Errorf("whoami through serve = %q", got)
+	}
+	live := string(s.request(hangGuard, "resources/read", map[string]any{"uri": "mcpmux://status"}))
+	if !strings.Contains(live, `\"state\": \"logged in\"`) || !strings.Contains(live, `\"refreshToken\": true`) {
+		t.Errorf("mcpmux://status does not show remote logged in, with a refresh token: %s", live)
+	}
+	serveLog := s.stderr.String()
+	s.stop()
+	waitStoreWrites(t)
+	if entries, _ := os.ReadDir(filepath.Join(data, "store")); len(entries) == 0 {
+		t.Fatalf("serve wrote no store in %s", data)
+	}
+	noSecrets(t, []string{serveLog, live}, tokens, data)
+}
+
 // Without a person (no terminal, no MCPMUX_BROWSER), an upstream that
 // asks for a login is reported, with the reason and the command, and
 // never a token: by tools and doctor, by a running serve's
