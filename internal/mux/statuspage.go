@@ -149,7 +149,8 @@ func (a pageActions) Trust(server, name string) error {
 		return nil
 	}
 	m.savePins() // what the proxy saw first, before the file is read back
-	b, err := store.UpdatePins(m.opts.PinsDir, approve)
+	b, movedTo, err := store.UpdatePins(m.opts.PinsDir, approve)
+	m.warnSetAside(movedTo, store.ErrPinsDamaged)
 	if err != nil {
 		return err
 	}
