@@ -29,7 +29,7 @@ func (sess *session) readLoop(ctx context.Context, in io.Reader, calls *callGrou
 				done <- err
 				return
 			case ctx.Err() == nil:
-				sess.dispatch(ctx, line, calls)
+				sess.dispatch(ctx, line, calls, "")
 			}
 		}
 	}()
@@ -47,7 +47,9 @@ func (sess *session) readLoop(ctx context.Context, in io.Reader, calls *callGrou
 // dispatch routes one message from the client. A message that is not
 // JSON-RPC 2.0, or whose params could be read two ways, gets an error and
 // goes no further; so does a request whose id is that of one in flight.
-func (sess *session) dispatch(ctx context.Context, line []byte, calls *callGroup) {
+// traceparent is that of the HTTP request that carried the message, ""
+// for none.
+func (sess *session) dispatch(ctx context.Context, line []byte, calls *callGroup, traceparent string) {
 	m, err := jsonrpc.Decode(line)
 	var p params
 	if err == nil && !m.IsResponse() {
@@ -71,17 +73,19 @@ func (sess *session) dispatch(ctx context.Context, line []byte, calls *callGroup
 		if m.Method == "tools/call" {
 			sess.info.calls.Add(1)
 		}
-		sess.serve(ctx, &m, &p, line, calls)
+		sess.serve(ctx, &m, &p, line, calls, sess.traceOf(&m, &p, traceparent))
 	}
 }
 
 // serve serves one request: on the reading goroutine if it can (see
 // serveFast), else on a goroutine of its own (see request). A request that
 // cannot be admitted (see admit.go) is answered at once with the error.
-func (sess *session) serve(ctx context.Context, m *jsonrpc.Message, p *params, line []byte, calls *callGroup) {
+// tr is its trace context, nil for none (see traceOf).
+func (sess *session) serve(ctx context.Context, m *jsonrpc.Message, p *params, line []byte, calls *callGroup, tr *reqTrace) {
 	t := sess.target(m, p)
-	switch served, err := sess.serveFast(m, p, len(line), t); {
+	switch served, err := sess.serveFast(m, p, len(line), t, tr); {
 	case err != nil:
+		tr.end(err)
 		sess.deliver(m.ID, true, jsonrpc.AppendError(nil, m.ID, err))
 		return
 	case served:
@@ -89,21 +93,25 @@ func (sess *session) serve(ctx context.Context, m *jsonrpc.Message, p *params, l
 	}
 	ctx, c, err := sess.startCall(ctx, m.ID, t.e.server)
 	if err != nil {
+		tr.end(err)
 		sess.deliver(m.ID, true, jsonrpc.AppendError(nil, m.ID, err))
 		return
 	}
 	if sess.remap {
 		ctx = withCall(ctx, sess, m.ID)
 	}
+	ctx = withTrace(ctx, tr)
 	huge := len(line) >= hugeMessage
 	mc, pc := *m, *p // the goroutine's own, so that the fast path's stay on the stack
 	if !calls.Go(func() {
 		defer sess.endCall(c)
+		defer tr.end(nil)
 		sess.request(ctx, c, &mc, &pc, line)
 		if huge {
 			releaseMemory()
 		}
 	}) {
+		tr.end(nil)
 		sess.endCall(c)
 	}
 }

@@ -14,7 +14,7 @@ import (
 type params struct {
 	raw   json.RawMessage
 	spans [4]jsonrpc.Span // the members of routedKeys(method), in order
-	meta  [2]jsonrpc.Span // metaKeys in the value of _meta
+	meta  [3]jsonrpc.Span // metaKeys in the value of _meta
 }
 
 // Indexes into params.spans: _meta comes first for every method, then the
@@ -45,12 +45,13 @@ var routed = map[string][]string{
 var metaOnly = []string{"_meta"}
 
 // metaKeys are the members of _meta that mcpmux reads.
-var metaKeys = []string{"progressToken", mcp.MetaKeyProtocolVersion}
+var metaKeys = []string{"progressToken", mcp.MetaKeyProtocolVersion, "traceparent"}
 
 // Indexes into metaKeys.
 const (
 	metaProgressToken = iota
 	metaProtocolVersion
+	metaTraceparent
 )
 
 // refKeys are the members of a completion reference that mcpmux reads.

@@ -93,15 +93,24 @@ func (sess *session) forward(ctx context.Context, e entry, method string, params
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	defer sess.watchdog(e.server, timeout, func() { cancel(errTimeout) })()
+	params, endUp := traceFrom(ctx).upstream(e.server, method, params)
 	start := time.Now()
 	// An upstream with a "maxConcurrency" queues each session's requests
 	// apart, and serves the sessions in turn.
 	res, err := r.up.Request(upstream.WithQueueKey(ctx, sess), method, params)
+	outcome := CallOK
+	if s.opts.OnCall != nil && method == "tools/call" {
+		outcome = outcomeOf(res, err)
+		if outcome == CallError && ctx.Err() != nil && !errors.Is(context.Cause(ctx), errTimeout) {
+			outcome = CallCancelled
+		}
+	}
 	if errors.Is(err, errTimeout) {
 		err = timeoutError(e, method, timeout)
 	}
+	endUp(err)
 	if s.opts.OnCall != nil && method == "tools/call" {
-		s.opts.OnCall(e.server, e.original, time.Since(start), err)
+		s.opts.OnCall(e.server, e.original, time.Since(start), outcome, err)
 	}
 	return res, err
 }

@@ -48,8 +48,15 @@ type Options struct {
 	// ListChangedDelay coalesces bursts of catalogue changes into one
 	// list_changed notification. Zero means 50ms.
 	ListChangedDelay time.Duration
-	// OnCall, if set, is told the outcome of every tools/call.
-	OnCall func(server, tool string, took time.Duration, err error)
+	// OnCall, if set, is told the outcome of every tools/call that reached
+	// (or was on its way to) an upstream, once: the upstream's own tool
+	// name, from its catalogue, never from the client; err is the error
+	// the client is answered with, nil for a result (isError or not).
+	OnCall func(server, tool string, took time.Duration, outcome CallOutcome, err error)
+	// Tracer, if set, makes a span of every client's request and of every
+	// upstream request that serves one. Without it a trace context that
+	// comes in still goes out to the upstream (see reqTrace).
+	Tracer Tracer
 	// Status, if set, returns the live state of every upstream as JSON; it
 	// is served to clients as the resource mcpmux://status.
 	Status func() json.RawMessage

@@ -207,9 +207,14 @@ func (c *Session) ID() string { return c.s.id }
 // Handle serves one message from the client: a request, a notification,
 // or a response to a request of mcpmux's. It returns once the message is
 // dispatched; a request's response goes to the sink.
-func (c *Session) Handle(msg []byte) {
+func (c *Session) Handle(msg []byte) { c.HandleTraced(msg, "") }
+
+// HandleTraced is Handle for a message that came in an HTTP request with
+// a W3C traceparent header: a request without a _meta.traceparent of its
+// own is served in that trace, and its upstream request carries it.
+func (c *Session) HandleTraced(msg []byte, traceparent string) {
 	if c.s.life.Err() == nil {
-		c.s.dispatch(c.s.life, msg, c.s.calls)
+		c.s.dispatch(c.s.life, msg, c.s.calls, traceparent)
 	}
 }
 

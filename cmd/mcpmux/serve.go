@@ -42,6 +42,7 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	// --- replicas (issue 22)
 	keyFile := fs.String("session-key-file", "", "with --http: make sessions portable between replicas that share the key in `FILE` (one key a line, the first seals; default $MCPMUX_SESSION_KEY); without a key, sessions stay on the process that opened them")
 	// --- end replicas
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at /metrics, and the status page at /, on a side listener on `ADDR` (host:port, such as 127.0.0.1:9464); loopback unless --token is set (with --http both are on ADDR already)")
 	if _, err := parseArgs(fs, "serve", args, 0); err != nil {
 		return err
 	}
@@ -55,6 +56,11 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	if *addr != "" {
 		if err := checkHTTP(*addr, token); err != nil {
+			return err
+		}
+	}
+	if *metricsAddr != "" {
+		if err := checkMetrics(*metricsAddr, token); err != nil {
 			return err
 		}
 	}
@@ -104,6 +110,11 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		defer ln.Close()
 	}
+	obs, err := newObserver(ctx, *metricsAddr, token, ln != nil, logger)
+	if err != nil {
+		return err
+	}
+	defer obs.close()
 	reportConfig(cfg, logger)
 	k, stopKeeper := startKeeper(ctx, stderr, logger)
 	handingOff := handOff(k)
@@ -124,20 +135,36 @@ func runServe(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	m := mux.New(cfg, mux.Options{Logger: logger, Version: version(), Recorder: rec, Cached: cached, PageSize: *pageSize, Profile: *profile, Groups: groups(k), Env: above.childEnv(cfg),
 		Masker: masker, Reloads: triggers, Load: reloader(c, *nameLength, maxSize, *toolMode), Shared: ln != nil,
 		OAuth:   serveOAuth(stderr, logger, masker),
-		HandOff: func() bool { handedOff = handingOff(); return handedOff }, StopAsked: stopAsked, PinsDir: pinsDir})
+		HandOff: func() bool { handedOff = handingOff(); return handedOff }, StopAsked: stopAsked, PinsDir: pinsDir,
+		Proxy: obs.proxyOptions(nil)})
+	obs.observe(m)
+	// --- statuspage (issue 21): the live status page at / ---
+	page := m.StatusPage()
+	page.Token, page.Logger = token, logger
+	// --- end statuspage ---
+	obs.Root = statuspage.Handler(page) // at / of the --metrics listener
+	sideCtx, stopSide := context.WithCancel(ctx)
+	sideDone := make(chan struct{})
+	go func() { defer close(sideDone); _ = obs.serveSide(sideCtx, token, logger) }()
+	defer func() { stopSide(); <-sideDone }()
+	if url := obs.sideURL(); url != "" {
+		logger.Info("mcpmux serving metrics", "url", url+"/metrics", "token", token != "")
+		if rec != nil {
+			rec.SetURL(url)
+		}
+	}
 	if ln != nil {
 		if sessionKeys != nil {
 			sessionKeys.MaxAge = cfg.SessionLife()
 		}
-		// --- statuspage (issue 21): the live status page at / ---
-		page := m.StatusPage()
-		page.Token, page.Logger = token, logger
-		// --- end statuspage ---
 		hs := httpserve.New(m.Proxy(), httpserve.Options{Logger: logger, Token: token, MaxMessageSize: int(cfg.MessageSize()), Ready: m.Ready,
-			MaxSessions: cfg.Sessions(), Keys: sessionKeys, ShutdownGrace: cfg.Drain(), Page: statuspage.Handler(page)})
+			MaxSessions: cfg.Sessions(), Keys: sessionKeys, ShutdownGrace: cfg.Drain(), Page: obs.Root, Handlers: obs.httpHandlers()})
 		base := "http://" + ln.Addr().String()
+		if rec != nil && obs.sideURL() == "" {
+			rec.SetURL(base)
+		}
 		logger.Info("mcpmux serving over HTTP", "url", base+"/mcp", "sse", base+"/sse", "status", base+"/", "version", version(), "upstreams", len(m.Upstreams()), "cached", len(cached), "token", token != "",
-			"portableSessions", sessionKeys != nil)
+			"portableSessions", sessionKeys != nil, "metrics", base+"/metrics")
 		err = m.RunWith(ctx, func(ctx context.Context) error { return hs.Serve(ctx, ln) })
 		logger.Info("mcpmux stopped")
 		return err

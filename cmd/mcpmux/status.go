@@ -73,11 +73,15 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	logins := oauthLogins(cfg, sums)
 	pending := pins.Pending("")
+	serving := servingURLs(path, now)
 	if *asJSON {
-		return printStatusJSON(stdout, path, sums, logins, pending)
+		return printStatusJSON(stdout, path, sums, logins, pending, serving)
 	}
 	if err := printStatus(stdout, sums, now); err != nil {
 		return err
+	}
+	for _, sv := range serving {
+		fmt.Fprintf(stdout, "\nmcpmux serve (pid %d) serves %s (metrics at %s/metrics)\n", sv.PID, sv.URL, sv.URL)
 	}
 	if err := printLogins(stdout, logins); err != nil || len(pending) == 0 {
 		return err
@@ -94,7 +98,26 @@ type statusEntry struct {
 	P95       string  `json:"latencyP95,omitempty"`
 }
 
-func printStatusJSON(w io.Writer, dataDir string, sums []store.Summary, logins *loginSummary, pending []pin.Pending) error {
+// servingInstance is a running serve with an HTTP listener (--http or --metrics).
+type servingInstance struct {
+	PID int    `json:"pid"`
+	URL string `json:"url"`
+}
+
+// servingURLs returns the running serves of dataDir that have an HTTP
+// listener, from their live files.
+func servingURLs(dataDir string, now time.Time) []servingInstance {
+	insts, _ := store.Instances(dataDir)
+	var out []servingInstance
+	for _, inst := range insts {
+		if inst.URL != "" && inst.Running(now) {
+			out = append(out, servingInstance{inst.PID, inst.URL})
+		}
+	}
+	return out
+}
+
+func printStatusJSON(w io.Writer, dataDir string, sums []store.Summary, logins *loginSummary, pending []pin.Pending, urls []servingInstance) error {
 	type held struct {
 		Server   string   `json:"server"`
 		Kind     pin.Kind `json:"kind"`
@@ -107,7 +130,8 @@ func printStatusJSON(w io.Writer, dataDir string, sums []store.Summary, logins *
 		Servers  []statusEntry `json:"servers"`
 		OAuth    *loginSummary `json:"oauth,omitempty"`
 		Withheld []held        `json:"withheld,omitempty"`
-	}{DataDir: dataDir, Servers: make([]statusEntry, len(sums)), OAuth: logins}
+		Serving  []servingInstance     `json:"serving,omitempty"`
+	}{DataDir: dataDir, Servers: make([]statusEntry, len(sums)), OAuth: logins, Serving: urls}
 	for _, p := range pending {
 		out.Withheld = append(out.Withheld, held{p.Server, p.Kind, p.Name, p.Withheld, p.Reason()})
 	}

@@ -233,7 +233,7 @@ func (m *Mux) proxyOptions(cfg *registry.Config) proxy.Options {
 		o.MaxInFlightTotal = cfg.InFlightTotal()
 	}
 	if rec := m.opts.Recorder; rec != nil {
-		o.OnCall = func(server, tool string, took time.Duration, err error) {
+		o.OnCall = func(server, tool string, took time.Duration, _ proxy.CallOutcome, err error) {
 			rec.RecordCall(server, tool, took, err != nil)
 		}
 	}

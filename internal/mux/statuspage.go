@@ -33,15 +33,19 @@ func (m *Mux) StatusPage() statuspage.Options {
 
 // onCall chains the page's record of each call after next (the
 // recorder's, or nil).
-func (m *Mux) onCall(next func(server, tool string, took time.Duration, err error)) func(server, tool string, took time.Duration, err error) {
-	if next == nil {
-		return m.calls.Record
-	}
-	return func(server, tool string, took time.Duration, err error) {
-		next(server, tool, took, err)
+func (m *Mux) onCall(next func(server, tool string, took time.Duration, outcome proxy.CallOutcome, err error)) func(server, tool string, took time.Duration, outcome proxy.CallOutcome, err error) {
+	return func(server, tool string, took time.Duration, outcome proxy.CallOutcome, err error) {
+		if next != nil {
+			next(server, tool, took, outcome, err)
+		}
+		if err == nil && outcome != proxy.CallOK {
+			err = errIsError // the page counts an isError result as an error
+		}
 		m.calls.Record(server, tool, took, err)
 	}
 }
+
+var errIsError = errors.New("the tool's result is an error (isError)")
 
 // toolCounts returns how many tools each server has in the merged
 // catalogue.

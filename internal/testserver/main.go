@@ -53,6 +53,7 @@ type config struct {
 	printEnv         bool
 	interrupts       string // -interrupts: the file that records them
 	ignoreInterrupt  bool
+	metaTool         bool
 	instructions     string
 	instructionsSize int
 	catalogue        string
@@ -117,6 +118,7 @@ func parseConfig(argv []string, env string) (config, error) {
 	fs.StringVar(&c.instructions, "instructions", "", "the instructions initialize returns")
 	fs.IntVar(&c.instructionsSize, "instructions-size", 0, "pad the instructions with words to this many bytes")
 	fs.StringVar(&c.catalogue, "catalogue", "", "also serve the tools and prompts of this JSON file ({\"tools\": [...], \"prompts\": [...]}), read again every 20ms; a change notifies list_changed")
+	fs.BoolVar(&c.metaTool, "meta-tool", false, "also expose tool meta, which returns the params of its call as it received them, byte for byte (its text)")
 	fs.BoolVar(&c.printEnv, "print-env", false, "write the environment to stderr at start, one variable a line")
 	fs.StringVar(&c.interrupts, "interrupts", "", "append a line to this file for each interrupt (SIGINT, SIGTERM; on Windows Ctrl+C, CTRL_BREAK, console close), then exit 0")
 	fs.BoolVar(&c.ignoreInterrupt, "ignore-interrupt", false, "with -interrupts: record interrupts, and go on running")

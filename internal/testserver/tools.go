@@ -91,6 +91,11 @@ func (s *server) buildCatalogue() {
 	if s.cfg.hostile {
 		s.addTools(s.hostileTools()...)
 	}
+	if s.cfg.metaTool {
+		s.addTools(newTool("meta", "Returns the params of its call as received", schemaNone, func(r *request, _ *toolCall) (any, *rpcError) {
+			return textResult(string(r.msg.Params)), nil
+		}))
+	}
 }
 
 func (s *server) basicTools() []*tool {

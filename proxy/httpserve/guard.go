@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -44,6 +45,20 @@ func (s *Server) check(r *http.Request) (int, string) {
 		return http.StatusUnauthorized, "unauthorized: send the token as Authorization: Bearer <token>"
 	}
 	return 0, ""
+}
+
+// Guarded returns h behind the guard of serve --http's routes, for a
+// listener beside it (serve --metrics): the Host and Origin rules of a
+// server bound to addr (the address it listens on), and the bearer token
+// if token is set.
+func Guarded(h http.Handler, addr, token string, logger *slog.Logger) http.Handler {
+	g := New(nil, Options{Token: token, Logger: logger})
+	g.loopback = IsLoopback(addr)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.guard(w, r) {
+			h.ServeHTTP(w, r)
+		}
+	})
 }
 
 // refuse answers a request that guard turned away, and logs it without

@@ -77,6 +77,9 @@ type Options struct {
 	// Clock paces a session that floods past its bounds (see pace.go).
 	// Nil means the real one; tests inject their own.
 	Clock clock.Clock
+	// Handlers are more routes (pattern → handler), behind the same
+	// guard as the others: /metrics.
+	Handlers map[string]http.Handler
 }
 
 // Server is the HTTP front of a proxy.Server. Serve runs it.
@@ -143,6 +146,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/message", s.sseMessage)
 	if s.opts.Page != nil {
 		mux.Handle("/", s.opts.Page)
+	}
+	for pattern, h := range s.opts.Handlers {
+		mux.Handle(pattern, h)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {

@@ -103,13 +103,15 @@ func (sess *session) Send(related json.RawMessage, final bool, msg []byte) {
 // handle dispatches one message of the client's, in its turn (see turn);
 // a request at the session's pace too (see pace.go). It reports false if
 // ctx ended while the request waited: it was not dispatched.
-func (sess *session) handle(ctx context.Context, msg []byte, request bool) bool {
+// traceparent is the W3C trace context header of the HTTP request that
+// carried it, "" for none.
+func (sess *session) handle(ctx context.Context, msg []byte, request bool, traceparent string) bool {
 	sess.turn.Lock()
 	defer sess.turn.Unlock()
 	if request && !sess.pace.wait(ctx) {
 		return false
 	}
-	sess.dispatch(msg, request)
+	sess.dispatch(msg, request, traceparent)
 	return true
 }
 
@@ -117,13 +119,13 @@ func (sess *session) handle(ctx context.Context, msg []byte, request bool) bool 
 // if the session floods (see pace.go): if it was refused for being past
 // a bound, or if more than paceAbove wait for answers. The caller holds
 // turn.
-func (sess *session) dispatch(msg []byte, request bool) {
+func (sess *session) dispatch(msg []byte, request bool, traceparent string) {
 	if !request {
-		sess.ps.Handle(msg)
+		sess.ps.HandleTraced(msg, traceparent)
 		return
 	}
 	before := sess.ps.Refused()
-	sess.ps.Handle(msg)
+	sess.ps.HandleTraced(msg, traceparent)
 	if sess.ps.Refused() > before || sess.ps.Pending() > paceAbove {
 		sess.pace.book()
 	}

@@ -82,7 +82,7 @@ func (s *Server) sseMessage(w http.ResponseWriter, r *http.Request) {
 		s.inflight.Done() // the answer comes on the stream; shutdown waits for the proxy session instead
 	}
 	sess.touch()
-	sess.dispatch(body, request)
+	sess.dispatch(body, request, r.Header.Get("traceparent"))
 	w.WriteHeader(http.StatusAccepted)
 	_, _ = w.Write([]byte("Accepted"))
 }

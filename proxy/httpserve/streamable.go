@@ -83,7 +83,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	sess.touch()
 	if !request {
 		if !oneShot {
-			if !sess.handle(r.Context(), body, false) {
+			if !sess.handle(r.Context(), body, false, r.Header.Get("traceparent")) {
 				return // the client left
 			}
 			if m.Method == "notifications/cancelled" {
@@ -109,7 +109,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer sess.dropStream(st)
-	if !sess.handle(r.Context(), body, true) {
+	if !sess.handle(r.Context(), body, true, r.Header.Get("traceparent")) {
 		sess.abandon(m.ID, st) // the client left before its turn
 		return
 	}

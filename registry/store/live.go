@@ -42,6 +42,9 @@ type Instance struct {
 	Heartbeat time.Time `json:"heartbeat"`
 	// Servers are the states of its upstream servers, sorted by name.
 	Servers []ServerState `json:"servers"`
+	// URL is where it serves HTTP (serve --http, or the side listener of
+	// serve --metrics): its /metrics are there. Empty for neither.
+	URL string `json:"url,omitempty"`
 }
 
 // Running reports whether the instance runs at now: its heartbeat is less

@@ -83,7 +83,8 @@ type Recorder struct {
 	opts    RecorderOptions // defaults applied
 	logger  *slog.Logger
 	store   *Handle
-	self    Instance // PID and Started
+	self    Instance               // PID and Started
+	url     atomic.Pointer[string] // see SetURL
 	now     func() time.Time
 	changed chan struct{} // a state changed: beat now; buffered
 	saved   chan struct{} // a catalogue arrived: flush soon; buffered
@@ -107,6 +108,16 @@ type Recorder struct {
 	dropped   bool                          // events were dropped since the last good flush
 
 	finishBy atomic.Int64 // unix nanoseconds by which the last flush ends; 0: FinalWait alone (see FinishBy)
+}
+
+// SetURL tells `mcpmux status` where this instance serves HTTP (its
+// /metrics), from its next heartbeat on.
+func (r *Recorder) SetURL(url string) {
+	r.url.Store(&url)
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
 }
 
 // NewRecorder returns a Recorder for the data directory dataDir (see

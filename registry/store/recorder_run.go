@@ -158,6 +158,9 @@ func (r *Recorder) beat() {
 	inst := r.self
 	inst.Heartbeat = r.now()
 	inst.Servers = r.states()
+	if url := r.url.Load(); url != nil {
+		inst.URL = *url
+	}
 	if err := writeInstance(r.dataDir, inst); err != nil {
 		r.logger.Debug("writing heartbeat", "err", err)
 	}
