@@ -126,11 +126,11 @@ func printStatusJSON(w io.Writer, dataDir string, sums []store.Summary, logins *
 		Reason   string   `json:"reason"`
 	}
 	out := struct {
-		DataDir  string        `json:"dataDir"`
-		Servers  []statusEntry `json:"servers"`
-		OAuth    *loginSummary `json:"oauth,omitempty"`
-		Withheld []held        `json:"withheld,omitempty"`
-		Serving  []servingInstance     `json:"serving,omitempty"`
+		DataDir  string            `json:"dataDir"`
+		Servers  []statusEntry     `json:"servers"`
+		OAuth    *loginSummary     `json:"oauth,omitempty"`
+		Withheld []held            `json:"withheld,omitempty"`
+		Serving  []servingInstance `json:"serving,omitempty"`
 	}{DataDir: dataDir, Servers: make([]statusEntry, len(sums)), OAuth: logins, Serving: urls}
 	for _, p := range pending {
 		out.Withheld = append(out.Withheld, held{p.Server, p.Kind, p.Name, p.Withheld, p.Reason()})
