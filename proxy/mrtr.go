@@ -76,7 +76,7 @@ type flights struct {
 // forwardAsFlight runs a call of a 2026-07-28 client as a flight and waits
 // for its answer, or for its first request for input.
 func (sess *session) forwardAsFlight(ctx context.Context, e entry, method string, params json.RawMessage, p *params) (json.RawMessage, error) {
-	fctx, cancel := context.WithCancelCause(sess.life)
+	fctx, cancel := context.WithCancelCause(withTrace(sess.life, traceFrom(ctx))) // outlives the request, in its trace
 	f := &flight{server: e.server, cancel: cancel, asks: make(chan *ask), done: make(chan struct{}), open: map[string]*ask{}}
 	fl := &sess.flights
 	fl.mu.Lock()
