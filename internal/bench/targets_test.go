@@ -96,6 +96,12 @@ func startRelay(tb testing.TB, u upstreamCmd, echo string) *target {
 // the echo tool.
 func startMcpmux(tb testing.TB, ups map[string]upstreamCmd, echo string) *target {
 	tb.Helper()
+	return startMcpmuxWith(tb, ups, echo, mux.Options{Version: "bench"})
+}
+
+// startMcpmuxWith is startMcpmux with the mux's options.
+func startMcpmuxWith(tb testing.TB, ups map[string]upstreamCmd, echo string, opts mux.Options) *target {
+	tb.Helper()
 	cw, sw, cr, sr := pipes(tb)
 	servers := map[string]any{}
 	for name, u := range ups {
@@ -109,7 +115,7 @@ func startMcpmux(tb testing.TB, ups map[string]upstreamCmd, echo string) *target
 	if err != nil {
 		tb.Fatalf("registry.Parse: %v", err)
 	}
-	m := mux.New(cfg, mux.Options{Version: "bench"})
+	m := mux.New(cfg, opts)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
