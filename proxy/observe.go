@@ -187,8 +187,6 @@ func traceFrom(ctx context.Context) *reqTrace {
 	return t
 }
 
-var traceparentKey = []string{"traceparent"}
-
 // withTraceparent returns params with _meta.traceparent set to tp, every
 // other byte unchanged: replaced if there is one, added first in _meta
 // otherwise, or as a new _meta. Params that are not an object, or whose

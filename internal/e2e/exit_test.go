@@ -63,10 +63,11 @@ func TestExitAtOnce(t *testing.T) {
 				req.Params.Name = "plain__hang"
 				_, _ = m.client.CallTool(t.Context(), req)
 			}()
-			// The client's messages are read in order: once the ping is
-			// answered, the call is in flight.
-			if err := m.client.Ping(t.Context()); err != nil {
-				t.Fatalf("ping: %v", err)
+			// The client's messages are read in order: once a later
+			// request is answered, the call is in flight. (Not a ping: on
+			// a 2026-07-28 connection mcp-go sends none.)
+			if _, err := m.client.ListTools(t.Context(), mcp.ListToolsRequest{}); err != nil {
+				t.Fatalf("tools/list: %v", err)
 			}
 			signal(t, m, syscall.SIGINT)
 		}},

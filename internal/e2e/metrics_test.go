@@ -111,10 +111,6 @@ func promtoolCheck(tb testing.TB, text []byte) {
 	}
 }
 
-func callLine(id, tool string) string {
-	return fmt.Sprintf(`{"jsonrpc":"2.0","id":%q,"method":"tools/call","params":{"name":%q,"arguments":{"message":"hi"}}}`, id, tool)
-}
-
 // TestMetricsCountEveryOutcome makes a known sequence of calls to two real
 // upstreams (ok, isError, JSON-RPC error, timeout, cancelled) through the
 // mcpmux binary serving --metrics, and checks every counter exactly, the
