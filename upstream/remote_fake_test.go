@@ -350,13 +350,17 @@ func (f *fake) serveGet(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.WriteHeader(http.StatusOK)
 	out := newFakeStream(w)
-	out.flush()
 	if serve != nil {
+		out.flush()
 		serve(out)
 		out.end()
 		return
 	}
+	// The stream is the listening one before the client can see it open
+	// (the flush sends its headers): the client may say it is initialized
+	// at once, and onInitialized looks for it then.
 	f.update(func() { f.listen = out })
+	out.flush()
 	select {
 	case <-r.Context().Done():
 	case <-out.ended:

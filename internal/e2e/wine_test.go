@@ -82,6 +82,9 @@ func newWineBox(t *testing.T) *wineBox {
 	w.config, w.state = winPath(filepath.Join(w.dir, "config.json")), winPath(state)
 	w.env = append(os.Environ(), "WINEPREFIX="+prefix, "WINEDEBUG=-all",
 		"WINEPATH="+winPath(filepath.Join(w.dir, "bin")), "MCPMUX_LOG_LEVEL=debug")
+	// A wineserver left by an earlier run that was killed before its
+	// cleanup would make -p fail: end it first.
+	_ = w.command("wineserver", "-k").Run()
 	// No pipes: the server it leaves running would hold them open.
 	if err := w.command("wineserver", "-p").Run(); err != nil {
 		t.Fatalf("wineserver -p: %v", err)
